@@ -1,0 +1,22 @@
+"""The ``regsosek`` command line."""
+
+from __future__ import annotations
+
+import typer
+
+from api.cli import db as db_commands
+from api.cli import serve as serve_commands
+
+app = typer.Typer(
+    name="regsosek",
+    help="Regsosek gateway: serve the registry to agency programs, under policy and audit.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db_commands.app, name="db")
+app.command("serve")(serve_commands.serve)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,50 @@
+"""``regsosek serve``: the gateway over uvicorn."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+import uvicorn
+
+from api.cli.common import console, errors, load_settings, run
+from api.database import owner_database_url
+from db import migrate
+
+
+def serve(
+    host: str = typer.Option(None, help="Address to listen on (default REGSOSEK_HOST)."),
+    port: int = typer.Option(None, help="Port (default REGSOSEK_PORT)."),
+    workers: int = typer.Option(None, help="Worker processes (default REGSOSEK_WORKERS)."),
+) -> None:
+    """Serve the gateway; with DATABASE_URL unset, on the embedded PostgreSQL."""
+    settings = load_settings()
+    with owner_database_url(settings) as url:
+        if settings.database_url is None:
+            run(migrate.upgrade_async(url))
+        elif run(migrate.current_revision(url)) != migrate.head_revision():
+            errors.print("[red]the database is not migrated:[/red] run `regsosek db upgrade` first")
+            raise typer.Exit(1)
+        serve_on(
+            url,
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=workers or settings.workers,
+        )
+
+
+def serve_on(url: str, *, host: str, port: int, workers: int) -> None:
+    """Run uvicorn; worker processes read the database URL from the environment."""
+    os.environ["DATABASE_URL"] = url
+    console.print(f"serving on http://{host}:{port} with {workers} worker(s)")
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=20,
+        lifespan="on",
+    )

@@ -1,0 +1,195 @@
+"""The gateway's configuration, read and validated once from the environment.
+
+Every setting is named ``REGSOSEK_*`` except the two database URLs, which keep
+the names operators already use (``DATABASE_URL``, ``READ_DATABASE_URLS``).
+Nothing else in the code base reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class TrustedIssuer(BaseModel):
+    """An agency's own OIDC provider whose access tokens the gateway accepts."""
+
+    issuer: str
+    jwks_uri: str
+    audience: str
+    program_claim: str = "program"
+    algorithms: tuple[str, ...] = ("RS256", "ES256")
+
+    @field_validator("jwks_uri")
+    @classmethod
+    def _https_unless_loopback(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme == "https":
+            return value
+        if parts.scheme == "http" and _is_loopback(parts.hostname or ""):
+            return value
+        raise ValueError(
+            "jwks_uri must use https (plain http is allowed only on loopback addresses)"
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REGSOSEK_", extra="ignore", frozen=True)
+
+    environment: Environment = Environment.DEVELOPMENT
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "REGSOSEK_DATABASE_URL")
+    )
+    read_database_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("READ_DATABASE_URLS", "REGSOSEK_READ_DATABASE_URLS"),
+    )
+    app_database_url: str | None = None
+    """Login of the gateway role; if unset, DATABASE_URL with user ``regsosek_app``."""
+    app_db_password: SecretStr | None = None
+
+    data_dir: Path = Path(".regsosek")
+    policy_dir: Path = Path("policies")
+
+    issuer: str = "http://127.0.0.1:8000"
+    audience: str = "regsosek-gateway"
+    token_ttl: int = Field(default=900, ge=60, le=86_400)
+    token_leeway: int = Field(default=30, ge=0, le=120)
+    signing_alg: str = "ES256"
+    trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)
+
+    secret_key: SecretStr | None = None
+    """Master secret (32+ random bytes, hex or base64): encrypts signing keys, keys cursors."""
+    pseudonym_key: SecretStr | None = None
+    """Key of the per-program NIK pseudonyms; never rotate it, or every pseudonym changes."""
+
+    graphiql: bool | None = None
+    console: bool | None = None
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = Field(default=1, ge=1, le=64)
+
+    statement_timeout_ms: int = Field(default=5_000, ge=100)
+    pool_size: int = Field(default=10, ge=1)
+
+    audit_checkpoint_every: int = Field(default=1_000, ge=1)
+    audit_checkpoint_seconds: float = Field(default=300.0, gt=0)
+    audit_flush_ms: float = Field(default=2.0, ge=0)
+
+    log_level: str = "INFO"
+    log_json: bool | None = None
+
+    @field_validator("read_database_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _production_needs_secrets(self) -> Settings:
+        if self.environment is Environment.PRODUCTION:
+            missing = [
+                name
+                for name, value in (
+                    ("REGSOSEK_SECRET_KEY", self.secret_key),
+                    ("REGSOSEK_PSEUDONYM_KEY", self.pseudonym_key),
+                    ("DATABASE_URL", self.database_url),
+                )
+                if value is None
+            ]
+            if missing:
+                raise ValueError(f"production needs {', '.join(missing)}")
+        return self
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        if self.graphiql is not None:
+            return self.graphiql
+        return self.environment is Environment.DEVELOPMENT
+
+    @property
+    def console_enabled(self) -> bool:
+        if self.console is not None:
+            return self.console
+        return self.graphiql_enabled
+
+    @property
+    def json_logs(self) -> bool:
+        if self.log_json is not None:
+            return self.log_json
+        return self.environment is Environment.PRODUCTION
+
+    def resolved_policy_dir(self) -> Path:
+        """The policy directory; a relative default falls back to the installed package's."""
+        if self.policy_dir.is_absolute() or self.policy_dir.exists():
+            return self.policy_dir
+        import policies
+
+        return Path(policies.__file__).parent
+
+    def master_secret(self) -> bytes:
+        """The master secret; in development one is generated once under the data directory."""
+        if self.secret_key is not None:
+            return _decode_secret(self.secret_key.get_secret_value(), "REGSOSEK_SECRET_KEY")
+        return _development_secret(self.data_dir / "secret.key")
+
+    def pseudonym_secret(self) -> bytes:
+        if self.pseudonym_key is not None:
+            return _decode_secret(self.pseudonym_key.get_secret_value(), "REGSOSEK_PSEUDONYM_KEY")
+        return _development_secret(self.data_dir / "pseudonym.key")
+
+
+def _decode_secret(text: str, name: str) -> bytes:
+    import base64
+    import binascii
+
+    text = text.strip()
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        try:
+            raw = base64.b64decode(text, validate=True)
+        except binascii.Error as error:
+            raise ValueError(f"{name} must be hex or base64") from error
+    if len(raw) < 32:
+        raise ValueError(f"{name} must hold at least 32 bytes")
+    return raw
+
+
+def _development_secret(path: Path) -> bytes:
+    if path.exists():
+        return bytes.fromhex(path.read_text().strip())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_bytes(32)
+    path.touch(mode=0o600)
+    path.write_text(value.hex())
+    return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
