@@ -56,7 +56,9 @@ def _is_loopback(host: str) -> bool:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="REGSOSEK_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="REGSOSEK_", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     environment: Environment = Environment.DEVELOPMENT
     database_url: str | None = Field(

@@ -15,11 +15,16 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
+from starlette.applications import Starlette
 
+from api.app import create_app
+from api.settings import Settings
 from db.engine import database_name, plain_url, with_database
 
 TEST_HOUSEHOLDS = 1500
@@ -124,3 +129,49 @@ async def owner(registry_url: str) -> AsyncIterator[asyncpg.Connection]:
     finally:
         await transaction.rollback()
         await connection.close()
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def make_settings(database_url: str, data_dir: Path, **overrides: object) -> Settings:
+    """Settings for an app under test: fixed secrets, the repository's policies."""
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "data_dir": data_dir,
+        "policy_dir": REPO / "policies",
+        "secret_key": TEST_SECRET,
+        "pseudonym_key": TEST_PSEUDONYM_KEY,
+        "issuer": "http://testserver",
+        "audience": "regsosek-gateway",
+        "audit_flush_ms": 0.5,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def settings(registry_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return make_settings(registry_url, tmp_path_factory.mktemp("data"))
+
+
+@asynccontextmanager
+async def running(app: Starlette) -> AsyncIterator[Starlette]:
+    """Run the app's lifespan (start-up and shutdown) around a block."""
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    """The gateway over the shared test registry, started once per session."""
+    async with running(create_app(settings)) as started:
+        yield started
+
+
+@pytest.fixture
+async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to ``app`` in-process (real ASGI, real database)."""
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
