@@ -1,0 +1,216 @@
+"""``model.conf`` + ``policy.csv``: casbin decides program → agency, root fields and field modes.
+
+Rules of ``policy.csv`` (``#`` starts a comment)::
+
+    g, <program>, <agency-id>                      binds a program to its agency
+    p, <program>, Query.<rootField>, FULL          grants a root field
+    p, <program>, <Type>.<field>, FULL|MASKED|PSEUDONYM
+    p, <program>, <Type>.*, FULL                   every field of a type
+
+Each line is validated against the data dictionary (``db.catalog``) with its
+line number; the valid rules are loaded into a casbin enforcer, which is then
+asked about every (program, type, field, mode) of the catalogue once. The
+answers are kept as plain dicts: the request path never calls casbin.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+
+import casbin
+from casbin.model import Model
+from casbin.util import key_match
+
+from db.catalog import CATALOG, ROOT_FIELDS, Attribute
+from policies.errors import Problem
+from policies.model import FieldMode
+
+PROGRAM_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+"""Program names: as ``oauth_clients.program`` allows, and safe as SQL literals."""
+AGENCY_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+GRANTABLE = (FieldMode.FULL, FieldMode.MASKED, FieldMode.PSEUDONYM)
+
+
+@dataclass(frozen=True)
+class File:
+    """A policy file as read once: its name relative to the policy directory, and its text."""
+
+    name: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    line: int
+    kind: str
+    values: tuple[str, ...]
+
+
+@dataclass
+class Grants:
+    """What ``policy.csv`` grants, decided by casbin; explicit grants only (no implicit fields)."""
+
+    agencies: dict[str, str] = field(default_factory=dict)
+    root_fields: dict[str, frozenset[str]] = field(default_factory=dict)
+    modes: dict[str, dict[tuple[str, str], FieldMode]] = field(default_factory=dict)
+    lines: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    """(program, type, field) → line of the first rule that grants it (``Query`` for roots)."""
+    mentioned: dict[str, int] = field(default_factory=dict)
+    """Program → first line naming it."""
+
+
+def read_grants(*, model: File, policy: File, programs: set[str]) -> tuple[Grants, list[Problem]]:
+    """Validate the casbin files and decide every grant for ``programs`` and those the CSV names."""
+    problems: list[Problem] = []
+    rules = _parse_rules(policy, problems)
+    grants = Grants()
+    for rule in rules:
+        grants.mentioned.setdefault(rule.values[0], rule.line)
+    try:
+        casbin_model = Model()
+        casbin_model.load_model_from_text(model.text)
+        enforcer = casbin.Enforcer(casbin_model)
+        enforcer.enforce("", "", "")
+    except Exception as error:  # casbin raises plain exceptions for a broken model
+        problems.append(Problem(model.name, 1, f"not a valid casbin model: {error!r}"))
+        return grants, problems
+    policy_rules = [list(rule.values) for rule in rules if rule.kind == "p"]
+    group_rules = [list(rule.values) for rule in rules if rule.kind == "g"]
+    if policy_rules:
+        enforcer.add_policies(policy_rules)
+    if group_rules:
+        enforcer.add_grouping_policies(group_rules)
+    file = policy.name
+    for program in sorted(programs | set(grants.mentioned)):
+        _decide(enforcer, program, rules=rules, grants=grants, problems=problems, file=file)
+    return grants, problems
+
+
+def _decide(
+    enforcer: casbin.Enforcer,
+    program: str,
+    *,
+    rules: list[Rule],
+    grants: Grants,
+    problems: list[Problem],
+    file: str,
+) -> None:
+    agencies = sorted(enforcer.get_roles_for_user(program))
+    if len(agencies) == 1:
+        grants.agencies[program] = agencies[0]
+    elif len(agencies) > 1:
+        lines = [rule.line for rule in rules if rule.kind == "g" and rule.values[0] == program]
+        problems.append(
+            Problem(file, lines[-1], f"{program} is bound to several agencies: {agencies}")
+        )
+    grants.root_fields[program] = frozenset(
+        root for root in ROOT_FIELDS if enforcer.enforce(program, f"Query.{root}", "FULL")
+    )
+    for root in grants.root_fields[program]:
+        grants.lines[(program, "Query", root)] = _lines(rules, program, f"Query.{root}")[0]
+    modes: dict[tuple[str, str], FieldMode] = {}
+    for type_name, entity in CATALOG.items():
+        for field_name in entity.attributes:
+            obj = f"{type_name}.{field_name}"
+            allowed = [mode for mode in GRANTABLE if enforcer.enforce(program, obj, mode.value)]
+            if not allowed:
+                continue
+            lines = _lines(rules, program, obj)
+            grants.lines[(program, type_name, field_name)] = lines[0]
+            if len(allowed) > 1:
+                shown = " and ".join(mode.value for mode in allowed)
+                where = ", ".join(str(line) for line in lines)
+                problems.append(
+                    Problem(
+                        file,
+                        lines[-1],
+                        f"{program}: {obj} is granted both {shown} (lines {where})",
+                    )
+                )
+                continue
+            modes[(type_name, field_name)] = allowed[0]
+    grants.modes[program] = modes
+
+
+def _lines(rules: list[Rule], program: str, obj: str) -> list[int]:
+    found = [
+        rule.line
+        for rule in rules
+        if rule.kind == "p" and rule.values[0] == program and key_match(obj, rule.values[1])
+    ]
+    return found or [0]
+
+
+def _parse_rules(policy: File, problems: list[Problem]) -> list[Rule]:
+    """The valid rules of ``policy.csv``; every invalid line becomes a problem."""
+    file = policy.name
+    rules: list[Rule] = []
+    for number, line in enumerate(policy.text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        values = tuple(value.strip() for value in next(csv.reader([stripped])))
+        reason = _invalid(values)
+        if reason:
+            problems.append(Problem(file, number, reason))
+        else:
+            rules.append(Rule(number, values[0], values[1:]))
+    return rules
+
+
+def _invalid(values: tuple[str, ...]) -> str | None:
+    """Why a rule is not valid, or None."""
+    kind, rest = values[0], values[1:]
+    if kind == "g":
+        if len(rest) != 2:
+            return "a g rule is: g, <program>, <agency-id>"
+        if not PROGRAM_NAME.match(rest[0]):
+            return f"invalid program name {rest[0]!r} (lower-case letters, digits, -)"
+        if not AGENCY_ID.match(rest[1]):
+            return f"invalid agency id {rest[1]!r} (lower-case letters, digits, -)"
+        return None
+    if kind != "p":
+        return f"unknown rule type {kind!r} (expected p or g)"
+    if len(rest) != 3:
+        return "a p rule is: p, <program>, <Type>.<field>, FULL|MASKED|PSEUDONYM"
+    program, obj, mode_text = rest
+    if not PROGRAM_NAME.match(program):
+        return f"invalid program name {program!r} (lower-case letters, digits, -)"
+    if mode_text == FieldMode.DENIED.value:
+        return "DENIED is the default: remove the rule instead"
+    if mode_text not in {mode.value for mode in GRANTABLE}:
+        return f"unknown mode {mode_text!r} (expected FULL, MASKED or PSEUDONYM)"
+    mode = FieldMode(mode_text)
+    type_name, dot, field_name = obj.partition(".")
+    if not dot or not field_name:
+        return f"{obj!r} is not <Type>.<field>"
+    if type_name == "Query":
+        if field_name == "*":
+            return "grant root fields one by one, not Query.*"
+        if field_name not in ROOT_FIELDS:
+            return f"unknown root field Query.{field_name}"
+        return None if mode is FieldMode.FULL else "root fields are granted FULL only"
+    entity = CATALOG.get(type_name)
+    if entity is None:
+        return f"unknown type {type_name!r}"
+    if field_name == "*":
+        attributes = list(entity.attributes.values())
+    elif field_name in entity.attributes:
+        attributes = [entity.attributes[field_name]]
+    else:
+        return f"unknown field {obj}"
+    refused = [attribute.name for attribute in attributes if not _mode_allowed(attribute, mode)]
+    if refused:
+        return f"{type_name}.{{{', '.join(refused)}}} cannot be {mode.value} (see db/catalog.py)"
+    return None
+
+
+def _mode_allowed(attribute: Attribute, mode: FieldMode) -> bool:
+    """Whether the catalogue allows ``mode`` for the attribute."""
+    if mode is FieldMode.MASKED:
+        return attribute.mask is not None
+    if mode is FieldMode.PSEUDONYM:
+        return attribute.pseudonymisable
+    return True

@@ -1,0 +1,166 @@
+"""``load_policies(directory)``: every file checked, every problem reported, one immutable set."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from types import MappingProxyType
+
+from policies.errors import PolicyError, Problem
+from policies.fields import resolve_fields
+from policies.grants import PROGRAM_NAME, File, Grants, read_grants
+from policies.model import PolicySet, Program
+from policies.programfile import ProgramFile, read_program_file
+from policies.yamlnodes import Reader
+
+MODEL_FILE = "model.conf"
+POLICY_FILE = "policy.csv"
+PROGRAMS_DIR = "programs"
+
+ROW_ROOTS = {"households": "households", "household": "households"}
+PERSON_ROOTS = {"persons", "person"}
+
+
+def load_policies(directory: Path) -> PolicySet:
+    """The policies of ``directory``; raises ``PolicyError`` listing every problem found.
+
+    Every file is read once into memory first, so the version hash and the
+    policy describe exactly the same bytes even if the files change meanwhile.
+    """
+    problems: list[Problem] = []
+    files = _read_files(directory, problems)
+    model, policy = files.pop(MODEL_FILE, None), files.pop(POLICY_FILE, None)
+    parsed: dict[str, ProgramFile] = {}
+    for name, file in files.items():
+        reader = Reader(file.name)
+        program_file = read_program_file(reader, file.text)
+        problems.extend(reader.problems)
+        if program_file is not None:
+            parsed[name] = program_file
+    if model is None or policy is None:
+        raise PolicyError(problems)
+    grants, grant_problems = read_grants(model=model, policy=policy, programs=set(files))
+    problems.extend(grant_problems)
+    problems.extend(_pairing_problems(files, grants))
+    programs: dict[str, Program] = {}
+    for name, program_file in sorted(parsed.items()):
+        program, program_problems = _program(name, program_file, grants)
+        problems.extend(program_problems)
+        if program is not None:
+            programs[name] = program
+    if problems:
+        raise PolicyError(problems)
+    version = _version([model, policy, *(files[name] for name in sorted(files))])
+    return PolicySet(version=version, programs=MappingProxyType(programs))
+
+
+def _read_files(directory: Path, problems: list[Problem]) -> dict[str, File]:
+    """``model.conf``, ``policy.csv`` (under those names) and the program files (by program)."""
+    files: dict[str, File] = {}
+    for required in (MODEL_FILE, POLICY_FILE):
+        file = _read(directory, required, problems)
+        if file is not None:
+            files[required] = file
+    folder = directory / PROGRAMS_DIR
+    if not folder.is_dir():
+        problems.append(Problem(PROGRAMS_DIR, 0, "missing directory of program files"))
+        return files
+    for path in sorted(folder.iterdir()):
+        relative = f"{PROGRAMS_DIR}/{path.name}"
+        if path.suffix == ".yml":
+            problems.append(Problem(relative, 0, "use the .yaml suffix"))
+        if path.suffix != ".yaml":
+            continue
+        if not PROGRAM_NAME.match(path.stem):
+            reason = "a program file is named <program>.yaml (lower-case letters, digits, -)"
+            problems.append(Problem(relative, 0, reason))
+            continue
+        file = _read(directory, relative, problems)
+        if file is not None:
+            files[path.stem] = file
+    return files
+
+
+def _read(directory: Path, relative: str, problems: list[Problem]) -> File | None:
+    try:
+        return File(relative, (directory / relative).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        problems.append(Problem(relative, 0, "missing"))
+    except (OSError, UnicodeDecodeError) as error:
+        problems.append(Problem(relative, 0, f"cannot read: {error}"))
+    return None
+
+
+def _pairing_problems(files: dict[str, File], grants: Grants) -> list[Problem]:
+    """Programs named in one place but not the other, and programs without an agency."""
+    problems = [
+        Problem(POLICY_FILE, line, f"{program} has no file {PROGRAMS_DIR}/{program}.yaml")
+        for program, line in sorted(grants.mentioned.items())
+        if program not in files
+    ]
+    for program in sorted(files):
+        if program not in grants.agencies:
+            problems.append(
+                Problem(
+                    f"{PROGRAMS_DIR}/{program}.yaml",
+                    1,
+                    f"{program} has no agency: add 'g, {program}, <agency-id>' to {POLICY_FILE}",
+                )
+            )
+    return problems
+
+
+def _program(
+    name: str, program_file: ProgramFile, grants: Grants
+) -> tuple[Program | None, list[Problem]]:
+    problems: list[Problem] = []
+    roots = grants.root_fields.get(name, frozenset())
+    granted = grants.modes.get(name, {})
+    fields, issues = resolve_fields(root_fields=roots, granted=granted)
+    for issue in issues:
+        line = grants.lines.get((name, issue.type_name, issue.field_name), 0)
+        reason = f"{name}: {issue.type_name}.{issue.field_name} is granted but {issue.reason}"
+        problems.append(Problem(POLICY_FILE, line, reason))
+    yaml_file = f"{PROGRAMS_DIR}/{name}.yaml"
+    rows_line = program_file.lines.get("rows", 1)
+    for root in sorted(roots):
+        line = grants.lines.get((name, "Query", root), 0)
+        if root in ROW_ROOTS and program_file.household_scope is None:
+            reason = f"{name}: Query.{root} is granted but rows.households is none"
+            problems.append(Problem(POLICY_FILE, line, reason))
+        inherited = program_file.person_scope is None and program_file.household_scope is None
+        if root in PERSON_ROOTS and inherited:
+            reason = f"{name}: Query.{root} is granted but the program has no person rows"
+            problems.append(Problem(POLICY_FILE, line, reason))
+        if root == "householdStats" and program_file.statistics_scope is None:
+            reason = f"{name}: Query.householdStats is granted but its statistics scope is none"
+            problems.append(Problem(POLICY_FILE, line, reason))
+    if program_file.statistics_given and "householdStats" not in roots:
+        reason = "rows.statistics is given but Query.householdStats is not granted"
+        problems.append(Problem(yaml_file, rows_line, reason))
+    if problems or name not in grants.agencies:
+        return None, problems
+    program = Program(
+        name=name,
+        agency=grants.agencies[name],
+        agency_name=program_file.agency_name,
+        purpose=program_file.purpose,
+        legal_basis=program_file.legal_basis,
+        agreement=program_file.agreement,
+        k_min=program_file.k_min,
+        quota=program_file.quota,
+        root_fields=roots,
+        household_scope=program_file.household_scope,
+        person_scope=program_file.person_scope,
+        statistics_scope=(program_file.statistics_scope if "householdStats" in roots else None),
+        fields=fields,
+    )
+    return program, problems
+
+
+def _version(files: list[File]) -> str:
+    """SHA-256 over the names and texts of every policy file, in a fixed order."""
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.name.encode() + b"\0" + file.text.encode() + b"\0")
+    return digest.hexdigest()

@@ -1,0 +1,121 @@
+"""The loaded policy: immutable values the request path reads without calling casbin.
+
+A ``Program`` is one data-sharing agreement (PKS) of one agency: which root
+fields, which fields in which mode, and which rows. Field modes are decided by
+casbin once, at load time, and kept here as plain dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from types import MappingProxyType
+
+from policies.conditions import Everything, Nothing, PersonScope, Scope, describe
+
+
+class FieldMode(StrEnum):
+    """How a program sees a field: the value, a mask of it, a per-program token, or not at all."""
+
+    FULL = "FULL"
+    MASKED = "MASKED"
+    PSEUDONYM = "PSEUDONYM"
+    DENIED = "DENIED"
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """The data-sharing agreement (perjanjian kerja sama, PKS) the program rests on."""
+
+    number: str
+    valid_from: date
+    valid_until: date
+
+    def in_force(self, on: date) -> bool:
+        """Whether ``on`` lies in the window (both ends included); outside it: nothing at all."""
+        return self.valid_from <= on <= self.valid_until
+
+
+@dataclass(frozen=True)
+class Quota:
+    requests_per_minute: int
+    rows_per_day: int
+
+
+_EMPTY: Mapping[str, FieldMode] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Program:
+    """One program of one agency, as ``policies/`` grants it.
+
+    ``household_scope`` None means no household rows at all; ``person_scope``
+    None means persons inherit the household scope. ``statistics_scope`` is
+    the set of households ``householdStats`` aggregates (None: no statistics);
+    it defaults to the household scope. Callers must check
+    ``agreement.in_force(today)`` before serving anything; the SQL predicates
+    check the window again on their own.
+    """
+
+    name: str
+    agency: str
+    agency_name: str
+    purpose: str
+    legal_basis: str
+    agreement: Agreement
+    k_min: int
+    quota: Quota
+    root_fields: frozenset[str]
+    household_scope: Scope | None
+    person_scope: PersonScope | None
+    statistics_scope: Scope | None = None
+    fields: Mapping[str, Mapping[str, FieldMode]] = field(
+        default_factory=lambda: MappingProxyType({}), repr=False
+    )
+    """Non-DENIED fields by type, with ``ALWAYS_READABLE`` and public types applied."""
+
+    def mode(self, type_name: str, field_name: str) -> FieldMode:
+        """The field's mode for this program; DENIED for anything not granted."""
+        return self.fields.get(type_name, _EMPTY).get(field_name, FieldMode.DENIED)
+
+    def readable_fields(self, type_name: str) -> Mapping[str, FieldMode]:
+        """The type's non-DENIED fields and their modes (empty when the type is unreadable)."""
+        return self.fields.get(type_name, _EMPTY)
+
+    def readable_types(self) -> frozenset[str]:
+        return frozenset(name for name, fields in self.fields.items() if fields)
+
+    def describe_scope(self) -> str:
+        """The row scope in plain English, as ``myAccess.rowScope`` shows it."""
+        parts = [_rows("households", self.household_scope)]
+        if self.person_scope is not None:
+            persons = _rows("persons", self.person_scope.person)
+            household = self.person_scope.household
+            if household != Everything():
+                persons += f" whose household is {describe(household)}"
+            parts.append(persons)
+        elif self.household_scope is not None:
+            parts.append("persons: the members of those households")
+        else:
+            parts.append("no persons")
+        if self.statistics_scope is not None and self.statistics_scope != self.household_scope:
+            parts.append(f"statistics over {_rows('households', self.statistics_scope)}")
+        return "; ".join(parts)
+
+
+def _rows(noun: str, condition: Scope | None) -> str:
+    if condition is None or condition == Nothing():
+        return f"no {noun}"
+    if condition == Everything():
+        return f"all {noun}"
+    return f"{noun} {describe(condition)}"
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """Every program of one policy directory; ``version`` is a hash of the files."""
+
+    version: str
+    programs: Mapping[str, Program]

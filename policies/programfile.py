@@ -1,0 +1,197 @@
+"""``programs/<program>.yaml``: the agreement, purpose, limits and row scope of one program.
+
+Layout (every key but ``k_min`` and the ``rows`` sub-keys is required)::
+
+    agency_name: Dinas Sosial Kabupaten Jember
+    purpose: Verifikasi dan validasi calon penerima PKH ...
+    legal_basis: UU 11/2009 ...; Permensos 3/2021 ...
+    agreement:
+      number: "460/1234/35.09.301/2026"        # the PKS number
+      valid_from: 2026-01-01
+      valid_until: 2027-12-31
+    k_min: 5                                   # statistics: smallest publishable cell
+    quota:
+      requests_per_minute: 120
+      rows_per_day: 200000
+    rows:
+      households: <household condition>        # default: none
+      persons:                                 # default: the members of those households
+        household: <household condition>
+        person: <person condition>
+      statistics: <household condition>        # default: the households scope
+
+The conditions are the language of ``policies.scope_parser``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from policies.conditions import Condition, Everything, Nothing, PersonScope
+from policies.model import Agreement, Quota
+from policies.scope_parser import parse_household_condition, parse_person_condition
+from policies.yamlnodes import Node, Reader
+
+TOP_KEYS = {"agency_name", "purpose", "legal_basis", "agreement", "k_min", "quota", "rows"}
+DEFAULT_K_MIN = 5
+
+
+@dataclass(frozen=True)
+class ProgramFile:
+    """A program's YAML file, validated; ``lines`` says where each part was written."""
+
+    agency_name: str
+    purpose: str
+    legal_basis: str
+    agreement: Agreement
+    k_min: int
+    quota: Quota
+    household_scope: Condition | None
+    person_scope: PersonScope | None
+    statistics_scope: Condition | None
+    statistics_given: bool
+    lines: dict[str, int]
+
+
+def read_program_file(reader: Reader, text: str) -> ProgramFile | None:
+    """The file's contents, or None after recording every problem in ``reader``."""
+    root = reader.compose(text)
+    if root is None:
+        return None
+    entries = reader.mapping(root, "a program file")
+    if entries is None:
+        return None
+    reader.unknown_keys(entries, TOP_KEYS, "a program file")
+    before = len(reader.problems)
+    lines = {key: int(key_node.start_mark.line) + 1 for key, (key_node, _) in entries.items()}
+    for key in ("agency_name", "purpose", "legal_basis", "agreement", "quota", "rows"):
+        if key not in entries:
+            reader.problem(root, f"missing {key}")
+    texts = {
+        key: reader.string(entries[key][1], key) if key in entries else None
+        for key in ("agency_name", "purpose", "legal_basis")
+    }
+    agreement = _agreement(reader, entries["agreement"][1]) if "agreement" in entries else None
+    k_min = DEFAULT_K_MIN
+    if "k_min" in entries:
+        k_min = reader.integer(entries["k_min"][1], "k_min", minimum=1, maximum=1000) or 0
+    quota = _quota(reader, entries["quota"][1]) if "quota" in entries else None
+    rows = _rows(reader, entries["rows"][1]) if "rows" in entries else None
+    if len(reader.problems) > before or agreement is None or quota is None or rows is None:
+        return None
+    households, persons, statistics, statistics_given = rows
+    return ProgramFile(
+        agency_name=texts["agency_name"] or "",
+        purpose=texts["purpose"] or "",
+        legal_basis=texts["legal_basis"] or "",
+        agreement=agreement,
+        k_min=k_min,
+        quota=quota,
+        household_scope=households,
+        person_scope=persons,
+        statistics_scope=statistics,
+        statistics_given=statistics_given,
+        lines=lines,
+    )
+
+
+def _agreement(reader: Reader, node: Node) -> Agreement | None:
+    entries = reader.mapping(node, "agreement")
+    if entries is None:
+        return None
+    reader.unknown_keys(entries, {"number", "valid_from", "valid_until"}, "agreement")
+    for key in ("number", "valid_from", "valid_until"):
+        if key not in entries:
+            reader.problem(node, f"agreement needs {key}")
+    if not {"number", "valid_from", "valid_until"} <= set(entries):
+        return None
+    number = reader.string(entries["number"][1], "agreement number")
+    dates: dict[str, date] = {}
+    for key in ("valid_from", "valid_until"):
+        value = reader.value(entries[key][1])
+        if isinstance(value, date) and not hasattr(value, "hour"):
+            dates[key] = value
+        else:
+            reader.problem(entries[key][1], f"{key} must be a date (YYYY-MM-DD)")
+    if number is None or len(dates) != 2:
+        return None
+    if dates["valid_until"] < dates["valid_from"]:
+        reader.problem(
+            entries["valid_until"][1],
+            f"agreement window is inverted: valid_until {dates['valid_until']} "
+            f"is before valid_from {dates['valid_from']}",
+        )
+        return None
+    return Agreement(number, dates["valid_from"], dates["valid_until"])
+
+
+def _quota(reader: Reader, node: Node) -> Quota | None:
+    entries = reader.mapping(node, "quota")
+    if entries is None:
+        return None
+    reader.unknown_keys(entries, {"requests_per_minute", "rows_per_day"}, "quota")
+    values: dict[str, int] = {}
+    for key in ("requests_per_minute", "rows_per_day"):
+        if key not in entries:
+            reader.problem(node, f"quota needs {key}")
+            continue
+        number = reader.integer(entries[key][1], f"quota.{key}", minimum=1, maximum=10**9)
+        if number is not None:
+            values[key] = number
+    if len(values) != 2:
+        return None
+    return Quota(values["requests_per_minute"], values["rows_per_day"])
+
+
+def _rows(
+    reader: Reader, node: Node
+) -> tuple[Condition | None, PersonScope | None, Condition | None, bool] | None:
+    """(household scope, person scope, statistics scope, statistics given); None when broken."""
+    entries = reader.mapping(node, "rows")
+    if entries is None:
+        return None
+    reader.unknown_keys(entries, {"households", "persons", "statistics"}, "rows")
+    ok = True
+    households: Condition | None = None
+    if "households" in entries:
+        households = parse_household_condition(reader, entries["households"][1])
+        ok = ok and households is not None
+    persons: PersonScope | None = None
+    if "persons" in entries:
+        persons = _person_scope(reader, entries["persons"][1])
+        ok = ok and persons is not None
+    statistics: Condition | None = households
+    if "statistics" in entries:
+        statistics = parse_household_condition(reader, entries["statistics"][1])
+        ok = ok and statistics is not None
+    if not ok:
+        return None
+    return (
+        _some(households),
+        persons,
+        _some(statistics),
+        "statistics" in entries,
+    )
+
+
+def _person_scope(reader: Reader, node: Node) -> PersonScope | None:
+    entries = reader.mapping(node, "rows.persons")
+    if entries is None:
+        return None
+    reader.unknown_keys(entries, {"household", "person"}, "rows.persons")
+    if "household" not in entries:
+        reader.problem(node, "rows.persons needs household: <household condition>")
+        return None
+    household = parse_household_condition(reader, entries["household"][1])
+    person: Condition | None = Everything()
+    if "person" in entries:
+        person = parse_person_condition(reader, entries["person"][1])
+    if household is None or person is None:
+        return None
+    return PersonScope(household, person)
+
+
+def _some(condition: Condition | None) -> Condition | None:
+    """None for no rows at all (``none`` written at the top)."""
+    return None if condition is None or condition == Nothing() else condition

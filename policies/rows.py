@@ -1,0 +1,140 @@
+"""The one place that decides which registry rows a program may read.
+
+Every read of ``households``, ``persons`` or ``assistance_receipts`` goes
+through ``readable_rows`` (and ``householdStats`` through
+``statistics_rows``): the caller selects from the returned alias and must
+AND the returned predicate into its WHERE clause. The predicate never admits
+a row outside the program's scope, admits nothing outside the agreement's
+validity window (checked against ``current_date`` in SQL), and is ``false``
+for an entity the program may not read at all. The same predicates, rendered
+with literals, are the row-level-security policies (``policies.rls``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import ColumnElement, FromClause, Table, and_, false, func, literal, select, true
+
+from db.models import AssistanceReceipt, Household, Person
+from policies.conditions import Condition, Everything
+from policies.model import FieldMode, Program
+from policies.scope import household_predicate, person_predicate
+
+HOUSEHOLDS: Table = Household.__table__  # type: ignore[assignment]
+PERSONS: Table = Person.__table__  # type: ignore[assignment]
+ASSISTANCE_RECEIPTS: Table = AssistanceReceipt.__table__  # type: ignore[assignment]
+
+
+class Entity(StrEnum):
+    HOUSEHOLD = "Household"
+    PERSON = "Person"
+    ASSISTANCE = "Assistance"
+
+
+TABLES: dict[Entity, Table] = {
+    Entity.HOUSEHOLD: HOUSEHOLDS,
+    Entity.PERSON: PERSONS,
+    Entity.ASSISTANCE: ASSISTANCE_RECEIPTS,
+}
+
+
+@dataclass(frozen=True)
+class Readable:
+    """An alias of the entity's table and the predicate its rows must satisfy."""
+
+    table: FromClause
+    predicate: ColumnElement[bool]
+
+
+def readable_rows(
+    entity: Entity, *, program: Program, name: str, parent_visible: bool = False
+) -> Readable:
+    """The rows of ``entity`` the program may read, as alias ``name`` and a predicate over it.
+
+    ``parent_visible=True`` promises that the caller joins the rows to a
+    household already restricted by ``readable_rows(HOUSEHOLD)`` (members or
+    assistance of a visible household): the inherited household condition is
+    then left out, while the person-level conditions of a direct person scope
+    still apply.
+    """
+    table = TABLES[entity].alias(name)
+    if not _reads(program, entity):
+        return Readable(table, false())
+    match entity:
+        case Entity.HOUSEHOLD:
+            predicate = _household(program, table)
+        case Entity.PERSON:
+            predicate = _person(program, table, name=name, parent_visible=parent_visible)
+        case Entity.ASSISTANCE:
+            predicate = _inherited(program, table, name=name, parent_visible=parent_visible)
+    return Readable(table, and_(agreement_in_force(program), predicate))
+
+
+def statistics_rows(*, program: Program, name: str) -> Readable:
+    """The households ``householdStats`` may count for the program (before suppression).
+
+    Under row-level security this also needs ``SET LOCAL regsosek.statistics = 'on'``
+    in the transaction (see ``policies.rls``).
+    """
+    table = HOUSEHOLDS.alias(name)
+    if program.statistics_scope is None:
+        return Readable(table, false())
+    predicate = household_predicate(program.statistics_scope, table)
+    return Readable(table, and_(agreement_in_force(program), predicate))
+
+
+def agreement_in_force(program: Program) -> ColumnElement[bool]:
+    """``current_date`` within the agreement's window, decided by the database at query time."""
+    window = program.agreement
+    return func.current_date().between(literal(window.valid_from), literal(window.valid_until))
+
+
+def _reads(program: Program, entity: Entity) -> bool:
+    """Whether the program can read the entity's type at all (defence in depth)."""
+    if entity is Entity.ASSISTANCE:
+        return program.mode("Household", "assistance") is not FieldMode.DENIED
+    return bool(program.readable_fields(entity.value))
+
+
+def _household(program: Program, table: FromClause) -> ColumnElement[bool]:
+    if program.household_scope is None:
+        return false()
+    return household_predicate(program.household_scope, table)
+
+
+def _person(
+    program: Program, table: FromClause, *, name: str, parent_visible: bool
+) -> ColumnElement[bool]:
+    scope = program.person_scope
+    if scope is None:
+        return _inherited(program, table, name=name, parent_visible=parent_visible)
+    own = person_predicate(scope.person, table)
+    if scope.household == Everything() or (
+        parent_visible and scope.household == program.household_scope
+    ):
+        return own
+    return and_(_household_exists(scope.household, table, name=name), own)
+
+
+def _inherited(
+    program: Program, table: FromClause, *, name: str, parent_visible: bool
+) -> ColumnElement[bool]:
+    """A person's or receipt's row is visible when its household is."""
+    if program.household_scope is None:
+        return false()
+    if parent_visible or program.household_scope == Everything():
+        return true()
+    return _household_exists(program.household_scope, table, name=name)
+
+
+def _household_exists(condition: Condition, table: FromClause, *, name: str) -> ColumnElement[bool]:
+    household = HOUSEHOLDS.alias(f"{name}_household")
+    return (
+        select(literal(1))
+        .select_from(household)
+        .where(household.c.id == table.c.household_id, household_predicate(condition, household))
+        .correlate(table)
+        .exists()
+    )
