@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from api.cli import audit as audit_commands
 from api.cli import db as db_commands
 from api.cli import serve as serve_commands
 
@@ -15,6 +16,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db_commands.app, name="db")
+app.add_typer(audit_commands.app, name="audit")
 app.command("serve")(serve_commands.serve)
 
 

@@ -1,0 +1,304 @@
+"""The audit writer: group commit of events onto the one hash chain, fail closed.
+
+``record(event)`` queues the event and waits until it is committed. One
+flusher task per process takes everything queued and appends it as one
+*chain step*: a
+transaction that takes the chain's advisory lock, reads the head, hashes the
+batch onto it, copies it in, adds a signed checkpoint when one is due, and
+commits with ``synchronous_commit = on``. Only then are the waiters told their
+``seq``. Because every step reads the head under the lock, any number of
+processes extend one gapless, unforked chain.
+
+A lone event is flushed at once. Once a step has carried several events (so
+requests are concurrent), the next step waits up to ``flush_ms`` for as many
+events as the last one carried, which saves commits without delaying a quiet
+gateway or a queue that has already filled up.
+
+If a step fails (database down, permission, missing partition, signing), every
+event of the batch fails with ``Unavailable`` and nothing of it is committed;
+the caller must then send no data. The next step starts on a new connection.
+
+The writer keeps its own connection (as ``regsosek_app``) rather than borrowing
+from the request pool: a request may hold a pool connection while it waits for
+its audit event, so an audit commit queued behind the pool could deadlock it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import asyncpg
+
+from api.audit.events import GENESIS_HASH, STORED_COLUMNS, AuditEvent, canonical, event_row
+from api.audit.signing import CheckpointSigner, checkpoint_payload
+from api.errors import Unavailable
+from db import audit_store
+
+log = logging.getLogger("regsosek.audit")
+
+MAX_BATCH: Final = 2_000
+"""Most events in one chain step; more wait for the next step."""
+
+UNAVAILABLE_MESSAGE: Final = "The audit trail cannot be written; nothing was disclosed."
+
+Connect = Callable[[], Awaitable[asyncpg.Connection]]
+
+
+@dataclass(slots=True)
+class _Pending:
+    event: AuditEvent
+    at: datetime
+    queued: float
+    future: asyncio.Future[int]
+
+
+def connector(dsn: str, *, statement_timeout_ms: int = 5_000) -> Connect:
+    """A factory of the writer's connections: ``dsn`` (the gateway role), durable commits."""
+    settings = {
+        "application_name": "regsosek-audit",
+        "synchronous_commit": "on",
+        "statement_timeout": str(statement_timeout_ms),
+        "idle_in_transaction_session_timeout": str(max(statement_timeout_ms * 2, 10_000)),
+    }
+
+    async def connect() -> asyncpg.Connection:
+        return await asyncpg.connect(
+            dsn, server_settings=settings, timeout=statement_timeout_ms / 1000
+        )
+
+    return connect
+
+
+class AuditWriter:
+    """Appends audit events to the chain; ``record`` returns only once the event is committed."""
+
+    def __init__(
+        self,
+        *,
+        connect: Connect,
+        signer: CheckpointSigner,
+        checkpoint_every: int = 1_000,
+        checkpoint_seconds: float = 300.0,
+        flush_ms: float = 2.0,
+    ) -> None:
+        self._connect = connect
+        self._signer = signer
+        self._checkpoint_every = checkpoint_every
+        self._checkpoint_interval = timedelta(seconds=checkpoint_seconds)
+        self._flush_delay = flush_ms / 1000
+        self._gather = 0
+        """How many events the flusher waits for (0: none); the size of the last batch."""
+        self._queue: list[_Pending] = []
+        self._wakeup = asyncio.Event()
+        self._connection: asyncpg.Connection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._months: set[tuple[int, int]] = set()
+        self._checkpoint_due = 0.0
+        self.steps = 0
+        """Chain steps committed by this writer (for tests and metrics)."""
+
+    async def start(self) -> None:
+        """Connect and take one (possibly empty) chain step: partitions, a due checkpoint.
+
+        Raises ``Unavailable`` when that first step fails, so a gateway that
+        cannot audit does not start serving.
+        """
+        if self._task is not None:
+            raise RuntimeError("the audit writer is already started")
+        await self._step([])
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="audit-writer")
+
+    async def close(self) -> None:
+        """Commit every event already queued, sign the head, then stop.
+
+        ``record`` calls made after ``close`` began fail with ``Unavailable``.
+        """
+        self._closing = True
+        self._wakeup.set()
+        if self._task is not None:
+            task, self._task = self._task, None
+            await task
+            with contextlib.suppress(Unavailable):
+                await self._step([], seal=True)
+        for pending in self._queue:
+            _fail(pending.future)
+        self._queue.clear()
+        await self._drop_connection()
+
+    async def record(self, event: AuditEvent) -> int:
+        """Append ``event`` and return its ``seq`` once committed, or raise ``Unavailable``."""
+        if self._closing or self._task is None:
+            raise Unavailable(UNAVAILABLE_MESSAGE)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int] = loop.create_future()
+        self._queue.append(_Pending(event, datetime.now(UTC), loop.time(), future))
+        queued = len(self._queue)
+        if (queued == 1 or queued >= self._gather) and not self._wakeup.is_set():
+            self._wakeup.set()
+        return await future
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._queue or not self._closing:
+            if not self._queue:
+                await self._wait(until=self._checkpoint_due)
+                if not self._queue and loop.time() < self._checkpoint_due:
+                    continue
+            elif len(self._queue) < self._gather and not self._closing:
+                await self._wait(until=self._queue[0].queued + self._flush_delay)
+            batch = self._queue[:MAX_BATCH]
+            del self._queue[:MAX_BATCH]
+            if self._flush_delay > 0 and len(batch) > 1:
+                self._gather = min(len(batch), MAX_BATCH)
+            else:
+                self._gather = 0
+            try:
+                seqs = await self._step(batch)
+            except Unavailable:
+                for pending in batch:
+                    _fail(pending.future)
+                continue
+            except BaseException:
+                for pending in batch:
+                    _fail(pending.future)
+                raise
+            for pending, seq in zip(batch, seqs, strict=True):
+                if not pending.future.done():
+                    pending.future.set_result(seq)
+
+    async def _wait(self, *, until: float) -> None:
+        """Sleep until the loop time ``until`` or until ``record`` or ``close`` wakes us."""
+        self._wakeup.clear()
+        timeout = until - asyncio.get_running_loop().time()
+        if timeout > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout)
+
+    async def _step(self, batch: list[_Pending], *, seal: bool = False) -> list[int]:
+        """One chain step; returns the events' ``seq``. Any failure becomes ``Unavailable``.
+
+        After a failure the connection is dropped (the next step opens a new
+        one) and the partitions are checked again.
+        """
+        try:
+            connection = await self._connection_or_connect()
+            try:
+                return await self._append(connection, batch, seal=seal)
+            except BaseException:
+                await self._drop_connection()
+                raise
+        except Exception as error:
+            self._months.clear()
+            # Retry a due checkpoint soon, but do not spin while the database is down.
+            self._checkpoint_due = asyncio.get_running_loop().time() + 1.0
+            if isinstance(error, asyncpg.PostgresError | OSError | TimeoutError):
+                log.error("audit chain step failed: %s: %s", type(error).__name__, error)
+            else:
+                log.exception("audit chain step failed")
+            raise Unavailable(UNAVAILABLE_MESSAGE) from error
+
+    async def _append(
+        self, connection: asyncpg.Connection, batch: list[_Pending], *, seal: bool
+    ) -> list[int]:
+        head = await audit_store.begin_chain_step(connection)
+        seq = head.seq
+        prev_hash = head.hash or GENESIS_HASH
+        last_at = head.occurred_at
+        rows: list[tuple[Any, ...]] = []
+        seqs: list[int] = []
+        sha256 = hashlib.sha256
+        now = datetime.now(UTC)
+        for pending in batch:
+            seq += 1
+            # Times never go backwards along the chain, whichever process wrote the step.
+            at = pending.at
+            if last_at is not None and at < last_at:
+                at = last_at
+            last_at = at
+            row = event_row(pending.event, seq=seq, occurred_at=at)
+            digest = sha256(prev_hash + canonical(row)).digest()
+            rows.append((*row, prev_hash, digest))
+            seqs.append(seq)
+            prev_hash = digest
+        new_months = self._months_to_ensure(rows[0][1], rows[-1][1]) if rows else set()
+        if not self._months:
+            new_months |= self._months_to_ensure(now, now)
+        for year, month in sorted(new_months):
+            await audit_store.ensure_partition(connection, datetime(year, month, 1, tzinfo=UTC))
+        if rows:
+            await audit_store.copy_events(connection, rows, columns=STORED_COLUMNS)
+        checkpoint_at = max(now, last_at) if last_at is not None else now
+        if self._checkpoint_is_due(head, seq=seq, now=checkpoint_at, seal=seal):
+            payload = checkpoint_payload(
+                seq=seq, head_hash=prev_hash, event_count=seq, created_at=checkpoint_at
+            )
+            signature = self._signer.sign(payload)
+            await audit_store.insert_checkpoint(
+                connection,
+                seq=seq,
+                head_hash=prev_hash,
+                event_count=seq,
+                created_at=checkpoint_at,
+                kid=signature.kid,
+                signature=signature.jws,
+            )
+            last_checkpoint = checkpoint_at
+        else:
+            assert head.checkpoint_at is not None
+            last_checkpoint = head.checkpoint_at
+        await audit_store.commit(connection)
+        self._months |= new_months
+        self.steps += 1
+        wait = (last_checkpoint + self._checkpoint_interval - datetime.now(UTC)).total_seconds()
+        self._checkpoint_due = asyncio.get_running_loop().time() + max(wait, 0.0)
+        return seqs
+
+    def _checkpoint_is_due(
+        self, head: audit_store.ChainHead, *, seq: int, now: datetime, seal: bool
+    ) -> bool:
+        """Due after ``checkpoint_every`` events or ``checkpoint_seconds``, by the chain's record,
+        or (``seal``, when closing) whenever the head has moved since the last one.
+
+        Decided from the last checkpoint in the database (read under the lock),
+        so several processes do not each write their own.
+        """
+        if head.checkpoint_seq is None or head.checkpoint_at is None:
+            return True
+        if seal and seq > head.checkpoint_seq:
+            return True
+        if seq - head.checkpoint_seq >= self._checkpoint_every:
+            return True
+        return now - head.checkpoint_at >= self._checkpoint_interval
+
+    def _months_to_ensure(self, first: datetime, last: datetime) -> set[tuple[int, int]]:
+        """The months of ``first``..``last`` and the month after, less those known to exist."""
+        months = {(first.year, first.month), (last.year, last.month)}
+        following = last.replace(day=28) + timedelta(days=4)
+        months.add((following.year, following.month))
+        return months - self._months
+
+    async def _connection_or_connect(self) -> asyncpg.Connection:
+        if self._connection is None or self._connection.is_closed():
+            self._connection = await self._connect()
+        return self._connection
+
+    async def _drop_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None and not connection.is_closed():
+            try:
+                await asyncio.wait_for(connection.close(), 2.0)
+            except Exception:
+                connection.terminate()
+
+
+def _fail(future: asyncio.Future[int]) -> None:
+    if not future.done():
+        future.set_exception(Unavailable(UNAVAILABLE_MESSAGE))

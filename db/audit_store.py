@@ -1,0 +1,160 @@
+"""SQL of the audit chain: appending a batch (the writer) and reading it back (the verifier).
+
+Appending runs as the gateway role ``regsosek_app``, which may only INSERT and
+SELECT here; every chain step holds ``pg_advisory_xact_lock(CHAIN_LOCK)`` from
+before it reads the head until it commits, so writers in any number of
+processes extend one chain, never two.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+import asyncpg
+import orjson
+
+CHAIN_LOCK: Final = int.from_bytes(
+    hashlib.sha256(b"regsosek.audit.chain").digest()[:8], "big", signed=True
+)
+"""The advisory-lock key that serializes chain steps across every writer."""
+
+_BEGIN_CHAIN_STEP: Final = f"BEGIN; SELECT pg_advisory_xact_lock({CHAIN_LOCK})"
+
+# One round trip for both heads. It runs after the lock was granted, so under
+# READ COMMITTED its snapshot sees every chain step committed before ours.
+_READ_HEAD: Final = """
+SELECT e.seq, e.hash, e.occurred_at, c.seq, c.created_at
+FROM (SELECT) AS one
+LEFT JOIN LATERAL (
+    SELECT seq, hash, occurred_at FROM audit_events ORDER BY seq DESC LIMIT 1
+) AS e ON true
+LEFT JOIN LATERAL (
+    SELECT seq, created_at FROM audit_checkpoints ORDER BY id DESC LIMIT 1
+) AS c ON true
+"""
+
+_INSERT_CHECKPOINT: Final = """
+INSERT INTO audit_checkpoints (seq, head_hash, event_count, created_at, kid, signature)
+VALUES ($1, $2, $3, $4, $5, $6)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    """The last event (``seq`` 0 and no hash when the chain is empty) and the last checkpoint."""
+
+    seq: int
+    hash: bytes | None
+    occurred_at: datetime | None
+    checkpoint_seq: int | None
+    checkpoint_at: datetime | None
+
+
+async def begin_chain_step(connection: asyncpg.Connection) -> ChainHead:
+    """Open the chain step's transaction, take the chain lock, and read the heads."""
+    await connection.execute(_BEGIN_CHAIN_STEP)
+    row = await connection.fetchrow(_READ_HEAD)
+    assert row is not None
+    return ChainHead(
+        seq=row[0] or 0,
+        hash=row[1],
+        occurred_at=row[2],
+        checkpoint_seq=row[3],
+        checkpoint_at=row[4],
+    )
+
+
+async def ensure_partition(connection: asyncpg.Connection, at: datetime) -> None:
+    """Create the month partition holding ``at`` unless it exists (a SECURITY DEFINER function)."""
+    await connection.execute("SELECT regsosek_ensure_audit_partition($1)", at)
+
+
+async def copy_events(
+    connection: asyncpg.Connection, rows: Sequence[Sequence[Any]], *, columns: Sequence[str]
+) -> None:
+    """Append ``rows`` (values in ``columns`` order) with binary COPY."""
+    await connection.copy_records_to_table("audit_events", records=rows, columns=list(columns))
+
+
+async def insert_checkpoint(
+    connection: asyncpg.Connection,
+    *,
+    seq: int,
+    head_hash: bytes,
+    event_count: int,
+    created_at: datetime,
+    kid: str,
+    signature: str,
+) -> None:
+    await connection.execute(
+        _INSERT_CHECKPOINT, seq, head_hash, event_count, created_at, kid, signature
+    )
+
+
+async def commit(connection: asyncpg.Connection) -> None:
+    await connection.execute("COMMIT")
+
+
+async def rollback(connection: asyncpg.Connection) -> None:
+    await connection.execute("ROLLBACK")
+
+
+# The verifier (as the owner).
+
+_CHECKPOINTS: Final = """
+SELECT c.id, c.seq, c.head_hash, c.event_count, c.created_at, c.kid, c.signature,
+       k.public_jwk::text
+FROM audit_checkpoints AS c LEFT JOIN signing_keys AS k USING (kid)
+ORDER BY c.seq, c.id
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    id: int
+    seq: int
+    head_hash: bytes
+    event_count: int
+    created_at: datetime
+    kid: str
+    signature: str
+    public_jwk: dict[str, Any] | None
+
+
+async def read_checkpoints(connection: asyncpg.Connection) -> list[StoredCheckpoint]:
+    """Every checkpoint in chain order, with the public key of the key that signed it."""
+    rows = await connection.fetch(_CHECKPOINTS)
+    return [
+        StoredCheckpoint(
+            id=row[0],
+            seq=row[1],
+            head_hash=row[2],
+            event_count=row[3],
+            created_at=row[4],
+            kid=row[5],
+            signature=row[6],
+            public_jwk=None if row[7] is None else orjson.loads(row[7]),
+        )
+        for row in rows
+    ]
+
+
+async def stream_events(
+    connection: asyncpg.Connection, *, columns: Sequence[str], batch_size: int = 20_000
+) -> AsyncIterator[list[asyncpg.Record]]:
+    """Every stored event's ``columns`` in ``(seq, occurred_at)`` order, duplicates included.
+
+    Runs a server-side cursor, so memory stays flat whatever the chain's length;
+    the caller must hold a (preferably REPEATABLE READ, read-only) transaction.
+    """
+    query = f"SELECT {', '.join(columns)} FROM audit_events ORDER BY seq, occurred_at"
+    cursor = await connection.cursor(query)
+    while True:
+        rows = await cursor.fetch(batch_size)
+        if not rows:
+            return
+        yield rows
