@@ -240,6 +240,17 @@ SECURITY_SQL = [
         SFUNC = array_cat, STYPE = anycompatiblearray
     )
     """,
+    # For auditors' `disclosures(householdId)`: the ids (and nothing else) of a
+    # household's members, which the gateway's role cannot read under RLS.
+    """
+    CREATE FUNCTION regsosek_household_member_ids(household bigint) RETURNS bigint[]
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+        SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM public.persons
+        WHERE household_id = household
+    $$
+    """,
+    "REVOKE ALL ON FUNCTION regsosek_household_member_ids(bigint) FROM PUBLIC",
+    f"GRANT EXECUTE ON FUNCTION regsosek_household_member_ids(bigint) TO {APP_ROLE}",
 ]
 
 
@@ -944,6 +955,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DROP AGGREGATE IF EXISTS regsosek_array_cat_agg(anycompatiblearray)")
+    op.execute("DROP FUNCTION IF EXISTS regsosek_household_member_ids(bigint)")
     op.drop_table("persons")
     op.drop_index("ix_assistance_receipts_program_household_id", table_name="assistance_receipts")
     op.drop_table("assistance_receipts")
