@@ -13,6 +13,8 @@ from policies.model import PolicySet, Program
 from policies.programfile import ProgramFile, read_program_file
 from policies.yamlnodes import Reader
 
+PACKAGED_POLICY_DIR = Path(__file__).parent
+"""The policies shipped with the package (this directory)."""
 MODEL_FILE = "model.conf"
 POLICY_FILE = "policy.csv"
 PROGRAMS_DIR = "programs"

@@ -15,7 +15,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, FromClause, Table, and_, false, func, literal, select, true
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Table,
+    and_,
+    false,
+    func,
+    literal,
+    literal_column,
+    select,
+    true,
+)
 
 from db.models import AssistanceReceipt, Household, Person
 from policies.conditions import Condition, Everything
@@ -132,7 +143,7 @@ def _inherited(
 def _household_exists(condition: Condition, table: FromClause, *, name: str) -> ColumnElement[bool]:
     household = HOUSEHOLDS.alias(f"{name}_household")
     return (
-        select(literal(1))
+        select(literal_column("1"))
         .select_from(household)
         .where(household.c.id == table.c.household_id, household_predicate(condition, household))
         .correlate(table)

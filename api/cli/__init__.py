@@ -6,6 +6,7 @@ import typer
 
 from api.cli import audit as audit_commands
 from api.cli import db as db_commands
+from api.cli import policy as policy_commands
 from api.cli import serve as serve_commands
 
 app = typer.Typer(
@@ -16,6 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db_commands.app, name="db")
+app.add_typer(policy_commands.app, name="policy")
 app.add_typer(audit_commands.app, name="audit")
 app.command("serve")(serve_commands.serve)
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from api.cli.common import console, load_settings, run
 from api.database import owner_database_url
 from db import migrate
+from policies import load_policies
+from policies.loader import PACKAGED_POLICY_DIR
+from policies.rls import apply_policies
 
 app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
 
@@ -16,7 +21,7 @@ def upgrade() -> None:
     """Migrate the database to the newest revision and install the row-level-security policies."""
     settings = load_settings()
     with owner_database_url(settings) as url:
-        run(upgrade_database(url))
+        run(upgrade_database(url, policy_dir=settings.resolved_policy_dir()))
         console.print(f"database at revision [bold]{migrate.head_revision()}[/bold]")
 
 
@@ -33,6 +38,12 @@ def current() -> None:
         raise typer.Exit(1)
 
 
-async def upgrade_database(url: str) -> None:
-    """Alembic to head, then the policies' row-level-security policies."""
+async def upgrade_database(url: str, *, policy_dir: Path | None = None) -> None:
+    """Alembic to head, then the policies' row-level-security policies.
+
+    ``policy_dir`` defaults to the packaged ``policies/``; a broken policy
+    directory fails the upgrade before anything changes (``PolicyError``).
+    """
+    policy_set = load_policies(policy_dir or PACKAGED_POLICY_DIR)
     await migrate.upgrade_async(url)
+    await apply_policies(url, policy_set)

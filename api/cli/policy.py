@@ -1,0 +1,136 @@
+"""``regsosek policy check | explain PROGRAM | apply``: policy files for reviewers and operators."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from api.cli.common import console, errors, load_settings, run
+from api.database import owner_database_url
+from db.catalog import CATALOG
+from policies import Entity, FieldMode, PolicyError, PolicySet, Program, load_policies
+from policies.rls import apply_policies, render_predicate
+from policies.rows import readable_rows, statistics_rows
+
+app = typer.Typer(
+    help="Access policies: check, explain, install in PostgreSQL.", no_args_is_help=True
+)
+
+DirectoryOption = typer.Option(
+    None, "--dir", help="Policy directory (default: REGSOSEK_POLICY_DIR or the packaged one)."
+)
+MODE_STYLES = {
+    FieldMode.FULL: "green",
+    FieldMode.MASKED: "yellow",
+    FieldMode.PSEUDONYM: "cyan",
+    FieldMode.DENIED: "red",
+}
+
+
+def _directory(option: Path | None) -> Path:
+    return option if option is not None else load_settings().resolved_policy_dir()
+
+
+def _load(directory: Path) -> PolicySet:
+    """The policy set, or exit 1 printing ``file:line: reason`` for every problem."""
+    try:
+        return load_policies(directory)
+    except PolicyError as error:
+        for problem in error.problems:
+            typer.echo(f"{directory / problem.file}:{problem.line}: {problem.reason}")
+        errors.print(f"[red]{len(error.problems)} problem(s)[/red] in {directory}")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def check(directory: Path | None = DirectoryOption) -> None:
+    """Validate the policy files; exit 1 with file, line and reason for every problem."""
+    folder = _directory(directory)
+    policy_set = _load(folder)
+    today = date.today()
+    console.print(f"{folder}: {len(policy_set.programs)} programs, no problems")
+    for program in policy_set.programs.values():
+        window = program.agreement
+        state = "" if window.in_force(today) else " [red](not in force today)[/red]"
+        console.print(
+            f"  [bold]{program.name}[/bold] ({program.agency}): PKS {window.number}, "
+            f"{window.valid_from} – {window.valid_until}{state}, k={program.k_min}; "
+            f"{program.describe_scope()}"
+        )
+    console.print(f"policy version [bold]{policy_set.version[:16]}[/bold]")
+
+
+@app.command()
+def explain(
+    program_name: str = typer.Argument(..., metavar="PROGRAM"),
+    directory: Path | None = DirectoryOption,
+) -> None:
+    """Print the program's row scope as the SQL predicate it compiles to, and every field's mode."""
+    policy_set = _load(_directory(directory))
+    program = policy_set.programs.get(program_name)
+    if program is None:
+        known = ", ".join(sorted(policy_set.programs))
+        errors.print(f"[red]unknown program[/red] {program_name!r} (known: {known})")
+        raise typer.Exit(1)
+    _header(program)
+    _predicates(program)
+    console.print(_field_table(program))
+
+
+def _header(program: Program) -> None:
+    window = program.agreement
+    state = "in force" if window.in_force(date.today()) else "[red]NOT in force today[/red]"
+    console.print(f"[bold]{program.name}[/bold]: {program.agency_name} ({program.agency})")
+    console.print(f"purpose: {program.purpose}")
+    console.print(f"legal basis: {program.legal_basis}")
+    console.print(
+        f"agreement {window.number}: {window.valid_from} – {window.valid_until} ({state})"
+    )
+    console.print(
+        f"k_min {program.k_min}; quota {program.quota.requests_per_minute} requests/minute, "
+        f"{program.quota.rows_per_day} rows/day"
+    )
+    console.print(f"root fields: {', '.join(sorted(program.root_fields)) or 'none'}")
+    console.print(f"row scope: {program.describe_scope()}\n")
+
+
+def _predicates(program: Program) -> None:
+    for entity, name in ((Entity.HOUSEHOLD, "households"), (Entity.PERSON, "persons")):
+        readable = readable_rows(entity, program=program, name=name)
+        console.rule(f"{name}: WHERE")
+        typer.echo(render_predicate(readable.predicate, readable.table))
+    if program.statistics_scope is not None:
+        readable = statistics_rows(program=program, name="households")
+        console.rule("householdStats counts households: WHERE")
+        typer.echo(render_predicate(readable.predicate, readable.table))
+    typer.echo("")
+
+
+def _field_table(program: Program) -> Table:
+    table = Table(title=f"fields of {program.name}")
+    for column in ("type", "field", "mode", "mask"):
+        table.add_column(column)
+    for type_name, entity in CATALOG.items():
+        for field_name, attribute in entity.attributes.items():
+            mode = program.mode(type_name, field_name)
+            mask = attribute.mask.value if mode is FieldMode.MASKED and attribute.mask else ""
+            style = MODE_STYLES[mode]
+            table.add_row(type_name, field_name, f"[{style}]{mode.value}[/{style}]", mask)
+    return table
+
+
+@app.command()
+def apply(directory: Path | None = DirectoryOption) -> None:
+    """Install the row scopes as PostgreSQL row-level-security policies (one transaction)."""
+    settings = load_settings()
+    folder = directory if directory is not None else settings.resolved_policy_dir()
+    policy_set = _load(folder)
+    with owner_database_url(settings) as url:
+        run(apply_policies(url, policy_set))
+    console.print(
+        f"row-level security installed for {len(policy_set.programs)} programs "
+        f"(policy version [bold]{policy_set.version[:16]}[/bold])"
+    )
