@@ -1,0 +1,109 @@
+"""What auditors (program ``inspektorat-audit``) read: the functions behind
+``auditEvents`` and ``disclosures``.
+
+They validate arguments and decode cursors; the SQL, which builds the JSON in
+PostgreSQL, is in ``db.audit_queries``. The caller (the GraphQL edge) has
+already decided that the program may read these root fields, and its read
+transaction is the one passed in.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Final
+
+import asyncpg
+
+from api.audit.events import OUTCOMES
+from api.errors import BadInput
+from db.audit_queries import (
+    CURSOR_PREFIX,
+    AuditEventFilter,
+    audit_events_page,
+    household_disclosures,
+)
+
+MAX_PAGE: Final = 1000
+
+__all__ = [
+    "MAX_PAGE",
+    "AuditEventFilter",
+    "audit_events",
+    "decode_cursor",
+    "disclosures",
+    "encode_cursor",
+    "make_filter",
+]
+
+
+def decode_cursor(cursor: str) -> int:
+    """The ``seq`` an ``auditEvents`` cursor stands for; ``BadInput`` if it is not one of ours."""
+    try:
+        text = base64.b64decode(cursor.encode("ascii"), validate=False).decode("utf-8")
+    except (UnicodeError, binascii.Error, ValueError):
+        raise BadInput("Invalid cursor.") from None
+    if not text.startswith(CURSOR_PREFIX) or not text[len(CURSOR_PREFIX) :].isdigit():
+        raise BadInput("Invalid cursor.")
+    return int(text[len(CURSOR_PREFIX) :])
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.b64encode(f"{CURSOR_PREFIX}{seq}".encode()).decode("ascii")
+
+
+def make_filter(
+    *,
+    client_id: str | None = None,
+    program: str | None = None,
+    agency: str | None = None,
+    outcome: str | None = None,
+    occurred_from: datetime | None = None,
+    occurred_to: datetime | None = None,
+    household_id: int | None = None,
+) -> AuditEventFilter:
+    """An ``AuditFilter`` from GraphQL arguments; outcomes in either case (``ALLOWED``)."""
+    if outcome is not None:
+        outcome = outcome.lower()
+        if outcome not in OUTCOMES:
+            raise BadInput("Unknown outcome.")
+    for moment in (occurred_from, occurred_to):
+        if moment is not None and moment.tzinfo is None:
+            raise BadInput("Times need a time zone (for example 2026-11-29T08:00:00Z).")
+    return AuditEventFilter(
+        client_id=client_id,
+        program=program,
+        agency=agency,
+        outcome=outcome,
+        occurred_from=occurred_from,
+        occurred_to=occurred_to,
+        household_id=household_id,
+    )
+
+
+async def audit_events(
+    connection: asyncpg.Connection,
+    *,
+    event_filter: AuditEventFilter | None = None,
+    first: int = 50,
+    after: str | None = None,
+    with_total: bool = True,
+    with_edges: bool = True,
+) -> str:
+    """An ``AuditEventConnection`` as JSON text (see ``db.audit_queries.audit_events_page``)."""
+    if not 0 <= first <= MAX_PAGE:
+        raise BadInput(f"first must be between 0 and {MAX_PAGE}.")
+    return await audit_events_page(
+        connection,
+        event_filter=event_filter or AuditEventFilter(),
+        first=first,
+        after_seq=None if after is None else decode_cursor(after),
+        with_total=with_total,
+        with_edges=with_edges,
+    )
+
+
+async def disclosures(connection: asyncpg.Connection, *, household_id: int) -> str:
+    """Every allowed event that disclosed the household or a member, as a JSON array (text)."""
+    return await household_disclosures(connection, household_id=household_id)
