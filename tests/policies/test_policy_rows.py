@@ -19,36 +19,7 @@ from db.engine import create_engine
 from policies import Entity, PolicySet, Program, readable_rows, statistics_rows
 from policies.loader import PACKAGED_POLICY_DIR, load_policies
 from policies.model import Agreement
-
-IN_3509 = "h.desa_code LIKE '3509%'"
-HOUSEHOLD_SQL: dict[str, str | None] = {
-    "bps-admin": "true",
-    "dinsos-pkh": f"{IN_3509} AND h.welfare_decile <= 4",
-    "dp3akb-keluarga": (
-        f"{IN_3509} AND (EXISTS (SELECT 1 FROM persons m WHERE m.household_id = h.id"
-        " AND age(current_date, m.birth_date) < interval '18 years')"
-        " OR EXISTS (SELECT 1 FROM persons m WHERE m.household_id = h.id"
-        " AND m.relationship_to_head = 'HEAD' AND m.sex = 'FEMALE'))"
-    ),
-    "dinkes-pbi": None,
-    "kec-sumbersari": "h.desa_code LIKE '3509720%'",
-    "bappeda-statistik": None,
-    "inspektorat-audit": None,
-}
-"""Households each program may read as rows (None: none), per CONTRACT §6."""
-
-PERSON_SQL: dict[str, str | None] = {
-    **HOUSEHOLD_SQL,
-    "dinkes-pbi": f"{IN_3509} AND h.welfare_decile <= 5",
-}
-"""Persons, by a condition on their household ``h`` (dinkes-pbi scopes persons directly)."""
-
-ASSISTANCE_SQL: dict[str, str | None] = {
-    **{name: None for name in HOUSEHOLD_SQL},
-    "bps-admin": "true",
-    "dinsos-pkh": HOUSEHOLD_SQL["dinsos-pkh"],
-}
-"""Only programs that read ``Household.assistance`` see receipts."""
+from tests.policies.expected import ASSISTANCE_SQL, HOUSEHOLD_SQL, IN_3509, PERSON_SQL
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +57,10 @@ async def test_program_reads_exactly_its_households(
     engine: AsyncEngine, policy_set: PolicySet, name: str
 ) -> None:
     condition = HOUSEHOLD_SQL[name]
-    expected = set() if condition is None else await _ids(
-        engine, f"SELECT h.id FROM households h WHERE {condition}"
+    expected = (
+        set()
+        if condition is None
+        else await _ids(engine, f"SELECT h.id FROM households h WHERE {condition}")
     )
     program = policy_set.programs[name]
     assert await _readable_ids(engine, Entity.HOUSEHOLD, program) == expected
@@ -101,9 +74,13 @@ async def test_program_reads_exactly_its_persons(
     engine: AsyncEngine, policy_set: PolicySet, name: str
 ) -> None:
     condition = PERSON_SQL[name]
-    expected = set() if condition is None else await _ids(
-        engine,
-        f"SELECT p.id FROM persons p JOIN households h ON h.id = p.household_id WHERE {condition}",
+    expected = (
+        set()
+        if condition is None
+        else await _ids(
+            engine,
+            f"SELECT p.id FROM persons p JOIN households h ON h.id = p.household_id WHERE {condition}",
+        )
     )
     program = policy_set.programs[name]
     assert await _readable_ids(engine, Entity.PERSON, program) == expected
@@ -116,10 +93,14 @@ async def test_program_reads_exactly_its_assistance_receipts(
     engine: AsyncEngine, policy_set: PolicySet, name: str
 ) -> None:
     condition = ASSISTANCE_SQL[name]
-    expected = set() if condition is None else await _ids(
-        engine,
-        "SELECT a.id FROM assistance_receipts a JOIN households h ON h.id = a.household_id"
-        f" WHERE {condition}",
+    expected = (
+        set()
+        if condition is None
+        else await _ids(
+            engine,
+            "SELECT a.id FROM assistance_receipts a JOIN households h ON h.id = a.household_id"
+            f" WHERE {condition}",
+        )
     )
     program = policy_set.programs[name]
     assert await _readable_ids(engine, Entity.ASSISTANCE, program) == expected
