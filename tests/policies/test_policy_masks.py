@@ -55,7 +55,8 @@ async def test_masked_nik_keeps_first_six_and_last_four_digits(
     program = policy_set.programs["dp3akb-keluarga"]
     masked = await _value(engine, _expression(NIK, FieldMode.MASKED, "3509154507080003", program))
     assert masked == "350915******0003"
-    assert isinstance(masked, str) and len(masked) == 16
+    assert isinstance(masked, str)
+    assert len(masked) == 16
 
 
 @pytest.mark.parametrize(

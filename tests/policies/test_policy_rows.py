@@ -1,4 +1,4 @@
-"""For every shipped program, ``readable_rows`` selects exactly the rows computed here independently.
+"""For every shipped program, ``readable_rows`` selects exactly the rows computed independently.
 
 The expected sets are plain SQL over the seeded registry that does not use
 the derived household columns (ages from ``birth_date``, the head's sex from
@@ -79,7 +79,8 @@ async def test_program_reads_exactly_its_persons(
         if condition is None
         else await _ids(
             engine,
-            f"SELECT p.id FROM persons p JOIN households h ON h.id = p.household_id WHERE {condition}",
+            "SELECT p.id FROM persons p JOIN households h ON h.id = p.household_id"
+            f" WHERE {condition}",
         )
     )
     program = policy_set.programs[name]
