@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from api.audit.signing import KeySourceSigner
+from api.audit.writer import AuditWriter, connector
+from api.auth.keys import KeyStore
+from api.auth.service import auth_routes, start_auth
 from api.database import app_database_url
+from api.errors import GatewayError
 from api.settings import Settings, get_settings
 from db.engine import create_pool
+from policies import PolicyStore
 
 
 async def healthz(request: Request) -> Response:
@@ -31,6 +37,32 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready", "database": "ok"})
 
 
+async def gateway_error(request: Request, error: Exception) -> Response:
+    """Expected errors as GraphQL-over-HTTP error bodies, with their status and headers."""
+    assert isinstance(error, GatewayError)
+    body = {"errors": [{"message": error.message, "extensions": {"code": error.code}}]}
+    return JSONResponse(body, status_code=error.status, headers=error.headers)
+
+
+@asynccontextmanager
+async def audit_writer(
+    settings: Settings, *, url: str, keys: KeyStore
+) -> AsyncIterator[AuditWriter]:
+    """The audit writer, started (a gateway that cannot audit does not serve), closed at the end."""
+    writer = AuditWriter(
+        connect=connector(url, statement_timeout_ms=settings.statement_timeout_ms),
+        signer=KeySourceSigner(keys),
+        checkpoint_every=settings.audit_checkpoint_every,
+        checkpoint_seconds=settings.audit_checkpoint_seconds,
+        flush_ms=settings.audit_flush_ms,
+    )
+    await writer.start()
+    try:
+        yield writer
+    finally:
+        await writer.close()
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     if settings.database_url is None:
@@ -40,16 +72,29 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.settings = settings
-        app.state.primary = await create_pool(
-            app_database_url(settings, owner_url), max_size=settings.pool_size
-        )
-        try:
+        app_url = app_database_url(settings, owner_url)
+        app.state.primary = await create_pool(app_url, max_size=settings.pool_size)
+        async with AsyncExitStack() as stack:
+            stack.push_async_callback(app.state.primary.close)
+            app.state.policies = PolicyStore(settings.resolved_policy_dir())
+            auth = await stack.enter_async_context(
+                start_auth(
+                    app,
+                    settings=settings,
+                    owner_url=owner_url,
+                    policies=lambda: app.state.policies.current,
+                )
+            )
+            app.state.audit = await stack.enter_async_context(
+                audit_writer(settings, url=app_url, keys=auth.keys)
+            )
             yield
-        finally:
-            await app.state.primary.close()
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        *auth_routes(),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={GatewayError: gateway_error}
+    )

@@ -24,6 +24,12 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
+)
+"""What an external issuer may sign with: never ``none``, never a shared-secret HMAC."""
+
+
 class TrustedIssuer(BaseModel):
     """An agency's own OIDC provider whose access tokens the gateway accepts."""
 
@@ -32,6 +38,23 @@ class TrustedIssuer(BaseModel):
     audience: str
     program_claim: str = "program"
     algorithms: tuple[str, ...] = ("RS256", "ES256")
+    token_types: tuple[str, ...] = Field(default=("at+jwt", "application/at+jwt"), min_length=1)
+    """Accepted ``typ`` headers (RFC 8725 §3.11). Keycloak signs access tokens ``JWT``:
+    then also pin what tells its access tokens apart, e.g. ``{"typ": "Bearer"}``."""
+    required_claims: dict[str, str] = Field(default_factory=dict)
+    """Claims that must be present with exactly these values."""
+    programs: tuple[str, ...] | None = None
+    """Programs this issuer may name; unset: any program of the policy set (not advised)."""
+
+    @field_validator("algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unsupported = [name for name in value if name not in ASYMMETRIC_ALGORITHMS]
+        if unsupported or not value:
+            raise ValueError(
+                f"algorithms must be among {', '.join(sorted(ASYMMETRIC_ALGORITHMS))}"
+            )
+        return value
 
     @field_validator("jwks_uri")
     @classmethod

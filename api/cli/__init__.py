@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from api.cli import audit as audit_commands
+from api.cli import clients as client_commands
 from api.cli import db as db_commands
 from api.cli import policy as policy_commands
 from api.cli import serve as serve_commands
@@ -19,6 +20,8 @@ app = typer.Typer(
 app.add_typer(db_commands.app, name="db")
 app.add_typer(policy_commands.app, name="policy")
 app.add_typer(audit_commands.app, name="audit")
+app.add_typer(client_commands.client_app, name="client")
+app.add_typer(client_commands.keys_app, name="keys")
 app.command("serve")(serve_commands.serve)
 
 

@@ -1,0 +1,198 @@
+"""``regsosek client …`` and ``regsosek keys …``: OAuth clients and token signing keys.
+
+Both run as the database owner (``DATABASE_URL``, or the embedded server).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TypeVar
+
+import asyncpg
+import typer
+from rich.table import Table
+
+from api.auth import clients as client_ops
+from api.auth.keys import rotate_signing_key
+from api.auth.policy_view import PolicySetView
+from api.auth.sealing import UnsealError
+from api.cli.common import console, errors, load_settings, run
+from api.database import owner_database_url
+from api.settings import Settings
+from db import access
+from db.engine import plain_url
+from policies import PolicyError, load_policies
+
+T = TypeVar("T")
+
+client_app = typer.Typer(help="OAuth clients of agency systems.", no_args_is_help=True)
+keys_app = typer.Typer(help="The keys that sign access tokens.", no_args_is_help=True)
+
+
+def _as_owner(settings: Settings, action: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    async def go(url: str) -> T:
+        connection = await asyncpg.connect(plain_url(url))
+        try:
+            return await action(connection)
+        finally:
+            await connection.close()
+
+    with owner_database_url(settings) as url:
+        return run(go(url))
+
+
+def _policies(settings: Settings) -> PolicySetView:
+    try:
+        return load_policies(settings.resolved_policy_dir())
+    except PolicyError as error:
+        errors.print(f"[red]the policy set does not load:[/red] {error}")
+        raise typer.Exit(1) from None
+
+
+def _when(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.isoformat(timespec="seconds")
+
+
+def _print_credentials(credentials: client_ops.Credentials, *, as_json: bool) -> None:
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "client_id": credentials.client_id,
+                    "client_secret": credentials.client_secret,
+                }
+            )
+        )
+        return
+    console.print(f"client_id     {credentials.client_id}", markup=False, highlight=False)
+    console.print(f"client_secret {credentials.client_secret}", markup=False, highlight=False)
+    errors.print("The secret is shown once and cannot be recovered; store it now.")
+
+
+@client_app.command("create")
+def create(
+    program: str = typer.Option(..., "--program", help="The program of policies/ it acts for."),
+    name: str | None = typer.Option(None, "--name", help="A name for operators."),
+    as_json: bool = typer.Option(False, "--json", help="Print {client_id, client_secret}."),
+) -> None:
+    """Register a client bound to PROGRAM; print its id and secret once."""
+    settings = load_settings()
+    policies = _policies(settings)
+    try:
+        credentials = _as_owner(
+            settings,
+            lambda connection: client_ops.create_client(
+                connection, program=program, name=name, policies=policies
+            ),
+        )
+    except client_ops.UnknownProgram as error:
+        errors.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
+    _print_credentials(credentials, as_json=as_json)
+
+
+@client_app.command("list")
+def list_clients() -> None:
+    """Every client: id, name, program, agency, enabled, created."""
+    settings = load_settings()
+    policies = _policies(settings)
+    rows = _as_owner(
+        settings, lambda connection: client_ops.list_clients(connection, policies=policies)
+    )
+    table = Table("id", "name", "program", "agency", "enabled", "created")
+    for row in rows:
+        table.add_row(
+            row.client_id,
+            row.name,
+            row.program,
+            row.agency or "(not in policies)",
+            "yes" if row.enabled else "no",
+            row.created_at.isoformat(timespec="seconds"),
+        )
+    console.print(table)
+
+
+def _set_enabled(client_id: str, *, enabled: bool) -> None:
+    settings = load_settings()
+    try:
+        _as_owner(
+            settings,
+            lambda connection: client_ops.set_enabled(connection, client_id, enabled=enabled),
+        )
+    except client_ops.UnknownClient:
+        errors.print(f"[red]no client {client_id!r}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"{client_id} {'enabled' if enabled else 'disabled'}", markup=False)
+
+
+@client_app.command("disable")
+def disable(client_id: str = typer.Argument(..., metavar="ID")) -> None:
+    """Disable a client: no new tokens, and its tokens stop working within 2 seconds."""
+    _set_enabled(client_id, enabled=False)
+
+
+@client_app.command("enable")
+def enable(client_id: str = typer.Argument(..., metavar="ID")) -> None:
+    """Enable a disabled client again."""
+    _set_enabled(client_id, enabled=True)
+
+
+@client_app.command("rotate-secret")
+def rotate_secret(
+    client_id: str = typer.Argument(..., metavar="ID"),
+    as_json: bool = typer.Option(False, "--json", help="Print {client_id, client_secret}."),
+) -> None:
+    """Give a client a new secret (printed once); the old secret stops working at once."""
+    settings = load_settings()
+    try:
+        credentials = _as_owner(
+            settings, lambda connection: client_ops.rotate_secret(connection, client_id)
+        )
+    except client_ops.UnknownClient:
+        errors.print(f"[red]no client {client_id!r}[/red]")
+        raise typer.Exit(1) from None
+    _print_credentials(credentials, as_json=as_json)
+
+
+@keys_app.command("rotate")
+def rotate() -> None:
+    """A new signing key for new tokens (running servers switch within 10 s).
+
+    The old public key stays in JWKS until the last token it signed has expired.
+    """
+    settings = load_settings()
+    try:
+        kid = _as_owner(
+            settings,
+            lambda connection: rotate_signing_key(
+                connection,
+                master_secret=settings.master_secret(),
+                alg=settings.signing_alg,
+                token_ttl=settings.token_ttl,
+                leeway=settings.token_leeway,
+            ),
+        )
+    except UnsealError as error:
+        errors.print(f"[red]{error}[/red]: rotate with the secret the servers use")
+        raise typer.Exit(1) from None
+    console.print(f"active signing key: {kid} ({settings.signing_alg})", markup=False)
+
+
+@keys_app.command("list")
+def list_keys() -> None:
+    """Every signing key: kid, algorithm, state, activated, retired, published until."""
+    settings = load_settings()
+    rows = _as_owner(settings, access.list_signing_keys)
+    table = Table("kid", "alg", "state", "activated", "retired", "published until")
+    for row in rows:
+        table.add_row(
+            row["kid"],
+            row["alg"],
+            "active" if row["retired_at"] is None else "retired",
+            _when(row["activated_at"]),
+            _when(row["retired_at"]),
+            _when(row["publish_until"]),
+        )
+    console.print(table)
