@@ -16,6 +16,7 @@ from api.auth.keys import KeyStore
 from api.auth.service import auth_routes, start_auth
 from api.database import app_database_url
 from api.errors import GatewayError
+from api.graphql_runtime import graphql_routes, start_graphql
 from api.settings import Settings, get_settings
 from db.engine import create_pool
 from policies import PolicyStore
@@ -88,12 +89,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
             app.state.audit = await stack.enter_async_context(
                 audit_writer(settings, url=app_url, keys=auth.keys)
             )
+            app.state.engine = await stack.enter_async_context(
+                start_graphql(app, settings=settings, app_url=app_url, policies=app.state.policies)
+            )
             yield
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         *auth_routes(),
+        *graphql_routes(),
     ]
     return Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={GatewayError: gateway_error}

@@ -69,6 +69,7 @@ async def create_pool(
     max_size: int = 10,
     server_settings: Mapping[str, str] | None = None,
     command_timeout: float | None = None,
+    reset: Any = None,
 ) -> asyncpg.Pool:
     """An asyncpg pool for the request path.
 
@@ -82,6 +83,7 @@ async def create_pool(
         max_size=max_size,
         server_settings=settings,
         command_timeout=command_timeout,
+        reset=reset,
     )
     assert pool is not None
     return pool

@@ -12,7 +12,13 @@ from policies.errors import PolicyError, Problem
 from policies.loader import load_policies
 from policies.masks import field_expression, pseudonym
 from policies.model import Agreement, FieldMode, PolicySet, Program, Quota
-from policies.rows import Entity, Readable, readable_rows, statistics_rows
+from policies.rows import (
+    Entity,
+    Readable,
+    home_of_visible_person,
+    readable_rows,
+    statistics_rows,
+)
 from policies.store import PolicyStore
 
 __all__ = [
@@ -29,6 +35,7 @@ __all__ = [
     "Readable",
     "Scope",
     "field_expression",
+    "home_of_visible_person",
     "load_policies",
     "pseudonym",
     "readable_rows",

@@ -90,7 +90,12 @@ def masked(mask: Mask, column: ColumnElement[object]) -> ColumnElement[object]:
     text = type_coerce(column, Text)
     match mask:
         case Mask.DIGITS_6_4:
-            return type_coerce(func.left(text, 6) + _STARS + func.right(text, 4), String)
+            return type_coerce(
+                func.left(text, 6, type_=String)
+                .op("||")(_STARS)
+                .op("||")(func.right(text, 4, type_=String)),
+                String,
+            )
         case Mask.INITIALS:
             words = func.regexp_replace(func.btrim(text), _WHITESPACE, _SPACE, _GLOBAL)
             return type_coerce(func.regexp_replace(words, _WORD, _INITIAL, _GLOBAL), String)

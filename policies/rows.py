@@ -149,3 +149,18 @@ def _household_exists(condition: Condition, table: FromClause, *, name: str) -> 
         .correlate(table)
         .exists()
     )
+
+
+def home_of_visible_person(*, program: Program, name: str) -> Readable:
+    """The household of a person the program may see, to read where the person lives.
+
+    The caller joins it on ``id = <a visible person>.household_id`` and reads
+    only ``desa_code`` (``Person.region``): a visible person's household
+    satisfies the household part of that person's scope, which is also what
+    the households RLS policy admits for the program. No other household field
+    may be read through it.
+    """
+    table = HOUSEHOLDS.alias(name)
+    if not program.readable_fields(Entity.PERSON.value):
+        return Readable(table, false())
+    return Readable(table, agreement_in_force(program))

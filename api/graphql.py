@@ -1,0 +1,191 @@
+"""``POST /graphql``: authenticate, execute, audit, answer.
+
+The order is the contract: the bearer token is checked before the body is
+read (401 ``invalid_token`` otherwise); the operation runs under the program
+the server's registry binds the client to; one audit event is committed for
+every request, allowed or not, before anything is sent back. If it cannot be
+committed, the caller gets UNAVAILABLE and no data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.audit.events import AuditEvent
+from api.errors import (
+    BadInput,
+    Forbidden,
+    GatewayError,
+    Internal,
+    QueryTooComplex,
+    Unauthenticated,
+)
+from schema.execute import Caller, Execution
+
+log = logging.getLogger("regsosek.graphql")
+
+JSON = "application/json"
+MAX_BODY_BYTES = 64 * 1024
+MAX_VARIABLES_BYTES = 16 * 1024
+
+OUTCOMES = {
+    "BAD_USER_INPUT": "invalid",
+    "FORBIDDEN": "denied",
+    "QUERY_TOO_COMPLEX": "too_complex",
+    "RATE_LIMITED": "rate_limited",
+    "UNAVAILABLE": "unavailable",
+    "UNAUTHENTICATED": "unauthenticated",
+    "INTERNAL": "error",
+}
+
+
+@dataclass(frozen=True)
+class OperationBody:
+    query: str
+    variables: dict[str, Any] | None
+    operation_name: str | None
+    variables_hash: str | None
+
+
+def error_response(
+    error: GatewayError, *, request_id: str, messages: list[dict[str, Any]] | None = None
+) -> Response:
+    """The one shape of every error answer: GraphQL errors with ``extensions.code``."""
+    entries = messages or [{"message": error.message}]
+    body = {
+        "errors": [
+            {**entry, "extensions": {"code": error.code, "requestId": request_id}}
+            for entry in entries
+        ]
+    }
+    headers = {**error.headers, "X-Request-Id": request_id}
+    return Response(orjson.dumps(body), status_code=error.status, media_type=JSON, headers=headers)
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        raise QueryTooComplex(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise QueryTooComplex(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_body(raw: bytes) -> OperationBody:
+    """The GraphQL-over-HTTP JSON body; anything else is BAD_USER_INPUT."""
+    try:
+        payload = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise BadInput("The request body is not valid JSON.") from None
+    if isinstance(payload, list):
+        raise BadInput("Batched operations are not accepted: send one operation per request.")
+    if not isinstance(payload, dict):
+        raise BadInput("The request body must be a JSON object with a `query`.")
+    query = payload.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise BadInput("The request needs a `query` string.")
+    variables = payload.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        raise BadInput("`variables` must be a JSON object.")
+    operation_name = payload.get("operationName")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise BadInput("`operationName` must be a string.")
+    variables_hash = None
+    if variables:
+        canonical = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
+        if len(canonical) > MAX_VARIABLES_BYTES:
+            raise QueryTooComplex(f"`variables` are larger than {MAX_VARIABLES_BYTES} bytes.")
+        variables_hash = hashlib.sha256(canonical).hexdigest()
+    return OperationBody(query, variables, operation_name, variables_hash)
+
+
+def _remote(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def graphql_post(request: Request) -> Response:
+    state = request.app.state
+    request_id = uuid.uuid4().hex
+    event = AuditEvent(
+        endpoint="graphql", outcome="error", request_id=request_id, remote_addr=_remote(request)
+    )
+    messages: list[dict[str, Any]] | None = None
+    try:
+        try:
+            principal = await state.auth.authenticate(request)
+        except Unauthenticated as refused:
+            event.outcome, event.error_code = "unauthenticated", refused.code
+            await state.audit.record(event)
+            return error_response(refused, request_id=request_id)
+        program = state.policies.current.programs.get(principal.program)
+        event.client_id, event.agency, event.program = (
+            principal.client_id,
+            principal.agency,
+            principal.program,
+        )
+        if program is not None:
+            event.agreement, event.purpose = program.agreement.number, program.purpose
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != JSON:
+            raise BadInput("Send GraphQL as `Content-Type: application/json`.")
+        body = parse_body(await _read_body(request))
+        event.operation_name = body.operation_name
+        event.variables_hash = body.variables_hash
+        if program is None or not program.agreement.in_force(date.today()):
+            raise Forbidden("Your program's data-sharing agreement is not in force.")
+        execution: Execution = await state.engine.execute(
+            Caller(principal.client_id, program),
+            query=body.query,
+            variables=body.variables,
+            operation_name=body.operation_name,
+        )
+        event.operation_name = execution.operation_name
+        event.document_hash = execution.document_hash
+        if execution.error is not None:
+            messages = execution.messages or None
+            raise execution.error
+        disclosure = execution.disclosure
+        event.outcome = "allowed"
+        event.field_paths = sorted(disclosure.field_paths)
+        event.household_ids = sorted(disclosure.household_ids)
+        event.person_ids = sorted(disclosure.person_ids)
+        event.row_count = disclosure.rows
+        await state.audit.record(event)
+        assert execution.body is not None
+        return Response(execution.body, media_type=JSON, headers={"X-Request-Id": request_id})
+    except GatewayError as error:
+        return await _refuse(request, event, error, messages)
+    except Exception:
+        log.exception("unexpected failure", extra={"request_id": request_id})
+        return await _refuse(request, event, Internal("The gateway failed to answer."), None)
+
+
+async def _refuse(
+    request: Request,
+    event: AuditEvent,
+    error: GatewayError,
+    messages: list[dict[str, Any]] | None,
+) -> Response:
+    """Answer an error, after auditing it; a failed audit write becomes UNAVAILABLE."""
+    event.outcome = OUTCOMES.get(error.code, "error")
+    event.error_code = error.code
+    event.field_paths, event.household_ids, event.person_ids, event.row_count = [], [], [], 0
+    try:
+        await request.app.state.audit.record(event)
+    except GatewayError as failed:
+        return error_response(failed, request_id=event.request_id)
+    return error_response(error, request_id=event.request_id, messages=messages)

@@ -1,0 +1,137 @@
+"""The GraphQL side of the app: read pools, the engine, routes, policy reload."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from api.audit.events import AuditEvent
+from api.errors import BadInput
+from api.graphql import error_response, graphql_post
+from api.settings import Settings
+from db.engine import create_pool
+from db.reader import RegistryReader, reset_connection
+from policies import PolicyStore
+from schema.access import access_value
+from schema.execute import Caller, Engine, ValueRoot
+
+log = logging.getLogger("regsosek.graphql")
+STATIC = Path(__file__).parent / "static"
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self';"
+    " style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:;"
+    " connect-src 'self'; frame-ancestors 'none';"
+    " base-uri 'none'; object-src 'none'; form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def server_settings(settings: Settings) -> dict[str, str]:
+    """Session settings of every gateway connection."""
+    return {
+        "TimeZone": "UTC",
+        "jit": "off",
+        "statement_timeout": str(settings.statement_timeout_ms),
+        "idle_in_transaction_session_timeout": str(max(10_000, 2 * settings.statement_timeout_ms)),
+    }
+
+
+class AccessRoot:
+    """``myAccess``: the caller's program, from the policy in force."""
+
+    needs_database = False
+
+    async def value(
+        self, *, caller: Caller, args: Mapping[str, Any], connection: asyncpg.Connection | None
+    ) -> Any:
+        return access_value(caller.program, client_id=caller.client_id)
+
+
+def value_roots() -> dict[str, ValueRoot]:
+    return {"myAccess": AccessRoot()}
+
+
+@asynccontextmanager
+async def start_graphql(
+    app: Starlette, *, settings: Settings, app_url: str, policies: PolicyStore
+) -> AsyncIterator[Engine]:
+    """Read pools and the engine; rebuilt schemas on every successful policy reload."""
+    async with AsyncExitStack() as stack:
+        replicas = []
+        for url in settings.read_database_urls:
+            pool = await create_pool(
+                url,
+                max_size=settings.pool_size,
+                server_settings=server_settings(settings),
+                reset=reset_connection,
+            )
+            stack.push_async_callback(pool.close)
+            replicas.append(pool)
+        primary = await create_pool(
+            app_url,
+            max_size=settings.pool_size,
+            server_settings=server_settings(settings),
+            reset=reset_connection,
+        )
+        stack.push_async_callback(primary.close)
+        engine = Engine(
+            reader=RegistryReader(primary=primary, replicas=replicas),
+            pseudonym_key=settings.pseudonym_secret(),
+            value_roots=value_roots(),
+        )
+        engine.load(policies.current)
+        stack.callback(policies.subscribe(engine.load))
+        loop = asyncio.get_running_loop()
+        try:
+            loop.add_signal_handler(signal.SIGHUP, policies.reload)
+            stack.callback(loop.remove_signal_handler, signal.SIGHUP)
+        except (NotImplementedError, RuntimeError, ValueError):
+            log.warning("SIGHUP policy reload is not available in this process")
+        yield engine
+
+
+async def graphql_get(request: Request) -> Response:
+    """GraphiQL for browsers (when enabled); a GET never executes an operation."""
+    settings: Settings = request.app.state.settings
+    wants_page = "text/html" in request.headers.get("accept", "")
+    event = AuditEvent(
+        endpoint="graphql",
+        outcome="page" if wants_page and settings.graphiql_enabled else "invalid",
+        request_id=_request_id(),
+        remote_addr=request.client.host if request.client else None,
+    )
+    await request.app.state.audit.record(event)
+    if event.outcome == "page":
+        return FileResponse(STATIC / "graphiql.html", headers=PAGE_HEADERS)
+    error = BadInput("Send operations with POST and `Content-Type: application/json`.")
+    response = error_response(error, request_id=event.request_id)
+    response.status_code = 405
+    response.headers["Allow"] = "POST"
+    return response
+
+
+def _request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def graphql_routes() -> list[BaseRoute]:
+    return [
+        Route("/graphql", graphql_post, methods=["POST"]),
+        Route("/graphql", graphql_get, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]

@@ -1,0 +1,32 @@
+"""``myAccess``: what the caller's program may do, from the policy itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from policies import Program
+from schema.registry_types import readable_fields
+
+
+def access_value(program: Program, *, client_id: str) -> dict[str, Any]:
+    """The ``Access`` object of a program, keyed by field name."""
+    fields = [
+        {"type": type_name, "field": name, "mode": mode.value}
+        for type_name, granted in readable_fields(program).items()
+        for name, mode in granted.items()
+    ]
+    return {
+        "client": client_id,
+        "agency": program.agency,
+        "agencyName": program.agency_name,
+        "program": program.name,
+        "purpose": program.purpose,
+        "legalBasis": program.legal_basis,
+        "agreement": {
+            "number": program.agreement.number,
+            "validFrom": program.agreement.valid_from.isoformat(),
+            "validUntil": program.agreement.valid_until.isoformat(),
+        },
+        "rowScope": program.describe_scope(),
+        "fields": fields,
+    }

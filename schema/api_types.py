@@ -1,0 +1,139 @@
+"""The API's own GraphQL types: connections, page info, statistics, access, audit."""
+
+from __future__ import annotations
+
+from typing import NewType
+
+import strawberry
+
+from schema.enums import AssistanceProgram, FieldAccessMode, Sex
+from schema.scalars import Date, DateTime
+
+BigInt = strawberry.scalar(
+    NewType("BigInt", int),
+    name="BigInt",
+    description="Bilangan bulat 64-bit, sebagai teks / 64-bit integer, as a string",
+    serialize=str,
+    parse_value=int,
+)
+
+
+@strawberry.type(description="Informasi halaman (Relay) / Page information (Relay)")
+class PageInfo:
+    hasNextPage: bool = strawberry.field(description="Ada halaman berikutnya / More rows follow")
+    hasPreviousPage: bool = strawberry.field(
+        description="Ada baris sebelum kursor `after` / Rows exist before `after`"
+    )
+    startCursor: str | None = strawberry.field(
+        description="Kursor baris pertama / First row's cursor"
+    )
+    endCursor: str | None = strawberry.field(
+        description="Kursor baris terakhir, untuk `after` / Last row's cursor, for `after`"
+    )
+
+
+def connection_types(node: type, name: str) -> tuple[type, type]:
+    """``<name>Connection`` and ``<name>Edge`` over a program's ``node`` type."""
+    edge = type(f"{name}Edge", (), {"__annotations__": {"cursor": str, "node": node}})
+    edge.cursor = strawberry.field(name="cursor", description="Kursor buram / Opaque cursor")  # type: ignore[attr-defined]
+    edge.node = strawberry.field(name="node")  # type: ignore[attr-defined]
+    edge_type = strawberry.type(edge, name=f"{name}Edge")
+    connection = type(
+        f"{name}Connection",
+        (),
+        {
+            "__annotations__": {
+                "totalCount": int,
+                "pageInfo": PageInfo,
+                "nodes": list[node],  # type: ignore[valid-type]
+                "edges": list[edge_type],  # type: ignore[valid-type]
+            },
+            "totalCount": strawberry.field(
+                name="totalCount",
+                description="Jumlah baris yang boleh dilihat program / Rows the program may see",
+            ),
+            "pageInfo": strawberry.field(name="pageInfo"),
+            "nodes": strawberry.field(name="nodes"),
+            "edges": strawberry.field(name="edges"),
+        },
+    )
+    return strawberry.type(connection, name=f"{name}Connection"), edge_type
+
+
+@strawberry.type(description="Kunci sel statistik / Key of a statistics cell")
+class StatKey:
+    regionCode: str | None = None
+    regionName: str | None = None
+    welfareDecile: int | None = None
+    headSex: Sex | None = None  # type: ignore[valid-type]
+    assistanceProgram: AssistanceProgram | None = None  # type: ignore[valid-type]
+
+
+@strawberry.type(
+    description="Sel statistik; `count` kosong bila disembunyikan (kontrol pengungkapan)"
+    " / A statistics cell; `count` is null when suppressed (disclosure control)"
+)
+class StatCell:
+    key: StatKey
+    count: int | None
+    suppressed: bool
+
+
+@strawberry.type(description="Perjanjian kerja sama (PKS) / Data-sharing agreement")
+class Agreement:
+    number: str
+    validFrom: Date  # type: ignore[valid-type]
+    validUntil: Date  # type: ignore[valid-type]
+
+
+@strawberry.type(description="Akses pada satu field / Access to one field")
+class FieldAccess:
+    type: str
+    field: str
+    mode: FieldAccessMode
+
+
+@strawberry.type(description="Hak akses pemanggil / The caller's access")
+class Access:
+    client: str
+    agency: str
+    agencyName: str
+    program: str
+    purpose: str
+    legalBasis: str
+    agreement: Agreement
+    rowScope: str = strawberry.field(description="Cakupan baris / Row scope, human-readable")
+    fields: list[FieldAccess]
+
+
+@strawberry.type(description="Satu kejadian audit / One audit event")
+class AuditEvent:
+    sequence: BigInt  # type: ignore[valid-type]
+    occurredAt: DateTime  # type: ignore[valid-type]
+    clientId: str | None
+    agency: str | None
+    program: str | None
+    agreement: str | None
+    purpose: str | None
+    operationName: str | None
+    documentHash: str | None
+    outcome: str
+    fieldPaths: list[str]
+    householdIds: list[strawberry.ID]
+    personIds: list[strawberry.ID]
+
+
+@strawberry.type(
+    description="Satu pengungkapan data keluarga / One disclosure of a household's data"
+)
+class Disclosure:
+    sequence: BigInt  # type: ignore[valid-type]
+    occurredAt: DateTime  # type: ignore[valid-type]
+    clientId: str | None
+    agency: str | None
+    program: str | None
+    agreement: str | None
+    fieldPaths: list[str]
+
+
+AuditEventConnection, AuditEventEdge = connection_types(AuditEvent, "AuditEvent")

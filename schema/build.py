@@ -1,0 +1,173 @@
+"""One GraphQL schema per program.
+
+Strawberry builds schemas at start-up; programs are few, so each gets its own
+schema holding only the root fields and registry fields it may use, rebuilt
+when the policies reload. Root fields resolve through the same compiler as the
+fast path (``schema.execute``), so executing the Strawberry schema directly
+and the fast path give the same answer.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any, Optional
+
+import strawberry
+from graphql import GraphQLSchema
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import Info
+
+from db.catalog import ROOT_FIELDS
+from policies import Program
+from schema.api_types import Access, AuditEventConnection, Disclosure, StatCell, connection_types
+from schema.enums import HouseholdDimension, HouseholdOrder, RegionLevel
+from schema.inputs import AuditFilter, HouseholdFilter, PersonFilter
+from schema.registry_types import build_registry_types
+
+RootResolver = Callable[[Info], Awaitable[Any]]
+REQUIRED = inspect.Parameter.empty
+
+
+def _dict_resolver(source: Any, name: str) -> Any:
+    """Fields of pre-built JSON objects are read by key."""
+    if isinstance(source, dict):
+        return source.get(name)
+    return getattr(source, name)
+
+
+def _root_field(
+    name: str, *, returns: Any, arguments: dict[str, tuple[Any, Any]], resolve: RootResolver
+) -> Any:
+    async def resolver(root: Any, info: Info, **_: Any) -> Any:
+        return await resolve(info)
+
+    parameters = [
+        inspect.Parameter("root", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        inspect.Parameter("info", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Info),
+    ]
+    parameters += [
+        inspect.Parameter(
+            arg, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default
+        )
+        for arg, (annotation, default) in arguments.items()
+    ]
+    resolver.__signature__ = inspect.Signature(parameters, return_annotation=returns)  # type: ignore[attr-defined]
+    resolver.__annotations__ = {
+        "info": Info,
+        **{arg: annotation for arg, (annotation, _) in arguments.items()},
+        "return": returns,
+    }
+    resolver.__name__ = name
+    return strawberry.field(resolver=resolver, name=name, description=ROOT_FIELDS[name])
+
+
+def build_strawberry_schema(program: Program, resolve: RootResolver) -> strawberry.Schema:
+    """The schema ``program`` sees: its root fields, over the registry fields it may read."""
+    types = build_registry_types(program)
+    household, person, region = types.get("Household"), types.get("Person"), types.get("Region")
+    fields: dict[str, Any] = {}
+    allowed = program.root_fields
+
+    if household is not None:
+        connection, _ = connection_types(household, "Household")
+        if "households" in allowed:
+            fields["households"] = _root_field(
+                "households",
+                returns=connection,
+                arguments={
+                    "filter": (Optional[HouseholdFilter], None),  # noqa: UP045
+                    "orderBy": (Optional[HouseholdOrder], HouseholdOrder.ID_ASC),  # noqa: UP045
+                    "first": (Optional[int], 50),  # noqa: UP045
+                    "after": (Optional[str], None),  # noqa: UP045
+                },
+                resolve=resolve,
+            )
+        if "household" in allowed:
+            fields["household"] = _root_field(
+                "household",
+                returns=Optional[household],  # noqa: UP045
+                arguments={"id": (strawberry.ID, REQUIRED)},
+                resolve=resolve,
+            )
+    if person is not None:
+        connection, _ = connection_types(person, "Person")
+        if "persons" in allowed:
+            fields["persons"] = _root_field(
+                "persons",
+                returns=connection,
+                arguments={
+                    "filter": (Optional[PersonFilter], None),  # noqa: UP045
+                    "first": (Optional[int], 50),  # noqa: UP045
+                    "after": (Optional[str], None),  # noqa: UP045
+                },
+                resolve=resolve,
+            )
+        if "person" in allowed:
+            fields["person"] = _root_field(
+                "person",
+                returns=Optional[person],  # noqa: UP045
+                arguments={"id": (strawberry.ID, REQUIRED)},
+                resolve=resolve,
+            )
+    if "householdStats" in allowed:
+        fields["householdStats"] = _root_field(
+            "householdStats",
+            returns=list[StatCell],
+            arguments={
+                "groupBy": (list[HouseholdDimension], REQUIRED),
+                "filter": (Optional[HouseholdFilter], None),  # noqa: UP045
+            },
+            resolve=resolve,
+        )
+    if "regions" in allowed and region is not None:
+        fields["regions"] = _root_field(
+            "regions",
+            returns=list[region],  # type: ignore[valid-type]
+            arguments={
+                "level": (RegionLevel, REQUIRED),
+                "parentCode": (Optional[str], None),  # noqa: UP045
+            },
+            resolve=resolve,
+        )
+    if "myAccess" in allowed:
+        fields["myAccess"] = _root_field("myAccess", returns=Access, arguments={}, resolve=resolve)
+    if "auditEvents" in allowed:
+        fields["auditEvents"] = _root_field(
+            "auditEvents",
+            returns=AuditEventConnection,
+            arguments={
+                "filter": (Optional[AuditFilter], None),  # noqa: UP045
+                "first": (Optional[int], 50),  # noqa: UP045
+                "after": (Optional[str], None),  # noqa: UP045
+            },
+            resolve=resolve,
+        )
+    if "disclosures" in allowed:
+        fields["disclosures"] = _root_field(
+            "disclosures",
+            returns=list[Disclosure],
+            arguments={"householdId": (strawberry.ID, REQUIRED)},
+            resolve=resolve,
+        )
+
+    query = type("Query", (), {**fields, "__annotations__": {}})
+    query_type = strawberry.type(
+        query,
+        name="Query",
+        description=f"Registri Regsosek untuk program {program.name} / The Regsosek registry"
+        f" as program {program.name} sees it",
+    )
+    return strawberry.Schema(
+        query=query_type,
+        config=StrawberryConfig(
+            auto_camel_case=False,
+            default_resolver=_dict_resolver,
+            disable_field_suggestions=True,
+        ),
+    )
+
+
+def graphql_schema(schema: strawberry.Schema) -> GraphQLSchema:
+    """The graphql-core schema behind a Strawberry schema (validation and introspection)."""
+    return schema._schema

@@ -1,0 +1,296 @@
+"""One SQL statement per root field.
+
+Each root compiler has two halves. ``prepare`` runs on every request: it checks
+the arguments (values, bounds, what the program may filter or sort on) and
+returns the *shape* of the SQL (a cache key) and the values to bind. ``build``
+runs only when that shape has not been compiled yet, and returns a statement
+``SELECT data::text, household_ids, person_ids``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Integer,
+    String,
+    Text,
+    bindparam,
+    cast,
+    exists,
+    func,
+    select,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.sql import ColumnElement, Select
+
+from api.errors import BadInput, Forbidden
+from db.enums import RegionLevel
+from db.models import Region
+from db.models.base import pg_enum
+from policies import Entity, FieldMode, Program, home_of_visible_person, readable_rows
+from schema.compiler.connections import HAS_AFTER, ConnectionSource, connection_statement
+from schema.compiler.cursors import HOUSEHOLD_ORDERINGS, PERSON_ORDERING, Ordering, decode_cursor
+from schema.compiler.filters import (
+    PlannedFilter,
+    household_predicates,
+    parse_id,
+    person_predicates,
+    plan_household_filter,
+    plan_person_filter,
+)
+from schema.compiler.objects import (
+    EMPTY_IDS,
+    EMPTY_LIST,
+    CompileContext,
+    compile_object,
+    with_laterals,
+)
+from schema.compiler.selection import Collected, sub_selections
+
+MAX_FIRST = 1000
+DEFAULT_FIRST = 50
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A root field's checked arguments: the SQL's shape and the values to bind."""
+
+    shape: tuple[Any, ...]
+    params: dict[str, Any] = field(default_factory=dict)
+    empty: bool = False
+    """Answer ``null`` without asking the database (an id that cannot exist)."""
+
+
+class RootCompiler(Protocol):
+    def prepare(self, args: Mapping[str, Any], program: Program) -> Prepared: ...
+
+    def build(
+        self, ctx: CompileContext, selected: Collected, prepared: Prepared
+    ) -> Select[Any]: ...
+
+
+def _first(args: Mapping[str, Any]) -> int:
+    first = args.get("first")
+    if first is None:
+        return DEFAULT_FIRST
+    if not isinstance(first, int) or not 0 <= first <= MAX_FIRST:
+        raise BadInput(f"`first` must be between 0 and {MAX_FIRST}.")
+    return first
+
+
+def _keyset_params(args: Mapping[str, Any], ordering: Ordering) -> dict[str, Any]:
+    after = args.get("after")
+    key = decode_cursor(after, ordering) if after is not None else ordering.lowest()
+    params: dict[str, Any] = {f"q_after_{i}": value for i, value in enumerate(key)}
+    params["q_has_after"] = after is not None
+    return params
+
+
+def _keyset(
+    columns: list[ColumnElement[Any]], ordering: Ordering, *, after: bool
+) -> ColumnElement[bool]:
+    binds = [
+        bindparam(f"q_after_{i}", type_=DateTime(timezone=True) if kind == "time" else BigInteger)
+        for i, kind in enumerate(ordering.kinds)
+    ]
+    if len(columns) == 1:
+        return columns[0] > binds[0] if after else columns[0] <= binds[0]
+    row, key = tuple_(*columns), tuple_(*binds)
+    return row > key if after else row <= key
+
+
+class HouseholdsRoot:
+    def prepare(self, args: Mapping[str, Any], program: Program) -> Prepared:
+        order_arg = args.get("orderBy")
+        order = order_arg.name if order_arg is not None else "ID_ASC"
+        if (
+            order == "WELFARE_DECILE_ASC"
+            and program.mode("Household", "welfareDecile") is not FieldMode.FULL
+        ):
+            raise Forbidden("Your program may not sort on `welfareDecile`.")
+        planned = plan_household_filter(args.get("filter"), program)
+        ordering = HOUSEHOLD_ORDERINGS[order]
+        params = {"q_first": _first(args), **_keyset_params(args, ordering), **planned.params}
+        return Prepared(shape=("households", order, planned.key()), params=params)
+
+    def build(self, ctx: CompileContext, selected: Collected, prepared: Prepared) -> Select[Any]:
+        order, shape = prepared.shape[1], prepared.shape[2]
+        ordering = HOUSEHOLD_ORDERINGS[order]
+
+        def visible(name: str) -> tuple[Any, list[ColumnElement[bool]]]:
+            rows = readable_rows(Entity.HOUSEHOLD, program=ctx.program, name=ctx.alias(name))
+            return rows.table, [rows.predicate, *household_predicates(shape, rows.table)]
+
+        table, where = visible("h")
+        columns = [table.c[name] for name in ordering.columns]
+        page = (
+            select(table, func.row_number().over(order_by=columns).label("_rn"))
+            .where(*where, _keyset(columns, ordering, after=True))
+            .order_by(*columns)
+            .limit(bindparam("q_first", type_=Integer) + 1)
+            .cte(ctx.alias("page"))
+        )
+
+        def total() -> ColumnElement[Any]:
+            counted, conditions = visible("ht")
+            return select(func.count()).select_from(counted).where(*conditions).scalar_subquery()
+
+        def has_previous() -> ColumnElement[Any]:
+            before, conditions = visible("hp")
+            key = [before.c[name] for name in ordering.columns]
+            earlier = (
+                exists().select_from(before).where(*conditions, _keyset(key, ordering, after=False))
+            )
+            return HAS_AFTER & earlier
+
+        source = ConnectionSource("Household", page, ordering, total, has_previous)
+        return connection_statement(ctx, selected=selected, source=source)
+
+
+class PersonsRoot:
+    def prepare(self, args: Mapping[str, Any], program: Program) -> Prepared:
+        planned: PlannedFilter = plan_person_filter(args.get("filter"), program)
+        params = {
+            "q_first": _first(args),
+            **_keyset_params(args, PERSON_ORDERING),
+            **planned.params,
+        }
+        return Prepared(shape=("persons", planned.key()), params=params)
+
+    def build(self, ctx: CompileContext, selected: Collected, prepared: Prepared) -> Select[Any]:
+        shape = prepared.shape[1]
+        ordering = PERSON_ORDERING
+
+        def visible(name: str) -> tuple[Any, list[ColumnElement[bool]]]:
+            rows = readable_rows(Entity.PERSON, program=ctx.program, name=ctx.alias(name))
+            conditions = [rows.predicate, *_person_filter(ctx, shape, rows.table)]
+            return rows.table, conditions
+
+        table, where = visible("p")
+        columns = [table.c.id]
+        page = (
+            select(table, func.row_number().over(order_by=columns).label("_rn"))
+            .where(*where, _keyset(columns, ordering, after=True))
+            .order_by(*columns)
+            .limit(bindparam("q_first", type_=Integer) + 1)
+            .cte(ctx.alias("page"))
+        )
+
+        def total() -> ColumnElement[Any]:
+            counted, conditions = visible("pt")
+            return select(func.count()).select_from(counted).where(*conditions).scalar_subquery()
+
+        def has_previous() -> ColumnElement[Any]:
+            before, conditions = visible("pp")
+            earlier = (
+                exists()
+                .select_from(before)
+                .where(*conditions, _keyset([before.c.id], ordering, after=False))
+            )
+            return HAS_AFTER & earlier
+
+        source = ConnectionSource("Person", page, ordering, total, has_previous)
+        return connection_statement(ctx, selected=selected, source=source)
+
+
+def _person_filter(ctx: CompileContext, shape: Any, persons: Any) -> list[ColumnElement[bool]]:
+    needs_home = any(token[0] == "region" for token in shape)
+    if not needs_home:
+        return person_predicates(shape, persons, None)
+    home = home_of_visible_person(program=ctx.program, name=ctx.alias("home"))
+    region_tokens = [token for token in shape if token[0] == "region"]
+    other_tokens = [token for token in shape if token[0] != "region"]
+    in_region = (
+        exists()
+        .select_from(home.table)
+        .where(
+            home.table.c.id == persons.c.household_id,
+            home.predicate,
+            *person_predicates(region_tokens, persons, home.table),
+        )
+    )
+    return [in_region, *person_predicates(other_tokens, persons, None)]
+
+
+class ByIdRoot:
+    """``household(id)`` and ``person(id)``: null when absent *or* not visible, alike."""
+
+    def __init__(self, entity: Entity) -> None:
+        self.entity = entity
+
+    def prepare(self, args: Mapping[str, Any], program: Program) -> Prepared:
+        row_id = parse_id(args.get("id"))
+        if row_id is None:
+            return Prepared(shape=(self.entity.value,), empty=True)
+        return Prepared(shape=(self.entity.value,), params={"q_id": row_id})
+
+    def build(self, ctx: CompileContext, selected: Collected, prepared: Prepared) -> Select[Any]:
+        rows = readable_rows(self.entity, program=ctx.program, name=ctx.alias("row"))
+        obj = compile_object(
+            ctx,
+            type_name=self.entity.value,
+            source=rows.table,
+            selection_sets=sub_selections(selected),
+            path=selected.field_name,
+        )
+        return (
+            select(
+                cast(obj.json, Text).label("data"),
+                obj.ids.households.row_array().label("hids"),
+                obj.ids.persons.row_array().label("pids"),
+            )
+            .select_from(with_laterals(rows.table, obj.laterals))
+            .where(rows.table.c.id == bindparam("q_id", type_=BigInteger), rows.predicate)
+        )
+
+
+class RegionsRoot:
+    """``regions(level, parentCode)``: public reference data."""
+
+    def prepare(self, args: Mapping[str, Any], program: Program) -> Prepared:
+        level = args["level"]
+        params: dict[str, Any] = {"q_level": level.value if hasattr(level, "value") else level}
+        parent = args.get("parentCode")
+        if parent is not None:
+            if not isinstance(parent, str) or not parent.isdigit() or len(parent) > 10:
+                raise BadInput("`parentCode` must be a BPS region code.")
+            params["q_parent"] = parent
+        return Prepared(shape=("regions", parent is not None), params=params)
+
+    def build(self, ctx: CompileContext, selected: Collected, prepared: Prepared) -> Select[Any]:
+        regions = Region.__table__.alias(ctx.alias("r"))
+        obj = compile_object(
+            ctx,
+            type_name="Region",
+            source=regions,
+            selection_sets=sub_selections(selected),
+            path=selected.field_name,
+        )
+        where = [regions.c.level == cast(bindparam("q_level"), pg_enum(RegionLevel))]
+        if prepared.shape[1]:
+            where.append(regions.c.parent_code == bindparam("q_parent", type_=String))
+        listed = func.coalesce(
+            func.json_agg(aggregate_order_by(obj.json, regions.c.code)), EMPTY_LIST
+        )
+        return (
+            select(
+                cast(listed, Text).label("data"), EMPTY_IDS.label("hids"), EMPTY_IDS.label("pids")
+            )
+            .select_from(with_laterals(regions, obj.laterals))
+            .where(*where)
+        )
+
+
+ROOTS: dict[str, RootCompiler] = {
+    "households": HouseholdsRoot(),
+    "persons": PersonsRoot(),
+    "household": ByIdRoot(Entity.HOUSEHOLD),
+    "person": ByIdRoot(Entity.PERSON),
+    "regions": RegionsRoot(),
+}

@@ -1,0 +1,433 @@
+"""Run one GraphQL operation for one program.
+
+The fast path: cached parse and validation → field collection → each root
+field's cached SQL → one read transaction → PostgreSQL's JSON text spliced
+into ``{"data": …}``. Nothing per row is a Python object.
+
+Roots computed in Python (``myAccess``, ``householdStats``, the auditors'
+fields) are projected onto their selection. Operations that ask for
+introspection (``__schema``, ``__type``) run through graphql-core over the
+program's Strawberry schema, whose root resolvers use the same compiler; that
+is the only fallback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import asyncpg
+import orjson
+from graphql import (
+    GraphQLError,
+    GraphQLField,
+    OperationDefinitionNode,
+    OperationType,
+    execute,
+    get_argument_values,
+    get_variable_values,
+)
+from graphql.execution.values import VariableValues
+from strawberry.types import Info
+
+from api.errors import BadInput, GatewayError, Internal, QueryTooComplex, Unavailable
+from policies import PolicySet, Program
+from schema.build import build_strawberry_schema
+from schema.compiler.objects import CompileContext
+from schema.compiler.roots import ROOTS
+from schema.compiler.selection import Collected, collect_fields, sub_selections
+from schema.compiler.statement import CompiledStatement, compile_statement
+from schema.documents import BoundedCache, ParsedDocument, clean_message, prepare_document
+from schema.limits import Limits
+from schema.project import project
+
+INTROSPECTION = frozenset({"__schema", "__type"})
+
+
+@dataclass
+class Disclosure:
+    """What one request disclosed: the audit event's substance."""
+
+    household_ids: set[int] = field(default_factory=set)
+    person_ids: set[int] = field(default_factory=set)
+    field_paths: set[str] = field(default_factory=set)
+
+    def add(
+        self, statement: CompiledStatement, hids: list[int] | None, pids: list[int] | None
+    ) -> None:
+        if hids:
+            self.household_ids.update(hids)
+        if pids:
+            self.person_ids.update(pids)
+        if hids or pids or statement.field_paths:
+            self.field_paths.update(statement.field_paths)
+
+    @property
+    def rows(self) -> int:
+        return len(self.household_ids) + len(self.person_ids)
+
+
+@dataclass(frozen=True)
+class Caller:
+    client_id: str
+    program: Program
+
+
+@dataclass
+class Execution:
+    """The outcome of one operation: the response body, or an error; and the disclosure."""
+
+    body: bytes | None = None
+    error: GatewayError | None = None
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    operation_name: str | None = None
+    document_hash: str | None = None
+    disclosure: Disclosure = field(default_factory=Disclosure)
+
+
+class ValueRoot(Protocol):
+    """A root field whose value is computed in Python (full object, keyed by field name)."""
+
+    needs_database: bool
+
+    async def value(
+        self, *, caller: Caller, args: Mapping[str, Any], connection: asyncpg.Connection | None
+    ) -> Any: ...
+
+
+class Reader(Protocol):
+    def transaction(self, program: str) -> Any: ...
+
+
+class ProgramRuntime:
+    """A program's schema and its caches of documents and compiled statements."""
+
+    def __init__(self, program: Program, *, engine: Engine) -> None:
+        self.program = program
+        self.strawberry = build_strawberry_schema(program, engine.resolve_in_fallback)
+        self.graphql = self.strawberry._schema
+        self.documents: BoundedCache[str, ParsedDocument] = BoundedCache(512)
+        self.statements: BoundedCache[tuple[Any, ...], CompiledStatement] = BoundedCache(2048)
+        self._limits = engine.limits
+
+    def document(self, text: str) -> ParsedDocument:
+        parsed = self.documents.get(text)
+        if parsed is None:
+            parsed = self.documents.put(text, prepare_document(text, self.graphql, self._limits))
+        return parsed
+
+
+class Engine:
+    """Executes operations for every program of the current policy set."""
+
+    def __init__(
+        self,
+        *,
+        reader: Reader,
+        pseudonym_key: bytes,
+        value_roots: Mapping[str, ValueRoot],
+        limits: Limits | None = None,
+    ) -> None:
+        self.reader = reader
+        self.pseudonym_key = pseudonym_key
+        self.value_roots = dict(value_roots)
+        self.limits = limits or Limits()
+        self.runtimes: dict[str, ProgramRuntime] = {}
+
+    def load(self, policies: PolicySet) -> None:
+        """Build every program's schema; swap them in at once (policy reload)."""
+        self.runtimes = {
+            name: ProgramRuntime(program, engine=self)
+            for name, program in policies.programs.items()
+        }
+
+    async def execute(
+        self,
+        caller: Caller,
+        *,
+        query: str,
+        variables: Mapping[str, Any] | None,
+        operation_name: str | None,
+    ) -> Execution:
+        outcome = Execution(operation_name=operation_name)
+        try:
+            runtime = self.runtimes[caller.program.name]
+            parsed = runtime.document(query)
+            outcome.document_hash = parsed.text_hash
+            if parsed.document is None:
+                outcome.messages = [_message(error) for error in parsed.errors]
+                kind = QueryTooComplex if parsed.error_code == "QUERY_TOO_COMPLEX" else BadInput
+                outcome.error = kind(outcome.messages[0]["message"])
+                return outcome
+            operation = _operation(parsed, operation_name)
+            outcome.operation_name = operation.name.value if operation.name else operation_name
+            coerced = get_variable_values(
+                runtime.graphql,
+                operation.variable_definitions or (),
+                dict(variables or {}),
+                max_errors=10,
+                hide_suggestions=True,
+            )
+            if isinstance(coerced, list):
+                outcome.messages = [_message(error) for error in coerced]
+                outcome.error = BadInput(outcome.messages[0]["message"])
+                return outcome
+            roots = collect_fields(
+                type_name="Query",
+                selection_sets=(operation.selection_set,),
+                fragments=parsed.fragments,
+                variables=coerced.coerced,
+            )
+            if any(root.field_name in INTROSPECTION for root in roots):
+                await self._fallback(caller, runtime, parsed, operation, variables, outcome)
+            else:
+                await self._fast(caller, runtime, parsed, operation, coerced, roots, outcome)
+        except GatewayError as error:
+            outcome.error = error
+            outcome.body = None
+        except (
+            OSError,
+            asyncpg.PostgresConnectionError,
+            asyncpg.InterfaceError,
+            asyncpg.CannotConnectNowError,
+            asyncpg.QueryCanceledError,
+        ):
+            outcome.error = Unavailable(
+                "The registry database is not available; try again shortly."
+            )
+            outcome.body = None
+        return outcome
+
+    async def _fast(
+        self,
+        caller: Caller,
+        runtime: ProgramRuntime,
+        parsed: ParsedDocument,
+        operation: OperationDefinitionNode,
+        variables: VariableValues,
+        roots: list[Collected],
+        outcome: Execution,
+    ) -> None:
+        query_type = runtime.graphql.query_type
+        assert query_type is not None
+        directive_key = tuple(
+            variables.coerced.get(name) for name in sorted(parsed.directive_variables)
+        )
+        op_name = operation.name.value if operation.name else None
+        plans: list[tuple[str, Any]] = []
+        for root in roots:
+            name = root.field_name
+            if name == "__typename":
+                plans.append((root.response_key, b'"Query"'))
+                continue
+            field_def = query_type.fields[name]
+            args = _arguments(field_def, root, variables)
+            compiler = ROOTS.get(name)
+            if compiler is not None:
+                prepared = compiler.prepare(args, caller.program)
+                if prepared.empty:
+                    plans.append((root.response_key, b"null"))
+                    continue
+                key = (parsed.text_hash, op_name, root.response_key, prepared.shape, directive_key)
+                statement = runtime.statements.get(key)
+                if statement is None:
+                    statement = runtime.statements.put(
+                        key, self._compile(caller.program, parsed, variables, root, prepared, False)
+                    )
+                plans.append((root.response_key, (statement, prepared.params)))
+            else:
+                plans.append((root.response_key, (self.value_roots[name], args, field_def, root)))
+
+        needs_database = any(
+            isinstance(plan, tuple)
+            and (isinstance(plan[0], CompiledStatement) or plan[0].needs_database)
+            for _, plan in plans
+        )
+        async with AsyncExitStack() as stack:
+            connection = None
+            if needs_database:
+                connection = await stack.enter_async_context(
+                    self.reader.transaction(caller.program.name)
+                )
+            parts: list[bytes] = []
+            for key, plan in plans:
+                if isinstance(plan, bytes):
+                    text = plan
+                elif isinstance(plan[0], CompiledStatement):
+                    statement, params = plan
+                    assert connection is not None
+                    row = await connection.fetchrow(statement.sql, *statement.arguments(params))
+                    if row is None:
+                        text = b"null"
+                    else:
+                        outcome.disclosure.add(statement, row[1], row[2])
+                        text = row[0].encode()
+                else:
+                    root_value, args, field_def, root = plan
+                    value = await root_value.value(caller=caller, args=args, connection=connection)
+                    projected = project(
+                        value,
+                        field_def.type,
+                        sub_selections(root),
+                        fragments=parsed.fragments,
+                        variables=variables.coerced,
+                    )
+                    text = orjson.dumps(projected)
+                parts.append(orjson.dumps(key) + b":" + text)
+        outcome.body = b'{"data":{' + b",".join(parts) + b"}}"
+
+    def _compile(
+        self,
+        program: Program,
+        parsed: ParsedDocument,
+        variables: VariableValues,
+        root: Collected,
+        prepared: Any,
+        key_by_field_name: bool,
+    ) -> CompiledStatement:
+        ctx = CompileContext(
+            program=program,
+            pseudonym_key=self.pseudonym_key,
+            fragments=parsed.fragments,
+            variables=variables.coerced,
+            key_by_field_name=key_by_field_name,
+        )
+        statement = ROOTS[root.field_name].build(ctx, root, prepared)
+        return compile_statement(statement, frozenset(ctx.field_paths))
+
+    async def _fallback(
+        self,
+        caller: Caller,
+        runtime: ProgramRuntime,
+        parsed: ParsedDocument,
+        operation: OperationDefinitionNode,
+        variables: Mapping[str, Any] | None,
+        outcome: Execution,
+    ) -> None:
+        assert parsed.document is not None
+        context = FallbackContext(
+            engine=self, caller=caller, runtime=runtime, parsed=parsed, outcome=outcome
+        )
+        try:
+            result = await _awaited(
+                execute(
+                    runtime.graphql,
+                    parsed.document,
+                    context_value=context,
+                    variable_values=dict(variables or {}),
+                    operation_name=operation.name.value if operation.name else None,
+                )
+            )
+        finally:
+            await context.close()
+        if result.errors:
+            for error in result.errors:
+                if isinstance(error.original_error, GatewayError):
+                    raise error.original_error
+            for error in result.errors:
+                if error.original_error is not None:
+                    raise Internal(
+                        "The gateway failed to answer this request."
+                    ) from error.original_error
+            outcome.messages = [_message(error) for error in result.errors]
+            raise BadInput(outcome.messages[0]["message"])
+        outcome.body = orjson.dumps({"data": result.data})
+
+    async def resolve_in_fallback(self, info: Info) -> Any:
+        context = info.context
+        assert isinstance(context, FallbackContext)
+        return await context.resolve_root(info)
+
+
+class FallbackContext:
+    """Context of graphql-core execution: one read transaction, used by one resolver at a time."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        caller: Caller,
+        runtime: ProgramRuntime,
+        parsed: ParsedDocument,
+        outcome: Execution,
+    ) -> None:
+        self.engine = engine
+        self.caller = caller
+        self.runtime = runtime
+        self.parsed = parsed
+        self.outcome = outcome
+        self._lock = asyncio.Lock()
+        self._stack = AsyncExitStack()
+        self._connection: asyncpg.Connection | None = None
+
+    async def _connect(self) -> asyncpg.Connection:
+        if self._connection is None:
+            transaction = self.engine.reader.transaction(self.caller.program.name)
+            self._connection = await self._stack.enter_async_context(transaction)
+        return self._connection
+
+    async def close(self) -> None:
+        await self._stack.aclose()
+
+    async def resolve_root(self, info: Info) -> Any:
+        raw = info._raw_info
+        name = raw.field_name
+        root = Collected(name, name, tuple(raw.field_nodes))
+        field_def = raw.parent_type.fields[name]
+        args = _arguments(field_def, root, raw.variable_values)
+        async with self._lock:
+            compiler = ROOTS.get(name)
+            if compiler is None:
+                value_root = self.engine.value_roots[name]
+                connection = await self._connect() if value_root.needs_database else None
+                return await value_root.value(caller=self.caller, args=args, connection=connection)
+            prepared = compiler.prepare(args, self.caller.program)
+            if prepared.empty:
+                return None
+            statement = self.engine._compile(
+                self.caller.program, self.parsed, raw.variable_values, root, prepared, True
+            )
+            connection = await self._connect()
+            row = await connection.fetchrow(statement.sql, *statement.arguments(prepared.params))
+            if row is None:
+                return None
+            self.outcome.disclosure.add(statement, row[1], row[2])
+            return orjson.loads(row[0])
+
+
+async def _awaited(value: Any) -> Any:
+    if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
+        return await value
+    return value
+
+
+def _operation(parsed: ParsedDocument, name: str | None) -> OperationDefinitionNode:
+    if name is None:
+        if len(parsed.operations) != 1:
+            raise BadInput("The document holds several operations: name one in `operationName`.")
+        operation = next(iter(parsed.operations.values()))
+    else:
+        found = parsed.operations.get(name)
+        if found is None:
+            raise BadInput("No operation of that name is in the document.")
+        operation = found
+    if operation.operation is not OperationType.QUERY:
+        raise BadInput("Only queries are served.")
+    return operation
+
+
+def _arguments(field_def: GraphQLField, root: Collected, variables: Any) -> dict[str, Any]:
+    try:
+        return get_argument_values(field_def, root.nodes[0], variables, hide_suggestions=True)
+    except GraphQLError as error:
+        raise BadInput(clean_message(error.message)) from None
+
+
+def _message(error: GraphQLError) -> dict[str, Any]:
+    message: dict[str, Any] = {"message": clean_message(error.message)}
+    if error.locations:
+        message["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
+    return message

@@ -1,0 +1,149 @@
+"""Limits checked before validation and execution: depth, aliases, fields,
+directives and root fields, counted over the document *as executed* (fragments
+expanded, however often they are spread).
+
+Fragment statistics are memoised, so a "fragment bomb" that would expand to
+billions of fields is measured in microseconds and refused; a fragment cycle
+is refused without recursing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+)
+
+SATURATE = 10**9
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_tokens: int = 2_000
+    max_depth: int = 10
+    max_aliases: int = 30
+    max_fields: int = 400
+    max_directives: int = 20
+    max_root_fields: int = 8
+
+
+@dataclass(frozen=True)
+class _Stats:
+    depth: int = 0
+    aliases: int = 0
+    fields: int = 0
+    directives: int = 0
+
+
+class _Cycle(Exception):
+    pass
+
+
+def _add(a: _Stats, b: _Stats, *, deeper: bool) -> _Stats:
+    return _Stats(
+        depth=max(a.depth, b.depth + (1 if deeper else 0)),
+        aliases=min(SATURATE, a.aliases + b.aliases),
+        fields=min(SATURATE, a.fields + b.fields),
+        directives=min(SATURATE, a.directives + b.directives),
+    )
+
+
+class _Walker:
+    def __init__(self, fragments: dict[str, FragmentDefinitionNode]) -> None:
+        self.fragments = fragments
+        self.memo: dict[str, _Stats] = {}
+        self.visiting: set[str] = set()
+
+    def selection_set(self, node: SelectionSetNode | None) -> _Stats:
+        total = _Stats()
+        if node is None:
+            return total
+        for selection in node.selections:
+            own = _Stats(directives=len(selection.directives or ()))
+            if isinstance(selection, FieldNode):
+                own = _Stats(
+                    aliases=1 if selection.alias else 0, fields=1, directives=own.directives
+                )
+                child = self.selection_set(selection.selection_set)
+                total = _add(_add(total, own, deeper=False), child, deeper=True)
+                if selection.selection_set is None:
+                    total = _add(total, _Stats(), deeper=True)
+            elif isinstance(selection, InlineFragmentNode):
+                child = self.selection_set(selection.selection_set)
+                total = _add(_add(total, own, deeper=False), child, deeper=False)
+            elif isinstance(selection, FragmentSpreadNode):
+                total = _add(
+                    _add(total, own, deeper=False),
+                    self.fragment(selection.name.value),
+                    deeper=False,
+                )
+        return total
+
+    def fragment(self, name: str) -> _Stats:
+        if name in self.memo:
+            return self.memo[name]
+        definition = self.fragments.get(name)
+        if definition is None:
+            return _Stats()
+        if name in self.visiting:
+            raise _Cycle
+        self.visiting.add(name)
+        stats = self.selection_set(definition.selection_set)
+        stats = _add(stats, _Stats(directives=len(definition.directives or ())), deeper=False)
+        self.visiting.discard(name)
+        self.memo[name] = stats
+        return stats
+
+
+def _root_fields(operation: OperationDefinitionNode, walker: _Walker) -> int:
+    count = 0
+    pending: list[SelectionSetNode] = [operation.selection_set]
+    seen: set[str] = set()
+    while pending:
+        for selection in pending.pop().selections:
+            if isinstance(selection, FieldNode):
+                count += 1
+            elif isinstance(selection, InlineFragmentNode):
+                pending.append(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
+                seen.add(selection.name.value)
+                definition = walker.fragments.get(selection.name.value)
+                if definition is not None:
+                    pending.append(definition.selection_set)
+    return count
+
+
+def check_limits(document: DocumentNode, limits: Limits) -> str | None:
+    """Why ``document`` is too complex to run, or None when it is within the limits."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    walker = _Walker(fragments)
+    try:
+        for definition in document.definitions:
+            if not isinstance(definition, OperationDefinitionNode):
+                continue
+            stats = walker.selection_set(definition.selection_set)
+            directives = stats.directives + len(definition.directives or ())
+            if stats.depth > limits.max_depth:
+                return f"The query is nested deeper than {limits.max_depth} levels."
+            if stats.aliases > limits.max_aliases:
+                return f"The query uses more than {limits.max_aliases} aliases."
+            if stats.fields > limits.max_fields:
+                return f"The query selects more than {limits.max_fields} fields."
+            if directives > limits.max_directives:
+                return f"The query uses more than {limits.max_directives} directives."
+            if _root_fields(definition, walker) > limits.max_root_fields:
+                return f"The query asks for more than {limits.max_root_fields} root fields."
+    except _Cycle:
+        return "Fragments must not form cycles."
+    except RecursionError:
+        return "The query is nested too deeply."
+    return None

@@ -1,0 +1,51 @@
+"""Date and time scalars.
+
+Values arrive from PostgreSQL already as ISO-8601 text, so serialising passes
+strings through; parsing accepts ISO-8601 and rejects anything else with a
+clear error.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, NewType
+
+import strawberry
+
+
+def _serialize(value: Any) -> str:
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return str(value)
+
+
+def _parse_datetime(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError("expected an ISO 8601 date-time string")
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError("the date-time needs a time zone (for example 2026-01-31T00:00:00+07:00)")
+    return parsed
+
+
+def _parse_date(value: Any) -> date:
+    if not isinstance(value, str):
+        raise ValueError("expected an ISO 8601 date string")
+    return date.fromisoformat(value)
+
+
+DateTime = strawberry.scalar(
+    NewType("DateTime", datetime),
+    name="DateTime",
+    description="Waktu ISO 8601 dengan zona waktu / ISO 8601 date-time with a time zone",
+    serialize=_serialize,
+    parse_value=_parse_datetime,
+)
+
+Date = strawberry.scalar(
+    NewType("Date", date),
+    name="Date",
+    description="Tanggal ISO 8601 / ISO 8601 date (YYYY-MM-DD)",
+    serialize=_serialize,
+    parse_value=_parse_date,
+)
