@@ -158,3 +158,14 @@ async def stream_events(
         if not rows:
             return
         yield rows
+
+
+async def events_between(
+    connection: asyncpg.Connection, *, columns: Sequence[str], first: int, last: int
+) -> list[asyncpg.Record]:
+    """The stored events with ``first <= seq <= last`` (to classify damage found near them)."""
+    query = (
+        f"SELECT {', '.join(columns)} FROM audit_events"
+        " WHERE seq BETWEEN $1 AND $2 ORDER BY seq, occurred_at"
+    )
+    return list(await connection.fetch(query, first, last))

@@ -16,37 +16,24 @@ REPEATABLE READ snapshot and stops at the first damage, which it names:
   chain at the checkpoint's ``seq`` is not the chain that was signed (it was
   re-hashed after an edit somewhere after the previous good checkpoint).
 
-Only public keys are needed. The verdict is the damage with the lowest
-sequence number.
+``api.audit.walk`` tells these apart. Only public keys are needed. The verdict
+is the damage with the lowest sequence number.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 import asyncpg
 import orjson
 
-from api.audit.events import GENESIS_HASH, STORED_COLUMNS, canonical, format_time
+from api.audit.events import GENESIS_HASH, format_time
 from api.audit.signing import InvalidSignature, checkpoint_payload, verify_signature
+from api.audit.walk import Damage, SignedHead, walk_chain
 from db import audit_store
-
-REORDER_WINDOW: Final = 64
-"""How far from its position an event's contents are searched for, to call it reordered."""
-
-
-@dataclass(frozen=True, slots=True)
-class Damage:
-    seq: int
-    """The first bad sequence number."""
-    kind: str
-    detail: str
-    through_seq: int | None = None
-    """For damage known only to lie in a range (a re-hashed chain): its last sequence number."""
 
 
 @dataclass(slots=True)
@@ -138,10 +125,10 @@ async def verify_chain(connection: asyncpg.Connection) -> Report:
         assert summary is not None
         report.first_seq, report.last_seq, report.stored_events = summary[0], summary[1], summary[2]
         report.first_at, report.last_at = summary[3], summary[4]
-        stored = await audit_store.read_checkpoints(connection)
-        signed: dict[int, list[tuple[CheckpointResult, audit_store.StoredCheckpoint]]] = {}
         damages: list[Damage] = []
-        for checkpoint in stored:
+        signed: dict[int, list[SignedHead]] = {}
+        results: dict[int, CheckpointResult] = {}
+        for checkpoint in await audit_store.read_checkpoints(connection):
             result = CheckpointResult(
                 id=checkpoint.id,
                 seq=checkpoint.seq,
@@ -149,45 +136,66 @@ async def verify_chain(connection: asyncpg.Connection) -> Report:
                 kid=checkpoint.kid,
             )
             report.checkpoints.append(result)
+            results[checkpoint.id] = result
             problem = _signature_problem(checkpoint)
             if problem is None:
-                signed.setdefault(checkpoint.seq, []).append((result, checkpoint))
+                signed.setdefault(checkpoint.seq, []).append(
+                    SignedHead(checkpoint.id, checkpoint.head_hash, checkpoint.created_at)
+                )
             else:
                 result.status, result.reason = "forged", problem
                 damages.append(
                     Damage(checkpoint.seq, "forged", f"checkpoint #{checkpoint.id}: {problem}")
                 )
-        walk = await _walk(connection, report, signed)
-        if walk is not None:
-            damages.append(walk)
+        walk = await walk_chain(connection, signed=signed)
+        report.events_valid = walk.events_valid
+        report.head_seq, report.head_hash = walk.head_seq, walk.head_hash
+        for checkpoint_id in walk.matched:
+            results[checkpoint_id].status = "valid"
+        if walk.mismatched is not None:
+            result = results[walk.mismatched]
+            result.status = "head_mismatch"
+            result.reason = "the chain at this seq is not the one that was signed"
+        if walk.damage is not None:
+            damages.append(walk.damage)
         else:
-            for seq, entries in signed.items():
-                if seq > report.head_seq:
-                    for result, checkpoint in entries:
-                        result.status = "beyond_chain"
-                        result.reason = f"signed head seq {seq}, chain ends at {report.head_seq}"
-                        damages.append(
-                            Damage(
-                                report.head_seq + 1,
-                                "truncated",
-                                f"the chain ends at seq {report.head_seq} but checkpoint"
-                                f" #{checkpoint.id} signed a head at seq {seq}",
-                                through_seq=seq,
-                            )
-                        )
+            damages += _beyond_chain(report, signed, results)
         if damages:
             report.damage = min(damages, key=lambda damage: damage.seq)
             if report.head_seq >= report.damage.seq:
-                # A checkpoint problem below the walk's end: the head is what precedes it.
+                # A forged checkpoint below the walk's end: the head is what precedes it.
                 seq = report.damage.seq - 1
                 report.head_seq, report.head_hash = await _hash_at(connection, seq)
-                if report.signed_seq is not None and report.signed_seq > seq:
-                    report.signed_seq = max(
-                        (c.seq for c in report.checkpoints if c.status == "valid" and c.seq <= seq),
-                        default=None,
-                    )
+        report.signed_seq = max(
+            (c.seq for c in report.checkpoints if c.status == "valid" and c.seq <= report.head_seq),
+            default=None,
+        )
     report.elapsed = time.perf_counter() - started
     return report
+
+
+def _beyond_chain(
+    report: Report, signed: dict[int, list[SignedHead]], results: dict[int, CheckpointResult]
+) -> list[Damage]:
+    """Checkpoints that signed a head past the chain's end: the tail was cut off."""
+    damages = []
+    for seq, heads in signed.items():
+        if seq <= report.head_seq:
+            continue
+        for head in heads:
+            result = results[head.checkpoint_id]
+            result.status = "beyond_chain"
+            result.reason = f"signed a head at seq {seq}; the chain ends at {report.head_seq}"
+            damages.append(
+                Damage(
+                    report.head_seq + 1,
+                    "truncated",
+                    f"the chain ends at seq {report.head_seq} but checkpoint"
+                    f" #{head.checkpoint_id} signed a head at seq {seq}",
+                    through_seq=seq,
+                )
+            )
+    return damages
 
 
 def _signature_problem(checkpoint: audit_store.StoredCheckpoint) -> str | None:
@@ -210,85 +218,6 @@ def _signature_problem(checkpoint: audit_store.StoredCheckpoint) -> str | None:
         return f"columns differ from the signed statement {orjson.loads(payload)}"
     if checkpoint.event_count != checkpoint.seq:
         return f"signed event_count {checkpoint.event_count} differs from seq {checkpoint.seq}"
-    return None
-
-
-async def _walk(
-    connection: asyncpg.Connection,
-    report: Report,
-    signed: dict[int, list[tuple[CheckpointResult, audit_store.StoredCheckpoint]]],
-) -> Damage | None:
-    """Walk the events; return the first damage, leaving the last verified head in ``report``."""
-    sha256 = hashlib.sha256
-    last_seq, last_hash, last_at = 0, GENESIS_HASH, None
-    good_seq, good_hash = 0, GENESIS_HASH
-    for result, checkpoint in signed.get(0, []):
-        if checkpoint.head_hash != GENESIS_HASH:
-            result.status, result.reason = "head_mismatch", "an empty chain's head is all zeros"
-            return Damage(1, "forged", f"checkpoint #{checkpoint.id} signed a non-empty seq 0")
-        result.status = "valid"
-        report.signed_seq = 0
-    async for rows in audit_store.stream_events(connection, columns=STORED_COLUMNS):
-        for row in rows:
-            seq = row[0]
-            if seq != last_seq + 1:
-                if seq <= last_seq:
-                    return Damage(seq, "inserted", f"seq {seq} is stored more than once")
-                missing = f"{last_seq + 1}" if seq == last_seq + 2 else f"{last_seq + 1}–{seq - 1}"
-                return Damage(
-                    last_seq + 1, "deleted", f"seq {missing} missing (the next stored is {seq})"
-                )
-            stored_hash = row[20]
-            prev_hash = row[19]
-            if sha256(prev_hash + canonical(row)).digest() != stored_hash:
-                other = _original_seq(row)
-                if other is not None:
-                    return Damage(seq, "reordered", f"holds the contents of seq {other}")
-                return Damage(seq, "edited", "the stored hash does not match the event's contents")
-            if prev_hash != last_hash:
-                return Damage(
-                    seq,
-                    "inserted",
-                    f"prev_hash is not the hash of seq {last_seq} (a forged event, or seq"
-                    f" {last_seq} was edited and re-hashed)",
-                )
-            occurred_at = row[1]
-            if last_at is not None and occurred_at < last_at:
-                return Damage(seq, "reordered", f"time runs backwards from seq {last_seq}")
-            last_seq, last_hash, last_at = seq, stored_hash, occurred_at
-            report.head_seq, report.head_hash = seq, stored_hash
-            report.events_valid += 1
-            entries = signed.get(seq)
-            if entries:
-                for result, checkpoint in entries:
-                    if checkpoint.head_hash != stored_hash or checkpoint.created_at < occurred_at:
-                        result.status = "head_mismatch"
-                        result.reason = "the chain at this seq is not the one that was signed"
-                        report.head_seq, report.head_hash = good_seq, good_hash
-                        report.events_valid = good_seq
-                        return Damage(
-                            good_seq + 1,
-                            "forged",
-                            f"events {good_seq + 1}–{seq} were re-hashed: checkpoint"
-                            f" #{checkpoint.id} signed another head at seq {seq}",
-                            through_seq=seq,
-                        )
-                    result.status = "valid"
-                good_seq, good_hash = seq, stored_hash
-                report.signed_seq = seq
-    return None
-
-
-def _original_seq(row: asyncpg.Record) -> int | None:
-    """The nearby ``seq`` under which ``row``'s contents match its stored hash, if any."""
-    values = list(row)
-    seq = values[0]
-    for other in range(max(1, seq - REORDER_WINDOW), seq + REORDER_WINDOW + 1):
-        if other == seq:
-            continue
-        values[0] = other
-        if hashlib.sha256(values[19] + canonical(values)).digest() == values[20]:
-            return other
     return None
 
 

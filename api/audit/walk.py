@@ -1,0 +1,231 @@
+"""The chain walk of ``audit verify``: every event checked in order, the first damage named.
+
+Each stored event must (1) have the next sequence number, once; (2) hash to
+its stored ``hash`` (*consistent*); (3) carry the previous event's hash as
+``prev_hash`` (*linked*); (4) not be older than its predecessor; and (5) where
+a valid checkpoint signed that ``seq``, have the signed hash.
+
+When a check fails, the damage is classified from what the neighbouring rows
+still prove. Contents hash with their own ``seq``, so contents found at
+another position give themselves away:
+
+============================  ==============================================
+seen at the first bad seq     damage
+============================  ==============================================
+seq missing                   ``deleted``
+seq stored twice              ``inserted``
+linked, not consistent        ``edited`` (or ``reordered`` when the contents
+                              are another position's)
+consistent, not linked        ``inserted`` (a forged event, or the event
+                              before it edited and re-hashed)
+neither                       ``reordered`` (contents of a later seq, the
+                              next row's of this one), ``deleted`` (all
+                              later contents shifted down: renumbered after a
+                              deletion), ``inserted`` (contents of an earlier
+                              seq: forged events pushed them up, or contents
+                              that belong nowhere)
+time runs backwards           ``reordered``
+signed head differs           ``forged`` (re-hashed somewhere after the
+                              previous good checkpoint)
+============================  ==============================================
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+import asyncpg
+
+from api.audit.events import GENESIS_HASH, STORED_COLUMNS, canonical
+from db import audit_store
+
+NEIGHBOURHOOD: Final = 64
+"""How far from its position an event's contents are looked for."""
+
+_PREV, _HASH = STORED_COLUMNS.index("prev_hash"), STORED_COLUMNS.index("hash")
+
+
+@dataclass(frozen=True, slots=True)
+class Damage:
+    seq: int
+    """The first bad sequence number."""
+    kind: str
+    """``edited``, ``deleted``, ``reordered``, ``inserted``, ``truncated`` or ``forged``."""
+    detail: str
+    through_seq: int | None = None
+    """When the damage is known only to lie in a range: its last sequence number."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignedHead:
+    """What a checkpoint whose signature verified says the chain was at its ``seq``."""
+
+    checkpoint_id: int
+    head_hash: bytes
+    created_at: datetime
+
+
+@dataclass(slots=True)
+class Walk:
+    head_seq: int = 0
+    head_hash: bytes = GENESIS_HASH
+    """The last event that passed every check (0 and the genesis hash if none)."""
+    events_valid: int = 0
+    matched: list[int] = field(default_factory=list)
+    """Checkpoints (ids) whose signed head the chain matched."""
+    mismatched: int | None = None
+    """The checkpoint whose signed head the chain did not match."""
+    damage: Damage | None = None
+
+
+async def walk_chain(
+    connection: asyncpg.Connection, *, signed: Mapping[int, Sequence[SignedHead]]
+) -> Walk:
+    """Walk every stored event (in the caller's snapshot); stop at the first damage."""
+    walk = Walk()
+    for head in signed.get(0, ()):
+        if head.head_hash != GENESIS_HASH:
+            walk.mismatched = head.checkpoint_id
+            walk.damage = Damage(1, "forged", f"checkpoint #{head.checkpoint_id}: bad empty head")
+            return walk
+        walk.matched.append(head.checkpoint_id)
+    sha256 = hashlib.sha256
+    last_seq, last_hash, last_at = 0, GENESIS_HASH, None
+    signed_seq, signed_hash = 0, GENESIS_HASH
+    pending: Any = None
+    stream = audit_store.stream_events(connection, columns=STORED_COLUMNS)
+    finished = False
+    while not finished:
+        rows: Sequence[Any] = await anext(stream, [])
+        if not rows:
+            finished = True
+            rows = [None]  # flushes the last pending row
+        for row in rows:
+            current, pending = pending, row
+            if current is None:
+                continue
+            seq = current[0]
+            if row is not None and row[0] == seq:
+                walk.damage = Damage(seq, "inserted", f"seq {seq} is stored more than once")
+                return walk
+            if seq != last_seq + 1:
+                walk.damage = _gap(last_seq, seq)
+                return walk
+            prev_hash, stored_hash = current[19], current[20]
+            consistent = sha256(prev_hash + canonical(current)).digest() == stored_hash
+            linked = prev_hash == last_hash
+            if not (consistent and linked):
+                walk.damage = await _classify(
+                    connection, current, consistent=consistent, linked=linked
+                )
+                return walk
+            occurred_at = current[1]
+            if last_at is not None and occurred_at < last_at:
+                walk.damage = Damage(seq, "reordered", f"time runs backwards from seq {last_seq}")
+                return walk
+            last_seq, last_hash, last_at = seq, stored_hash, occurred_at
+            walk.head_seq, walk.head_hash = seq, stored_hash
+            walk.events_valid += 1
+            heads = signed.get(seq)
+            if heads:
+                for head in heads:
+                    if head.head_hash != stored_hash or head.created_at < occurred_at:
+                        walk.mismatched = head.checkpoint_id
+                        walk.head_seq, walk.head_hash = signed_seq, signed_hash
+                        walk.events_valid = signed_seq
+                        walk.damage = Damage(
+                            signed_seq + 1,
+                            "forged",
+                            f"checkpoint #{head.checkpoint_id} signed another head at seq {seq}:"
+                            f" events {signed_seq + 1}–{seq} were changed and re-hashed",
+                            through_seq=seq,
+                        )
+                        return walk
+                    walk.matched.append(head.checkpoint_id)
+                signed_seq, signed_hash = seq, stored_hash
+    return walk
+
+
+def _gap(last_seq: int, seq: int) -> Damage:
+    missing = f"{last_seq + 1}" if seq == last_seq + 2 else f"{last_seq + 1}–{seq - 1}"
+    return Damage(
+        last_seq + 1,
+        "deleted",
+        f"seq {missing} missing (the next stored is {seq})",
+        through_seq=seq - 1,
+    )
+
+
+async def _classify(
+    connection: asyncpg.Connection, row: Any, *, consistent: bool, linked: bool
+) -> Damage:
+    """Name the damage at ``row``, the first event that is not both consistent and linked."""
+    seq = row[0]
+    if consistent:
+        if seq == 1:
+            return Damage(1, "inserted", "the first event does not start from the genesis hash")
+        return Damage(
+            seq,
+            "inserted",
+            f"prev_hash is not the hash of seq {seq - 1}: a forged event, or seq {seq - 1}"
+            " was edited and re-hashed",
+        )
+    neighbours = await audit_store.events_between(
+        connection,
+        columns=STORED_COLUMNS,
+        first=max(1, seq - NEIGHBOURHOOD),
+        last=seq + NEIGHBOURHOOD,
+    )
+    origin = _origin(row, neighbours)
+    if linked:
+        if origin is None:
+            return Damage(seq, "edited", "the stored hash does not match the event's contents")
+        return Damage(seq, "reordered", f"holds the contents of seq {origin}")
+    if origin is None:
+        return Damage(seq, "inserted", "belongs nowhere in the chain: a forged event")
+    if origin < seq:
+        return Damage(
+            origin,
+            "inserted",
+            f"seq {origin}–{seq - 1} were inserted: seq {seq} holds the event first numbered"
+            f" {origin}",
+            through_seq=seq - 1,
+        )
+    # Contents of a later seq: a swap, or every later event renumbered after a deletion.
+    following = next((other for other in neighbours if other[0] == seq + 1), None)
+    next_origin = None if following is None else _origin(following, neighbours)
+    shifted = next_origin is not None and next_origin - (seq + 1) == origin - seq
+    if following is None or shifted:
+        return Damage(
+            seq,
+            "deleted",
+            f"{origin - seq} event(s) from seq {seq} were deleted and the later ones renumbered",
+            through_seq=origin - 1,
+        )
+    return Damage(seq, "reordered", f"holds the contents of seq {origin}")
+
+
+def _origin(row: Any, neighbours: Sequence[Any]) -> int | None:
+    """The other ``seq`` whose position ``row``'s contents were hashed for, if nearby.
+
+    Tries the contents with each nearby ``seq`` against the row's own hashes
+    (the row was moved whole) and against each neighbour's (only the contents
+    were moved).
+    """
+    values = list(row)
+    seq = values[0]
+    candidates: list[tuple[int, bytes, bytes]] = [
+        (other, values[_PREV], values[_HASH])
+        for other in range(max(1, seq - NEIGHBOURHOOD), seq + NEIGHBOURHOOD + 1)
+        if other != seq
+    ]
+    candidates += [(n[0], n[_PREV], n[_HASH]) for n in neighbours if n[0] != seq]
+    for other, prev_hash, stored_hash in candidates:
+        values[0] = other
+        if hashlib.sha256(prev_hash + canonical(values)).digest() == stored_hash:
+            return int(other)
+    return None
