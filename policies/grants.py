@@ -69,23 +69,29 @@ def read_grants(*, model: File, policy: File, programs: set[str]) -> tuple[Grant
     for rule in rules:
         grants.mentioned.setdefault(rule.values[0], rule.line)
     try:
-        casbin_model = Model()
-        casbin_model.load_model_from_text(model.text)
-        enforcer = casbin.Enforcer(casbin_model)
-        enforcer.enforce("", "", "")
+        _enforcer(model.text, [])
     except Exception as error:  # casbin raises plain exceptions for a broken model
         problems.append(Problem(model.name, 1, f"not a valid casbin model: {error!r}"))
         return grants, problems
+    for program in sorted(programs | set(grants.mentioned)):
+        enforcer = _enforcer(model.text, [rule for rule in rules if rule.values[0] == program])
+        _decide(enforcer, program, rules=rules, grants=grants, problems=problems, file=policy.name)
+    return grants, problems
+
+
+def _enforcer(model_text: str, rules: list[Rule]) -> casbin.Enforcer:
+    """A casbin enforcer over ``rules`` (one program's: casbin scans every rule per question)."""
+    casbin_model = Model()
+    casbin_model.load_model_from_text(model_text)
+    enforcer = casbin.Enforcer(casbin_model)
     policy_rules = [list(rule.values) for rule in rules if rule.kind == "p"]
     group_rules = [list(rule.values) for rule in rules if rule.kind == "g"]
     if policy_rules:
         enforcer.add_policies(policy_rules)
     if group_rules:
         enforcer.add_grouping_policies(group_rules)
-    file = policy.name
-    for program in sorted(programs | set(grants.mentioned)):
-        _decide(enforcer, program, rules=rules, grants=grants, problems=problems, file=file)
-    return grants, problems
+    enforcer.enforce("", "", "")
+    return enforcer
 
 
 def _decide(
