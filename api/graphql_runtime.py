@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from api.audit.events import AuditEvent
+from api.audit_roots import AuditEventsRoot, DisclosuresRoot
 from api.errors import BadInput
 from api.graphql import error_response, graphql_post
 from api.settings import Settings
@@ -63,7 +64,11 @@ class AccessRoot:
 
 
 def value_roots() -> dict[str, ValueRoot]:
-    return {"myAccess": AccessRoot()}
+    return {
+        "myAccess": AccessRoot(),
+        "auditEvents": AuditEventsRoot(),
+        "disclosures": DisclosuresRoot(),
+    }
 
 
 @asynccontextmanager

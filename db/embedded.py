@@ -7,6 +7,7 @@ and stops when the last process that started it exits.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +18,10 @@ DATABASE = "regsosek"
 @contextmanager
 def embedded_postgres(data_dir: Path) -> Iterator[str]:
     """Start (or join) the embedded server and yield a URL of its ``regsosek`` database."""
-    import pgserver
+    with warnings.catch_warnings():
+        # platformdirs warns at import when XDG_RUNTIME_DIR is unset (it falls back to /tmp).
+        warnings.simplefilter("ignore")
+        import pgserver
 
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     pgdata = (data_dir / "pgdata").resolve()

@@ -117,7 +117,8 @@ class AuditEvent:
     purpose: str | None
     operationName: str | None
     documentHash: str | None
-    outcome: str
+    outcome: str = strawberry.field(description="ALLOWED, DENIED, INVALID, UNAUTHENTICATED …")
+    errorCode: str | None
     fieldPaths: list[str]
     householdIds: list[strawberry.ID]
     personIds: list[strawberry.ID]
@@ -133,7 +134,14 @@ class Disclosure:
     agency: str | None
     program: str | None
     agreement: str | None
+    purpose: str | None
     fieldPaths: list[str]
+    householdDisclosed: bool = strawberry.field(
+        description="Data keluarga itu sendiri diungkap / The household's own fields were disclosed"
+    )
+    personIds: list[strawberry.ID] = strawberry.field(
+        description="Anggota yang datanya diungkap / Members whose fields were disclosed"
+    )
 
 
 AuditEventConnection, AuditEventEdge = connection_types(AuditEvent, "AuditEvent")

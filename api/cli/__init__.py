@@ -7,6 +7,7 @@ import typer
 from api.cli import audit as audit_commands
 from api.cli import clients as client_commands
 from api.cli import db as db_commands
+from api.cli import demo as demo_commands
 from api.cli import policy as policy_commands
 from api.cli import serve as serve_commands
 
@@ -23,6 +24,7 @@ app.add_typer(audit_commands.app, name="audit")
 app.add_typer(client_commands.client_app, name="client")
 app.add_typer(client_commands.keys_app, name="keys")
 app.command("serve")(serve_commands.serve)
+app.command("demo")(demo_commands.demo)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ import uvicorn
 
 from api.cli.common import console, errors, load_settings, run
 from api.database import owner_database_url
+from api.settings import get_settings
 from db import migrate
 
 
@@ -36,6 +37,7 @@ def serve(
 def serve_on(url: str, *, host: str, port: int, workers: int) -> None:
     """Run uvicorn; worker processes read the database URL from the environment."""
     os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
     console.print(f"serving on http://{host}:{port} with {workers} worker(s)")
     uvicorn.run(
         "api.app:create_app",

@@ -1,0 +1,77 @@
+"""The auditors' root fields (``auditEvents``, ``disclosures``) as GraphQL value roots.
+
+The policy decides who may use them (``Query.auditEvents`` / ``Query.disclosures``
+are granted to ``inspektorat-audit`` only); the SQL is in ``db.audit_queries``,
+run in the request's own read transaction, so auditors' queries are audited
+like anyone's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import asyncpg
+import orjson
+
+from api.audit.queries import audit_events, disclosures, make_filter
+from api.errors import BadInput
+from schema.compiler.filters import parse_id
+from schema.execute import Caller
+
+
+def _sequence_as_text(item: dict[str, Any]) -> dict[str, Any]:
+    item["sequence"] = str(item["sequence"])
+    return item
+
+
+class AuditEventsRoot:
+    needs_database = True
+
+    async def value(
+        self, *, caller: Caller, args: Mapping[str, Any], connection: asyncpg.Connection | None
+    ) -> Any:
+        assert connection is not None
+        given = args.get("filter") or {}
+        household = given.get("householdId")
+        household_id = parse_id(household) if household is not None else None
+        event_filter = make_filter(
+            client_id=given.get("clientId"),
+            program=given.get("program"),
+            agency=given.get("agency"),
+            outcome=given.get("outcome"),
+            occurred_from=given.get("from_") or given.get("from"),
+            occurred_to=given.get("to"),
+            household_id=-1 if household is not None and household_id is None else household_id,
+        )
+        first = args.get("first")
+        page = orjson.loads(
+            await audit_events(
+                connection,
+                event_filter=event_filter,
+                first=50 if first is None else first,
+                after=args.get("after"),
+            )
+        )
+        page["nodes"] = [_sequence_as_text(node) for node in page["nodes"]]
+        for edge in page.get("edges") or []:
+            _sequence_as_text(edge["node"])
+        page["pageInfo"].setdefault("hasPreviousPage", args.get("after") is not None)
+        page["pageInfo"].setdefault(
+            "startCursor", page["edges"][0]["cursor"] if page.get("edges") else None
+        )
+        return page
+
+
+class DisclosuresRoot:
+    needs_database = True
+
+    async def value(
+        self, *, caller: Caller, args: Mapping[str, Any], connection: asyncpg.Connection | None
+    ) -> Any:
+        assert connection is not None
+        household_id = parse_id(args["householdId"])
+        if household_id is None:
+            raise BadInput("`householdId` is not a household id.")
+        listed = orjson.loads(await disclosures(connection, household_id=household_id))
+        return [_sequence_as_text(item) for item in listed]
