@@ -9,6 +9,7 @@ from api.cli import clients as client_commands
 from api.cli import db as db_commands
 from api.cli import demo as demo_commands
 from api.cli import policy as policy_commands
+from api.cli import registry as registry_commands
 from api.cli import serve as serve_commands
 
 app = typer.Typer(
@@ -25,6 +26,10 @@ app.add_typer(client_commands.client_app, name="client")
 app.add_typer(client_commands.keys_app, name="keys")
 app.command("serve")(serve_commands.serve)
 app.command("demo")(demo_commands.demo)
+app.command("seed")(registry_commands.seed)
+app.command("import-regions")(registry_commands.import_regions_command)
+app.command("export-template")(registry_commands.export_template_command)
+app.command("import")(registry_commands.import_command)
 
 
 def main() -> None:

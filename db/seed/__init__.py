@@ -98,16 +98,16 @@ async def seed_registry(
 
     connection = await asyncpg.connect(plain_url(url))
     try:
-        with bar:
-            async with connection.transaction():
-                await _make_room(connection, replace=replace)
-                regions_added = await ensure_regions(connection)
-                element_oid = await connection.fetchval("SELECT 'assistance_program'::regtype::oid")
-                maker = ChunkMaker(
-                    seed=seed,
-                    geography=Geography.for_seed(seed),
-                    vocabularies=Vocabularies(program_array_oid=element_oid),
-                )
+        async with connection.transaction():
+            await _make_room(connection, replace=replace)
+            regions_added = await ensure_regions(connection)
+            element_oid = await connection.fetchval("SELECT 'assistance_program'::regtype::oid")
+            maker = ChunkMaker(
+                seed=seed,
+                geography=Geography.for_seed(seed),
+                vocabularies=Vocabularies(program_array_oid=element_oid),
+            )
+            with bar:
                 async with secondary_indexes_set_aside(connection, REGISTRY_TABLES):
                     await copy_registry(connection, maker=maker, sizes=sizes, on_chunk=count)
                     bar.update(task, description="indexes")

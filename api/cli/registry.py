@@ -1,0 +1,134 @@
+"""Registry data commands: ``seed``, ``import-regions``, ``export-template``, ``import``.
+
+Each runs as the owner (``DATABASE_URL``, or the embedded PostgreSQL when it
+is unset). Bad input, a refused seed or an unreachable or unmigrated
+database end in a one-line message and exit status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import asyncpg
+import typer
+
+from api.cli.common import console, errors, load_settings, run
+from api.database import owner_database_url
+from db.importer import (
+    ImportRejected,
+    Unreadable,
+    export_template,
+    import_regions,
+    import_registry,
+)
+from db.seed import RegistryNotEmpty, seed_registry
+
+DEFAULT_SEED = 20221015
+
+
+def _fail(message: str) -> typer.Exit:
+    errors.print(message, markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(1)
+
+
+@contextmanager
+def _owner_database() -> Iterator[str]:
+    """The owner's URL, with database failures turned into one-line messages."""
+    settings = load_settings()
+    try:
+        with owner_database_url(settings) as url:
+            yield url
+    except asyncpg.UndefinedTableError:
+        raise _fail("the database is not migrated: run `regsosek db upgrade` first") from None
+    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InvalidCatalogNameError) as e:
+        raise _fail(f"cannot reach the database: {e}") from None
+
+
+def seed(
+    households: int = typer.Option(..., "--households", min=0, help="Number of families."),
+    seed: int = typer.Option(
+        DEFAULT_SEED, "--seed", help="Random seed: the same seed, the same rows."
+    ),
+    replace: bool = typer.Option(
+        False, "--replace", help="Delete every household, person and receipt first."
+    ),
+) -> None:
+    """Load deterministic synthetic Kabupaten Jember data (regions, families, members, receipts)."""
+    with _owner_database() as url:
+        try:
+            summary = run(
+                seed_registry(url, households=households, seed=seed, progress=True, replace=replace)
+            )
+        except RegistryNotEmpty as error:
+            raise _fail(f"seed refused: {error}") from None
+    console.print(
+        f"seeded {summary.households:,} households, {summary.persons:,} persons and "
+        f"{summary.assistance_receipts:,} assistance receipts "
+        f"({summary.regions_added} regions added) in {summary.seconds:.1f} s",
+        soft_wrap=True,
+    )
+
+
+def import_regions_command(
+    file: Annotated[
+        Path, typer.Argument(help="BPS region master file: code,parent_code,level,name.")
+    ],
+) -> None:
+    """Upsert an official BPS region master file; any bad row rejects the whole file."""
+    with _owner_database() as url:
+        try:
+            summary = run(import_regions(url, file))
+        except Unreadable as error:
+            raise _fail(str(error)) from None
+        except ImportRejected as rejected:
+            raise _report(rejected) from None
+    console.print(
+        f"regions: {summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged"
+    )
+
+
+def export_template_command(
+    directory: Annotated[Path, typer.Argument(help="Directory to write the template into.")],
+) -> None:
+    """Write header-only CSV files in the import layout and a README describing every column."""
+    try:
+        written = export_template(directory)
+    except OSError as error:
+        raise _fail(f"cannot write the template into {directory}: {error.strerror}") from None
+    for path in written:
+        console.print(str(path), markup=False, highlight=False)
+
+
+def import_command(
+    path: Annotated[
+        Path, typer.Argument(help="A households/persons/assistance file, or a directory.")
+    ],
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check everything, write nothing."),
+) -> None:
+    """Import households, persons and assistance (CSV or Parquet); any bad row writes nothing."""
+    with _owner_database() as url:
+        try:
+            summary = run(import_registry(url, path, dry_run=dry_run))
+        except Unreadable as error:
+            raise _fail(str(error)) from None
+        except ImportRejected as rejected:
+            raise _report(rejected) from None
+    verb = "would import" if summary.dry_run else "imported"
+    console.print(
+        f"{verb} {summary.households_added + summary.households_replaced:,} households "
+        f"({summary.households_added:,} new, {summary.households_replaced:,} replaced), "
+        f"{summary.persons:,} persons, {summary.receipts:,} assistance receipts "
+        f"from {', '.join(summary.files)}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _report(rejected: ImportRejected) -> typer.Exit:
+    for problem in rejected.problems:
+        errors.print(str(problem), markup=False, highlight=False, soft_wrap=True)
+    return _fail(str(rejected))

@@ -1,0 +1,202 @@
+"""Parsing and checking each row of an import file on its own.
+
+A row becomes a :class:`Record` (typed values keyed by column) only when
+every value parses and the row is consistent in itself (an SLS inside its
+desa, a NIK whose date part is the person's birth date, pregnancy only for
+women, …). Checks that need other rows or the database are in
+:mod:`db.importer.checks`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from db import enums
+from db.importer.layout import ColumnSpec, FileSpec, Kind
+from db.importer.problems import Problem
+from db.importer.source import Source
+
+Value = str | int | bool | dt.date | None
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+TRUE = {"true", "t", "1", "yes", "y", "ya"}
+FALSE = {"false", "f", "0", "no", "n", "tidak"}
+OLDEST_BIRTH = dt.date(1900, 1, 1)
+
+
+class BadValue(ValueError):
+    """A value that does not fit its column; the message is the reason shown to the operator."""
+
+
+@dataclass(frozen=True)
+class Record:
+    line: int
+    values: dict[str, Value]
+
+    def text(self, column: str) -> str:
+        value = self.values[column]
+        assert isinstance(value, str)
+        return value
+
+    def __getitem__(self, column: str) -> Value:
+        return self.values[column]
+
+
+def shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def parse_value(spec: ColumnSpec, text: str | None) -> Value:
+    """``text`` as the column's Python value; :class:`BadValue` with the reason otherwise."""
+    if text is None:
+        if spec.required:
+            raise BadValue("a value is required")
+        return None
+    if spec.kind is Kind.DIGITS:
+        if not (text.isascii() and text.isdigit() and len(text) == spec.digits):
+            raise BadValue(f"must be exactly {spec.digits} digits, not {shown(text)}")
+        return text
+    if spec.kind is Kind.INTEGER:
+        if not _INTEGER.fullmatch(text):
+            raise BadValue(f"must be a whole number, not {shown(text)}")
+        number = int(text)
+        if spec.bounds and not spec.bounds[0] <= number <= spec.bounds[1]:
+            low, high = spec.bounds
+            raise BadValue(f"must be between {low} and {high}, not {number}")
+        return number
+    if spec.kind is Kind.BOOLEAN:
+        if text.lower() in TRUE:
+            return True
+        if text.lower() in FALSE:
+            return False
+        raise BadValue(f"must be true or false, not {shown(text)}")
+    if spec.kind is Kind.DATE:
+        try:
+            if not _DATE.fullmatch(text):
+                raise ValueError
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            raise BadValue(f"must be a date written YYYY-MM-DD, not {shown(text)}") from None
+    if spec.kind is Kind.ENUM:
+        assert spec.enum is not None
+        allowed = [member.value for member in spec.enum]
+        if text.upper() not in allowed:
+            raise BadValue(f"must be one of {', '.join(allowed)}; not {shown(text)}")
+        return text.upper()
+    return text
+
+
+def date_part(digits: str, *, women_plus_40: bool) -> tuple[int, int, int] | None:
+    """Day, month and two-digit year of a NIK/No KK (positions 7-12), or None if no such date.
+
+    The day of a woman's NIK has 40 added; it is returned as written.
+    """
+    day, month, year = int(digits[6:8]), int(digits[8:10]), int(digits[10:12])
+    calendar_day = day - 40 if women_plus_40 and day > 40 else day
+    for century in (1900, 2000):
+        try:
+            dt.date(century + year, month, calendar_day)
+        except ValueError:
+            continue
+        return day, month, year
+    return None
+
+
+def _household_checks(record: Record) -> list[tuple[str, str]]:
+    found = []
+    if not record.text("sls_code").startswith(record.text("desa_code")):
+        found.append(("sls_code", "must start with the desa_code (an SLS lies inside its desa)"))
+    if date_part(record.text("kk_number"), women_plus_40=False) is None:
+        found.append(("kk_number", "digits 7-12 are not a date (DDMMYY)"))
+    lighting = record["lighting"]
+    if record["electricity_wattage"] is not None and lighting not in {
+        "PLN_METERED",
+        "PLN_UNMETERED",
+    }:
+        found.append(("electricity_wattage", f"must be empty when lighting is {lighting}"))
+    return found
+
+
+def _person_checks(record: Record) -> list[tuple[str, str]]:
+    found = []
+    nik = record.text("nik")
+    born = record["birth_date"]
+    female = record["sex"] == enums.Sex.FEMALE
+    assert isinstance(born, dt.date)
+    parts = date_part(nik, women_plus_40=True)
+    if parts is None:
+        found.append(("nik", "digits 7-12 are not a date (DDMMYY, day + 40 for women)"))
+    else:
+        expected = f"{born.day + (40 if female else 0):02d}{born.month:02d}{born.year % 100:02d}"
+        if nik[6:12] != expected:
+            found.append(
+                (
+                    "nik",
+                    f"date part {nik[6:12]} does not match birth_date {born.isoformat()} and "
+                    f"sex {record['sex']} (expected {expected})",
+                )
+            )
+    if born > dt.date.today() or born < OLDEST_BIRTH:
+        found.append(("birth_date", f"{born.isoformat()} is not a plausible date of birth"))
+    if record["pregnant"] and not female:
+        found.append(("pregnant", "only a woman can be recorded as pregnant"))
+    if record["worked_last_week"] is False:
+        for column in ("hours_per_week", "industry", "employment_status"):
+            if record[column] is not None:
+                found.append((column, "must be empty when worked_last_week is false"))
+    return found
+
+
+ROW_CHECKS: dict[str, Callable[[Record], list[tuple[str, str]]]] = {
+    "households": _household_checks,
+    "persons": _person_checks,
+    "assistance": lambda record: [],
+}
+
+
+def parse_source(source: Source, spec: FileSpec) -> tuple[list[Record], list[Problem]]:
+    """Every row of ``source`` that is valid on its own, and a problem for each bad value."""
+    problems, complete = _header_problems(source, spec)
+    if not complete:
+        return [], problems
+    records = []
+    for raw in source.rows:
+        if raw.malformed:
+            problems.append(source.problem(raw.line, "(row)", raw.malformed))
+            continue
+        values: dict[str, Value] = {}
+        bad = []
+        for column in spec.columns:
+            try:
+                values[column.name] = parse_value(column, raw.values.get(column.name))
+            except BadValue as error:
+                bad.append(source.problem(raw.line, column.name, str(error)))
+        if not bad:
+            record = Record(raw.line, values)
+            bad = [source.problem(raw.line, c, r) for c, r in ROW_CHECKS[spec.table](record)]
+            if not bad:
+                records.append(record)
+        problems += bad
+    return records, problems
+
+
+def _header_problems(source: Source, spec: FileSpec) -> tuple[list[Problem], bool]:
+    """Problems of the header, and whether it has every required column."""
+    problems = []
+    header = source.header
+    header_line = 1 if source.unit == "line" else 0
+    for column in spec.columns:
+        if column.required and column.name not in header:
+            problems.append(source.problem(header_line, column.name, "missing from the header"))
+    for index, name in enumerate(header):
+        if name not in spec.names:
+            problems.append(
+                source.problem(header_line, name, f"not a column of the {spec.table} layout")
+            )
+        elif name in header[:index]:
+            problems.append(source.problem(header_line, name, "appears twice in the header"))
+    complete = all(column.name in header for column in spec.columns if column.required)
+    return problems, complete

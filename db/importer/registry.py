@@ -1,0 +1,132 @@
+"""``regsosek import``: households, persons and assistance from CSV or Parquet.
+
+Every row of every file is checked before anything is written: a value that
+does not parse, a row inconsistent in itself, a problem across rows or
+files, or a clash with the registry. Any problem rejects the whole import
+(:class:`ImportRejected` lists them all, with file, line, column and
+reason). A clean import is written in one transaction, under a lock that
+keeps other writers out between the checks and the writes. See
+:mod:`db.importer.checks` for what replaces what.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from db.engine import plain_url
+from db.importer.checks import Batch, by_family, check_registry, check_rows
+from db.importer.layout import DIGIT_COLUMNS, FILES, FileSpec
+from db.importer.parse import parse_source
+from db.importer.problems import ImportRejected, Problem, Unreadable
+from db.importer.source import SUFFIXES, Source, read_source
+from db.importer.write import write_batch
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    files: tuple[str, ...]
+    households_added: int
+    households_replaced: int
+    persons: int
+    receipts: int
+    dry_run: bool
+
+
+def find_files(path: Path) -> dict[str, Path]:
+    """The layout's files at ``path``: a directory holding them, or one file named for its table."""
+    tables = {spec.table for spec in FILES}
+    if path.is_dir():
+        found: dict[str, Path] = {}
+        for table in sorted(tables):
+            candidates = [path / f"{table}{suffix}" for suffix in SUFFIXES]
+            present = [candidate for candidate in candidates if candidate.is_file()]
+            if len(present) > 1:
+                raise Unreadable(f"{path}: both {present[0].name} and {present[1].name}; keep one")
+            if present:
+                found[table] = present[0]
+        if not found:
+            names = ", ".join(f"{table}.csv" for table in sorted(tables))
+            raise Unreadable(f"{path}: no import file in it (expected {names} or .parquet)")
+        return found
+    if not path.exists():
+        raise Unreadable(f"{path}: no such file or directory")
+    table = path.stem.lower()
+    if table not in tables or path.suffix.lower() not in SUFFIXES:
+        raise Unreadable(
+            f"{path.name}: name the file households, persons or assistance (.csv or .parquet)"
+        )
+    return {table: path}
+
+
+def _read(files: dict[str, Path]) -> tuple[dict[str, Source], Batch, list[Problem]]:
+    specs: dict[str, FileSpec] = {spec.table: spec for spec in FILES}
+    sources = {table: read_source(path) for table, path in files.items()}
+    batch = Batch()
+    problems: list[Problem] = []
+    parsed = {}
+    for table, source in sources.items():
+        records, found = parse_source(source, specs[table])
+        parsed[table] = records
+        problems += found
+    batch.households = parsed.get("households", [])
+    batch.persons = by_family(parsed.get("persons", []))
+    if "assistance" in parsed:
+        batch.receipts = by_family(parsed["assistance"])
+    if "households" in sources:
+        batch.named = _valid_kks(sources["households"])
+    if "persons" in sources:
+        bad_lines = {
+            problem.line for problem in problems if problem.file == sources["persons"].name
+        }
+        batch.incomplete = _valid_kks(sources["persons"], only=bad_lines)
+    return sources, batch, problems
+
+
+def _valid_kks(source: Source, *, only: set[int] | None = None) -> set[str]:
+    """The well-formed No KKs named in ``source`` (on the lines in ``only``, when given)."""
+    named = (
+        raw.values.get("kk_number") or "" for raw in source.rows if only is None or raw.line in only
+    )
+    return {
+        kk
+        for kk in named
+        if len(kk) == DIGIT_COLUMNS["kk_number"] and kk.isascii() and kk.isdigit()
+    }
+
+
+async def import_registry(url: str, path: Path, *, dry_run: bool = False) -> ImportSummary:
+    """Check the files at ``path`` and, unless ``dry_run``, load them in one transaction.
+
+    Raises :class:`Unreadable` for input that cannot be read and
+    :class:`ImportRejected` (nothing written) for any bad row.
+    """
+    files = find_files(path)
+    sources, batch, problems = _read(files)
+    problems += check_rows(batch, sources)
+    connection = await asyncpg.connect(plain_url(url))
+    try:
+        async with connection.transaction(readonly=dry_run):
+            if not dry_run:
+                await connection.execute(
+                    "LOCK TABLE households, persons, assistance_receipts"
+                    " IN SHARE ROW EXCLUSIVE MODE"
+                )
+            problems += await check_registry(connection, batch, sources)
+            if problems:
+                raise ImportRejected(problems)
+            if not dry_run:
+                await write_batch(connection, batch)
+    finally:
+        await connection.close()
+    replaced = sum(1 for record in batch.households if record.text("kk_number") in batch.existing)
+    return ImportSummary(
+        files=tuple(sorted(file.name for file in files.values())),
+        households_added=len(batch.households) - replaced,
+        households_replaced=replaced,
+        persons=sum(len(group) for group in batch.persons.values()),
+        receipts=sum(len(group) for group in (batch.receipts or {}).values()),
+        dry_run=dry_run,
+    )
