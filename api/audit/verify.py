@@ -126,6 +126,7 @@ async def verify_chain(connection: asyncpg.Connection) -> Report:
         report.first_seq, report.last_seq, report.stored_events = summary[0], summary[1], summary[2]
         report.first_at, report.last_at = summary[3], summary[4]
         damages: list[Damage] = []
+        forged: list[tuple[CheckpointResult, str]] = []
         signed: dict[int, list[SignedHead]] = {}
         results: dict[int, CheckpointResult] = {}
         for checkpoint in await audit_store.read_checkpoints(connection):
@@ -144,9 +145,7 @@ async def verify_chain(connection: asyncpg.Connection) -> Report:
                 )
             else:
                 result.status, result.reason = "forged", problem
-                damages.append(
-                    Damage(checkpoint.seq, "forged", f"checkpoint #{checkpoint.id}: {problem}")
-                )
+                forged.append((result, problem))
         walk = await walk_chain(connection, signed=signed)
         report.events_valid = walk.events_valid
         report.head_seq, report.head_hash = walk.head_seq, walk.head_hash
@@ -160,12 +159,14 @@ async def verify_chain(connection: asyncpg.Connection) -> Report:
             damages.append(walk.damage)
         else:
             damages += _beyond_chain(report, signed, results)
+        damages += _forged_checkpoints(forged, report.checkpoints)
         if damages:
             report.damage = min(damages, key=lambda damage: damage.seq)
             if report.head_seq >= report.damage.seq:
                 # A forged checkpoint below the walk's end: the head is what precedes it.
                 seq = report.damage.seq - 1
                 report.head_seq, report.head_hash = await _hash_at(connection, seq)
+                report.events_valid = min(report.events_valid, seq)
         report.signed_seq = max(
             (c.seq for c in report.checkpoints if c.status == "valid" and c.seq <= report.head_seq),
             default=None,
@@ -174,28 +175,56 @@ async def verify_chain(connection: asyncpg.Connection) -> Report:
     return report
 
 
+def _forged_checkpoints(
+    forged: list[tuple[CheckpointResult, str]], checkpoints: list[CheckpointResult]
+) -> list[Damage]:
+    """A checkpoint that does not verify vouches for nothing since the last one that did."""
+    damages = []
+    for result, problem in forged:
+        previous = max(
+            (c.seq for c in checkpoints if c.status == "valid" and c.seq < result.seq), default=0
+        )
+        if result.seq == 0:
+            damages.append(Damage(1, "forged", f"checkpoint #{result.id} at seq 0: {problem}"))
+            continue
+        damages.append(
+            Damage(
+                previous + 1,
+                "forged",
+                f"checkpoint #{result.id} at seq {result.seq}: {problem}; events"
+                f" {previous + 1}–{result.seq} are not covered by a valid signature",
+                through_seq=result.seq,
+            )
+        )
+    return damages
+
+
 def _beyond_chain(
     report: Report, signed: dict[int, list[SignedHead]], results: dict[int, CheckpointResult]
 ) -> list[Damage]:
     """Checkpoints that signed a head past the chain's end: the tail was cut off."""
-    damages = []
-    for seq, heads in signed.items():
-        if seq <= report.head_seq:
-            continue
-        for head in heads:
-            result = results[head.checkpoint_id]
-            result.status = "beyond_chain"
-            result.reason = f"signed a head at seq {seq}; the chain ends at {report.head_seq}"
-            damages.append(
-                Damage(
-                    report.head_seq + 1,
-                    "truncated",
-                    f"the chain ends at seq {report.head_seq} but checkpoint"
-                    f" #{head.checkpoint_id} signed a head at seq {seq}",
-                    through_seq=seq,
-                )
-            )
-    return damages
+    beyond = sorted(
+        (seq, head.checkpoint_id)
+        for seq, heads in signed.items()
+        if seq > report.head_seq
+        for head in heads
+    )
+    for seq, checkpoint_id in beyond:
+        result = results[checkpoint_id]
+        result.status = "beyond_chain"
+        result.reason = f"signed a head at seq {seq}; the chain ends at {report.head_seq}"
+    if not beyond:
+        return []
+    seq, checkpoint_id = beyond[-1]
+    return [
+        Damage(
+            report.head_seq + 1,
+            "truncated",
+            f"the chain ends at seq {report.head_seq} but checkpoint #{checkpoint_id}"
+            f" signed a head at seq {seq}",
+            through_seq=seq,
+        )
+    ]
 
 
 def _signature_problem(checkpoint: audit_store.StoredCheckpoint) -> str | None:

@@ -180,13 +180,15 @@ async def _classify(
         first=max(1, seq - NEIGHBOURHOOD),
         last=seq + NEIGHBOURHOOD,
     )
-    origin = _origin(row, neighbours)
+    origin, whole = _origin(row, neighbours)
     if linked:
         if origin is None:
             return Damage(seq, "edited", "the stored hash does not match the event's contents")
         return Damage(seq, "reordered", f"holds the contents of seq {origin}")
     if origin is None:
         return Damage(seq, "inserted", "belongs nowhere in the chain: a forged event")
+    if origin < seq and not whole:
+        return Damage(seq, "inserted", f"a forged copy of the contents of seq {origin}")
     if origin < seq:
         return Damage(
             origin,
@@ -197,7 +199,7 @@ async def _classify(
         )
     # Contents of a later seq: a swap, or every later event renumbered after a deletion.
     following = next((other for other in neighbours if other[0] == seq + 1), None)
-    next_origin = None if following is None else _origin(following, neighbours)
+    next_origin = None if following is None else _origin(following, neighbours)[0]
     shifted = next_origin is not None and next_origin - (seq + 1) == origin - seq
     if following is None or shifted:
         return Damage(
@@ -209,23 +211,23 @@ async def _classify(
     return Damage(seq, "reordered", f"holds the contents of seq {origin}")
 
 
-def _origin(row: Any, neighbours: Sequence[Any]) -> int | None:
-    """The other ``seq`` whose position ``row``'s contents were hashed for, if nearby.
+def _origin(row: Any, neighbours: Sequence[Any]) -> tuple[int | None, bool]:
+    """The other ``seq`` whose position ``row``'s contents were hashed for, if nearby, and
+    whether the row was moved whole (with its own hashes) rather than only its contents.
 
-    Tries the contents with each nearby ``seq`` against the row's own hashes
-    (the row was moved whole) and against each neighbour's (only the contents
-    were moved).
+    Tries the contents with each nearby ``seq`` against the row's own hashes,
+    then against each neighbour's.
     """
     values = list(row)
     seq = values[0]
-    candidates: list[tuple[int, bytes, bytes]] = [
-        (other, values[_PREV], values[_HASH])
+    candidates: list[tuple[int, bytes, bytes, bool]] = [
+        (other, values[_PREV], values[_HASH], True)
         for other in range(max(1, seq - NEIGHBOURHOOD), seq + NEIGHBOURHOOD + 1)
         if other != seq
     ]
-    candidates += [(n[0], n[_PREV], n[_HASH]) for n in neighbours if n[0] != seq]
-    for other, prev_hash, stored_hash in candidates:
+    candidates += [(n[0], n[_PREV], n[_HASH], False) for n in neighbours if n[0] != seq]
+    for other, prev_hash, stored_hash, whole in candidates:
         values[0] = other
         if hashlib.sha256(prev_hash + canonical(values)).digest() == stored_hash:
-            return int(other)
-    return None
+            return int(other), whole
+    return None, False
