@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-from typing import NewType
-
 import strawberry
 
 from schema.enums import AssistanceProgram, FieldAccessMode, Sex
-from schema.scalars import Date, DateTime
-
-BigInt = strawberry.scalar(
-    NewType("BigInt", int),
-    name="BigInt",
-    description="Bilangan bulat 64-bit, sebagai teks / 64-bit integer, as a string",
-    serialize=str,
-    parse_value=int,
-)
+from schema.scalars import BigInt, Date, DateTime
 
 
 @strawberry.type(description="Informasi halaman (Relay) / Page information (Relay)")

@@ -24,6 +24,7 @@ from schema.api_types import Access, AuditEventConnection, Disclosure, StatCell,
 from schema.enums import HouseholdDimension, HouseholdOrder, RegionLevel
 from schema.inputs import AuditFilter, HouseholdFilter, PersonFilter
 from schema.registry_types import build_registry_types
+from schema.scalars import SCALARS
 
 RootResolver = Callable[[Info], Awaitable[Any]]
 REQUIRED = inspect.Parameter.empty
@@ -164,6 +165,7 @@ def build_strawberry_schema(program: Program, resolve: RootResolver) -> strawber
             auto_camel_case=False,
             default_resolver=_dict_resolver,
             disable_field_suggestions=True,
+            scalar_map=SCALARS,
         ),
     )
 

@@ -34,18 +34,28 @@ def _parse_date(value: Any) -> date:
     return date.fromisoformat(value)
 
 
-DateTime = strawberry.scalar(
-    NewType("DateTime", datetime),
-    name="DateTime",
-    description="Waktu ISO 8601 dengan zona waktu / ISO 8601 date-time with a time zone",
-    serialize=_serialize,
-    parse_value=_parse_datetime,
-)
+DateTime = NewType("DateTime", datetime)
+Date = NewType("Date", date)
+BigInt = NewType("BigInt", int)
 
-Date = strawberry.scalar(
-    NewType("Date", date),
-    name="Date",
-    description="Tanggal ISO 8601 / ISO 8601 date (YYYY-MM-DD)",
-    serialize=_serialize,
-    parse_value=_parse_date,
-)
+SCALARS: dict[object, Any] = {
+    DateTime: strawberry.scalar(
+        name="DateTime",
+        description="Waktu ISO 8601 dengan zona waktu / ISO 8601 date-time with a time zone",
+        serialize=_serialize,
+        parse_value=_parse_datetime,
+    ),
+    Date: strawberry.scalar(
+        name="Date",
+        description="Tanggal ISO 8601 / ISO 8601 date (YYYY-MM-DD)",
+        serialize=_serialize,
+        parse_value=_parse_date,
+    ),
+    BigInt: strawberry.scalar(
+        name="BigInt",
+        description="Bilangan bulat 64-bit, sebagai teks / 64-bit integer, as a string",
+        serialize=str,
+        parse_value=int,
+    ),
+}
+"""The custom scalars, for ``StrawberryConfig(scalar_map=...)``."""

@@ -1,0 +1,67 @@
+"""Fixtures of the GraphQL API tests: real clients, real tokens, the running app."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from api.auth.clients import create_client
+
+Headers = dict[str, str]
+
+
+async def token_headers(
+    app: Starlette, http: httpx.AsyncClient, *, owner_url: str, program: str
+) -> Headers:
+    """A new client of ``program`` (created as the owner) and a bearer token from /oauth/token."""
+    connection = await asyncpg.connect(owner_url)
+    try:
+        credentials = await create_client(
+            connection, program=program, name=f"test {program}", policies=app.state.policies.current
+        )
+    finally:
+        await connection.close()
+    answer = await http.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(credentials.client_id, credentials.client_secret),
+    )
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+@pytest.fixture
+def bearer(
+    app: Starlette, http: httpx.AsyncClient, registry_url: str
+) -> Callable[[str], Awaitable[Headers]]:
+    """``await bearer("dinsos-pkh")``: headers carrying a fresh client's token for that program."""
+    made: dict[str, Headers] = {}
+
+    async def get(program: str) -> Headers:
+        if program not in made:
+            made[program] = await token_headers(app, http, owner_url=registry_url, program=program)
+        return made[program]
+
+    return get
+
+
+async def gql(
+    http: httpx.AsyncClient,
+    headers: Headers,
+    query: str,
+    variables: dict[str, Any] | None = None,
+) -> tuple[int, dict[str, Any]]:
+    body: dict[str, Any] = {"query": query}
+    if variables is not None:
+        body["variables"] = variables
+    answer = await http.post("/graphql", json=body, headers=headers)
+    return answer.status_code, answer.json()
+
+
+def error_codes(body: dict[str, Any]) -> list[str]:
+    return [error["extensions"]["code"] for error in body.get("errors", [])]
