@@ -147,6 +147,7 @@ async def graphql_post(request: Request) -> Response:
         event.variables_hash = body.variables_hash
         if program is None or not program.agreement.in_force(date.today()):
             raise Forbidden("Your program's data-sharing agreement is not in force.")
+        state.quotas.admit(program, client_id=principal.client_id)
         execution: Execution = await state.engine.execute(
             Caller(principal.client_id, program),
             query=body.query,
@@ -165,6 +166,7 @@ async def graphql_post(request: Request) -> Response:
         event.person_ids = sorted(disclosure.person_ids)
         event.row_count = disclosure.rows
         await state.audit.record(event)
+        state.quotas.disclosed(client_id=principal.client_id, rows=disclosure.rows)
         assert execution.body is not None
         return Response(execution.body, media_type=JSON, headers={"X-Request-Id": request_id})
     except GatewayError as error:

@@ -22,6 +22,7 @@ from api.audit.events import AuditEvent
 from api.audit_roots import AuditEventsRoot, DisclosuresRoot
 from api.errors import BadInput
 from api.graphql import error_response, graphql_post
+from api.quotas import QuotaKeeper
 from api.settings import Settings
 from db.engine import create_pool
 from db.reader import RegistryReader, reset_connection
@@ -99,6 +100,9 @@ async def start_graphql(
             pseudonym_key=settings.pseudonym_secret(),
             value_roots=value_roots(),
         )
+        app.state.quotas = QuotaKeeper(primary)
+        await app.state.quotas.start()
+        stack.push_async_callback(app.state.quotas.close)
         engine.load(policies.current)
         stack.callback(policies.subscribe(engine.load))
         loop = asyncio.get_running_loop()
