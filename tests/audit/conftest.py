@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from tests.audit.support import ChainDatabase, StaticKey, register_public_key
+from tests.audit.support import ChainDatabase, StaticKey, register_public_key, sample_event
 
 
 @pytest.fixture
@@ -16,3 +16,19 @@ async def chain_db(make_database: Callable[[], Awaitable[str]]) -> ChainDatabase
     key = StaticKey()
     await register_public_key(url, key)
     return ChainDatabase(url=url, key=key)
+
+
+@pytest.fixture
+async def chain(chain_db: ChainDatabase) -> ChainDatabase:
+    """``chain_db`` holding 40 events written one by one, checkpoints at 0, 10, 20, 30, 40."""
+    writer = chain_db.writer(checkpoint_every=10, flush_ms=0)
+    await writer.start()
+    try:
+        for index in range(40):
+            await writer.record(sample_event(index))
+    finally:
+        await writer.close()
+    report = await chain_db.verify()
+    assert report.ok
+    assert [c.seq for c in report.checkpoints] == [0, 10, 20, 30, 40]
+    return chain_db

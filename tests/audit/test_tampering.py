@@ -1,38 +1,23 @@
 """Every kind of tampering a malicious DBA can do is detected and located by ``audit verify``.
 
-Each test writes a 40-event chain through the writer (a checkpoint every 10
-events), then, as the owner with the append-only triggers disabled, damages it.
+Each test takes a 40-event chain written through the writer (a checkpoint
+every 10 events: the ``chain`` fixture), then, as the owner with the append-only
+triggers disabled, damages it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from joserfc import jws
 
 from api.audit.events import HASHED_COLUMNS, STORED_COLUMNS, chain_hash
 from api.audit.signing import CHECKPOINT_TYPE, checkpoint_payload
 from api.audit.verify import Report
-from tests.audit.support import ChainDatabase, StaticKey, sample_event
+from tests.audit.support import ChainDatabase, StaticKey
 
 CONTENT = [c for c in HASHED_COLUMNS if c != "seq"]
 """Every hashed column but ``seq``: what "the contents" of an event are."""
-
-
-@pytest.fixture
-async def chain(chain_db: ChainDatabase) -> ChainDatabase:
-    writer = chain_db.writer(checkpoint_every=10, flush_ms=0)
-    await writer.start()
-    try:
-        for index in range(40):
-            await writer.record(sample_event(index))
-    finally:
-        await writer.close()
-    report = await chain_db.verify()
-    assert report.ok
-    assert [c.seq for c in report.checkpoints] == [0, 10, 20, 30, 40]
-    return chain_db
 
 
 def assert_damage(report: Report, *, seq: int, kind: str) -> None:
