@@ -120,8 +120,10 @@ class ExternalIssuers:
         http: httpx.AsyncClient,
         policies: PolicySource,
         leeway: int,
+        refetch_seconds: float = REFETCH_SECONDS,
     ) -> None:
         self._http = http
+        self._refetch_seconds = refetch_seconds
         self._policies = policies
         self._issuers = {
             config.issuer: _Issuer(
@@ -183,9 +185,9 @@ class ExternalIssuers:
         now = time.monotonic()
         entry = state.keys.get(kid)
         fresh = now - state.fetched_at < MAX_AGE_SECONDS
-        if (entry is None or not fresh) and now - state.attempted_at >= REFETCH_SECONDS:
+        if (entry is None or not fresh) and now - state.attempted_at >= self._refetch_seconds:
             async with state.lock:
-                if time.monotonic() - state.attempted_at >= REFETCH_SECONDS:
+                if time.monotonic() - state.attempted_at >= self._refetch_seconds:
                     await self._fetch(state)
             entry = state.keys.get(kid)
         return entry

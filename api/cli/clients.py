@@ -12,7 +12,7 @@ from typing import TypeVar
 
 import asyncpg
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from api.auth import clients as client_ops
 from api.auth.keys import rotate_signing_key
@@ -101,7 +101,7 @@ def list_clients() -> None:
     rows = _as_owner(
         settings, lambda connection: client_ops.list_clients(connection, policies=policies)
     )
-    table = Table("id", "name", "program", "agency", "enabled", "created")
+    table = Table(Column("id", no_wrap=True), "name", "program", "agency", "enabled", "created")
     for row in rows:
         table.add_row(
             row.client_id,
@@ -185,7 +185,9 @@ def list_keys() -> None:
     """Every signing key: kid, algorithm, state, activated, retired, published until."""
     settings = load_settings()
     rows = _as_owner(settings, access.list_signing_keys)
-    table = Table("kid", "alg", "state", "activated", "retired", "published until")
+    table = Table(
+        Column("kid", no_wrap=True), "alg", "state", "activated", "retired", "published until"
+    )
     for row in rows:
         table.add_row(
             row["kid"],

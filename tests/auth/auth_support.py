@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import hmac
 import json
 import os
 import sys
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +178,7 @@ def cli_env(url: str, data_dir: Path) -> dict[str, str]:
             "REGSOSEK_SECRET_KEY": SECRET,
             "REGSOSEK_PSEUDONYM_KEY": PSEUDONYM_KEY,
             "REGSOSEK_ISSUER": ISSUER,
+            "COLUMNS": "200",
         }
     )
     return env
@@ -211,21 +216,27 @@ def sign(header: dict[str, Any], claims: dict[str, Any], key: Any) -> str:
     return data + "." + b64url(algorithm.sign(data.encode("ascii"), key))
 
 
-def access_claims(client_id: str, program: str = "dinsos-pkh", **changes: Any) -> dict[str, Any]:
+def hmac_token(header: dict[str, Any], claims: dict[str, Any], secret: bytes) -> str:
+    """An HS256 token keyed with ``secret`` (for key-confusion forgeries)."""
+    data = signing_input(header, claims)
+    return data + "." + b64url(hmac.new(secret, data.encode(), hashlib.sha256).digest())
+
+
+def access_claims(client: str, /, **changes: Any) -> dict[str, Any]:
     """The claims of a valid gateway access token; ``changes`` set (or, with None, drop) claims."""
     now = int(time.time())
     claims: dict[str, Any] = {
         "iss": ISSUER,
-        "sub": client_id,
-        "client_id": client_id,
+        "sub": client,
+        "client_id": client,
         "aud": AUDIENCE,
         "exp": now + 300,
         "iat": now,
         "nbf": now,
         "jti": uuid.uuid4().hex,
         "scope": "registry.read",
-        "program": program,
-        "agency": "dinsos",
+        "program": "dinsos-pkh",
+        "agency": "dinsos-jember",
     }
     for name, value in changes.items():
         if value is None:
@@ -233,3 +244,45 @@ def access_claims(client_id: str, program: str = "dinsos-pkh", **changes: Any) -
         else:
             claims[name] = value
     return claims
+
+
+# -- A JWKS server on loopback (an agency's OIDC provider, or an attacker's) ---------------------
+
+
+class JwksServer:
+    """Serves ``document`` as JSON at every path of ``http://127.0.0.1:<port>``; counts requests."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+        self.hits: list[str] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.hits.append(self.path)
+                body = json.dumps(server.document).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._http.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def __enter__(self) -> JwksServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._http.shutdown()
+        self._http.server_close()
+        self._thread.join()
