@@ -77,13 +77,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.primary = await create_pool(app_url, max_size=settings.pool_size)
         async with AsyncExitStack() as stack:
             stack.push_async_callback(app.state.primary.close)
-            app.state.policies = PolicyStore(settings.resolved_policy_dir())
+            policy_store = app.state.policies = PolicyStore(settings.resolved_policy_dir())
             auth = await stack.enter_async_context(
                 start_auth(
                     app,
                     settings=settings,
                     owner_url=owner_url,
-                    policies=lambda: app.state.policies.current,
+                    policies=lambda: policy_store.current,
                 )
             )
             app.state.audit = await stack.enter_async_context(

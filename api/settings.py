@@ -51,9 +51,7 @@ class TrustedIssuer(BaseModel):
     def _asymmetric_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         unsupported = [name for name in value if name not in ASYMMETRIC_ALGORITHMS]
         if unsupported or not value:
-            raise ValueError(
-                f"algorithms must be among {', '.join(sorted(ASYMMETRIC_ALGORITHMS))}"
-            )
+            raise ValueError(f"algorithms must be among {', '.join(sorted(ASYMMETRIC_ALGORITHMS))}")
         return value
 
     @field_validator("jwks_uri")

@@ -58,14 +58,18 @@ class _Cached:
 
 def bearer_token(headers: Headers) -> str:
     """The token of the one ``Authorization: Bearer <token>`` header, or ``Unauthenticated``."""
-    values = headers.getlist("authorization")
-    if len(values) != 1:
+    found: bytes | None = None
+    for name, value in headers.raw:  # ASGI header names are lower-case
+        if name == b"authorization":
+            if found is not None:
+                raise Unauthenticated()
+            found = value
+    if found is None or found[:7].lower() != b"bearer ":
         raise Unauthenticated()
-    scheme, _, token = values[0].partition(" ")
-    token = token.strip(" ")
-    if scheme.lower() != "bearer" or not token:
+    token = found[7:].strip(b" ")
+    if not token:
         raise Unauthenticated()
-    return token
+    return token.decode("latin-1")
 
 
 class Authenticator:
