@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from db.engine import database_name
 from tests.audit.support import ChainDatabase, StaticKey, register_public_key, sample_event
+from tests.conftest import create_database, drop_database
+
+
+@pytest.fixture(scope="module")
+async def module_chain_db(server_url: str, template_url: str) -> AsyncIterator[ChainDatabase]:
+    """Like ``chain_db``, shared by a module's tests (for tests that change nothing)."""
+    url = await create_database(server_url, template=database_name(template_url))
+    try:
+        key = StaticKey()
+        await register_public_key(url, key)
+        yield ChainDatabase(url=url, key=key)
+    finally:
+        await drop_database(url)
 
 
 @pytest.fixture

@@ -42,8 +42,9 @@ async def register_public_key(owner_url: str, key: StaticKey) -> None:
     connection = await asyncpg.connect(owner_url)
     try:
         await connection.execute(
-            "INSERT INTO signing_keys (kid, alg, private_key_encrypted, public_jwk, retired_at)"
-            " VALUES ($1, $2, $3, $4::jsonb, now())",
+            "INSERT INTO signing_keys"
+            " (kid, alg, private_key_encrypted, public_jwk, retired_at, publish_until)"
+            " VALUES ($1, $2, $3, $4::jsonb, now(), now())",
             key.kid,
             key.alg,
             b"test key: the private half is not stored",

@@ -15,8 +15,9 @@ CHANGES = (
 )
 
 
-@pytest.fixture
-async def written(chain_db: ChainDatabase) -> ChainDatabase:
+@pytest.fixture(scope="module")
+async def written(module_chain_db: ChainDatabase) -> ChainDatabase:
+    chain_db = module_chain_db
     writer = chain_db.writer()
     await writer.start()
     try:
