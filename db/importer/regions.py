@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeGuard
 
 import asyncpg
 
@@ -61,8 +62,8 @@ class RegionsSummary:
     unchanged: int
 
 
-def _digits(value: str | None) -> bool:
-    return bool(value) and value is not None and value.isascii() and value.isdigit()
+def _digits(value: str | None) -> TypeGuard[str]:
+    return value is not None and value.isascii() and value.isdigit()
 
 
 def _check_row(source: Source, raw: RawRow) -> tuple[RegionRow | None, list[Problem]]:
@@ -78,7 +79,7 @@ def _check_row(source: Source, raw: RawRow) -> tuple[RegionRow | None, list[Prob
     if level is None:
         choices = ", ".join(LEVEL_NAMES)
         found.append(("level", f"must be one of {choices}; not {level_name!r}"))
-    elif code and _digits(code) and len(code) != CODE_LENGTH[level]:
+    elif _digits(code) and len(code) != CODE_LENGTH[level]:
         found.append(
             ("code", f"a {level_name} code has {CODE_LENGTH[level]} digits, not {len(code)}")
         )
@@ -88,9 +89,9 @@ def _check_row(source: Source, raw: RawRow) -> tuple[RegionRow | None, list[Prob
         expected = CODE_LENGTH[LEVEL_ABOVE[level]]
         if not _digits(parent):
             found.append(("parent_code", "a value is required" if not parent else "must be digits"))
-        elif parent is not None and len(parent) != expected:
+        elif len(parent) != expected:
             found.append(("parent_code", f"must be the {expected}-digit code of the level above"))
-        elif code and parent is not None and not code.startswith(parent):
+        elif _digits(code) and not code.startswith(parent):
             found.append(("parent_code", f"{parent} is not the beginning of code {code}"))
     if not name:
         found.append(("name", "a value is required"))

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
+import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pyarrow as pa
@@ -12,9 +17,10 @@ import pyarrow.parquet as pq
 
 from db.importer.layout import ASSISTANCE, HOUSEHOLDS, PERSONS
 
+REPO = Path(__file__).resolve().parents[2]
 REGISTRY = ("regions", "households", "persons", "assistance_receipts")
 TIMESTAMPS = ("created_at", "updated_at")
-LayoutRows = dict[str, list[dict[str, object]]]
+LayoutRows = dict[str, list[dict[str, Any]]]
 
 
 async def fingerprint(connection: asyncpg.Connection, table: str, *, timestamps: bool) -> str:
@@ -105,3 +111,17 @@ def new_nik(*, ordinal: int, born: dt.date, female: bool, serial: int) -> str:
     """A well-formed NIK for a Jember kecamatan ordinal (day + 40 for women)."""
     day = born.day + (40 if female else 0)
     return f"3509{ordinal:02d}{day:02d}{born.month:02d}{born.year % 100:02d}{serial:04d}"
+
+
+async def run_cli(
+    database_url: str | None, *arguments: str, environment: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``regsosek ARGUMENTS`` in a child process against ``database_url`` (None: unset)."""
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
+    env.update(environment or {})
+    command = [sys.executable, "-c", "from api.cli import main; main()", *arguments]
+    return await asyncio.to_thread(
+        subprocess.run, command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
