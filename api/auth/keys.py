@@ -136,14 +136,19 @@ async def rotate_signing_key(
     alg: str,
     token_ttl: int,
     leeway: int,
+    replace_unreadable: bool = False,
 ) -> str:
-    """A new active key; the old one retired, published until its last token has expired."""
+    """A new active key; the old one retired, published until its last token has expired.
+
+    Refuses (``UnsealError``) when the active key does not open with
+    ``master_secret``: servers holding the other secret could not open the new
+    key either. ``replace_unreadable`` rotates anyway, for a lost master secret.
+    """
     async with connection.transaction():
         await access.lock_signing_keys(connection)
         for row in await access.active_signing_keys(connection):
-            # Sealing the new key under another secret than the running servers hold
-            # would leave them unable to open it; refuse before anything changes.
-            _open_private_key(row, master_secret=master_secret)
+            if not replace_unreadable:
+                _open_private_key(row, master_secret=master_secret)
         kid = await _create_signing_key(connection, master_secret=master_secret, alg=alg)
         await access.retire_active_signing_keys(
             connection, except_kid=kid, publish_seconds=token_ttl + leeway + KEY_PICKUP_SECONDS

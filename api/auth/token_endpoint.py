@@ -8,13 +8,13 @@ Client authentication failures count against the client id and the address
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
-import anyio.to_thread
 import asyncpg
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
@@ -127,7 +127,7 @@ class TokenEndpoint:
         oauth_request = TokenRequest(
             uri=self._uri, headers=request.headers, form=form, clients=clients
         )
-        result = await anyio.to_thread.run_sync(self._server.respond, oauth_request)
+        result = await asyncio.to_thread(self._server.respond, oauth_request)
         known = clients.get(attempt.client_id or "")
         attempt.profile = known.profile if known is not None else None
         if result[1].get("error") == "invalid_client":

@@ -157,7 +157,14 @@ def rotate_secret(
 
 
 @keys_app.command("rotate")
-def rotate() -> None:
+def rotate(
+    replace_unreadable: bool = typer.Option(
+        False,
+        "--replace-unreadable",
+        help="Rotate even though the active key does not open with this REGSOSEK_SECRET_KEY "
+        "(the master secret was lost); restart every server with the new secret.",
+    ),
+) -> None:
     """A new signing key for new tokens (running servers switch within 10 s).
 
     The old public key stays in JWKS until the last token it signed has expired.
@@ -172,6 +179,7 @@ def rotate() -> None:
                 alg=settings.signing_alg,
                 token_ttl=settings.token_ttl,
                 leeway=settings.token_leeway,
+                replace_unreadable=replace_unreadable,
             ),
         )
     except UnsealError as error:

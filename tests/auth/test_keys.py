@@ -66,6 +66,18 @@ async def test_a_server_with_another_master_secret_refuses_to_start(
         )
     assert await gateway.owner.fetchval("SELECT count(*) FROM signing_keys") == 1
 
+    # A lost master secret: rotate anyway, then servers start with the new secret.
+    kid = await rotate_signing_key(
+        gateway.owner,
+        master_secret=OTHER_MASTER,
+        alg="ES256",
+        token_ttl=900,
+        leeway=30,
+        replace_unreadable=True,
+    )
+    async with running_gateway(gateway.url, tmp_path, secret_key=OTHER_MASTER.hex()) as restarted:
+        assert restarted.app.state.keys.current().kid == kid
+
 
 async def test_rotation_keeps_old_tokens_valid_until_they_expire(
     gateway: Gateway, tmp_path: Path
