@@ -140,7 +140,7 @@ class ExternalIssuers:
                 )
 
     def __contains__(self, issuer: object) -> bool:
-        return issuer in self._issuers
+        return isinstance(issuer, str) and issuer in self._issuers
 
     async def prefetch(self) -> None:
         """Fetch every issuer's JWKS once (failures are logged; tokens retry later)."""

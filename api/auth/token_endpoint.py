@@ -103,13 +103,14 @@ class TokenEndpoint:
         return response
 
     async def _respond(self, request: Request, attempt: _Attempt) -> Response:
+        basic_id, basic_secret = extract_basic_authorization(request.headers)
+        attempt.client_id = basic_id
         try:
             form = await _read_form(request)
-            basic_id, basic_secret = extract_basic_authorization(request.headers)
+            attempt.client_id = basic_id or form.get("client_id")
             _check_parameters(form, basic_id=basic_id, basic_secret=basic_secret)
         except _Refused as refused:
             return self._finish(refused.response, attempt)
-        attempt.client_id = basic_id or form.get("client_id")
 
         wait = await self._limiter.retry_after(client_id=attempt.client_id, address=attempt.address)
         if wait is not None:

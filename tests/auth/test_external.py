@@ -124,6 +124,7 @@ async def test_forged_provider_tokens_are_refused(
         "issuer not trusted": sign(
             HEADER, keycloak_claims(idp, iss=idp.url + "/realms/other"), idp_key
         ),
+        "issuer as a list": sign(HEADER, keycloak_claims(idp, iss=[idp.url + REALM]), idp_key),
         "embedded jwk": sign(
             {**HEADER, "jwk": dict(forger.as_dict(private=False))}, keycloak_claims(idp), forger
         ),

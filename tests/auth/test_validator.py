@@ -232,8 +232,10 @@ async def test_a_missing_required_claim_is_refused(gw: Gateway, client_id: str, 
     await assert_refused(gw, forge(gw, client_id, claims={claim: None}))
 
 
-@pytest.mark.parametrize("issuer", [ISSUER + "/", "http://testserver.evil", "HTTP://TESTSERVER"])
-async def test_wrong_issuer_is_refused(gw: Gateway, client_id: str, issuer: str) -> None:
+@pytest.mark.parametrize(
+    "issuer", [ISSUER + "/", "http://testserver.evil", "HTTP://TESTSERVER", [ISSUER], 1]
+)
+async def test_wrong_issuer_is_refused(gw: Gateway, client_id: str, issuer: Any) -> None:
     await assert_refused(gw, forge(gw, client_id, claims={"iss": issuer}))
 
 
