@@ -87,12 +87,14 @@ def check_rows(batch: Batch, sources: dict[str, Source]) -> list[Problem]:
     if households:
         for record, earlier in _duplicates(batch.households, lambda r: r["kk_number"]):
             problems.append(
-                households.problem(record.line, "kk_number", f"same No KK as line {earlier}")
+                households.problem(record.line, "kk_number", reason=f"same No KK as line {earlier}")
             )
     if persons:
         every_person = [record for group in batch.persons.values() for record in group]
         for record, earlier in _duplicates(every_person, lambda r: r["nik"]):
-            problems.append(persons.problem(record.line, "nik", f"same NIK as line {earlier}"))
+            problems.append(
+                persons.problem(record.line, "nik", reason=f"same NIK as line {earlier}")
+            )
         for kk, group in batch.persons.items():
             if kk not in batch.incomplete:
                 problems += _family_problems(persons, group)
@@ -102,7 +104,7 @@ def check_rows(batch: Batch, sources: dict[str, Source]) -> list[Problem]:
         for record, earlier in _duplicates(every_receipt, key):
             problems.append(
                 assistance.problem(
-                    record.line, "month", f"the same receipt is already on line {earlier}"
+                    record.line, "month", reason=f"the same receipt is already on line {earlier}"
                 )
             )
     return problems
@@ -112,26 +114,28 @@ def _family_problems(persons: Source, group: list[Record]) -> list[Problem]:
     problems = []
     for record, earlier in _duplicates(group, lambda r: r["member_no"]):
         problems.append(
-            persons.problem(record.line, "member_no", f"same member number as line {earlier}")
+            persons.problem(
+                record.line, "member_no", reason=f"same member number as line {earlier}"
+            )
         )
     heads = [record for record in group if record["relationship_to_head"] == "HEAD"]
     if not heads:
         problems.append(
-            persons.problem(group[0].line, "relationship_to_head", "the family has no HEAD")
+            persons.problem(group[0].line, "relationship_to_head", reason="the family has no HEAD")
         )
     for extra in heads[1:]:
         problems.append(
             persons.problem(
                 extra.line,
                 "relationship_to_head",
-                f"a second HEAD in the family (the first is on line {heads[0].line})",
+                reason=f"a second HEAD in the family (the first is on line {heads[0].line})",
             )
         )
     return problems
 
 
 async def check_registry(
-    connection: asyncpg.Connection, batch: Batch, sources: dict[str, Source]
+    connection: asyncpg.Connection, batch: Batch, *, sources: dict[str, Source]
 ) -> list[Problem]:
     """Problems that need the registry: unknown desa and families, member counts, taken NIKs.
 
@@ -145,15 +149,15 @@ async def check_registry(
     batch.existing = {
         row["kk_number"]: ExistingFamily(row["id"], row["member_count"]) for row in rows
     }
-    problems = await _unknown_desa(connection, batch, sources)
+    problems = await _unknown_desa(connection, batch, sources=sources)
     problems += _member_counts(batch, sources)
     problems += _orphans(batch, sources)
-    problems += await _taken_niks(connection, batch, sources)
+    problems += await _taken_niks(connection, batch, sources=sources)
     return problems
 
 
 async def _unknown_desa(
-    connection: asyncpg.Connection, batch: Batch, sources: dict[str, Source]
+    connection: asyncpg.Connection, batch: Batch, *, sources: dict[str, Source]
 ) -> list[Problem]:
     codes = sorted({record.text("desa_code") for record in batch.households})
     known = {
@@ -166,7 +170,7 @@ async def _unknown_desa(
         sources["households"].problem(
             record.line,
             "desa_code",
-            "no desa/kelurahan with this code in the registry (load it with import-regions)",
+            reason="no desa/kelurahan with this code in the registry (load it with import-regions)",
         )
         for record in batch.households
         if record.text("desa_code") not in known
@@ -185,7 +189,7 @@ def _member_counts(batch: Batch, sources: dict[str, Source]) -> list[Problem]:
             if len(members) != declared:
                 reason = f"is {declared} but the persons file lists {len(members)} member(s)"
                 problems.append(
-                    sources["households"].problem(household.line, "member_count", reason)
+                    sources["households"].problem(household.line, "member_count", reason=reason)
                 )
         elif kk in batch.existing:
             kept = batch.existing[kk].member_count
@@ -195,14 +199,14 @@ def _member_counts(batch: Batch, sources: dict[str, Source]) -> list[Problem]:
                     " (no rows in the persons file)"
                 )
                 problems.append(
-                    sources["households"].problem(household.line, "member_count", reason)
+                    sources["households"].problem(household.line, "member_count", reason=reason)
                 )
         else:
             problems.append(
                 sources["households"].problem(
                     household.line,
                     "kk_number",
-                    "a new family needs its members in the persons file",
+                    reason="a new family needs its members in the persons file",
                 )
             )
     for kk, members in batch.persons.items():
@@ -214,7 +218,7 @@ def _member_counts(batch: Batch, sources: dict[str, Source]) -> list[Problem]:
                 f"the registry's family has member_count {registered}"
                 f" but this file lists {len(members)} member(s)"
             )
-            problems.append(sources["persons"].problem(members[0].line, "kk_number", reason))
+            problems.append(sources["persons"].problem(members[0].line, "kk_number", reason=reason))
     for kk, members in batch.persons.items():
         if kk in batch.incomplete:
             continue
@@ -223,7 +227,7 @@ def _member_counts(batch: Batch, sources: dict[str, Source]) -> list[Problem]:
             assert isinstance(number, int)
             if number > len(members):
                 reason = f"{number} is beyond the family's {len(members)} member(s)"
-                problems.append(sources["persons"].problem(record.line, "member_no", reason))
+                problems.append(sources["persons"].problem(record.line, "member_no", reason=reason))
     return problems
 
 
@@ -235,12 +239,14 @@ def _orphans(batch: Batch, sources: dict[str, Source]) -> list[Problem]:
     for table, groups in (("persons", batch.persons), ("assistance", batch.receipts or {})):
         for kk, records in groups.items():
             if kk not in known:
-                problems += [sources[table].problem(r.line, "kk_number", reason) for r in records]
+                problems += [
+                    sources[table].problem(r.line, "kk_number", reason=reason) for r in records
+                ]
     return problems
 
 
 async def _taken_niks(
-    connection: asyncpg.Connection, batch: Batch, sources: dict[str, Source]
+    connection: asyncpg.Connection, batch: Batch, *, sources: dict[str, Source]
 ) -> list[Problem]:
     """NIKs that belong to a member of a family whose members this import does not replace."""
     by_nik = {record.text("nik"): record for group in batch.persons.values() for record in group}
@@ -253,7 +259,7 @@ async def _taken_niks(
         sources["persons"].problem(
             by_nik[row["nik"]].line,
             "nik",
-            f"already belongs to a member of family {row['kk_number']} in the registry",
+            reason=f"already belongs to a member of family {row['kk_number']} in the registry",
         )
         for row in rows
         if row["kk_number"] not in batch.persons

@@ -153,7 +153,7 @@ def _spec(column: Column[object], described: dict[str, tuple[str | None, str]]) 
     )
 
 
-def _file(table: str, model: type[object], description: str, *, keyed: bool) -> FileSpec:
+def _file(table: str, model: type[object], *, description: str, keyed: bool) -> FileSpec:
     described = _catalogued()
     columns = [
         _spec(column, described)
@@ -166,19 +166,19 @@ def _file(table: str, model: type[object], description: str, *, keyed: bool) -> 
 HOUSEHOLDS = _file(
     "households",
     Household,
-    "One row per family (Kartu Keluarga), identified by kk_number.",
+    description="One row per family (Kartu Keluarga), identified by kk_number.",
     keyed=False,
 )
 PERSONS = _file(
     "persons",
     Person,
-    "One row per family member; kk_number names the member's family.",
+    description="One row per family member; kk_number names the member's family.",
     keyed=True,
 )
 ASSISTANCE = _file(
     "assistance",
     AssistanceReceipt,
-    "One row per month in which a family received a program (r501).",
+    description="One row per month in which a family received a program (r501).",
     keyed=True,
 )
 FILES = (HOUSEHOLDS, PERSONS, ASSISTANCE)

@@ -165,7 +165,7 @@ def parse_source(source: Source, spec: FileSpec) -> tuple[list[Record], list[Pro
     records = []
     for raw in source.rows:
         if raw.malformed:
-            problems.append(source.problem(raw.line, "(row)", raw.malformed))
+            problems.append(source.problem(raw.line, "(row)", reason=raw.malformed))
             continue
         values: dict[str, Value] = {}
         bad = []
@@ -173,10 +173,10 @@ def parse_source(source: Source, spec: FileSpec) -> tuple[list[Record], list[Pro
             try:
                 values[column.name] = parse_value(column, raw.values.get(column.name))
             except BadValue as error:
-                bad.append(source.problem(raw.line, column.name, str(error)))
+                bad.append(source.problem(raw.line, column.name, reason=str(error)))
         if not bad:
             record = Record(raw.line, values)
-            bad = [source.problem(raw.line, c, r) for c, r in ROW_CHECKS[spec.table](record)]
+            bad = [source.problem(raw.line, c, reason=r) for c, r in ROW_CHECKS[spec.table](record)]
             if not bad:
                 records.append(record)
         problems += bad
@@ -190,13 +190,15 @@ def _header_problems(source: Source, spec: FileSpec) -> tuple[list[Problem], boo
     header_line = 1 if source.unit == "line" else 0
     for column in spec.columns:
         if column.required and column.name not in header:
-            problems.append(source.problem(header_line, column.name, "missing from the header"))
+            problems.append(
+                source.problem(header_line, column.name, reason="missing from the header")
+            )
     for index, name in enumerate(header):
         if name not in spec.names:
             problems.append(
-                source.problem(header_line, name, f"not a column of the {spec.table} layout")
+                source.problem(header_line, name, reason=f"not a column of the {spec.table} layout")
             )
         elif name in header[:index]:
-            problems.append(source.problem(header_line, name, "appears twice in the header"))
+            problems.append(source.problem(header_line, name, reason="appears twice in the header"))
     complete = all(column.name in header for column in spec.columns if column.required)
     return problems, complete

@@ -70,7 +70,7 @@ def _check_row(source: Source, raw: RawRow) -> tuple[RegionRow | None, list[Prob
     """The row if it is valid on its own (parents are checked later), and its problems."""
     values = raw.values
     if raw.malformed:
-        return None, [source.problem(raw.line, "(row)", raw.malformed)]
+        return None, [source.problem(raw.line, "(row)", reason=raw.malformed)]
     found = []
     code, parent, level_name, name = (values.get(column) for column in COLUMNS)
     level = LEVEL_NAMES.get((level_name or "").lower())
@@ -95,7 +95,7 @@ def _check_row(source: Source, raw: RawRow) -> tuple[RegionRow | None, list[Prob
             found.append(("parent_code", f"{parent} is not the beginning of code {code}"))
     if not name:
         found.append(("name", "a value is required"))
-    problems = [source.problem(raw.line, column, reason) for column, reason in found]
+    problems = [source.problem(raw.line, column, reason=reason) for column, reason in found]
     if problems or code is None or level is None or name is None:
         return None, problems
     return RegionRow(raw.line, code, parent, level, name), []
@@ -104,9 +104,9 @@ def _check_row(source: Source, raw: RawRow) -> tuple[RegionRow | None, list[Prob
 def check_regions(source: Source) -> tuple[list[RegionRow], list[Problem]]:
     """Rows valid on their own and every problem found without the registry."""
     missing = [column for column in COLUMNS if column not in source.header]
-    problems = [source.problem(1, column, "missing from the header") for column in missing]
+    problems = [source.problem(1, column, reason="missing from the header") for column in missing]
     problems += [
-        source.problem(1, column, "not a column of a region master file")
+        source.problem(1, column, reason="not a column of a region master file")
         for column in source.header
         if column not in COLUMNS
     ]
@@ -120,7 +120,7 @@ def check_regions(source: Source) -> tuple[list[RegionRow], list[Problem]]:
         code = raw.values.get("code")
         if code and code in first_line:
             problems.append(
-                source.problem(raw.line, "code", f"same code as line {first_line[code]}")
+                source.problem(raw.line, "code", reason=f"same code as line {first_line[code]}")
             )
         elif code:
             first_line[code] = raw.line
@@ -147,7 +147,9 @@ async def import_regions(url: str, path: Path) -> RegionsSummary:
             }
             problems += [
                 source.problem(
-                    row.line, "parent_code", f"no region {row.parent_code} in the file or registry"
+                    row.line,
+                    "parent_code",
+                    reason=f"no region {row.parent_code} in the file or registry",
                 )
                 for row in rows
                 if row.parent_code and row.parent_code not in in_file | known

@@ -114,7 +114,7 @@ async def import_registry(url: str, path: Path, *, dry_run: bool = False) -> Imp
                     "LOCK TABLE households, persons, assistance_receipts"
                     " IN SHARE ROW EXCLUSIVE MODE"
                 )
-            problems += await check_registry(connection, batch, sources)
+            problems += await check_registry(connection, batch, sources=sources)
             if problems:
                 raise ImportRejected(problems)
             if not dry_run:

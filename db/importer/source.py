@@ -41,7 +41,7 @@ class Source:
     def name(self) -> str:
         return self.path.name
 
-    def problem(self, line: int, column: str, reason: str) -> Problem:
+    def problem(self, line: int, column: str, *, reason: str) -> Problem:
         return Problem(file=self.name, unit=self.unit, line=line, column=column, reason=reason)
 
 

@@ -28,8 +28,9 @@ def _columns(spec: FileSpec, *, without: tuple[str, ...] = ()) -> str:
 
 
 async def _stage(
-    connection: asyncpg.Connection, spec: FileSpec, source_sql: str, records: list[Record]
+    connection: asyncpg.Connection, spec: FileSpec, *, source_sql: str, records: list[Record]
 ) -> None:
+    """A temporary table named ``import_<file>`` shaped like ``source_sql``, holding ``records``."""
     table = f"import_{spec.table}"
     await connection.execute(
         f"CREATE TEMP TABLE {table} ON COMMIT DROP AS {source_sql} WITH NO DATA"
@@ -46,21 +47,24 @@ async def write_batch(connection: asyncpg.Connection, batch: Batch) -> None:
     persons = [record for group in batch.persons.values() for record in group]
     receipts = [record for group in (batch.receipts or {}).values() for record in group]
     await _stage(
-        connection, HOUSEHOLDS, f"SELECT {_columns(HOUSEHOLDS)} FROM households", batch.households
+        connection,
+        HOUSEHOLDS,
+        source_sql=f"SELECT {_columns(HOUSEHOLDS)} FROM households",
+        records=batch.households,
     )
     person_columns = _columns(PERSONS, without=("kk_number",))
     await _stage(
         connection,
         PERSONS,
-        f"SELECT h.kk_number, {person_columns} FROM persons JOIN households h ON false",
-        persons,
+        source_sql=f"SELECT h.kk_number, {person_columns} FROM persons JOIN households h ON false",
+        records=persons,
     )
     await _stage(
         connection,
         ASSISTANCE,
-        "SELECT h.kk_number, program, month, year"
+        source_sql="SELECT h.kk_number, program, month, year"
         " FROM assistance_receipts JOIN households h ON false",
-        receipts,
+        records=receipts,
     )
     household_columns = _columns(HOUSEHOLDS)
     updates = ", ".join(

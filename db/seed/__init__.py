@@ -105,7 +105,7 @@ async def seed_registry(
             maker = ChunkMaker(
                 seed=seed,
                 geography=Geography.for_seed(seed),
-                vocabularies=Vocabularies(program_array_oid=element_oid),
+                vocabularies=Vocabularies.build(program_array_oid=element_oid),
             )
             with bar:
                 async with secondary_indexes_set_aside(connection, REGISTRY_TABLES):

@@ -97,7 +97,7 @@ class CopyRows:
         self._parts: list[tuple[Bytes2D, Mask | None]] = []
         self._fields = 0
 
-    def _fixed(self, values: NDArray[np.generic], dtype: str, null: Mask | None = None) -> None:
+    def _fixed(self, values: NDArray[np.generic], *, dtype: str, null: Mask | None = None) -> None:
         size = np.dtype(dtype).itemsize
         typed = np.asarray(values).astype(dtype)
         payload = typed.view(np.uint8).reshape(self.rows, size)
@@ -112,20 +112,20 @@ class CopyRows:
         self._fields += 1
 
     def smallint(self, values: Ints, *, null: Mask | None = None) -> None:
-        self._fixed(values, ">i2", null)
+        self._fixed(values, dtype=">i2", null=null)
 
     def integer(self, values: Ints) -> None:
-        self._fixed(values, ">i4")
+        self._fixed(values, dtype=">i4")
 
     def bigint(self, values: Ints) -> None:
-        self._fixed(values, ">i8")
+        self._fixed(values, dtype=">i8")
 
     def boolean(self, values: NDArray[np.bool_]) -> None:
-        self._fixed(values, "u1")
+        self._fixed(values, dtype="u1")
 
     def date(self, values: NDArray[np.datetime64]) -> None:
         days = values.astype("datetime64[D]").astype(np.int64) - POSTGRES_EPOCH_DAYS
-        self._fixed(days, ">i4")
+        self._fixed(days, dtype=">i4")
 
     def text(self, *segments: Segment, null: Mask | None = None) -> None:
         """A text-like value (text, varchar, enum label, or pre-encoded array) from segments."""

@@ -74,27 +74,27 @@ def _programs_array(mask: int, element_oid: int) -> bytes:
 class Vocabularies:
     """Every fixed text the encoders need, built once per run."""
 
-    program_array_oid: int
-    desa: Vocabulary = field(init=False)
-    given: Vocabulary = field(init=False)
-    second: Vocabulary = field(init=False)
-    place: Vocabulary = field(init=False)
-    number_prefix: Vocabulary = field(init=False)
-    received: Vocabulary = field(init=False)
+    desa: Vocabulary
+    given: Vocabulary
+    second: Vocabulary
+    place: Vocabulary
+    number_prefix: Vocabulary
+    received: Vocabulary
+    """The binary ``assistance_program[]`` of every subset of programs, by bit mask."""
 
-    def __post_init__(self) -> None:
-        fields = {
-            "desa": vocabulary([village.code for village in villages()]),
-            "given": vocabulary(MALE_GIVEN + FEMALE_GIVEN),
-            "second": vocabulary([""] + [" " + w for w in MALE_SECOND + FEMALE_SECOND]),
-            "place": vocabulary(STREETS + HAMLETS),
-            "number_prefix": vocabulary([" No. ", ""]),
-            "received": vocabulary(
-                [_programs_array(m, self.program_array_oid) for m in range(1 << len(PROGRAMS))]
+    @classmethod
+    def build(cls, *, program_array_oid: int) -> Vocabularies:
+        """``program_array_oid`` is the database's OID of the ``assistance_program`` type."""
+        return cls(
+            desa=vocabulary([village.code for village in villages()]),
+            given=vocabulary(MALE_GIVEN + FEMALE_GIVEN),
+            second=vocabulary([""] + [" " + word for word in MALE_SECOND + FEMALE_SECOND]),
+            place=vocabulary(STREETS + HAMLETS),
+            number_prefix=vocabulary([" No. ", ""]),
+            received=vocabulary(
+                [_programs_array(mask, program_array_oid) for mask in range(1 << len(PROGRAMS))]
             ),
-        }
-        for name, value in fields.items():
-            object.__setattr__(self, name, value)
+        )
 
 
 ENUM_LABELS: dict[type[StrEnum], Vocabulary] = {
@@ -109,8 +109,9 @@ ENUM_LABELS: dict[type[StrEnum], Vocabulary] = {
 }  # fmt: skip
 
 
-def label(codes: np.ndarray, enum: type[StrEnum], *, null: np.ndarray | None = None) -> Segment:
-    return words(np.where(codes < 0, 0, codes) if null is not None else codes, ENUM_LABELS[enum])
+def label(codes: np.ndarray, enum: type[StrEnum]) -> Segment:
+    """Enum labels by member index; negative codes (NULLs, masked by the caller) read as 0."""
+    return words(np.maximum(codes, 0), ENUM_LABELS[enum])
 
 
 @dataclass(frozen=True)
@@ -138,9 +139,9 @@ class ChunkMaker:
 
     def make(self, size: int) -> Chunk:
         rng = np.random.default_rng([self.seed, self.number])
-        families = draw_households(rng, self.geography, size)
+        families = draw_households(rng, self.geography, size=size)
         members = draw_members(rng, families)
-        persons = draw_persons(rng, families, members)
+        persons = draw_persons(rng, families=families, members=members)
         receipts = draw_receipts(rng, families)
         ordinal = self.geography.kecamatan_ordinal[families.village]
         niks = self.identities.niks(
@@ -158,8 +159,12 @@ class ChunkMaker:
             words(persons.second_name, self.vocabularies.second),
         ]
         chunk = Chunk(
-            households=self._households(families, members, persons, receipts, kk, names),
-            persons=self._persons(members, persons, niks, names, household_ids),
+            households=self._households(
+                families, members=members, persons=persons, receipts=receipts, kk=kk, names=names
+            ),
+            persons=self._persons(
+                members, persons=persons, niks=niks, names=names, household_ids=household_ids
+            ),
             receipts=self._receipts(receipts, household_ids),
             household_count=size,
             person_count=len(members),
@@ -174,6 +179,7 @@ class ChunkMaker:
     def _households(
         self,
         families: Households,
+        *,
         members: Members,
         persons: Persons,
         receipts: Receipts,
@@ -212,7 +218,7 @@ class ChunkMaker:
         rows.text(label(families.lighting, enums.Lighting))
         no_wattage = families.electricity_wattage < 0
         rows.text(
-            label(families.electricity_wattage, enums.ElectricityWattage, null=no_wattage),
+            label(families.electricity_wattage, enums.ElectricityWattage),
             null=no_wattage,
         )
         rows.text(label(families.cooking_fuel, enums.CookingFuel))
@@ -229,6 +235,7 @@ class ChunkMaker:
     def _persons(
         self,
         members: Members,
+        *,
         persons: Persons,
         niks: np.ndarray,
         names: list[Segment],
@@ -253,8 +260,8 @@ class ChunkMaker:
         rows.boolean(persons.worked)
         idle = ~persons.worked
         rows.smallint(np.maximum(persons.hours, 0), null=idle)
-        rows.text(label(persons.industry, enums.Industry, null=idle), null=idle)
-        rows.text(label(persons.employment_status, enums.EmploymentStatus, null=idle), null=idle)
+        rows.text(label(persons.industry, enums.Industry), null=idle)
+        rows.text(label(persons.employment_status, enums.EmploymentStatus), null=idle)
         for column in range(persons.difficulty.shape[1]):
             rows.text(label(persons.difficulty[:, column], enums.DifficultyLevel))
         rows.text(label(persons.chronic_illness, enums.ChronicIllness))

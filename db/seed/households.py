@@ -23,7 +23,6 @@ from db.seed.sampling import (
     Ints,
     decile_categorical,
     decile_flag,
-    normalised,
 )
 
 DECILE_SHARES = (0.11, 0.10, 0.10, 0.09, 0.09, 0.09, 0.10, 0.11, 0.11, 0.10)
@@ -143,7 +142,7 @@ class Households:
         return len(self.decile)
 
 
-def draw_households(rng: np.random.Generator, geography: Geography, size: int) -> Households:
+def draw_households(rng: np.random.Generator, geography: Geography, *, size: int) -> Households:
     village = rng.choice(len(geography.villages), size=size, p=geography.weights)
     score = geography.effects[village] + rng.normal(0.0, 1.0, size)
     decile = np.searchsorted(geography.thresholds, score).astype(np.int64) + 1
@@ -200,7 +199,3 @@ def draw_households(rng: np.random.Generator, geography: Geography, size: int) -
         rt=(rw - 1) * 4 + rng.integers(1, 5, size),
         rw=rw,
     )
-
-
-def decile_shares() -> Floats:
-    return normalised(DECILE_SHARES)

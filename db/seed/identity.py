@@ -60,16 +60,22 @@ class Identities:
     def niks(self, *, kecamatan_ordinal: Ints, birth_date: np.ndarray, female: np.ndarray) -> Ints:
         """16-digit NIKs as integers (every one has the leading ``35``, so exactly 16 digits)."""
         return self._numbers(
-            self.nik_serials, kecamatan_ordinal, birth_date, female.astype(np.int64)
+            self.nik_serials,
+            kecamatan=kecamatan_ordinal,
+            dates=birth_date,
+            female=female.astype(np.int64),
         )
 
     def kk_numbers(self, *, kecamatan_ordinal: Ints, issued: np.ndarray) -> Ints:
         return self._numbers(
-            self.kk_serials, kecamatan_ordinal, issued, np.zeros(len(issued), dtype=np.int64)
+            self.kk_serials,
+            kecamatan=kecamatan_ordinal,
+            dates=issued,
+            female=np.zeros(len(issued), dtype=np.int64),
         )
 
     @staticmethod
-    def _numbers(serials: Serials, kecamatan: Ints, dates: np.ndarray, female: Ints) -> Ints:
+    def _numbers(serials: Serials, *, kecamatan: Ints, dates: np.ndarray, female: Ints) -> Ints:
         day, month, year = _date_parts(dates)
         day = day + 40 * female
         date_key = ((year * 12 + month - 1) * 31 + (day % 40) - 1) * 2 + female

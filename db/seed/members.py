@@ -28,7 +28,9 @@ MALE, FEMALE = 0, 1
 
 RELATIONSHIP = list(Relationship)
 MARITAL = list(MaritalStatus)
-_SINGLE, _MARRIED, _DIVORCED, _WIDOWED = (MARITAL.index(m) for m in MaritalStatus)
+_SINGLE = MARITAL.index(MaritalStatus.SINGLE)
+_MARRIED = MARITAL.index(MaritalStatus.MARRIED)
+_WIDOWED = MARITAL.index(MaritalStatus.WIDOWED)
 
 _SLOT_RELATIONSHIP = np.array(
     [RELATIONSHIP.index(Relationship.HEAD), RELATIONSHIP.index(Relationship.SPOUSE)]
@@ -78,8 +80,8 @@ def draw_members(rng: np.random.Generator, families: Households) -> Members:
         np.clip(np.rint(rng.normal(54, 14, n)), 20, 95),
         np.clip(np.rint(rng.normal(44, 13, n)), 19, 90),
     )
-    man_status = choice(rng, (3, 90, 3, 4), n)
-    woman_status = choice(rng, (10, 0, 28, 62), n)
+    man_status = choice(rng, (3, 90, 3, 4), size=n)
+    woman_status = choice(rng, (10, 0, 28, 62), size=n)
     head_status = np.where(woman, woman_status, man_status)
     head_status = np.where((head_status == _WIDOWED) & (age[:, HEAD] < 25), _SINGLE, head_status)
     marital[:, HEAD] = head_status
@@ -92,8 +94,16 @@ def draw_members(rng: np.random.Generator, families: Households) -> Members:
     marital[:, SPOUSE] = _MARRIED
 
     mother_age = np.where(married, age[:, SPOUSE], age[:, HEAD] - np.where(woman, 0, 4))
-    _draw_children(rng, families, present, sex, age, mother_age, head_status != _SINGLE)
-    _draw_extended(rng, families, present, sex, age, marital)
+    _draw_children(
+        rng,
+        families=families,
+        present=present,
+        sex=sex,
+        age=age,
+        mother_age=mother_age,
+        may_have=head_status != _SINGLE,
+    )
+    _draw_extended(rng, families=families, present=present, sex=sex, age=age, marital=marital)
 
     rows, slots = np.nonzero(present)
     member_count = present.sum(axis=1)
@@ -112,6 +122,7 @@ def draw_members(rng: np.random.Generator, families: Households) -> Members:
 
 def _draw_children(
     rng: np.random.Generator,
+    *,
     families: Households,
     present: Bools,
     sex: Ints,
@@ -140,6 +151,7 @@ def _draw_children(
 
 def _draw_extended(
     rng: np.random.Generator,
+    *,
     families: Households,
     present: Bools,
     sex: Ints,
@@ -167,7 +179,7 @@ def _draw_extended(
 
     couple_young = np.minimum(eldest, age[:, CHILD_IN_LAW])
     span = np.clip(np.minimum(couple_young - 19, 12) + 1, 0, None)
-    grandchildren = np.where(in_law & (span > 0), choice(rng, (35, 40, 25), n), 0)
+    grandchildren = np.where(in_law & (span > 0), choice(rng, (35, 40, 25), size=n), 0)
     for offset in range(2):
         slot = FIRST_GRANDCHILD + offset
         has = grandchildren > offset

@@ -17,7 +17,15 @@ from db.enums import EmploymentStatus, Enrollment, MaritalStatus, Relationship
 from db.seed.households import Households
 from db.seed.members import FEMALE, MARITAL, RELATIONSHIP, Members
 from db.seed.names import FEMALE_GIVEN, FEMALE_SECOND, MALE_GIVEN, MALE_SECOND
-from db.seed.sampling import POVERTY, Bools, Ints, by_decile, categorical, choice, normalised
+from db.seed.sampling import (
+    POVERTY,
+    Bools,
+    Ints,
+    categorical,
+    choice,
+    decile_categorical,
+    normalised,
+)
 
 REFERENCE_DATE = np.datetime64("2022-10-15", "D")
 """Regsosek's first day of enumeration: ages are ages on this day."""
@@ -76,7 +84,7 @@ def _by_age(age: Ints, table: tuple[tuple[int, float], ...]) -> np.ndarray:
     return np.array([p for _, p in table])[np.searchsorted(bounds, age, side="right")]
 
 
-def draw_persons(rng: np.random.Generator, families: Households, members: Members) -> Persons:
+def draw_persons(rng: np.random.Generator, *, families: Households, members: Members) -> Persons:
     n = len(members)
     age = members.age
     female = members.sex == FEMALE
@@ -128,10 +136,10 @@ def draw_persons(rng: np.random.Generator, families: Households, members: Member
         difficulty=_difficulty(rng, age),
         chronic_illness=np.where(
             rng.random(n) < _by_age(age, CHRONIC_BY_AGE),
-            1 + choice(rng, CHRONIC_KINDS, n),
+            1 + choice(rng, CHRONIC_KINDS, size=n),
             0,
         ),
-        insurance=_insurance(rng, families, members),
+        insurance=_insurance(rng, families=families, members=members),
         protection=np.column_stack(
             [
                 (age >= 18) & (age < 65) & (rng.random(n) < 0.03),
@@ -172,15 +180,15 @@ def _work(
     rate = np.where(female, 0.5, 0.85) * np.where(age >= 65, 0.5, 1.0)
     worked = (age >= 15) & (enrollment != _STILL) & (rng.random(n) < rate)
     hours = np.clip(np.rint(rng.normal(40, 12, n)), 1, 84).astype(np.int64)
-    industry = categorical(
+    industry = decile_categorical(
         rng,
-        by_decile(
-            (55, 1, 8, 0, 9, 12, 4, 4, 0, 1, 0, 0, 6),
-            (10, 1, 10, 1, 5, 25, 5, 6, 6, 12, 5, 10, 4),
-            decile,
-        ),
+        decile,
+        poor=(55, 1, 8, 0, 9, 12, 4, 4, 0, 1, 0, 0, 6),
+        rich=(10, 1, 10, 1, 5, 25, 5, 6, 6, 12, 5, 10, 4),
     )
-    status = categorical(rng, by_decile((22, 10, 0, 15, 38, 15), (25, 8, 7, 50, 5, 5), decile))
+    status = decile_categorical(
+        rng, decile, poor=(22, 10, 0, 15, 38, 15), rich=(25, 8, 7, 50, 5, 5)
+    )
     return (
         worked,
         np.where(worked, hours, -1),
@@ -195,17 +203,17 @@ def _difficulty(rng: np.random.Generator, age: Ints) -> Ints:
     levels = np.zeros((n, len(DIFFICULTY_DOMAINS)), dtype=np.int64)
     affected = np.flatnonzero(rng.random(n) < _by_age(age, DIFFICULTY_BY_AGE))
     count = len(affected)
-    primary = choice(rng, DIFFICULTY_DOMAINS, count)
-    levels[affected, primary] = 1 + choice(rng, (55, 30, 15), count)
+    primary = choice(rng, DIFFICULTY_DOMAINS, size=count)
+    levels[affected, primary] = 1 + choice(rng, (55, 30, 15), size=count)
     second = rng.random(count) < 0.3
     extra = np.where(primary == 2, 7, 2)
-    levels[affected[second], extra[second]] = 1 + choice(rng, (60, 30, 10), int(second.sum()))
+    levels[affected[second], extra[second]] = 1 + choice(rng, (60, 30, 10), size=int(second.sum()))
     return levels
 
 
-def _insurance(rng: np.random.Generator, families: Households, members: Members) -> Bools:
+def _insurance(rng: np.random.Generator, *, families: Households, members: Members) -> Bools:
     """One JKN scheme per family (PBI for most poor families), shared by its members."""
-    scheme = categorical(rng, by_decile((72, 3, 2, 23), (5, 35, 45, 15), families.decile))
+    scheme = decile_categorical(rng, families.decile, poor=(72, 3, 2, 23), rich=(5, 35, 45, 15))
     other = rng.random(len(families)) < 0.02 + 0.04 * (families.decile >= 9)
     per_person = scheme[members.household]
     return np.column_stack(

@@ -38,7 +38,7 @@ def categorical(rng: np.random.Generator, probabilities: Floats) -> Ints:
     return result
 
 
-def by_decile(poor: Sequence[float], rich: Sequence[float], decile: Ints) -> Floats:
+def by_decile(decile: Ints, *, poor: Sequence[float], rich: Sequence[float]) -> Floats:
     """Per-row category probabilities: the mixture of ``poor`` and ``rich`` for each decile."""
     weight = POVERTY[decile - 1][:, None]
     return weight * normalised(poor)[None, :] + (1 - weight) * normalised(rich)[None, :]
@@ -48,7 +48,7 @@ def decile_categorical(
     rng: np.random.Generator, decile: Ints, *, poor: Sequence[float], rich: Sequence[float]
 ) -> Ints:
     """Category codes drawn from the decile mixture of ``poor`` and ``rich``."""
-    return categorical(rng, by_decile(poor, rich, decile))
+    return categorical(rng, by_decile(decile, poor=poor, rich=rich))
 
 
 def decile_flag(rng: np.random.Generator, decile: Ints, *, poor: float, rich: float) -> Bools:
@@ -57,7 +57,7 @@ def decile_flag(rng: np.random.Generator, decile: Ints, *, poor: float, rich: fl
     return rng.random(len(decile)) < weight * poor + (1 - weight) * rich
 
 
-def choice(rng: np.random.Generator, weights: Sequence[float], size: int) -> Ints:
+def choice(rng: np.random.Generator, weights: Sequence[float], *, size: int) -> Ints:
     """``size`` codes drawn from one fixed distribution."""
     return rng.choice(len(weights), size=size, p=normalised(weights)).astype(np.int64)
 
