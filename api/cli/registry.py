@@ -45,6 +45,8 @@ def _owner_database() -> Iterator[str]:
         raise _fail("the database is not migrated: run `regsosek db upgrade` first") from None
     except (OSError, asyncpg.PostgresConnectionError, asyncpg.InvalidCatalogNameError) as e:
         raise _fail(f"cannot reach the database: {e}") from None
+    except asyncpg.PostgresError as error:
+        raise _fail(f"the database refused the change, nothing was written: {error}") from None
 
 
 def seed(
