@@ -160,7 +160,13 @@ class ChunkMaker:
         ]
         chunk = Chunk(
             households=self._households(
-                families, members=members, persons=persons, receipts=receipts, kk=kk, names=names
+                families,
+                ids=household_ids,
+                members=members,
+                persons=persons,
+                receipts=receipts,
+                kk=kk,
+                names=names,
             ),
             persons=self._persons(
                 members, persons=persons, niks=niks, names=names, household_ids=household_ids
@@ -180,6 +186,7 @@ class ChunkMaker:
         self,
         families: Households,
         *,
+        ids: np.ndarray,
         members: Members,
         persons: Persons,
         receipts: Receipts,
@@ -189,7 +196,7 @@ class ChunkMaker:
         n = len(families)
         v = self.vocabularies
         rows = CopyRows(n)
-        rows.bigint(np.arange(self.next_household, self.next_household + n))
+        rows.bigint(ids)
         rows.text(binary.digits(kk, 16))
         desa = words(families.village, v.desa)
         rows.text(desa)
