@@ -2,12 +2,13 @@
 
 Appending runs as the gateway role ``regsosek_app``, which may only INSERT and
 SELECT here; every chain step holds ``pg_advisory_xact_lock(CHAIN_LOCK)`` from
-before it reads the head until it commits, so writers in any number of
-processes extend one chain, never two.
+before it reads (or checks) the head until it commits, so writers in any
+number of processes extend one chain, never two.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -73,11 +74,58 @@ async def ensure_partition(connection: asyncpg.Connection, at: datetime) -> None
     await connection.execute("SELECT regsosek_ensure_audit_partition($1)", at)
 
 
-async def copy_events(
-    connection: asyncpg.Connection, rows: Sequence[Sequence[Any]], *, columns: Sequence[str]
+_CASTS: Final = {
+    "seq": "bigint",
+    "occurred_at": "timestamptz",
+    "row_count": "integer",
+    "field_paths": "text[]",
+    # Id lists travel as array literals ('{1,2,3}'): far cheaper to encode than lists.
+    "household_ids": "text::bigint[]",
+    "person_ids": "text::bigint[]",
+    "prev_hash": "bytea",
+    "hash": "bytea",
+}
+
+
+@functools.cache
+def _insert_statement(columns: tuple[str, ...]) -> str:
+    values = ", ".join(
+        f"${index}::{_CASTS.get(column, 'text')}" for index, column in enumerate(columns, 1)
+    )
+    guard = len(columns) + 1
+    return (
+        f"INSERT INTO audit_events ({', '.join(columns)}) SELECT {values}"
+        f" WHERE CASE WHEN ${guard + 1}::bigint IS NULL THEN true"
+        f" ELSE regsosek_audit_extends_head(${guard}::bigint, ${guard + 1}, ${guard + 2}::bytea)"
+        " END"
+    )
+
+
+def id_array(ids: Sequence[int]) -> str:
+    """``ids`` as a PostgreSQL array literal, the form ``insert_events`` takes id lists in."""
+    return "{" + ",".join(map(str, ids)) + "}"
+
+
+async def insert_events(
+    connection: asyncpg.Connection,
+    rows: Sequence[Sequence[Any]],
+    *,
+    columns: Sequence[str],
+    extends: tuple[int, bytes] | None = None,
 ) -> None:
-    """Append ``rows`` (values in ``columns`` order) with binary COPY."""
-    await connection.copy_records_to_table("audit_events", records=rows, columns=list(columns))
+    """Insert ``rows`` (values in ``columns`` order, id lists as ``id_array`` literals).
+
+    All rows are sent in one round trip and, outside an explicit transaction,
+    commit together at its end. With ``extends=(seq, hash)`` the first row
+    first takes the chain lock and checks that the head is still that event
+    (``asyncpg.SerializationError`` if not, and nothing is written): a whole
+    chain step in one round trip.
+    """
+    guard: tuple[Any, ...] = (CHAIN_LOCK, *extends) if extends else (None, None, None)
+    args = [
+        (*row, *guard) if index == 0 else (*row, None, None, None) for index, row in enumerate(rows)
+    ]
+    await connection.executemany(_insert_statement(tuple(columns)), args)
 
 
 async def insert_checkpoint(

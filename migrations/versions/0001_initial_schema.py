@@ -251,6 +251,31 @@ SECURITY_SQL = [
     """,
     "REVOKE ALL ON FUNCTION regsosek_household_member_ids(bigint) FROM PUBLIC",
     f"GRANT EXECUTE ON FUNCTION regsosek_household_member_ids(bigint) TO {APP_ROLE}",
+    # The audit writer's one-round-trip chain step: inside the step's transaction,
+    # take the chain lock, then (with a fresh snapshot: the function is VOLATILE)
+    # check that the chain's head is still the one the batch was hashed onto.
+    """
+    CREATE FUNCTION regsosek_audit_extends_head(
+        lock_key bigint, expected_seq bigint, expected_hash bytea
+    ) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, public AS $$
+    DECLARE
+        head_seq bigint;
+        head_hash bytea;
+    BEGIN
+        PERFORM pg_advisory_xact_lock(lock_key);
+        SELECT seq, hash INTO head_seq, head_hash FROM public.audit_events
+        ORDER BY seq DESC LIMIT 1;
+        IF coalesce(head_seq, 0) = expected_seq
+           AND coalesce(head_hash, decode(repeat('00', 32), 'hex')) = expected_hash THEN
+            RETURN true;
+        END IF;
+        RAISE EXCEPTION 'the audit chain head moved' USING ERRCODE = 'serialization_failure';
+    END
+    $$
+    """,
+    "REVOKE ALL ON FUNCTION regsosek_audit_extends_head(bigint, bigint, bytea) FROM PUBLIC",
+    f"GRANT EXECUTE ON FUNCTION regsosek_audit_extends_head(bigint, bigint, bytea) TO {APP_ROLE}",
 ]
 
 
@@ -956,6 +981,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP AGGREGATE IF EXISTS regsosek_array_cat_agg(anycompatiblearray)")
     op.execute("DROP FUNCTION IF EXISTS regsosek_household_member_ids(bigint)")
+    op.execute("DROP FUNCTION IF EXISTS regsosek_audit_extends_head(bigint, bigint, bytea)")
     op.drop_table("persons")
     op.drop_index("ix_assistance_receipts_program_household_id", table_name="assistance_receipts")
     op.drop_table("assistance_receipts")
