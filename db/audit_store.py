@@ -147,10 +147,6 @@ async def commit(connection: asyncpg.Connection) -> None:
     await connection.execute("COMMIT")
 
 
-async def rollback(connection: asyncpg.Connection) -> None:
-    await connection.execute("ROLLBACK")
-
-
 # The verifier (as the owner).
 
 _CHECKPOINTS: Final = """

@@ -73,6 +73,8 @@ def connector(dsn: str, *, statement_timeout_ms: int = 5_000) -> Connect:
     settings = {
         "application_name": "regsosek-audit",
         "synchronous_commit": "on",
+        # Each chain step must read the head after taking the lock, with a new snapshot.
+        "default_transaction_isolation": "read committed",
         "statement_timeout": str(statement_timeout_ms),
         "idle_in_transaction_session_timeout": str(max(statement_timeout_ms * 2, 10_000)),
     }
@@ -117,6 +119,8 @@ class AuditWriter:
         self._checkpoint_due = 0.0
         self.steps = 0
         """Chain steps committed by this writer (for tests and metrics)."""
+        self.fast_misses = 0
+        """One-round-trip steps refused because another writer had moved the head."""
 
     async def start(self) -> None:
         """Connect and take one (possibly empty) chain step: partitions, a due checkpoint.
@@ -240,6 +244,7 @@ class AuditWriter:
                 except asyncpg.SerializationError:
                     # Another process extended the chain: take the locked path, and
                     # try this one less often while the others stay busy.
+                    self.fast_misses += 1
                     self._fast_backoff = min(self._fast_backoff * 2, 64)
                     self._fast_after = self.steps + self._fast_backoff
                 else:

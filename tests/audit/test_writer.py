@@ -245,3 +245,23 @@ async def test_times_never_run_backwards_along_the_chain(chain_db: ChainDatabase
     times = [row[0] for row in rows]
     assert len(times) == 180
     assert times == sorted(times)
+
+
+async def test_a_writer_whose_remembered_head_is_stale_takes_the_locked_path(
+    chain_db: ChainDatabase,
+) -> None:
+    first, second = chain_db.writer(flush_ms=0), chain_db.writer(flush_ms=0)
+    await first.start()
+    await second.start()
+    try:
+        assert await first.record(sample_event(1)) == 1
+        assert await first.record(sample_event(2)) == 2  # one round trip: it made step 1
+        assert await second.record(sample_event(3)) == 3  # second's remembered head is stale
+        assert await first.record(sample_event(4)) == 4  # so is first's now
+    finally:
+        await first.close()
+        await second.close()
+    assert (first.fast_misses, second.fast_misses) == (1, 1)
+    report = await chain_db.verify()
+    assert report.ok
+    assert report.head_seq == 4
