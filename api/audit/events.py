@@ -52,6 +52,7 @@ OUTCOMES: Final = frozenset(
         "too_complex",
         "unavailable",
         "error",
+        "page",  # GET /graphql answered with the GraphiQL page (no operation runs)
     }
 )
 
