@@ -1,0 +1,4 @@
+"""Benchmarks run on demand (``make bench``, ``make bench-quick``, ``python -m bench.<name>``).
+
+Nothing here runs under ``make test``.
+"""

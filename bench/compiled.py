@@ -1,0 +1,103 @@
+"""The gateway's own compiled SQL for each benchmark query, captured from its engine.
+
+``schema.execute.Engine`` runs the query for program dinsos-pkh against a
+reader whose connection records ``fetchrow(sql, *args)`` instead of asking
+PostgreSQL. Which argument carries the request's variable is found by
+probing: the variable is given a value no constant can equal, and exactly one
+argument must equal it. The floors then bind the same SQL with each request's
+value at that position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from bench.databases import PROGRAM
+from bench.queries import Query, variables
+from policies import load_policies
+from policies.loader import PACKAGED_POLICY_DIR
+from schema.execute import Caller, Engine
+
+PROBES: dict[str, tuple[Any, Any]] = {
+    # variable: (value sent in the GraphQL request, value expected among the SQL arguments)
+    "region": ("3509999", "3509999"),
+    "id": ("987654321012345", 987654321012345),
+}
+
+
+@dataclass(frozen=True)
+class CompiledQuery:
+    name: str
+    sql: str
+    args: list[Any]
+    """Arguments as compiled for the probe value."""
+    slot: int | None
+    """Index in ``args`` of the request's variable; None when the query has none."""
+    kind: str | None
+    """``int`` or ``text``: how the floor converts the variable."""
+
+    def bind(self, value: Any) -> list[Any]:
+        args = list(self.args)
+        if self.slot is not None:
+            args[self.slot] = int(value) if self.kind == "int" else str(value)
+        return args
+
+    def as_json(self) -> dict[str, Any]:
+        return {"sql": self.sql, "args": self.args, "slot": self.slot, "kind": self.kind}
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+
+    async def fetchrow(self, sql: str, *args: Any) -> None:
+        self.calls.append((sql, args))
+
+
+class _RecordingReader:
+    def __init__(self) -> None:
+        self.connection = _Recorder()
+
+    @asynccontextmanager
+    async def transaction(self, program: str) -> AsyncIterator[_Recorder]:
+        yield self.connection
+
+
+async def compile_queries(
+    queries: list[Query], *, pseudonym_key: bytes
+) -> dict[str, CompiledQuery]:
+    """Each query's statement exactly as the gateway would send it for dinsos-pkh."""
+    reader = _RecordingReader()
+    engine = Engine(reader=reader, pseudonym_key=pseudonym_key, value_roots={})
+    policies = load_policies(PACKAGED_POLICY_DIR)
+    engine.load(policies)
+    caller = Caller("bench", policies.programs[PROGRAM])
+    compiled: dict[str, CompiledQuery] = {}
+    for query in queries:
+        reader.connection.calls.clear()
+        probe = PROBES[query.variable] if query.variable else None
+        execution = await engine.execute(
+            caller,
+            query=query.gateway,
+            variables=variables(query, probe[0]) if probe else None,
+            operation_name=None,
+        )
+        if execution.error is not None:
+            raise RuntimeError(f"{query.name} does not compile: {execution.error.message}")
+        if len(reader.connection.calls) != 1:
+            raise RuntimeError(
+                f"{query.name}: expected one statement, got {len(reader.connection.calls)}"
+            )
+        sql, args = reader.connection.calls[0]
+        slot = kind = None
+        if probe is not None:
+            slots = [i for i, arg in enumerate(args) if arg == probe[1]]
+            if len(slots) != 1:
+                raise RuntimeError(f"{query.name}: cannot tell which argument is ${query.variable}")
+            slot = slots[0]
+            kind = "int" if isinstance(probe[1], int) else "text"
+        compiled[query.name] = CompiledQuery(query.name, sql, list(args), slot, kind)
+    return compiled

@@ -1,0 +1,242 @@
+"""Load generators: wrk with a Lua POST script, pgbench ``-M prepared`` with the same SQL.
+
+wrk runs closed-loop at a fixed number of connections (one thread); its Lua
+``done`` hook prints one JSON line with the request count, errors, bytes and
+the latency percentiles (microseconds). pgbench runs the compiled SQL with
+every argument bound as a parameter (``-D``), logs each transaction, and the
+percentiles are computed from that log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import re
+import statistics
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from bench.compiled import CompiledQuery
+
+DONE = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCHJSON {"requests":%d,"duration_us":%d,"bytes":%d,"connect":%d,"read":%d,'
+    .. '"write":%d,"status":%d,"timeout":%d,"p50":%d,"p95":%d,"p99":%d,"mean":%.1f,"max":%d}\\n',
+    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status,
+    e.timeout, latency:percentile(50), latency:percentile(95), latency:percentile(99),
+    latency.mean, latency.max))
+end
+"""
+
+
+@dataclass(frozen=True)
+class Result:
+    requests: int
+    seconds: float
+    rps: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    mean_ms: float
+    errors: int
+    bytes_per_request: float
+
+    def as_json(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def _lua_string(text: str) -> str:
+    level = "=" * 4
+    assert f"]{level}]" not in text
+    return f"[{level}[{text}]{level}]"
+
+
+def lua_script(
+    *,
+    path: str,
+    body_prefix: str,
+    body_suffix: str,
+    values: Sequence[str] | None,
+    headers: dict[str, str],
+) -> str:
+    """A wrk script POSTing ``prefix .. value .. suffix``, value drawn at random per request."""
+    lines = ['wrk.method = "POST"', 'wrk.headers["Content-Type"] = "application/json"']
+    lines += [f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items()]
+    if values is None:
+        lines.append(f"wrk.path = {_lua_string(path)}")
+        lines.append(f"wrk.body = {_lua_string(body_prefix + body_suffix)}")
+    else:
+        listed = ",".join(_lua_string(v) if not v.isdigit() else f'"{v}"' for v in values)
+        lines += [
+            f"local values = {{{listed}}}",
+            f"local prefix = {_lua_string(body_prefix)}",
+            f"local suffix = {_lua_string(body_suffix)}",
+            f"local path = {_lua_string(path)}",
+            "math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))",
+            "request = function()",
+            "  local v = values[math.random(#values)]",
+            "  return wrk.format(nil, path, nil, prefix .. v .. suffix)",
+            "end",
+        ]
+    return "\n".join(lines) + "\n" + DONE
+
+
+def _temporary(text: str, suffix: str) -> Path:
+    with tempfile.NamedTemporaryFile("w", suffix=suffix, delete=False) as handle:
+        handle.write(text)
+    return Path(handle.name)
+
+
+def _logged_latencies(folder: str) -> list[float]:
+    """Milliseconds of each transaction in pgbench's ``-l`` logs."""
+    latencies = []
+    for log in Path(folder).glob("tx*"):
+        for line in log.read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 3 and parts[2].isdigit():
+                latencies.append(int(parts[2]) / 1000)
+    return sorted(latencies)
+
+
+async def wrk(url: str, script: str, *, connections: int, seconds: float) -> Result:
+    path = _temporary(script, ".lua")
+    try:
+        process = await asyncio.create_subprocess_exec(
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(path),
+            url,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await process.communicate()
+    finally:
+        path.unlink(missing_ok=True)
+    text = out.decode(errors="replace")
+    found = re.search(r"BENCHJSON (\{.*\})", text)
+    if process.returncode != 0 or found is None:
+        raise RuntimeError(f"wrk failed: {text[-2000:]}")
+    raw = json.loads(found.group(1))
+    seconds_run = raw["duration_us"] / 1e6
+    errors = raw["connect"] + raw["read"] + raw["write"] + raw["status"] + raw["timeout"]
+    return Result(
+        requests=raw["requests"],
+        seconds=seconds_run,
+        rps=raw["requests"] / seconds_run,
+        p50_ms=raw["p50"] / 1000,
+        p95_ms=raw["p95"] / 1000,
+        p99_ms=raw["p99"] / 1000,
+        mean_ms=raw["mean"] / 1000,
+        errors=errors,
+        bytes_per_request=raw["bytes"] / max(1, raw["requests"]),
+    )
+
+
+def _pg_literal(value: Any) -> str:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def pgbench_script(
+    query: CompiledQuery, *, kind: str | None, count: int, program: str | None = None
+) -> tuple[str, list[str]]:
+    """The compiled SQL with ``$n`` as pgbench variables; the request's value drawn like wrk's.
+
+    The drawn value is read from ``bench.draws`` (``databases``): one extra
+    statement per transaction, since pgbench cannot draw from a list. With
+    ``program``, the statement runs as the gateway runs it: in ``BEGIN READ
+    ONLY`` with ``regsosek.program`` set (connect as ``regsosek_app`` for RLS).
+    """
+    defines = []
+    for index, value in enumerate(query.args):
+        if index != query.slot:
+            defines.append(f"a{index + 1}={_pg_literal(value)}")
+    sql = re.sub(r"\$(\d+)", lambda m: f":a{m.group(1)}", query.sql)
+    sql = " ".join(sql.split())
+    lines = []
+    if query.slot is not None:
+        lines += [
+            f"\\set n random(1, {count})",
+            f"SELECT value AS a{query.slot + 1} FROM bench.draws"
+            f" WHERE kind = '{kind}' AND n = :n \\gset",
+        ]
+    if program is not None:
+        lines += ["BEGIN READ ONLY;", f"SELECT set_config('regsosek.program', '{program}', true);"]
+    lines.append(sql + ";")
+    if program is not None:
+        lines.append("COMMIT;")
+    return "\n".join(lines) + "\n", defines
+
+
+async def pgbench(
+    dsn: str,
+    script: str,
+    defines: list[str],
+    *,
+    connections: int,
+    seconds: float,
+) -> Result:
+    path = _temporary(script, ".sql")
+    with tempfile.TemporaryDirectory() as folder:
+        argv = [
+            "pgbench",
+            "-n",
+            "-M",
+            "prepared",
+            f"-c{connections}",
+            f"-j{min(2, connections)}",
+            f"-T{max(1, round(seconds))}",
+            "-l",
+            f"--log-prefix={folder}/tx",
+            "-f",
+            str(path),
+            *[f"-D{item}" for item in defines],
+            dsn,
+        ]
+        process = await asyncio.create_subprocess_exec(
+            *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
+        out, _ = await process.communicate()
+        text = out.decode(errors="replace")
+        if process.returncode != 0:
+            path.unlink(missing_ok=True)
+            raise RuntimeError(f"pgbench failed: {text[-2000:]}")
+        latencies = _logged_latencies(folder)
+    path.unlink(missing_ok=True)
+    processed = re.search(r"number of transactions actually processed: (\d+)", text)
+    failed = re.search(r"number of failed transactions: (\d+)", text)
+    tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", text)
+    if not processed or not tps or not latencies:
+        raise RuntimeError(f"cannot read pgbench's output: {text[-2000:]}")
+    count = int(processed.group(1))
+    return Result(
+        requests=count,
+        seconds=count / float(tps.group(1)),
+        rps=float(tps.group(1)),
+        p50_ms=_percentile(latencies, 50),
+        p95_ms=_percentile(latencies, 95),
+        p99_ms=_percentile(latencies, 99),
+        mean_ms=statistics.fmean(latencies),
+        errors=int(failed.group(1)) if failed else 0,
+        bytes_per_request=math.nan,
+    )
+
+
+def _percentile(ordered: list[float], percent: float) -> float:
+    index = min(len(ordered) - 1, max(0, math.ceil(percent / 100 * len(ordered)) - 1))
+    return ordered[index]

@@ -1,0 +1,229 @@
+"""Start and stop the systems under test, and read what they cost from /proc.
+
+Each server is a subprocess in its own session; it is stopped by signalling
+that process group only (its own id), first SIGTERM, then SIGKILL. CPU is
+``utime + stime`` of the server's process tree; PostgreSQL's share is the same
+for the backends connected to the bench database (``pg_stat_activity``),
+sampled at both ends of a run (a pooled server keeps its backends, so each is
+seen twice). The whole PostgreSQL cluster (live children of the postmaster
+plus what it has reaped, ``cutime + cstime``) and the whole machine
+(``/proc/stat``) are recorded too, to show how much else was running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+TICK = os.sysconf("SC_CLK_TCK")
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "bench" / ".work"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces; everything after its ")" is space-separated.
+    return text[text.rindex(")") + 2 :].split()
+
+
+def process_ticks(pid: int, *, children: bool = False) -> int:
+    """utime + stime (+ cutime + cstime of reaped children) of one process, in clock ticks."""
+    fields = _stat(pid)
+    if fields is None:
+        return 0
+    ticks = int(fields[11]) + int(fields[12])
+    if children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks
+
+
+def descendants(root: int) -> list[int]:
+    """``root`` and every live process below it."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        fields = _stat(int(entry.name))
+        if fields is not None:
+            parents.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(parents.get(pid, []))
+    return found
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def machine_busy_ticks() -> int:
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values[:8]) - idle
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    base: str
+    log: Path
+
+    def pids(self) -> list[int]:
+        return descendants(self.process.pid)
+
+    def rss(self) -> dict[int, float]:
+        return {pid: rss_mb(pid) for pid in self.pids()}
+
+
+def start(
+    name: str, argv: list[str], *, env: Mapping[str, str], port: int, cwd: Path | None = None
+) -> Server:
+    log = WORK / "logs" / f"{name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            argv,
+            env={**os.environ, **env},
+            cwd=cwd or ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return Server(name, process, f"http://127.0.0.1:{port}", log)
+
+
+def wait_ready(server: Server, path: str, *, timeout: float = 90.0, method: str = "GET") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{server.name} exited: {tail(server.log)}")
+        with contextlib.suppress(httpx.HTTPError):
+            response = httpx.request(method, server.base + path, timeout=2, json={})
+            if response.status_code < 500:
+                return
+        time.sleep(0.3)
+    stop(server)
+    raise RuntimeError(f"{server.name} did not answer within {timeout:.0f} s: {tail(server.log)}")
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def stop(server: Server) -> None:
+    """SIGTERM to the server's own process group, SIGKILL if it lingers."""
+    if server.process.poll() is not None:
+        return
+    group = server.process.pid  # the group leader: start_new_session made pgid == pid
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGTERM)
+    try:
+        server.process.wait(timeout=25)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+        server.process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def running(server: Server) -> Iterator[Server]:
+    try:
+        yield server
+    finally:
+        stop(server)
+
+
+@dataclass
+class Sample:
+    at: float
+    server: dict[int, int]
+    backends: dict[int, int]
+    cluster: int
+    machine: int
+
+
+@dataclass
+class Usage:
+    seconds: float
+    server_cpu_s: float
+    backend_cpu_s: float
+    cluster_cpu_s: float
+    machine_cpu_s: float
+    backends: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+class Meter:
+    """CPU of a server's process tree and of its PostgreSQL backends between two samples."""
+
+    def __init__(self, monitor: asyncpg.Connection, *, database: str) -> None:
+        self.monitor = monitor
+        self.database = database
+        self.postmaster: int | None = None
+
+    async def sample(self, server: Server | None) -> Sample:
+        rows = await self.monitor.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            self.database,
+        )
+        if self.postmaster is None:
+            mine = await self.monitor.fetchval("SELECT pg_backend_pid()")
+            fields = _stat(mine)
+            self.postmaster = int(fields[1]) if fields else None
+        backends = {row["pid"]: process_ticks(row["pid"]) for row in rows}
+        cluster = 0
+        if self.postmaster is not None:
+            cluster = process_ticks(self.postmaster, children=True) + sum(
+                process_ticks(pid) for pid in descendants(self.postmaster)[1:]
+            )
+        tree = {pid: process_ticks(pid) for pid in server.pids()} if server else {}
+        return Sample(time.monotonic(), tree, backends, cluster, machine_busy_ticks())
+
+    @staticmethod
+    def usage(before: Sample, after: Sample) -> Usage:
+        def delta(a: dict[int, int], b: dict[int, int]) -> float:
+            return sum(ticks - a.get(pid, 0) for pid, ticks in b.items()) / TICK
+
+        return Usage(
+            seconds=after.at - before.at,
+            server_cpu_s=delta(before.server, after.server),
+            backend_cpu_s=delta(before.backends, after.backends),
+            cluster_cpu_s=(after.cluster - before.cluster) / TICK,
+            machine_cpu_s=(after.machine - before.machine) / TICK,
+            backends=len(after.backends),
+        )
+
+
+PYTHON = sys.executable
