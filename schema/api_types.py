@@ -55,8 +55,8 @@ class StatKey:
     regionCode: str | None = None
     regionName: str | None = None
     welfareDecile: int | None = None
-    headSex: Sex | None = None  # type: ignore[valid-type]
-    assistanceProgram: AssistanceProgram | None = None  # type: ignore[valid-type]
+    headSex: Sex | None = None
+    assistanceProgram: AssistanceProgram | None = None
 
 
 @strawberry.type(
@@ -72,8 +72,8 @@ class StatCell:
 @strawberry.type(description="Perjanjian kerja sama (PKS) / Data-sharing agreement")
 class Agreement:
     number: str
-    validFrom: Date  # type: ignore[valid-type]
-    validUntil: Date  # type: ignore[valid-type]
+    validFrom: Date
+    validUntil: Date
 
 
 @strawberry.type(description="Akses pada satu field / Access to one field")
@@ -98,8 +98,8 @@ class Access:
 
 @strawberry.type(description="Satu kejadian audit / One audit event")
 class AuditEvent:
-    sequence: BigInt  # type: ignore[valid-type]
-    occurredAt: DateTime  # type: ignore[valid-type]
+    sequence: BigInt
+    occurredAt: DateTime
     clientId: str | None
     agency: str | None
     program: str | None
@@ -118,8 +118,8 @@ class AuditEvent:
     description="Satu pengungkapan data keluarga / One disclosure of a household's data"
 )
 class Disclosure:
-    sequence: BigInt  # type: ignore[valid-type]
-    occurredAt: DateTime  # type: ignore[valid-type]
+    sequence: BigInt
+    occurredAt: DateTime
     clientId: str | None
     agency: str | None
     program: str | None

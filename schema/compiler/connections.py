@@ -140,7 +140,7 @@ def connection_statement(
         .cte(ctx.alias("rows"))
     )
     within = rows.c._rn <= FIRST
-    aggregates = [
+    aggregates: list[ColumnElement[Any]] = [
         func.json_agg(aggregate_order_by(rows.c[f"e{index}"], rows.c._rn))
         .filter(within)
         .label(f"a{index}")
@@ -184,6 +184,7 @@ def _id_aggregates(rows: CTE, ids: IdSets, within: ColumnElement[bool]) -> list[
     for label, disclosed in (("hids", ids.households), ("pids", ids.persons)):
         if not disclosed:
             continue
+        aggregate: Any
         if len(disclosed.own) == 1 and not disclosed.nested:
             aggregate = func.array_agg(rows.c[f"_{label}_own"])
         else:

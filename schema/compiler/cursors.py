@@ -49,7 +49,7 @@ def cursor_sql(ordering: Ordering, source: FromClause) -> ColumnElement[Any]:
     """The cursor of ``source``'s current row, built in PostgreSQL."""
     text: ColumnElement[Any] = literal_column(f"'{ordering.tag}'")
     for column, kind in zip(ordering.columns, ordering.kinds, strict=True):
-        value = source.c[column]
+        value: ColumnElement[Any] = source.c[column]
         if kind == "time":
             value = cast(func.extract("epoch", value) * 1_000_000, BigInteger)
         text = text.op("||")(literal_column("'|'")).op("||")(cast(value, Text))

@@ -23,7 +23,7 @@ from graphql import FragmentDefinitionNode, SelectionSetNode
 from sqlalchemy import Integer, Text, cast, func, literal_column, select, true
 from sqlalchemy.dialects.postgresql import JSON, aggregate_order_by, array
 from sqlalchemy.sql import ColumnElement, FromClause
-from sqlalchemy.sql.selectable import Lateral
+from sqlalchemy.sql.selectable import LateralFromClause as Lateral
 
 from api.errors import Forbidden
 from db.catalog import CATALOG, Attribute, Kind
