@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -17,6 +18,10 @@ from api.auth.service import auth_routes, start_auth
 from api.database import app_database_url
 from api.errors import GatewayError
 from api.graphql_runtime import graphql_routes, start_graphql
+from api.observability.audit import MeteredAuditWriter
+from api.observability.logs import configure_logging
+from api.observability.metrics import metrics, observing
+from api.observability.middleware import RequestObserver
 from api.settings import Settings, get_settings
 from db.engine import create_pool
 from policies import PolicyStore
@@ -50,7 +55,7 @@ async def audit_writer(
     settings: Settings, *, url: str, keys: KeyStore
 ) -> AsyncIterator[AuditWriter]:
     """The audit writer, started (a gateway that cannot audit does not serve), closed at the end."""
-    writer = AuditWriter(
+    writer = MeteredAuditWriter(
         connect=connector(url, statement_timeout_ms=settings.statement_timeout_ms),
         signer=KeySourceSigner(keys),
         checkpoint_every=settings.audit_checkpoint_every,
@@ -69,6 +74,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     if settings.database_url is None:
         raise RuntimeError("create_app needs DATABASE_URL (regsosek serve sets it)")
     owner_url = settings.database_url
+    configure_logging(json=settings.json_logs, level=settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -92,14 +98,25 @@ def create_app(settings: Settings | None = None) -> Starlette:
             app.state.engine = await stack.enter_async_context(
                 start_graphql(app, settings=settings, app_url=app_url, policies=app.state.policies)
             )
+            await stack.enter_async_context(
+                observing(
+                    app,
+                    pools={"primary": app.state.primary, **app.state.read_pools},
+                    multiprocess_dir=settings.prometheus_multiproc_dir,
+                )
+            )
             yield
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
         *auth_routes(),
         *graphql_routes(),
     ]
     return Starlette(
-        routes=routes, lifespan=lifespan, exception_handlers={GatewayError: gateway_error}
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={GatewayError: gateway_error},
+        middleware=[Middleware(RequestObserver)],
     )

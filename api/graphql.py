@@ -28,7 +28,9 @@ from api.errors import (
     Internal,
     QueryTooComplex,
     Unauthenticated,
+    Unavailable,
 )
+from db.failures import failure_kind
 from schema.execute import Caller, Execution
 
 log = logging.getLogger("regsosek.graphql")
@@ -170,10 +172,26 @@ async def graphql_post(request: Request) -> Response:
         assert execution.body is not None
         return Response(execution.body, media_type=JSON, headers={"X-Request-Id": request_id})
     except GatewayError as error:
+        if isinstance(error, Internal):
+            log.error(
+                "request %s failed", request_id, exc_info=error, extra={"request_id": request_id}
+            )
         return await _refuse(request, event, error, messages)
-    except Exception:
-        log.exception("unexpected failure", extra={"request_id": request_id})
-        return await _refuse(request, event, Internal("The gateway failed to answer."), None)
+    except Exception as error:
+        return await _refuse(request, event, unexpected(error, request_id=request_id), None)
+
+
+def unexpected(error: Exception, *, request_id: str) -> GatewayError:
+    """An exception nothing below handled: UNAVAILABLE when the database is down, else INTERNAL.
+
+    INTERNAL is logged with the request id the caller was given, and its text
+    never reaches the caller.
+    """
+    if failure_kind(error) == "unavailable":
+        log.warning("request %s: database unavailable: %s", request_id, type(error).__name__)
+        return Unavailable("The registry database is not available; try again shortly.")
+    log.error("request %s failed", request_id, exc_info=error, extra={"request_id": request_id})
+    return Internal("The gateway failed to answer.")
 
 
 async def _refuse(

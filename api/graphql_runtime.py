@@ -20,12 +20,14 @@ from starlette.staticfiles import StaticFiles
 
 from api.audit.events import AuditEvent
 from api.audit_roots import AuditEventsRoot, DisclosuresRoot
+from api.database import read_database_urls
 from api.errors import BadInput
 from api.graphql import error_response, graphql_post
+from api.observability.metrics import ReadMetrics
 from api.quotas import QuotaKeeper
 from api.settings import Settings
 from db.engine import create_pool
-from db.reader import RegistryReader, reset_connection
+from db.reader import RegistryReader, refuse_bypassing_role, reset_connection
 from policies import PolicyStore
 from schema.access import access_value
 from schema.execute import Caller, Engine, ValueRoot
@@ -41,6 +43,10 @@ PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+
+
+REPLICA_CONNECT_TIMEOUT = 3.0
+"""Seconds before an unreachable replica counts as down (its reads go elsewhere)."""
 
 
 def server_settings(settings: Settings) -> dict[str, str]:
@@ -78,16 +84,23 @@ async def start_graphql(
 ) -> AsyncIterator[Engine]:
     """Read pools and the engine; rebuilt schemas on every successful policy reload."""
     async with AsyncExitStack() as stack:
-        replicas = []
-        for url in settings.read_database_urls:
+        replicas = {}
+        for name, url in read_database_urls(settings, app_url).items():
+            # No connection up front: a replica that is down does not stop the gateway.
             pool = await create_pool(
                 url,
+                min_size=0,
                 max_size=settings.pool_size,
-                server_settings=server_settings(settings),
+                server_settings={
+                    **server_settings(settings),
+                    "application_name": "regsosek-reader",
+                },
                 reset=reset_connection,
+                init=refuse_bypassing_role,
+                connect_timeout=REPLICA_CONNECT_TIMEOUT,
             )
             stack.push_async_callback(pool.close)
-            replicas.append(pool)
+            replicas[name] = pool
         primary = await create_pool(
             app_url,
             max_size=settings.pool_size,
@@ -95,8 +108,16 @@ async def start_graphql(
             reset=reset_connection,
         )
         stack.push_async_callback(primary.close)
+        reader = RegistryReader(
+            primary=primary, replicas=replicas, observer=ReadMetrics(list(replicas))
+        )
+        stack.push_async_callback(reader.close)
+        app.state.read_pools = {
+            "reads:primary": primary,
+            **{f"reads:{name}": pool for name, pool in replicas.items()},
+        }
         engine = Engine(
-            reader=RegistryReader(primary=primary, replicas=replicas),
+            reader=reader,
             pseudonym_key=settings.pseudonym_secret(),
             value_roots=value_roots(),
         )

@@ -5,9 +5,16 @@ worker's counts to the shared counters in PostgreSQL and reads back every
 worker's totals. A request is refused (RATE_LIMITED, with ``Retry-After``)
 when the shared total plus this worker's unsynced count has reached the
 quota. The shared view is at most a second old, so several workers together
-can overshoot a quota by what they admit in that second; a single request can
-overshoot ``rows_per_day`` by the rows of its own page. Days are days in WIB
-(UTC+7), where the agencies work.
+can overshoot a quota by what they admit in that second; a request can
+overshoot ``rows_per_day`` by the rows of its own page (and concurrent
+requests of one client by theirs, since rows are counted once they are
+disclosed). Days are days in WIB (UTC+7), where the agencies work.
+
+Within a worker, ``admit`` checks and counts without awaiting, so concurrent
+requests cannot both take the last unit. Counts being written by a sync stay
+counted (``_inflight``) until the shared totals that include them are read
+back; a sync that fails is rolled back as a whole and its counts are kept for
+the next one, so no count is lost and none is added twice.
 
 Why PostgreSQL and not Redis: the gateway already depends on it, the counters
 sit beside the audit trail they summarise, and a sync per second per worker
@@ -49,6 +56,7 @@ class QuotaKeeper:
     pool: asyncpg.Pool
     sync_seconds: float = 1.0
     _pending: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
+    _inflight: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
     _shared: dict[Key, int] = field(default_factory=dict)
     _task: asyncio.Task[None] | None = None
 
@@ -66,7 +74,7 @@ class QuotaKeeper:
             log.warning("quota counters not saved at shutdown")
 
     def _used(self, key: Key) -> int:
-        return self._shared.get(key, 0) + self._pending.get(key, 0)
+        return self._shared.get(key, 0) + self._inflight.get(key, 0) + self._pending.get(key, 0)
 
     def admit(self, program: Program, *, client_id: str, now: datetime | None = None) -> None:
         """Count one request, or refuse it when a quota of the client is used up."""
@@ -95,6 +103,9 @@ class QuotaKeeper:
         """Add this worker's counts to the shared ones; read every worker's totals back."""
         now = datetime.now(UTC)
         pending, self._pending = self._pending, defaultdict(int)
+        # Still counted by ``admit`` while the database adds them to the shared totals.
+        for key, count in pending.items():
+            self._inflight[key] += count
         deltas = [
             (scope, key, start, count) for (scope, key, start), count in pending.items() if count
         ]
@@ -105,6 +116,11 @@ class QuotaKeeper:
             for key, count in pending.items():
                 self._pending[key] += count
             raise
+        finally:
+            for key, count in pending.items():
+                self._inflight[key] -= count
+                if not self._inflight[key]:
+                    del self._inflight[key]
         current = {start for _, start in windows}
         self._shared = {(s, k, w): c for s, k, w, c in rows if w in current}
 
@@ -121,5 +137,9 @@ class QuotaKeeper:
                         scopes=(REQUESTS_PER_MINUTE, ROWS_PER_DAY),
                         before=day_window(cleaned) - timedelta(days=2),
                     )
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                log.warning("quota counters could not be synchronised; retrying")
+            except Exception as error:
+                # Whatever failed, the task must live on: quotas are counted locally meanwhile.
+                log.warning(
+                    "quota counters could not be synchronised (%s); retrying",
+                    type(error).__name__,
+                )

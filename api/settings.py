@@ -1,7 +1,8 @@
 """The gateway's configuration, read and validated once from the environment.
 
 Every setting is named ``REGSOSEK_*`` except the two database URLs, which keep
-the names operators already use (``DATABASE_URL``, ``READ_DATABASE_URLS``).
+the names operators already use (``DATABASE_URL``, ``READ_DATABASE_URLS``), and
+prometheus-client's own ``PROMETHEUS_MULTIPROC_DIR``.
 Nothing else in the code base reads ``os.environ``.
 """
 
@@ -124,6 +125,11 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool | None = None
+    prometheus_multiproc_dir: Path | None = Field(
+        default=None, validation_alias=AliasChoices("PROMETHEUS_MULTIPROC_DIR")
+    )
+    """Where workers write their metrics samples (prometheus-client's own variable);
+    ``regsosek serve --workers N`` sets it to ``<data_dir>/metrics`` when unset."""
 
     @field_validator("read_database_urls", mode="before")
     @classmethod

@@ -70,11 +70,15 @@ async def create_pool(
     server_settings: Mapping[str, str] | None = None,
     command_timeout: float | None = None,
     reset: Any = None,
+    init: Any = None,
+    connect_timeout: float = 60.0,
 ) -> asyncpg.Pool:
     """An asyncpg pool for the request path.
 
     Statements run through asyncpg directly: the JSON PostgreSQL builds is
     passed through as text, with no SQLAlchemy result processing per row.
+    ``min_size=0`` opens no connection up front (a replica that is down does
+    not stop the gateway from starting).
     """
     settings = {"application_name": "regsosek-gateway", **(server_settings or {})}
     pool = await asyncpg.create_pool(
@@ -84,6 +88,8 @@ async def create_pool(
         server_settings=settings,
         command_timeout=command_timeout,
         reset=reset,
+        init=init,
+        timeout=connect_timeout,
     )
     assert pool is not None
     return pool

@@ -32,10 +32,17 @@ async def add_and_read(
     deltas: Sequence[tuple[str, str, datetime, int]],
     windows: Sequence[tuple[str, datetime]],
 ) -> list[tuple[str, str, datetime, int]]:
-    """Add ``deltas`` (scope, key, window, count), then return every counter of ``windows``."""
-    if deltas:
-        await pool.execute(_ADD, *(list(column) for column in zip(*deltas, strict=True)))
-    rows = await pool.fetch(_READ, [scope for scope, _ in windows], [start for _, start in windows])
+    """Add ``deltas`` (scope, key, window, count), then return every counter of ``windows``.
+
+    One transaction: if anything fails, nothing was added, so the caller may
+    safely count the deltas again in its next call.
+    """
+    async with pool.acquire() as connection, connection.transaction():
+        if deltas:
+            await connection.execute(_ADD, *(list(column) for column in zip(*deltas, strict=True)))
+        rows = await connection.fetch(
+            _READ, [scope for scope, _ in windows], [start for _, start in windows]
+        )
     return [(row["scope"], row["key"], row["window_start"], row["count"]) for row in rows]
 
 

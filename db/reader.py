@@ -3,60 +3,243 @@
 Every read runs in one read-only transaction that first sets
 ``regsosek.program``, which the PostgreSQL RLS policies key on; so even a
 statement that forgot the application's row predicate sees only the program's
-rows. Reads go to a replica when ``READ_DATABASE_URLS`` names any, and fall
-back to the primary when none answers.
+rows.
+
+Reads go to the streaming replicas ``READ_DATABASE_URLS`` names (in turn),
+else to the primary. A replica that cannot serve (no connection, connection
+lost, shutting down or still starting, read-only refusal, a login that would
+bypass row-level security) is *marked down*: the read that found out moves on
+to the next replica or to the primary, and later reads skip it. After a
+back-off (1 s, doubling up to 16 s while it stays down) a background probe
+tries it again; once it answers, it gets reads again. No request ever waits
+for a replica that is known to be down.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
+import logging
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Final, Protocol
 
 import asyncpg
 
+log = logging.getLogger("regsosek.reader")
+
 PROGRAM_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+PRIMARY: Final = "primary"
+FIRST_BACKOFF: Final = 1.0
+MAX_BACKOFF: Final = 16.0
+
+SERVER_FAILURES: Final = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.ReadOnlySQLTransactionError,
+    asyncpg.TooManyConnectionsError,
+)
+"""Errors that say the server, not the statement, is the problem."""
+
+
+class UnsafeReadRole(Exception):
+    """A read connection logged in as a role that bypasses row-level security."""
+
+
+class ReadObserver(Protocol):
+    """What the reader reports (metrics); the default does nothing."""
+
+    def read_on(self, target: str) -> None: ...
+
+    def target_down(self, target: str) -> None: ...
+
+    def target_up(self, target: str) -> None: ...
+
+
+class _Silent:
+    def read_on(self, target: str) -> None:
+        pass
+
+    def target_down(self, target: str) -> None:
+        pass
+
+    def target_up(self, target: str) -> None:
+        pass
+
+
+@dataclass(slots=True, eq=False)
+class ReadTarget:
+    """One pool reads may go to, and what the reader knows of its health."""
+
+    name: str
+    pool: asyncpg.Pool
+    up: bool = True
+    backoff: float = 0.0
+    retry_at: float = 0.0
+    probe: asyncio.Task[None] | None = None
 
 
 class RegistryReader:
-    def __init__(self, *, primary: asyncpg.Pool, replicas: Sequence[asyncpg.Pool] = ()) -> None:
-        self.primary = primary
-        self.replicas = list(replicas)
+    def __init__(
+        self,
+        *,
+        primary: asyncpg.Pool,
+        replicas: Mapping[str, asyncpg.Pool] | None = None,
+        observer: ReadObserver | None = None,
+    ) -> None:
+        self.primary = ReadTarget(PRIMARY, primary)
+        self.replicas = [ReadTarget(name, pool) for name, pool in (replicas or {}).items()]
+        self._observer = observer or _Silent()
         self._turn = itertools.count()
 
-    def _pools(self) -> list[asyncpg.Pool]:
+    def _candidates(self) -> list[ReadTarget]:
+        """Replicas that are up, starting with the next in turn, then the primary."""
         if not self.replicas:
             return [self.primary]
-        start = next(self._turn) % len(self.replicas)
-        return [*self.replicas[start:], *self.replicas[:start], self.primary]
+        now = asyncio.get_running_loop().time()
+        for target in self.replicas:
+            if not target.up and target.probe is None and now >= target.retry_at:
+                target.probe = asyncio.create_task(self._probe(target), name=f"probe {target.name}")
+        up = [target for target in self.replicas if target.up]
+        if up:
+            start = next(self._turn) % len(up)
+            up = [*up[start:], *up[:start]]
+        return [*up, self.primary]
 
     @asynccontextmanager
     async def transaction(self, program: str) -> AsyncIterator[asyncpg.Connection]:
         """A connection inside ``BEGIN READ ONLY`` with ``SET LOCAL regsosek.program``."""
         if not PROGRAM_NAME.match(program):
             raise ValueError("not a program name")
-        pools = self._pools()
-        for index, pool in enumerate(pools):
-            try:
-                connection = await pool.acquire()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                if index == len(pools) - 1:
-                    raise
-                continue
-            break
+        target, connection = await self._begin(program)
+        self._observer.read_on(target.name)
         try:
-            # One round trip opens the transaction and keys RLS on the program.
-            await connection.execute(f"BEGIN READ ONLY; SET LOCAL regsosek.program = '{program}'")
             try:
                 yield connection
-            except BaseException:
+            except BaseException as error:
                 if not connection.is_closed():
-                    await connection.execute("ROLLBACK")
+                    with contextlib.suppress(Exception):
+                        await connection.execute("ROLLBACK")
+                if isinstance(error, Exception) and _server_failed(error, connection):
+                    self._mark_down(target, error)
                 raise
-            await connection.execute("COMMIT")
+            try:
+                await connection.execute("COMMIT")
+            except Exception as error:
+                if _server_failed(error, connection):
+                    self._mark_down(target, error)
+                raise
         finally:
-            await pool.release(connection)
+            await _release(target.pool, connection)
+
+    async def _begin(self, program: str) -> tuple[ReadTarget, asyncpg.Connection]:
+        """The first candidate that opens the transaction; the primary's failure is raised.
+
+        On a replica any failure before the caller's first statement moves the
+        read on: nothing has been read yet, and the primary can always serve it.
+        """
+        for target in self._candidates():
+            is_primary = target is self.primary
+            try:
+                connection: asyncpg.Connection = await target.pool.acquire()
+            except Exception as error:
+                if is_primary:
+                    raise
+                self._mark_down(target, error)
+                continue
+            try:
+                # One round trip opens the transaction and keys RLS on the program.
+                await connection.execute(
+                    f"BEGIN READ ONLY; SET LOCAL regsosek.program = '{program}'"
+                )
+            except BaseException as error:
+                connection.terminate()
+                await _release(target.pool, connection)
+                if is_primary or not isinstance(error, Exception):
+                    raise
+                self._mark_down(target, error)
+                continue
+            return target, connection
+        raise AssertionError("the primary is always the last candidate")
+
+    def _mark_down(self, target: ReadTarget, error: BaseException) -> None:
+        if target is self.primary:
+            return
+        loop = asyncio.get_running_loop()
+        if target.up:
+            target.up = False
+            target.backoff = FIRST_BACKOFF
+            log.warning(
+                "read replica %s is down (%s: %s); its reads go elsewhere",
+                target.name,
+                type(error).__name__,
+                error,
+            )
+            self._observer.target_down(target.name)
+        target.retry_at = loop.time() + target.backoff
+
+    async def _probe(self, target: ReadTarget) -> None:
+        """Try a replica marked down; up again when it answers, else a longer back-off."""
+        try:
+            await target.pool.expire_connections()
+            async with target.pool.acquire() as connection:
+                await connection.fetchval("SELECT 1")
+        except Exception as error:
+            target.backoff = min(target.backoff * 2 or FIRST_BACKOFF, MAX_BACKOFF)
+            target.retry_at = asyncio.get_running_loop().time() + target.backoff
+            log.info("read replica %s still down (%s)", target.name, type(error).__name__)
+        else:
+            target.up, target.backoff = True, 0.0
+            log.warning("read replica %s is back; it gets reads again", target.name)
+            self._observer.target_up(target.name)
+        finally:
+            target.probe = None
+
+    async def close(self) -> None:
+        """Stop probes still running (before the pools close)."""
+        probes = [target.probe for target in self.replicas if target.probe is not None]
+        for probe in probes:
+            probe.cancel()
+        for probe in probes:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await probe
+
+
+def _server_failed(error: Exception, connection: asyncpg.Connection) -> bool:
+    if isinstance(error, SERVER_FAILURES):
+        return True
+    return isinstance(error, asyncpg.InterfaceError) and connection.is_closed()
+
+
+async def _release(pool: asyncpg.Pool, connection: asyncpg.Connection) -> None:
+    try:
+        await pool.release(connection)
+    except Exception:
+        # A connection that cannot be reset is dropped; the pool opens a new one.
+        connection.terminate()
+
+
+async def refuse_bypassing_role(connection: asyncpg.Connection) -> None:
+    """Pool ``init`` of replica connections: never read as a role that bypasses RLS.
+
+    A replica URL copied from the owner's (``postgres@…``) would otherwise read
+    with row-level security switched off; the replica is then marked down
+    instead, and the reads go to the primary as the gateway role.
+    """
+    bypasses = await connection.fetchval(
+        "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"
+    )
+    if bypasses:
+        raise UnsafeReadRole(
+            "a read replica login bypasses row-level security; log in as the gateway role"
+        )
 
 
 async def reset_connection(connection: asyncpg.Connection) -> None:

@@ -34,8 +34,13 @@ from sqlalchemy.sql import ClauseElement
 from db.engine import APP_ROLE, plain_url
 from policies.grants import PROGRAM_NAME
 from policies.model import PolicySet, Program
-from policies.rows import TABLES, Entity, agreement_in_force, readable_rows
-from policies.scope import household_predicate
+from policies.rows import (
+    TABLES,
+    Entity,
+    person_households_predicate,
+    readable_rows,
+    statistics_predicate,
+)
 
 POLICY_NAME = "regsosek_program_rows"
 PROGRAM_SETTING = "regsosek.program"
@@ -78,20 +83,19 @@ def table_predicates(program: Program) -> dict[Entity, tuple[FromClause, ColumnE
 def _households(
     program: Program, table: FromClause, predicate: ColumnElement[bool]
 ) -> ColumnElement[bool]:
-    extra: list[ColumnElement[bool]] = []
-    in_force = agreement_in_force(program)
-    scope = program.person_scope
-    if scope is not None and scope.household != program.household_scope:
-        extra.append(and_(in_force, household_predicate(scope.household, table)))
+    """Readable households, households of readable persons, and (flagged) statistics rows."""
+    parts = [predicate]
+    if program.person_scope is not None:
+        parts.append(person_households_predicate(program, table))
     statistics = program.statistics_scope
     if statistics is not None and statistics != program.household_scope:
         flag = literal_column(f"(SELECT current_setting('{STATISTICS_SETTING}', true))") == "on"
-        extra.append(and_(flag, in_force, household_predicate(statistics, table)))
-    if not extra:
-        return predicate
-    if program.household_scope is None:
-        return or_(*extra) if len(extra) > 1 else extra[0]
-    return or_(predicate, *extra)
+        counted = statistics_predicate(program, table)
+        parts.append(and_(flag, counted))
+    useful = [part for part in parts if not part.compare(false())]
+    if not useful:
+        return false()
+    return useful[0] if len(useful) == 1 else or_(*useful)
 
 
 def policy_statements(policy_set: PolicySet) -> list[str]:

@@ -90,10 +90,30 @@ def statistics_rows(*, program: Program, name: str) -> Readable:
     in the transaction (see ``policies.rls``).
     """
     table = HOUSEHOLDS.alias(name)
+    return Readable(table, statistics_predicate(program, table))
+
+
+def statistics_predicate(program: Program, household: FromClause) -> ColumnElement[bool]:
+    """``statistics_rows``' predicate over a given alias of ``households``."""
     if program.statistics_scope is None:
-        return Readable(table, false())
-    predicate = household_predicate(program.statistics_scope, table)
-    return Readable(table, and_(agreement_in_force(program), predicate))
+        return false()
+    predicate = household_predicate(program.statistics_scope, household)
+    return and_(agreement_in_force(program), predicate)
+
+
+def person_households_predicate(program: Program, household: FromClause) -> ColumnElement[bool]:
+    """The households whose members the program may see (``home_of_visible_person``, RLS).
+
+    The household part of a direct person scope, or the household scope that
+    persons inherit; false when the program reads no persons.
+    """
+    if not _reads(program, Entity.PERSON):
+        return false()
+    scope = program.person_scope
+    condition = scope.household if scope is not None else program.household_scope
+    if condition is None:
+        return false()
+    return and_(agreement_in_force(program), household_predicate(condition, household))
 
 
 def agreement_in_force(program: Program) -> ColumnElement[bool]:
@@ -157,10 +177,9 @@ def home_of_visible_person(*, program: Program, name: str) -> Readable:
     The caller joins it on ``id = <a visible person>.household_id`` and reads
     only ``desa_code`` (``Person.region``): a visible person's household
     satisfies the household part of that person's scope, which is also what
-    the households RLS policy admits for the program. No other household field
-    may be read through it.
+    the households RLS policy admits for the program (the predicate repeats
+    it, so the alias never admits a household no visible person lives in).
+    No other household field may be read through it.
     """
     table = HOUSEHOLDS.alias(name)
-    if not program.readable_fields(Entity.PERSON.value):
-        return Readable(table, false())
-    return Readable(table, agreement_in_force(program))
+    return Readable(table, person_households_predicate(program, table))

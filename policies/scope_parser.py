@@ -157,10 +157,12 @@ def _range(
     entries = reader.mapping(node, what)
     if entries is None:
         return None
-    reader.unknown_keys(entries, {"eq", "gte", "gt", "lte", "lt"}, what)
-    if not entries or not set(entries) <= {"eq", "gte", "gt", "lte", "lt"}:
-        if not entries:
-            reader.problem(node, f"{what} needs a bound (eq, gte, gt, lte or lt)")
+    bounds = {"eq", "gte", "gt", "lte", "lt"}
+    reader.unknown_keys(entries, bounds, what)
+    if not set(entries) <= bounds:
+        return None
+    if not entries:
+        reader.problem(node, f"{what} needs a bound (eq, gte, gt, lte or lt)")
         return None
     if "eq" in entries and len(entries) > 1:
         reader.problem(node, f"{what}: eq cannot be combined with other bounds")

@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from graphql import (
     DocumentNode,
@@ -27,6 +27,7 @@ from graphql import (
 )
 from graphql.language import Visitor
 
+from schema.cost import cost_variables, operation_cost
 from schema.limits import Limits, check_limits
 
 K = TypeVar("K", bound=Hashable)
@@ -71,6 +72,39 @@ class ParsedDocument:
     operations: dict[str | None, OperationDefinitionNode] = field(default_factory=dict)
     directive_variables: frozenset[str] = frozenset()
     """Variables that ``@skip``/``@include`` read: they change the SQL, so they key its cache."""
+    cost_variables: frozenset[str] = frozenset()
+    """Variables the cost depends on (``first``, ``groupBy``): they key ``costs``."""
+    costs: dict[tuple[Any, ...], int] = field(default_factory=dict, compare=False)
+
+    def cost(
+        self,
+        schema: GraphQLSchema,
+        operation: OperationDefinitionNode,
+        variables: Mapping[str, Any],
+    ) -> int:
+        """The operation's cost (``schema.cost``) with these variables; remembered."""
+        key = (
+            operation.name.value if operation.name else None,
+            *(_hashable(variables.get(name)) for name in sorted(self.cost_variables)),
+        )
+        cost = self.costs.get(key)
+        if cost is None:
+            if len(self.costs) >= MAX_REMEMBERED_COSTS:
+                self.costs.clear()
+            cost = operation_cost(schema, operation, fragments=self.fragments, variables=variables)
+            self.costs[key] = cost
+        return cost
+
+
+MAX_REMEMBERED_COSTS = 64
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return tuple(_hashable(item) for item in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
+    return value
 
 
 def clean_message(message: str) -> str:
@@ -132,4 +166,5 @@ def prepare_document(text: str, schema: GraphQLSchema, limits: Limits) -> Parsed
         fragments=fragments,
         operations=operations,
         directive_variables=_directive_variables(document),
+        cost_variables=cost_variables(document),
     )

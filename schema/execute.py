@@ -34,6 +34,7 @@ from graphql.execution.values import VariableValues
 from strawberry.types import Info
 
 from api.errors import BadInput, GatewayError, Internal, QueryTooComplex, Unavailable
+from db.failures import failure_kind
 from policies import PolicySet, Program
 from schema.build import build_strawberry_schema
 from schema.compiler.objects import CompileContext
@@ -41,10 +42,21 @@ from schema.compiler.roots import ROOTS
 from schema.compiler.selection import Collected, collect_fields, sub_selections
 from schema.compiler.statement import CompiledStatement, compile_statement
 from schema.documents import BoundedCache, ParsedDocument, clean_message, prepare_document
-from schema.limits import Limits
+from schema.limits import DEFAULT_LIMITS, PROGRAM_LIMITS, Limits
 from schema.project import project
 
 INTROSPECTION = frozenset({"__schema", "__type"})
+
+DATABASE_FAILURES: dict[str, tuple[type[GatewayError], str]] = {
+    "unavailable": (Unavailable, "The registry database is not available; try again shortly."),
+    "timeout": (
+        QueryTooComplex,
+        "The query ran longer than the gateway allows one request: ask for fewer rows"
+        " (`first`) or fewer nested lists.",
+    ),
+    "bad_value": (BadInput, "A value in the request cannot be used (for example a NUL character)."),
+}
+"""What the caller is told for each ``db.failures.failure_kind``."""
 
 
 @dataclass
@@ -111,12 +123,12 @@ class ProgramRuntime:
         self.graphql = self.strawberry._schema
         self.documents: BoundedCache[str, ParsedDocument] = BoundedCache(512)
         self.statements: BoundedCache[tuple[Any, ...], CompiledStatement] = BoundedCache(2048)
-        self._limits = engine.limits
+        self.limits = engine.limits_for(program.name)
 
     def document(self, text: str) -> ParsedDocument:
         parsed = self.documents.get(text)
         if parsed is None:
-            parsed = self.documents.put(text, prepare_document(text, self.graphql, self._limits))
+            parsed = self.documents.put(text, prepare_document(text, self.graphql, self.limits))
         return parsed
 
 
@@ -130,12 +142,18 @@ class Engine:
         pseudonym_key: bytes,
         value_roots: Mapping[str, ValueRoot],
         limits: Limits | None = None,
+        program_limits: Mapping[str, Limits] | None = None,
     ) -> None:
         self.reader = reader
         self.pseudonym_key = pseudonym_key
         self.value_roots = dict(value_roots)
-        self.limits = limits or Limits()
+        self.limits = limits or DEFAULT_LIMITS
+        self.program_limits = dict(PROGRAM_LIMITS if program_limits is None else program_limits)
         self.runtimes: dict[str, ProgramRuntime] = {}
+
+    def limits_for(self, program: str) -> Limits:
+        """The program's own limits, or the engine's defaults."""
+        return self.program_limits.get(program, self.limits)
 
     def load(self, policies: PolicySet) -> None:
         """Build every program's schema; swap them in at once (policy reload)."""
@@ -175,6 +193,13 @@ class Engine:
                 outcome.messages = [_message(error) for error in coerced]
                 outcome.error = BadInput(outcome.messages[0]["message"])
                 return outcome
+            cost, most = parsed.cost(runtime.graphql, operation, coerced.coerced), runtime.limits
+            if cost > most.max_cost:
+                raise QueryTooComplex(
+                    f"The query could return about {cost:,} values, more than the"
+                    f" {most.max_cost:,} your program may ask for at once: ask for fewer rows"
+                    " (`first`) or fewer nested lists."
+                )
             roots = collect_fields(
                 type_name="Query",
                 selection_sets=(operation.selection_set,),
@@ -188,16 +213,12 @@ class Engine:
         except GatewayError as error:
             outcome.error = error
             outcome.body = None
-        except (
-            OSError,
-            asyncpg.PostgresConnectionError,
-            asyncpg.InterfaceError,
-            asyncpg.CannotConnectNowError,
-            asyncpg.QueryCanceledError,
-        ):
-            outcome.error = Unavailable(
-                "The registry database is not available; try again shortly."
-            )
+        except Exception as error:
+            failure = failure_kind(error)
+            if failure is None:
+                raise
+            error_type, message = DATABASE_FAILURES[failure]
+            outcome.error = error_type(message)
             outcome.body = None
         return outcome
 
@@ -326,6 +347,9 @@ class Engine:
         if result.errors:
             for error in result.errors:
                 if isinstance(error.original_error, GatewayError):
+                    raise error.original_error
+            for error in result.errors:
+                if error.original_error is not None and failure_kind(error.original_error):
                     raise error.original_error
             for error in result.errors:
                 if error.original_error is not None:

@@ -5,11 +5,23 @@ expanded, however often they are spread).
 Fragment statistics are memoised, so a "fragment bomb" that would expand to
 billions of fields is measured in microseconds and refused; a fragment cycle
 is refused without recursing.
+
+Depth has two budgets: ``max_depth`` for every path that does not pass
+through ``__schema``/``__type``, and ``max_introspection_depth`` for those that
+do (a client's standard introspection query nests ``ofType`` about nine times).
+Only the *field name* counts, never an alias, operation or fragment name, so
+calling something ``__schema`` earns nothing (GraphQL Armor's
+GHSA-hmfr-rx46-4jx2); the cost limit still bounds circular introspection.
+
+The cost limit (``schema.cost``) is checked per request, after validation,
+because ``first`` may be a variable. Limits are per program: ``limits_for``
+applies ``PROGRAM_LIMITS`` over the defaults.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 from graphql import (
     DocumentNode,
@@ -32,11 +44,33 @@ class Limits:
     max_fields: int = 400
     max_directives: int = 20
     max_root_fields: int = 8
+    max_introspection_depth: int = 15
+    max_cost: int = 200_000
+    """Most values an answer may hold (``schema.cost``): a page of 1,000 households with
+    their members and every field of both is about 150,000."""
+
+
+DEFAULT_LIMITS = Limits()
+
+PROGRAM_LIMITS: Mapping[str, Limits] = {
+    # The data steward exports whole pages of everything, and the finest statistics.
+    "bps-admin": replace(DEFAULT_LIMITS, max_cost=500_000),
+}
+"""Per-program overrides of the defaults. The program files cannot carry them yet (the
+loader refuses unknown keys); once ``limits:`` is a key of ``programs/<program>.yaml``,
+``limits_for`` reads it from the program instead."""
+
+
+def limits_for(program: str, overrides: Mapping[str, Limits] = PROGRAM_LIMITS) -> Limits:
+    """The limits of ``program``: its override, or the defaults."""
+    return overrides.get(program, DEFAULT_LIMITS)
 
 
 @dataclass(frozen=True)
 class _Stats:
     depth: int = 0
+    plain_depth: int = 0
+    """Depth along paths that do not pass through ``__schema``/``__type``."""
     aliases: int = 0
     fields: int = 0
     directives: int = 0
@@ -46,9 +80,14 @@ class _Cycle(Exception):
     pass
 
 
-def _add(a: _Stats, b: _Stats, *, deeper: bool) -> _Stats:
+INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
+
+
+def _add(a: _Stats, b: _Stats, *, deeper: bool, introspection: bool = False) -> _Stats:
+    step = 1 if deeper else 0
     return _Stats(
-        depth=max(a.depth, b.depth + (1 if deeper else 0)),
+        depth=max(a.depth, b.depth + step),
+        plain_depth=max(a.plain_depth, 0 if introspection else b.plain_depth + step),
         aliases=min(SATURATE, a.aliases + b.aliases),
         fields=min(SATURATE, a.fields + b.fields),
         directives=min(SATURATE, a.directives + b.directives),
@@ -72,9 +111,10 @@ class _Walker:
                     aliases=1 if selection.alias else 0, fields=1, directives=own.directives
                 )
                 child = self.selection_set(selection.selection_set)
-                total = _add(_add(total, own, deeper=False), child, deeper=True)
-                if selection.selection_set is None:
-                    total = _add(total, _Stats(), deeper=True)
+                introspection = selection.name.value in INTROSPECTION_FIELDS
+                total = _add(
+                    _add(total, own, deeper=False), child, deeper=True, introspection=introspection
+                )
             elif isinstance(selection, InlineFragmentNode):
                 child = self.selection_set(selection.selection_set)
                 total = _add(_add(total, own, deeper=False), child, deeper=False)
@@ -132,8 +172,16 @@ def check_limits(document: DocumentNode, limits: Limits) -> str | None:
                 continue
             stats = walker.selection_set(definition.selection_set)
             directives = stats.directives + len(definition.directives or ())
-            if stats.depth > limits.max_depth:
+            directives += sum(
+                len(variable.directives or ()) for variable in definition.variable_definitions or ()
+            )
+            if stats.plain_depth > limits.max_depth:
                 return f"The query is nested deeper than {limits.max_depth} levels."
+            if stats.depth > limits.max_introspection_depth:
+                return (
+                    f"The introspection query is nested deeper than "
+                    f"{limits.max_introspection_depth} levels."
+                )
             if stats.aliases > limits.max_aliases:
                 return f"The query uses more than {limits.max_aliases} aliases."
             if stats.fields > limits.max_fields:

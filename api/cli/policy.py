@@ -13,7 +13,7 @@ from api.database import owner_database_url
 from db.catalog import CATALOG
 from policies import Entity, FieldMode, PolicyError, PolicySet, Program, load_policies
 from policies.rls import apply_policies, render_predicate
-from policies.rows import readable_rows, statistics_rows
+from policies.rows import home_of_visible_person, readable_rows, statistics_rows
 
 app = typer.Typer(
     help="Access policies: check, explain, install in PostgreSQL.", no_args_is_help=True
@@ -101,6 +101,10 @@ def _predicates(program: Program) -> None:
     for entity, name in ((Entity.HOUSEHOLD, "households"), (Entity.PERSON, "persons")):
         readable = readable_rows(entity, program=program, name=name)
         console.rule(f"{name}: WHERE")
+        typer.echo(render_predicate(readable.predicate, readable.table))
+    if program.person_scope is not None:
+        readable = home_of_visible_person(program=program, name="households")
+        console.rule("households of those persons (for Person.region only): WHERE")
         typer.echo(render_predicate(readable.predicate, readable.table))
     if program.statistics_scope is not None:
         readable = statistics_rows(program=program, name="households")

@@ -9,6 +9,7 @@ import uvicorn
 
 from api.cli.common import console, errors, load_settings, run
 from api.database import owner_database_url
+from api.observability.logs import configure_logging
 from api.settings import get_settings
 from db import migrate
 
@@ -35,9 +36,24 @@ def serve(
 
 
 def serve_on(url: str, *, host: str, port: int, workers: int) -> None:
-    """Run uvicorn; worker processes read the database URL from the environment."""
+    """Run uvicorn; worker processes read their settings from the environment.
+
+    With several workers, each writes its metrics samples under
+    ``PROMETHEUS_MULTIPROC_DIR`` (``<data_dir>/metrics`` unless set), emptied
+    here before they start, so that ``/metrics`` adds up every worker.
+    """
     os.environ["DATABASE_URL"] = url
     get_settings.cache_clear()
+    settings = get_settings()
+    samples = settings.prometheus_multiproc_dir
+    if samples is None and workers > 1:
+        samples = settings.data_dir / "metrics"
+    if samples is not None:
+        from api.observability.metrics import prepare_multiprocess_dir
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(prepare_multiprocess_dir(samples))
+        get_settings.cache_clear()
+    configure_logging(json=settings.json_logs, level=settings.log_level)
     console.print(f"serving on http://{host}:{port} with {workers} worker(s)")
     uvicorn.run(
         "api.app:create_app",
@@ -47,6 +63,7 @@ def serve_on(url: str, *, host: str, port: int, workers: int) -> None:
         workers=workers,
         access_log=False,
         log_level="warning",
+        log_config=None,
         timeout_graceful_shutdown=20,
         lifespan="on",
     )

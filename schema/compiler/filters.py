@@ -58,7 +58,11 @@ def _require(program: Program, name: str, fields: Iterable[tuple[str, str]]) -> 
 
 
 def _region(code: Any, planned: PlannedFilter) -> None:
-    if not isinstance(code, str) or not code.isdigit() or len(code) not in REGION_COLUMNS:
+    if (
+        not isinstance(code, str)
+        or not (code.isascii() and code.isdigit())
+        or len(code) not in REGION_COLUMNS
+    ):
         raise BadInput("`regionCode` must be a BPS code of 2, 4, 7 or 10 digits.")
     planned.shape.append(("region", len(code)))
     planned.params["q_region"] = code
@@ -203,7 +207,7 @@ def person_predicates(
 def parse_id(value: Any) -> int | None:
     """A registry id from its GraphQL form; None when it cannot be one (answered as absent)."""
     text = str(value)
-    if not text.isdigit() or len(text) > 18:
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         return None
     return int(text)
 

@@ -16,7 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import create_engine
-from policies import Entity, PolicySet, Program, readable_rows, statistics_rows
+from policies import (
+    Entity,
+    PolicySet,
+    Program,
+    home_of_visible_person,
+    readable_rows,
+    statistics_rows,
+)
 from policies.loader import PACKAGED_POLICY_DIR, load_policies
 from policies.model import Agreement
 from tests.policies.expected import ASSISTANCE_SQL, HOUSEHOLD_SQL, IN_3509, PERSON_SQL
@@ -165,3 +172,20 @@ async def test_a_program_whose_agreement_has_not_started_reads_nothing(
         program, agreement=Agreement("X", tomorrow, tomorrow + timedelta(days=30))
     )
     assert await _readable_ids(engine, Entity.HOUSEHOLD, future) == set()
+
+
+@pytest.mark.parametrize("name", sorted(PERSON_SQL))
+async def test_households_of_visible_persons_are_the_person_scopes_household_part(
+    engine: AsyncEngine, policy_set: PolicySet, name: str
+) -> None:
+    """What ``Person.region`` may read of a person's household, and no more."""
+    condition = PERSON_SQL[name]
+    expected = (
+        set()
+        if condition is None
+        else await _ids(engine, f"SELECT h.id FROM households h WHERE {condition}")
+    )
+    readable = home_of_visible_person(program=policy_set.programs[name], name="h")
+    async with engine.connect() as connection:
+        rows = await connection.execute(select(readable.table.c.id).where(readable.predicate))
+        assert {row[0] for row in rows} == expected

@@ -1,0 +1,121 @@
+"""Structured logs with structlog: one JSON object a line in production, readable lines
+in development (``REGSOSEK_LOG_JSON`` overrides; see ``Settings.json_logs``).
+
+Every record goes through the same processors, structlog's own and the
+standard library's (uvicorn, asyncpg, the gateway's modules), so a log shipper
+sees one format. What is never logged: tokens, secrets, passwords, GraphQL
+documents and variables, registry values. The request line (``middleware``)
+carries only ids, names, outcome, status and latency; as a second line of
+defence, keys whose name says they hold a secret are replaced by
+``[redacted]``, passwords in URLs are masked, and tracebacks are plain text
+without local variables (structlog's rich and dict tracebacks would print
+them).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+from typing import Any, Final, TextIO
+
+import orjson
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+SENSITIVE_KEYS: Final = frozenset(
+    {
+        "authorization",
+        "access_token",
+        "token",
+        "client_secret",
+        "secret",
+        "password",
+        "variables",
+        "query",
+        "cookie",
+    }
+)
+REDACTED: Final = "[redacted]"
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s]+@", re.IGNORECASE)
+
+
+def redact(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
+    """Drop values under secret-bearing keys; mask ``user:password@`` in messages."""
+    for key in SENSITIVE_KEYS.intersection(event_dict):
+        event_dict[key] = REDACTED
+    for key in ("event", "exception"):
+        value = event_dict.get(key)
+        if isinstance(value, str) and "://" in value:
+            event_dict[key] = _URL_PASSWORD.sub(r"\1***@", value)
+    return event_dict
+
+
+def add_pid(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
+    """The worker's process id (``regsosek serve --workers N`` runs several)."""
+    event_dict["pid"] = os.getpid()
+    return event_dict
+
+
+def _json(value: Any, **_: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
+
+
+def formatter(*, json: bool) -> structlog.stdlib.ProcessorFormatter:
+    """The formatter of the gateway's log handler (also used by tests to render records)."""
+    renderer: Processor
+    if json:
+        renderer = structlog.processors.JSONRenderer(serializer=_json)
+    else:
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*_shared(), structlog.stdlib.ExtraAdder()],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            redact,
+            renderer,
+        ],
+    )
+
+
+def _shared() -> list[Processor]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        add_pid,
+    ]
+
+
+class GatewayHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The one handler ``configure_logging`` installs on the root logger."""
+
+
+def configure_logging(*, json: bool, level: str = "INFO", stream: TextIO | None = None) -> None:
+    """Route structlog and the standard library through one formatter on ``stream``.
+
+    Idempotent: a second call replaces the handler it installed before and
+    leaves other handlers (pytest's, say) alone.
+    """
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *_shared(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = GatewayHandler(stream or sys.stderr)
+    handler.setFormatter(formatter(json=json))
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, GatewayHandler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())

@@ -1,0 +1,159 @@
+"""One ASGI middleware around every HTTP request: request id, latency, status, the log line.
+
+The handlers of ``/graphql`` and ``/oauth/token`` already build an audit event
+that says who asked, under which program, and how it ended; the audit writer
+(``api.observability.audit``) hands that event to the request's
+``RequestRecord``, so the handlers carry no logging or metrics code. Requests
+that leave no event (health, metrics, JWKS, static files) are measured by
+route and status only.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Final
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.audit.events import AuditEvent
+from api.observability import metrics
+
+log = structlog.get_logger("regsosek.request")
+
+QUIET_ENDPOINTS: Final = frozenset({"/healthz", "/readyz", "/metrics"})
+"""Probed every few seconds: their lines are logged at DEBUG."""
+OUTCOMES: Final = frozenset(
+    {
+        "allowed",
+        "denied",
+        "unauthenticated",
+        "invalid",
+        "rate_limited",
+        "too_complex",
+        "unavailable",
+        "error",
+        "page",
+    }
+)
+NO_PROGRAM: Final = "none"
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    """What the audit writer learnt about the current request."""
+
+    event: AuditEvent | None = None
+    audited: bool = False
+    seq: int | None = None
+
+
+CURRENT: ContextVar[RequestRecord | None] = ContextVar("regsosek_request", default=None)
+
+
+class RequestObserver:
+    """Measures and logs each HTTP request; adds ``X-Request-Id`` when a handler did not."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        record = RequestRecord()
+        token = CURRENT.set(record)
+        answer: dict[str, Any] = {"status": 500, "request_id": None}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answer["status"] = message["status"]
+                headers = list(message.get("headers", ()))
+                request_id = _header(headers, b"x-request-id")
+                if request_id is None:
+                    event = record.event
+                    request_id = event.request_id if event is not None else uuid.uuid4().hex
+                    message["headers"] = [*headers, (b"x-request-id", request_id.encode())]
+                answer["request_id"] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            CURRENT.reset(token)
+            _finish(
+                scope,
+                record,
+                status=answer["status"],
+                request_id=answer["request_id"],
+                seconds=time.perf_counter() - started,
+            )
+
+
+def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+    for key, value in headers:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _endpoint(scope: Scope) -> str:
+    """The matched route's path (a bounded set), never the raw path."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) and path else "other"
+
+
+def _program(scope: Scope, name: str | None) -> str:
+    """A program of the policy in force, or ``none``/``other`` (labels stay a bounded set)."""
+    if not name:
+        return NO_PROGRAM
+    policies = getattr(scope["app"].state, "policies", None)
+    if policies is not None and name in policies.current.programs:
+        return name
+    return "other"
+
+
+def _finish(
+    scope: Scope, record: RequestRecord, *, status: int, request_id: str | None, seconds: float
+) -> None:
+    endpoint = _endpoint(scope)
+    metrics.HTTP_REQUESTS.labels(endpoint, scope["method"], str(status)).inc()
+    metrics.HTTP_LATENCY.labels(endpoint).observe(seconds)
+    fields: dict[str, Any] = {
+        "request_id": request_id,
+        "method": scope["method"],
+        "endpoint": endpoint,
+        "status": status,
+        "latency_ms": round(seconds * 1000, 2),
+        "remote": scope["client"][0] if scope.get("client") else None,
+    }
+    event = record.event
+    if event is not None:
+        program = _program(scope, event.program)
+        outcome = event.outcome if record.audited else "unavailable"
+        if outcome not in OUTCOMES:
+            outcome = "error"
+        metrics.REQUESTS.labels(event.endpoint, program, outcome).inc()
+        if outcome == "allowed" and event.row_count:
+            metrics.ROWS_DISCLOSED.labels(program).inc(event.row_count)
+        if outcome == "rate_limited" and event.endpoint == "graphql":
+            metrics.QUOTA_REFUSALS.labels(program).inc()
+        fields.update(
+            client_id=event.client_id,
+            program=event.program,
+            outcome=outcome,
+            rows=event.row_count,
+            operation=(event.operation_name or "")[:100] or None,
+            audit_seq=record.seq,
+        )
+    if endpoint in QUIET_ENDPOINTS:
+        log.debug("request", **fields)
+    elif status >= 500:
+        log.warning("request", **fields)
+    else:
+        log.info("request", **fields)
