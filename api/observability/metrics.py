@@ -213,7 +213,7 @@ async def observing(
             await task
         if multiprocess_dir is not None:
             # Live gauges of this worker stop counting; its counters stay in the totals.
-            multiprocess.mark_process_dead(os.getpid(), str(multiprocess_dir))
+            multiprocess.mark_process_dead(os.getpid(), str(multiprocess_dir))  # type: ignore[no-untyped-call]
 
 
 def prepare_multiprocess_dir(directory: Path) -> Path:
@@ -230,7 +230,7 @@ def render(multiprocess_dir: Path | None) -> bytes:
     if multiprocess_dir is None:
         return generate_latest(REGISTRY)
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry, path=str(multiprocess_dir))
+    multiprocess.MultiProcessCollector(registry, path=str(multiprocess_dir))  # type: ignore[no-untyped-call]
     return generate_latest(registry)
 
 
