@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+import uuid
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
+from http import HTTPStatus
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -16,7 +20,7 @@ from api.audit.writer import AuditWriter, connector
 from api.auth.keys import KeyStore
 from api.auth.service import auth_routes, start_auth
 from api.database import app_database_url
-from api.errors import GatewayError
+from api.errors import GatewayError, Internal
 from api.graphql_runtime import graphql_routes, start_graphql
 from api.observability.audit import MeteredAuditWriter
 from api.observability.logs import configure_logging
@@ -43,11 +47,53 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready", "database": "ok"})
 
 
+log = logging.getLogger("regsosek.app")
+
+
+def _error_body(
+    message: str, *, code: str, status: int, headers: Mapping[str, str] | None = None
+) -> Response:
+    """The one error shape of the gateway: GraphQL errors with ``code`` and ``requestId``."""
+    request_id = uuid.uuid4().hex
+    body = {"errors": [{"message": message, "extensions": {"code": code, "requestId": request_id}}]}
+    return JSONResponse(
+        body, status_code=status, headers={**(headers or {}), "X-Request-Id": request_id}
+    )
+
+
 async def gateway_error(request: Request, error: Exception) -> Response:
     """Expected errors as GraphQL-over-HTTP error bodies, with their status and headers."""
     assert isinstance(error, GatewayError)
-    body = {"errors": [{"message": error.message, "extensions": {"code": error.code}}]}
-    return JSONResponse(body, status_code=error.status, headers=error.headers)
+    return _error_body(error.message, code=error.code, status=error.status, headers=error.headers)
+
+
+async def http_error(request: Request, error: Exception) -> Response:
+    """Starlette's own refusals (unknown route, wrong method) in the same shape, nothing more."""
+    assert isinstance(error, HTTPException)
+    status = error.status_code
+    code = "BAD_USER_INPUT" if status < 500 else "UNAVAILABLE" if status == 503 else "INTERNAL"
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    return _error_body(f"{phrase}.", code=code, status=status, headers=error.headers)
+
+
+async def internal_error(request: Request, error: Exception) -> Response:
+    """Anything unhandled: INTERNAL with a request id, logged with its traceback, never shown."""
+    response = _error_body(
+        Internal("The gateway failed to answer.").message, code=Internal.code, status=500
+    )
+    request_id = response.headers["X-Request-Id"]
+    log.error(
+        "request %s failed: %s %s",
+        request_id,
+        request.method,
+        request.url.path,
+        exc_info=error,
+        extra={"request_id": request_id},
+    )
+    return response
 
 
 @asynccontextmanager
@@ -117,6 +163,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={GatewayError: gateway_error},
+        exception_handlers={
+            GatewayError: gateway_error,
+            HTTPException: http_error,
+            Exception: internal_error,
+        },
         middleware=[Middleware(RequestObserver)],
     )

@@ -49,6 +49,15 @@ REPLICA_CONNECT_TIMEOUT = 3.0
 """Seconds before an unreachable replica counts as down (its reads go elsewhere)."""
 
 
+def command_timeout(settings: Settings) -> float:
+    """Seconds asyncpg waits for any statement before giving up on the connection.
+
+    PostgreSQL's ``statement_timeout`` cancels slow statements; this bounds the
+    wait when the server does not answer at all (a dead peer, a network cut).
+    """
+    return settings.statement_timeout_ms / 1000 + 5
+
+
 def server_settings(settings: Settings) -> dict[str, str]:
     """Session settings of every gateway connection."""
     return {
@@ -105,6 +114,7 @@ async def start_graphql(
             app_url,
             max_size=settings.pool_size,
             server_settings=server_settings(settings),
+            command_timeout=command_timeout(settings),
             reset=reset_connection,
         )
         stack.push_async_callback(primary.close)
@@ -155,6 +165,26 @@ async def graphql_get(request: Request) -> Response:
     return response
 
 
+async def graphql_other(request: Request) -> Response:
+    """Any other method on ``/graphql``: refused with 405, and audited like every request."""
+    event = AuditEvent(
+        endpoint="graphql",
+        outcome="invalid",
+        error_code=BadInput.code,
+        request_id=_request_id(),
+        remote_addr=request.client.host if request.client else None,
+    )
+    await request.app.state.audit.record(event)
+    error = BadInput("Send operations with POST and `Content-Type: application/json`.")
+    response = error_response(error, request_id=event.request_id)
+    response.status_code = 405
+    response.headers["Allow"] = "GET, POST"
+    return response
+
+
+OTHER_METHODS = ["PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
+
+
 def _request_id() -> str:
     return uuid.uuid4().hex
 
@@ -163,5 +193,6 @@ def graphql_routes() -> list[BaseRoute]:
     return [
         Route("/graphql", graphql_post, methods=["POST"]),
         Route("/graphql", graphql_get, methods=["GET"]),
+        Route("/graphql", graphql_other, methods=OTHER_METHODS),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

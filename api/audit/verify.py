@@ -32,8 +32,10 @@ import orjson
 
 from api.audit.events import GENESIS_HASH, format_time
 from api.audit.signing import InvalidSignature, checkpoint_payload, verify_signature
-from api.audit.walk import Damage, SignedHead, walk_chain
+from api.audit.walk import Damage, SignedHead, Walk, walk_chain
 from db import audit_store
+
+_NOT_PROBLEMS = ("valid", "not_reached", "archived")
 
 
 @dataclass(slots=True)
@@ -44,7 +46,8 @@ class CheckpointResult:
     kid: str
     status: str = "not_reached"
     """``valid``, ``forged`` (signature, key or columns), ``head_mismatch``,
-    ``beyond_chain``, or ``not_reached`` (the walk stopped at earlier damage)."""
+    ``beyond_chain``, ``archived`` (its events are no longer stored), or
+    ``not_reached`` (the walk stopped at earlier damage)."""
     reason: str = ""
 
 
@@ -61,6 +64,10 @@ class Report:
     """The last verified event (seq 0 and the genesis hash when none is)."""
     signed_seq: int | None = None
     """The newest checkpoint that verified, and matched the chain."""
+    archived_before: int | None = None
+    """Events before this seq are archived (their months detached); the stored
+    chain starts from the signed head of ``anchor``."""
+    anchor: int | None = None
     checkpoints: list[CheckpointResult] = field(default_factory=list)
     damage: Damage | None = None
     elapsed: float = 0.0
@@ -71,7 +78,7 @@ class Report:
 
     def to_json(self) -> dict[str, Any]:
         """The ``--json`` object."""
-        problems = [c for c in self.checkpoints if c.status not in ("valid", "not_reached")]
+        problems = [c for c in self.checkpoints if c.status not in _NOT_PROBLEMS]
         return {
             "ok": self.ok,
             "range": {
@@ -83,6 +90,8 @@ class Report:
             },
             "events_valid": self.events_valid,
             "head": {"seq": self.head_seq, "hash": self.head_hash.hex()},
+            "archived_before_seq": self.archived_before,
+            "anchor_checkpoint": self.anchor,
             "signed_head_seq": self.signed_seq,
             "unsigned_events": self.head_seq - (self.signed_seq or 0),
             "checkpoints": {
@@ -146,7 +155,22 @@ async def verify_chain(connection: asyncpg.Connection) -> Report:
             else:
                 result.status, result.reason = "forged", problem
                 forged.append((result, problem))
-        walk = await walk_chain(connection, signed=signed)
+        first_seq = report.first_seq or 1
+        anchor = None
+        if first_seq > 1:
+            anchor = await _archive_anchor(connection, first_seq=first_seq, signed=signed)
+        if anchor is not None:
+            report.archived_before, report.anchor = first_seq, anchor.checkpoint_id
+            results[anchor.checkpoint_id].status = "valid"
+            for result in report.checkpoints:
+                if result.seq < first_seq - 1 and result.status == "not_reached":
+                    result.status = "archived"
+            start = (first_seq - 1, anchor.head_hash)
+            walk = await walk_chain(connection, signed=signed, start=start)
+        elif first_seq > 1:
+            walk = _missing_start(first_seq, signed)
+        else:
+            walk = await walk_chain(connection, signed=signed)
         report.events_valid = walk.events_valid
         report.head_seq, report.head_hash = walk.head_seq, walk.head_hash
         for checkpoint_id in walk.matched:
@@ -173,6 +197,39 @@ async def verify_chain(connection: asyncpg.Connection) -> Report:
         )
     report.elapsed = time.perf_counter() - started
     return report
+
+
+def _missing_start(first_seq: int, signed: dict[int, list[SignedHead]]) -> Walk:
+    """The stored chain starts after a gap that no checkpoint vouches for as archived."""
+    boundary_seq, boundary_hash = max(
+        ((seq, heads[0].head_hash) for seq, heads in signed.items() if seq < first_seq),
+        default=(0, GENESIS_HASH),
+    )
+    return Walk(
+        head_seq=boundary_seq,
+        head_hash=boundary_hash,
+        damage=Damage(
+            boundary_seq + 1,
+            "deleted",
+            f"seq {boundary_seq + 1}–{first_seq - 1} are missing, and no checkpoint of seq"
+            f" {first_seq - 1} shows them archived",
+            through_seq=first_seq - 1,
+        ),
+    )
+
+
+async def _archive_anchor(
+    connection: asyncpg.Connection, *, first_seq: int, signed: dict[int, list[SignedHead]]
+) -> SignedHead | None:
+    """The valid checkpoint of the last archived event, which the first stored one extends."""
+    prev_hash = await connection.fetchval(
+        "SELECT prev_hash FROM audit_events WHERE seq = $1 ORDER BY occurred_at LIMIT 1",
+        first_seq,
+    )
+    for head in signed.get(first_seq - 1, ()):
+        if head.head_hash == prev_hash:
+            return head
+    return None
 
 
 def _forged_checkpoints(

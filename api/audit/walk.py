@@ -83,19 +83,26 @@ class Walk:
 
 
 async def walk_chain(
-    connection: asyncpg.Connection, *, signed: Mapping[int, Sequence[SignedHead]]
+    connection: asyncpg.Connection,
+    *,
+    signed: Mapping[int, Sequence[SignedHead]],
+    start: tuple[int, bytes] = (0, GENESIS_HASH),
 ) -> Walk:
-    """Walk every stored event (in the caller's snapshot); stop at the first damage."""
-    walk = Walk()
-    for head in signed.get(0, ()):
+    """Walk every stored event (in the caller's snapshot); stop at the first damage.
+
+    ``start`` is the (signed) head the stored events extend: the genesis, or
+    the last archived event.
+    """
+    walk = Walk(head_seq=start[0], head_hash=start[1])
+    for head in signed.get(0, ()) if start[0] == 0 else ():
         if head.head_hash != GENESIS_HASH:
             walk.mismatched = head.checkpoint_id
             walk.damage = Damage(1, "forged", f"checkpoint #{head.checkpoint_id}: bad empty head")
             return walk
         walk.matched.append(head.checkpoint_id)
     sha256 = hashlib.sha256
-    last_seq, last_hash, last_at = 0, GENESIS_HASH, None
-    signed_seq, signed_hash = 0, GENESIS_HASH
+    last_seq, last_hash, last_at = start[0], start[1], None
+    signed_seq, signed_hash = start
     pending: Any = None
     stream = audit_store.stream_events(connection, columns=STORED_COLUMNS)
     finished = False
@@ -136,7 +143,7 @@ async def walk_chain(
                     if head.head_hash != stored_hash or head.created_at < occurred_at:
                         walk.mismatched = head.checkpoint_id
                         walk.head_seq, walk.head_hash = signed_seq, signed_hash
-                        walk.events_valid = signed_seq
+                        walk.events_valid = signed_seq - start[0]
                         walk.damage = Damage(
                             signed_seq + 1,
                             "forged",

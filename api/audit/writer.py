@@ -60,6 +60,11 @@ UNAVAILABLE_MESSAGE: Final = "The audit trail cannot be written; nothing was dis
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
 
 
+def utc_now() -> datetime:
+    """The writer's default clock (tests pass their own to cross month boundaries)."""
+    return datetime.now(UTC)
+
+
 @dataclass(slots=True)
 class _Pending:
     event: AuditEvent
@@ -98,12 +103,14 @@ class AuditWriter:
         checkpoint_every: int = 1_000,
         checkpoint_seconds: float = 300.0,
         flush_ms: float = 2.0,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._connect = connect
         self._signer = signer
         self._checkpoint_every = checkpoint_every
         self._checkpoint_interval = timedelta(seconds=checkpoint_seconds)
         self._flush_delay = flush_ms / 1000
+        self._clock = clock
         self._gather = 0
         """How many events the flusher waits for (0: none); the size of the last batch."""
         self._queue: list[_Pending] = []
@@ -156,7 +163,7 @@ class AuditWriter:
             raise Unavailable(UNAVAILABLE_MESSAGE)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
-        self._queue.append(_Pending(event, datetime.now(UTC), loop.time(), future))
+        self._queue.append(_Pending(event, self._clock(), loop.time(), future))
         queued = len(self._queue)
         if (queued == 1 or queued >= self._gather) and not self._wakeup.is_set():
             self._wakeup.set()
@@ -226,10 +233,16 @@ class AuditWriter:
     async def _append(
         self, connection: asyncpg.Connection, batch: list[_Pending], *, seal: bool
     ) -> list[int]:
-        now = datetime.now(UTC)
+        now = self._clock()
         await self._ensure_partitions(connection, batch, now=now)
         cached = self._head
-        if cached is not None and batch and not seal and self.steps >= self._fast_after:
+        if (
+            cached is not None
+            and batch
+            and not seal
+            and self.steps >= self._fast_after
+            and not _new_month(cached, batch)
+        ):
             # Fast path: hash onto the head this writer last saw and let the insert's
             # first row check, under the lock, that it is still the head.
             rows, tip = _hash_batch(batch, cached)
@@ -255,34 +268,22 @@ class AuditWriter:
                     self.steps += 1
                     return [row[0] for row in rows]
         head = await audit_store.begin_chain_step(connection)
+        if head.checkpoint_seq != head.seq and _new_month(head, batch):
+            # Sign the last event of each month, so that once old months are
+            # archived the chain still starts from a signed head.
+            assert head.occurred_at is not None
+            head = await self._checkpoint(connection, head, created_at=max(now, head.occurred_at))
         rows, tip = _hash_batch(batch, head)
         if rows:
             await audit_store.insert_events(connection, rows, columns=STORED_COLUMNS)
-        checkpoint_seq, checkpoint_at = head.checkpoint_seq, head.checkpoint_at
         created_at = max(now, tip.occurred_at) if tip.occurred_at is not None else now
         if self._checkpoint_is_due(head, seq=tip.seq, now=created_at, seal=seal):
-            head_hash = tip.hash or GENESIS_HASH
-            payload = checkpoint_payload(
-                seq=tip.seq, head_hash=head_hash, event_count=tip.seq, created_at=created_at
-            )
-            signature = self._signer.sign(payload)
-            await audit_store.insert_checkpoint(
-                connection,
-                seq=tip.seq,
-                head_hash=head_hash,
-                event_count=tip.seq,
-                created_at=created_at,
-                kid=signature.kid,
-                signature=signature.jws,
-            )
-            checkpoint_seq, checkpoint_at = tip.seq, created_at
+            tip = await self._checkpoint(connection, tip, created_at=created_at)
         await audit_store.commit(connection)
-        self._head = dataclasses.replace(
-            tip, checkpoint_seq=checkpoint_seq, checkpoint_at=checkpoint_at
-        )
+        self._head = tip
         self.steps += 1
-        assert checkpoint_at is not None
-        wait = (checkpoint_at + self._checkpoint_interval - datetime.now(UTC)).total_seconds()
+        assert tip.checkpoint_at is not None
+        wait = (tip.checkpoint_at + self._checkpoint_interval - self._clock()).total_seconds()
         self._checkpoint_due = asyncio.get_running_loop().time() + max(wait, 0.0)
         return [row[0] for row in rows]
 
@@ -299,6 +300,26 @@ class AuditWriter:
         for year, month in sorted(wanted - self._months):
             await audit_store.ensure_partition(connection, datetime(year, month, 1, tzinfo=UTC))
             self._months.add((year, month))
+
+    async def _checkpoint(
+        self, connection: asyncpg.Connection, head: audit_store.ChainHead, *, created_at: datetime
+    ) -> audit_store.ChainHead:
+        """Sign and store a checkpoint of ``head``; ``head`` with that checkpoint as its last."""
+        head_hash = head.hash or GENESIS_HASH
+        payload = checkpoint_payload(
+            seq=head.seq, head_hash=head_hash, event_count=head.seq, created_at=created_at
+        )
+        signature = self._signer.sign(payload)
+        await audit_store.insert_checkpoint(
+            connection,
+            seq=head.seq,
+            head_hash=head_hash,
+            event_count=head.seq,
+            created_at=created_at,
+            kid=signature.kid,
+            signature=signature.jws,
+        )
+        return dataclasses.replace(head, checkpoint_seq=head.seq, checkpoint_at=created_at)
 
     def _checkpoint_is_due(
         self, head: audit_store.ChainHead, *, seq: int, now: datetime, seal: bool
@@ -329,6 +350,14 @@ class AuditWriter:
                 await asyncio.wait_for(connection.close(), 2.0)
             except Exception:
                 connection.terminate()
+
+
+def _new_month(head: audit_store.ChainHead, batch: list[_Pending]) -> bool:
+    """Whether the batch's first event falls in a later month than the head."""
+    if head.occurred_at is None or not batch:
+        return False
+    first = max(batch[0].at, head.occurred_at)
+    return (first.year, first.month) != (head.occurred_at.year, head.occurred_at.month)
 
 
 def _hash_batch(

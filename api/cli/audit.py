@@ -55,16 +55,24 @@ def print_report(report: Report) -> None:
             f" ({report.stored_events} events, {format_time(report.first_at)}"
             f" to {format_time(report.last_at)})"
         )
+    if report.archived_before is not None:
+        print_line(
+            f"Events before seq {report.archived_before} are archived; the stored chain"
+            f" starts from the head signed by checkpoint #{report.anchor}"
+        )
     print_line(f"{report.events_valid}/{report.stored_events} events valid")
     checkpoints = report.checkpoints
     valid = sum(c.status == "valid" for c in checkpoints)
     unreached = sum(c.status == "not_reached" for c in checkpoints)
+    archived = sum(c.status == "archived" for c in checkpoints)
     line = f"{valid}/{len(checkpoints)} checkpoints valid"
+    if archived:
+        line += f" ({archived} of archived events)"
     if unreached:
         line += f" ({unreached} not reached)"
     print_line(line)
     for checkpoint in checkpoints:
-        if checkpoint.status not in ("valid", "not_reached"):
+        if checkpoint.status not in ("valid", "not_reached", "archived"):
             print_line(
                 f"  [red]INVALID[/red] checkpoint #{checkpoint.id} at seq {checkpoint.seq}"
                 f" ({format_time(checkpoint.created_at)}, kid {checkpoint.kid}):"

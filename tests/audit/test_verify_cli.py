@@ -36,6 +36,8 @@ async def test_json_output_of_an_intact_chain_and_exit_0(chain: ChainDatabase) -
         "range",
         "events_valid",
         "head",
+        "archived_before_seq",
+        "anchor_checkpoint",
         "signed_head_seq",
         "unsigned_events",
         "checkpoints",
