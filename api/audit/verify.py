@@ -147,7 +147,7 @@ async def verify_chain(connection: asyncpg.Connection) -> Report:
             )
             report.checkpoints.append(result)
             results[checkpoint.id] = result
-            problem = _signature_problem(checkpoint)
+            problem = checkpoint_problem(checkpoint)
             if problem is None:
                 signed.setdefault(checkpoint.seq, []).append(
                     SignedHead(checkpoint.id, checkpoint.head_hash, checkpoint.created_at)
@@ -284,7 +284,7 @@ def _beyond_chain(
     ]
 
 
-def _signature_problem(checkpoint: audit_store.StoredCheckpoint) -> str | None:
+def checkpoint_problem(checkpoint: audit_store.StoredCheckpoint) -> str | None:
     """Why the checkpoint's signature or columns cannot be trusted, or None."""
     if checkpoint.public_jwk is None:
         return f"no public key recorded for kid {checkpoint.kid!r}"
@@ -305,6 +305,9 @@ def _signature_problem(checkpoint: audit_store.StoredCheckpoint) -> str | None:
     if checkpoint.event_count != checkpoint.seq:
         return f"signed event_count {checkpoint.event_count} differs from seq {checkpoint.seq}"
     return None
+
+
+_signature_problem = checkpoint_problem  # the name api.audit.chain_status imports
 
 
 async def _hash_at(connection: asyncpg.Connection, seq: int) -> tuple[int, bytes]:
