@@ -17,7 +17,7 @@ from typing import Any
 
 from bench.databases import PROGRAM
 from bench.queries import Query, variables
-from policies import load_policies
+from policies import PolicySet, load_policies
 from policies.loader import PACKAGED_POLICY_DIR
 from schema.execute import Caller, Engine
 
@@ -66,14 +66,31 @@ class _RecordingReader:
         yield self.connection
 
 
+def _engine(reader: _RecordingReader, pseudonym_key: bytes) -> tuple[Engine, PolicySet]:
+    from api.graphql_runtime import value_roots
+
+    engine = Engine(reader=reader, pseudonym_key=pseudonym_key, value_roots=value_roots())
+    policies = load_policies(PACKAGED_POLICY_DIR)
+    engine.load(policies)
+    return engine, policies
+
+
+def gateway_root_fields(*, pseudonym_key: bytes) -> set[str]:
+    """The root fields of dinsos-pkh's schema on this tree that something answers."""
+    from schema.compiler.roots import ROOTS
+
+    engine, _ = _engine(_RecordingReader(), pseudonym_key)
+    query_type = engine.runtimes[PROGRAM].graphql.query_type
+    fields = set(query_type.fields) if query_type else set()
+    return {name for name in fields if name in ROOTS or name in engine.value_roots}
+
+
 async def compile_queries(
     queries: list[Query], *, pseudonym_key: bytes
 ) -> dict[str, CompiledQuery]:
     """Each query's statement exactly as the gateway would send it for dinsos-pkh."""
     reader = _RecordingReader()
-    engine = Engine(reader=reader, pseudonym_key=pseudonym_key, value_roots={})
-    policies = load_policies(PACKAGED_POLICY_DIR)
-    engine.load(policies)
+    engine, policies = _engine(reader, pseudonym_key)
     caller = Caller("bench", policies.programs[PROGRAM])
     compiled: dict[str, CompiledQuery] = {}
     for query in queries:

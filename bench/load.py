@@ -68,7 +68,7 @@ def lua_script(
 ) -> str:
     """A wrk script POSTing ``prefix .. value .. suffix``, value drawn at random per request."""
     lines = ['wrk.method = "POST"', 'wrk.headers["Content-Type"] = "application/json"']
-    lines += [f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items()]
+    lines += [f"wrk.headers[ {_lua_string(k)} ] = {_lua_string(v)}" for k, v in headers.items()]
     if values is None:
         lines.append(f"wrk.path = {_lua_string(path)}")
         lines.append(f"wrk.body = {_lua_string(body_prefix + body_suffix)}")

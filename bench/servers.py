@@ -12,16 +12,17 @@ plus what it has reaped, ``cutime + cstime``) and the whole machine
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import asyncpg
 import httpx
@@ -29,6 +30,7 @@ import httpx
 TICK = os.sysconf("SC_CLK_TCK")
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / ".work"
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -182,27 +184,38 @@ class Usage:
     cluster_cpu_s: float
     machine_cpu_s: float
     backends: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 class Meter:
-    """CPU of a server's process tree and of its PostgreSQL backends between two samples."""
+    """CPU of a server's process tree and of the bench database's backends during a run.
 
-    def __init__(self, monitor: asyncpg.Connection, *, database: str) -> None:
+    Backends are polled every ``interval`` seconds while the run lasts, so that
+    the short-lived ones (pgbench's) are seen too; each backend's CPU is its
+    last reading minus its reading at the start (zero if it started later).
+    A backend's CPU after its last poll is missed: at most ``interval``.
+    """
+
+    def __init__(
+        self, monitor: asyncpg.Connection, *, database: str, interval: float = 0.2
+    ) -> None:
         self.monitor = monitor
         self.database = database
+        self.interval = interval
         self.postmaster: int | None = None
 
-    async def sample(self, server: Server | None) -> Sample:
+    async def _backends(self) -> dict[int, int]:
         rows = await self.monitor.fetch(
             "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
             self.database,
         )
+        return {row["pid"]: process_ticks(row["pid"]) for row in rows}
+
+    async def sample(self, server: Server | None) -> Sample:
         if self.postmaster is None:
             mine = await self.monitor.fetchval("SELECT pg_backend_pid()")
             fields = _stat(mine)
             self.postmaster = int(fields[1]) if fields else None
-        backends = {row["pid"]: process_ticks(row["pid"]) for row in rows}
+        backends = await self._backends()
         cluster = 0
         if self.postmaster is not None:
             cluster = process_ticks(self.postmaster, children=True) + sum(
@@ -211,19 +224,37 @@ class Meter:
         tree = {pid: process_ticks(pid) for pid in server.pids()} if server else {}
         return Sample(time.monotonic(), tree, backends, cluster, machine_busy_ticks())
 
-    @staticmethod
-    def usage(before: Sample, after: Sample) -> Usage:
-        def delta(a: dict[int, int], b: dict[int, int]) -> float:
-            return sum(ticks - a.get(pid, 0) for pid, ticks in b.items()) / TICK
+    async def measure(self, server: Server | None, work: Awaitable[T]) -> tuple[T, Usage]:
+        """Run ``work`` while polling; its result and what the run cost."""
+        before = await self.sample(server)
+        seen: dict[int, int] = dict(before.backends)
+        done = asyncio.Event()
 
-        return Usage(
+        async def poll() -> None:
+            while not done.is_set():
+                for pid, ticks in (await self._backends()).items():
+                    if ticks:
+                        seen[pid] = max(ticks, seen.get(pid, 0))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(done.wait(), self.interval)
+
+        poller = asyncio.create_task(poll())
+        try:
+            result = await work
+        finally:
+            done.set()
+            await poller
+        after = await self.sample(server)
+        for pid, ticks in after.backends.items():
+            seen[pid] = max(ticks, seen.get(pid, 0))
+        backend = sum(ticks - before.backends.get(pid, 0) for pid, ticks in seen.items())
+        server_ticks = sum(t - before.server.get(pid, 0) for pid, t in after.server.items())
+        usage = Usage(
             seconds=after.at - before.at,
-            server_cpu_s=delta(before.server, after.server),
-            backend_cpu_s=delta(before.backends, after.backends),
+            server_cpu_s=server_ticks / TICK,
+            backend_cpu_s=backend / TICK,
             cluster_cpu_s=(after.cluster - before.cluster) / TICK,
             machine_cpu_s=(after.machine - before.machine) / TICK,
-            backends=len(after.backends),
+            backends=len(seen),
         )
-
-
-PYTHON = sys.executable
+        return result, usage

