@@ -115,7 +115,9 @@ def _decide(
         root for root in ROOT_FIELDS if enforcer.enforce(program, f"Query.{root}", "FULL")
     )
     for root in grants.root_fields[program]:
-        grants.lines[(program, "Query", root)] = _lines(rules, program, f"Query.{root}")[0]
+        grants.lines[(program, "Query", root)] = _lines(
+            rules, program=program, obj=f"Query.{root}"
+        )[0]
     modes: dict[tuple[str, str], FieldMode] = {}
     for type_name, entity in CATALOG.items():
         for field_name in entity.attributes:
@@ -123,7 +125,7 @@ def _decide(
             allowed = [mode for mode in GRANTABLE if enforcer.enforce(program, obj, mode.value)]
             if not allowed:
                 continue
-            lines = _lines(rules, program, obj)
+            lines = _lines(rules, program=program, obj=obj)
             grants.lines[(program, type_name, field_name)] = lines[0]
             if len(allowed) > 1:
                 shown = " and ".join(mode.value for mode in allowed)
@@ -140,7 +142,7 @@ def _decide(
     grants.modes[program] = modes
 
 
-def _lines(rules: list[Rule], program: str, obj: str) -> list[int]:
+def _lines(rules: list[Rule], *, program: str, obj: str) -> list[int]:
     found = [
         rule.line
         for rule in rules

@@ -46,7 +46,7 @@ def load_policies(directory: Path) -> PolicySet:
     problems.extend(_pairing_problems(files, grants))
     programs: dict[str, Program] = {}
     for name, program_file in sorted(parsed.items()):
-        program, program_problems = _program(name, program_file, grants)
+        program, program_problems = _program(name, program_file=program_file, grants=grants)
         problems.extend(program_problems)
         if program is not None:
             programs[name] = program
@@ -60,7 +60,7 @@ def _read_files(directory: Path, problems: list[Problem]) -> dict[str, File]:
     """``model.conf``, ``policy.csv`` (under those names) and the program files (by program)."""
     files: dict[str, File] = {}
     for required in (MODEL_FILE, POLICY_FILE):
-        file = _read(directory, required, problems)
+        file = _read(directory, required, problems=problems)
         if file is not None:
             files[required] = file
     folder = directory / PROGRAMS_DIR
@@ -77,13 +77,13 @@ def _read_files(directory: Path, problems: list[Problem]) -> dict[str, File]:
             reason = "a program file is named <program>.yaml (lower-case letters, digits, -)"
             problems.append(Problem(relative, 0, reason))
             continue
-        file = _read(directory, relative, problems)
+        file = _read(directory, relative, problems=problems)
         if file is not None:
             files[path.stem] = file
     return files
 
 
-def _read(directory: Path, relative: str, problems: list[Problem]) -> File | None:
+def _read(directory: Path, relative: str, *, problems: list[Problem]) -> File | None:
     try:
         return File(relative, (directory / relative).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -113,7 +113,7 @@ def _pairing_problems(files: dict[str, File], grants: Grants) -> list[Problem]:
 
 
 def _program(
-    name: str, program_file: ProgramFile, grants: Grants
+    name: str, *, program_file: ProgramFile, grants: Grants
 ) -> tuple[Program | None, list[Problem]]:
     problems: list[Problem] = []
     roots = grants.root_fields.get(name, frozenset())

@@ -62,7 +62,7 @@ def read_program_file(reader: Reader, text: str) -> ProgramFile | None:
     entries = reader.mapping(root, "a program file")
     if entries is None:
         return None
-    reader.unknown_keys(entries, TOP_KEYS, "a program file")
+    reader.unknown_keys(entries, allowed=TOP_KEYS, what="a program file")
     before = len(reader.problems)
     lines = {key: int(key_node.start_mark.line) + 1 for key, (key_node, _) in entries.items()}
     for key in ("agency_name", "purpose", "legal_basis", "agreement", "quota", "rows"):
@@ -100,7 +100,7 @@ def _agreement(reader: Reader, node: Node) -> Agreement | None:
     entries = reader.mapping(node, "agreement")
     if entries is None:
         return None
-    reader.unknown_keys(entries, {"number", "valid_from", "valid_until"}, "agreement")
+    reader.unknown_keys(entries, allowed={"number", "valid_from", "valid_until"}, what="agreement")
     for key in ("number", "valid_from", "valid_until"):
         if key not in entries:
             reader.problem(node, f"agreement needs {key}")
@@ -130,7 +130,7 @@ def _quota(reader: Reader, node: Node) -> Quota | None:
     entries = reader.mapping(node, "quota")
     if entries is None:
         return None
-    reader.unknown_keys(entries, {"requests_per_minute", "rows_per_day"}, "quota")
+    reader.unknown_keys(entries, allowed={"requests_per_minute", "rows_per_day"}, what="quota")
     values: dict[str, int] = {}
     for key in ("requests_per_minute", "rows_per_day"):
         if key not in entries:
@@ -151,7 +151,7 @@ def _rows(
     entries = reader.mapping(node, "rows")
     if entries is None:
         return None
-    reader.unknown_keys(entries, {"households", "persons", "statistics"}, "rows")
+    reader.unknown_keys(entries, allowed={"households", "persons", "statistics"}, what="rows")
     ok = True
     households: Condition | None = None
     if "households" in entries:
@@ -179,7 +179,7 @@ def _person_scope(reader: Reader, node: Node) -> PersonScope | None:
     entries = reader.mapping(node, "rows.persons")
     if entries is None:
         return None
-    reader.unknown_keys(entries, {"household", "person"}, "rows.persons")
+    reader.unknown_keys(entries, allowed={"household", "person"}, what="rows.persons")
     if "household" not in entries:
         reader.problem(node, "rows.persons needs household: <household condition>")
         return None

@@ -75,16 +75,16 @@ def table_predicates(program: Program) -> dict[Entity, tuple[FromClause, ColumnE
         readable = readable_rows(entity, program=program, name=table.name)
         predicate = readable.predicate
         if entity is Entity.HOUSEHOLD:
-            predicate = _households(program, readable.table, predicate)
+            predicate = _households(program, readable.table, readable=predicate)
         result[entity] = (readable.table, predicate)
     return result
 
 
 def _households(
-    program: Program, table: FromClause, predicate: ColumnElement[bool]
+    program: Program, table: FromClause, *, readable: ColumnElement[bool]
 ) -> ColumnElement[bool]:
     """Readable households, households of readable persons, and (flagged) statistics rows."""
-    parts = [predicate]
+    parts = [readable]
     if program.person_scope is not None:
         parts.append(person_households_predicate(program, table))
     statistics = program.statistics_scope

@@ -58,19 +58,19 @@ MAX_AGE = 150
 
 def parse_household_condition(reader: Reader, node: Node) -> Condition | None:
     """A household condition, or None after recording why it is not one."""
-    return _parse(reader, node, _HOUSEHOLD_ATOMS, kind="household", other=_PERSON_ATOMS)
+    return _parse(reader, node, atoms=_HOUSEHOLD_ATOMS, kind="household", other=_PERSON_ATOMS)
 
 
 def parse_person_condition(reader: Reader, node: Node) -> Condition | None:
     """A person-level condition, or None after recording why it is not one."""
-    return _parse(reader, node, _PERSON_ATOMS, kind="person", other=_HOUSEHOLD_ATOMS)
+    return _parse(reader, node, atoms=_PERSON_ATOMS, kind="person", other=_HOUSEHOLD_ATOMS)
 
 
 def _parse(
     reader: Reader,
     node: Node,
-    atoms: dict[str, AtomParser],
     *,
+    atoms: dict[str, AtomParser],
     kind: str,
     other: dict[str, AtomParser],
 ) -> Condition | None:
@@ -93,9 +93,9 @@ def _parse(
     for key, (key_node, value_node) in entries.items():
         part: Condition | None
         if key in ("_and", "_or"):
-            part = _combine(reader, value_node, key, atoms, kind=kind, other=other)
+            part = _combine(reader, value_node, key=key, atoms=atoms, kind=kind, other=other)
         elif key == "_not":
-            inner = _parse(reader, value_node, atoms, kind=kind, other=other)
+            inner = _parse(reader, value_node, atoms=atoms, kind=kind, other=other)
             part = Not(inner) if inner is not None else None
         elif key in atoms:
             part = atoms[key](reader, value_node)
@@ -119,9 +119,9 @@ def _parse(
 def _combine(
     reader: Reader,
     node: Node,
+    *,
     key: str,
     atoms: dict[str, AtomParser],
-    *,
     kind: str,
     other: dict[str, AtomParser],
 ) -> Condition | None:
@@ -131,14 +131,14 @@ def _combine(
     if not items:
         reader.problem(node, f"{key} needs at least one condition")
         return None
-    parsed = [_parse(reader, item, atoms, kind=kind, other=other) for item in items]
+    parsed = [_parse(reader, item, atoms=atoms, kind=kind, other=other) for item in items]
     conditions = [item for item in parsed if item is not None]
     if len(conditions) != len(parsed):
         return None
     return And(tuple(conditions)) if key == "_and" else Or(tuple(conditions))
 
 
-def _enum_value(reader: Reader, node: Node, enum: type[E], what: str) -> E | None:
+def _enum_value(reader: Reader, node: Node, *, enum: type[E], what: str) -> E | None:
     value = reader.value(node)
     if isinstance(value, str):
         try:
@@ -151,14 +151,14 @@ def _enum_value(reader: Reader, node: Node, enum: type[E], what: str) -> E | Non
 
 
 def _range(
-    reader: Reader, node: Node, what: str, *, minimum: int, maximum: int
+    reader: Reader, node: Node, *, what: str, minimum: int, maximum: int
 ) -> tuple[int, int] | None:
     """Inclusive bounds from ``{eq|gte|gt|lte|lt: n}``; empty ranges are errors."""
     entries = reader.mapping(node, what)
     if entries is None:
         return None
     bounds = {"eq", "gte", "gt", "lte", "lt"}
-    reader.unknown_keys(entries, bounds, what)
+    reader.unknown_keys(entries, allowed=bounds, what=what)
     if not set(entries) <= bounds:
         return None
     if not entries:
@@ -193,7 +193,7 @@ def _region(reader: Reader, node: Node) -> Condition | None:
     entries = reader.mapping(node, "region")
     if entries is None:
         return None
-    reader.unknown_keys(entries, {"prefix"}, "region")
+    reader.unknown_keys(entries, allowed={"prefix"}, what="region")
     if "prefix" not in entries:
         reader.problem(node, "region needs a prefix (a 2, 4, 7 or 10-digit BPS code)")
         return None
@@ -209,7 +209,7 @@ def _region(reader: Reader, node: Node) -> Condition | None:
 
 
 def _welfare_decile(reader: Reader, node: Node) -> Condition | None:
-    bounds = _range(reader, node, "welfare_decile", minimum=1, maximum=10)
+    bounds = _range(reader, node, what="welfare_decile", minimum=1, maximum=10)
     return DecileRange(*bounds) if bounds else None
 
 
@@ -224,17 +224,17 @@ def _woman_headed(reader: Reader, node: Node) -> Condition | None:
 
 
 def _receives(reader: Reader, node: Node) -> Condition | None:
-    program = _enum_value(reader, node, AssistanceProgram, "receives")
+    program = _enum_value(reader, node, enum=AssistanceProgram, what="receives")
     return Receives(program) if program is not None else None
 
 
 def _sex(reader: Reader, node: Node) -> Condition | None:
-    sex = _enum_value(reader, node, Sex, "sex")
+    sex = _enum_value(reader, node, enum=Sex, what="sex")
     return SexIs(sex) if sex is not None else None
 
 
 def _age(reader: Reader, node: Node) -> Condition | None:
-    bounds = _range(reader, node, "age", minimum=0, maximum=MAX_AGE)
+    bounds = _range(reader, node, what="age", minimum=0, maximum=MAX_AGE)
     if bounds is None:
         return None
     low, high = bounds
@@ -252,11 +252,11 @@ def _has_difficulty(reader: Reader, node: Node) -> Condition | None:
     entries = reader.mapping(node, "has_difficulty (true or {at_least: LEVEL})")
     if entries is None:
         return None
-    reader.unknown_keys(entries, {"at_least"}, "has_difficulty")
+    reader.unknown_keys(entries, allowed={"at_least"}, what="has_difficulty")
     if "at_least" not in entries:
         reader.problem(node, "has_difficulty needs at_least: SOME, A_LOT or CANNOT")
         return None
-    level = _enum_value(reader, entries["at_least"][1], DifficultyLevel, "at_least")
+    level = _enum_value(reader, entries["at_least"][1], enum=DifficultyLevel, what="at_least")
     if level is DifficultyLevel.NONE:
         reader.problem(entries["at_least"][1], "at_least: NONE matches everyone (write all)")
         return None

@@ -99,7 +99,7 @@ class Reader:
         return value
 
     def unknown_keys(
-        self, entries: dict[str, tuple[Node, Node]], allowed: set[str], what: str
+        self, entries: dict[str, tuple[Node, Node]], *, allowed: set[str], what: str
     ) -> None:
         for key, (key_node, _) in entries.items():
             if key not in allowed:

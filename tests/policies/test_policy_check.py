@@ -31,7 +31,7 @@ def line_of(path: Path, needle: str) -> int:
     raise AssertionError(f"{needle!r} not in {path}")
 
 
-def replace(path: Path, old: str, new: str) -> None:
+def replace(path: Path, old: str, *, new: str) -> None:
     text = path.read_text()
     assert old in text, old
     path.write_text(text.replace(old, new, 1))
@@ -60,39 +60,39 @@ CASES = {
         lambda d: append(d / DINSOS, "extra: [unclosed\n"), DINSOS, None, "not valid YAML"
     ),
     "unknown_scope_attribute": Case(
-        lambda d: replace(d / DINSOS, "welfare_decile: {lte: 4}", "welfare_desil: {lte: 4}"),
+        lambda d: replace(d / DINSOS, "welfare_decile: {lte: 4}", new="welfare_desil: {lte: 4}"),
         DINSOS,
         "welfare_desil",
         "unknown household attribute 'welfare_desil'",
     ),
     "person_attribute_in_household_scope": Case(
-        lambda d: replace(d / DINSOS, "welfare_decile: {lte: 4}", "sex: FEMALE"),
+        lambda d: replace(d / DINSOS, "welfare_decile: {lte: 4}", new="sex: FEMALE"),
         DINSOS,
         "sex: FEMALE",
         "'sex' is not a household attribute here",
     ),
     "bad_region_prefix": Case(
-        lambda d: replace(d / DINSOS, 'prefix: "3509"', 'prefix: "35091"'),
+        lambda d: replace(d / DINSOS, 'prefix: "3509"', new='prefix: "35091"'),
         DINSOS,
         "35091",
         "region prefix must be a 2, 4, 7 or 10-digit code",
     ),
     "empty_decile_range": Case(
         lambda d: replace(
-            d / DINSOS, "welfare_decile: {lte: 4}", "welfare_decile: {gte: 5, lte: 3}"
+            d / DINSOS, "welfare_decile: {lte: 4}", new="welfare_decile: {gte: 5, lte: 3}"
         ),
         DINSOS,
         "gte: 5",
         "empty range",
     ),
     "decile_out_of_range": Case(
-        lambda d: replace(d / DINSOS, "welfare_decile: {lte: 4}", "welfare_decile: {lte: 11}"),
+        lambda d: replace(d / DINSOS, "welfare_decile: {lte: 4}", new="welfare_decile: {lte: 11}"),
         DINSOS,
         "lte: 11",
         "between 1 and 10",
     ),
     "unknown_assistance_program": Case(
-        lambda d: replace(d / DINSOS, "welfare_decile: {lte: 4}", "receives: RASKIN"),
+        lambda d: replace(d / DINSOS, "welfare_decile: {lte: 4}", new="receives: RASKIN"),
         DINSOS,
         "RASKIN",
         "receives must be one of",
@@ -104,19 +104,19 @@ CASES = {
         lambda d: append(d / DINSOS, "limits: {}\n"), DINSOS, "limits", "unknown key 'limits'"
     ),
     "inverted_agreement_window": Case(
-        lambda d: replace(d / DINSOS, "valid_until: 2027-01-31", "valid_until: 2025-01-31"),
+        lambda d: replace(d / DINSOS, "valid_until: 2027-01-31", new="valid_until: 2025-01-31"),
         DINSOS,
         "valid_until",
         "agreement window is inverted",
     ),
     "k_min_below_one": Case(
-        lambda d: replace(d / DINSOS, "k_min: 5", "k_min: 0"),
+        lambda d: replace(d / DINSOS, "k_min: 5", new="k_min: 0"),
         DINSOS,
         "k_min: 0",
         "k_min must be between 1",
     ),
     "missing_agreement": Case(
-        lambda d: replace(d / DINSOS, "agreement:", "agreementx:"),
+        lambda d: replace(d / DINSOS, "agreement:", new="agreementx:"),
         DINSOS,
         "agreementx",
         "unknown key 'agreementx'",
@@ -153,7 +153,7 @@ CASES = {
     ),
     "pseudonym_not_in_catalogue": Case(
         lambda d: replace(
-            d / CSV, "p, dinsos-pkh, Person.name, FULL", "p, dinsos-pkh, Person.name, PSEUDONYM"
+            d / CSV, "p, dinsos-pkh, Person.name, FULL", new="p, dinsos-pkh, Person.name, PSEUDONYM"
         ),
         CSV,
         "Person.name, PSEUDONYM",
@@ -178,7 +178,7 @@ CASES = {
         "Person.nik is granted both FULL and MASKED",
     ),
     "program_without_agency": Case(
-        lambda d: replace(d / CSV, "g, kec-sumbersari, kec-sumbersari-jember\n", ""),
+        lambda d: replace(d / CSV, "g, kec-sumbersari, kec-sumbersari-jember\n", new=""),
         "programs/kec-sumbersari.yaml",
         None,
         "kec-sumbersari has no agency",
@@ -204,13 +204,13 @@ CASES = {
         "dinas-lain has no agency",
     ),
     "object_without_fields": Case(
-        lambda d: replace(d / CSV, "p, dinsos-pkh, Housing.*, FULL\n", ""),
+        lambda d: replace(d / CSV, "p, dinsos-pkh, Housing.*, FULL\n", new=""),
         CSV,
         "p, dinsos-pkh, Household.housing",
         "Household.housing is granted but no field of Housing is granted",
     ),
     "unreachable_grant": Case(
-        lambda d: replace(d / CSV, "p, kec-sumbersari, Household.members, FULL\n", ""),
+        lambda d: replace(d / CSV, "p, kec-sumbersari, Household.members, FULL\n", new=""),
         CSV,
         "p, kec-sumbersari, Person.name",
         "no granted root or field leads to Person",
@@ -255,7 +255,7 @@ def test_check_names_file_line_and_reason(policy_dir: Path, name: str) -> None:
 
 def test_cli_check_exits_1_printing_every_problem(policy_dir: Path) -> None:
     append(policy_dir / CSV, "p, dinsos-pkh, Household.income, FULL\n")
-    replace(policy_dir / DINSOS, "k_min: 5", "k_min: 0")
+    replace(policy_dir / DINSOS, "k_min: 5", new="k_min: 0")
     result = CliRunner().invoke(app, ["policy", "check", "--dir", str(policy_dir)])
     assert result.exit_code == 1
     csv_line = line_of(policy_dir / CSV, "Household.income")

@@ -42,7 +42,9 @@ async def _value(engine: AsyncEngine, expression: object) -> object:
         return (await connection.execute(select(expression))).scalar_one()  # type: ignore[call-overload]
 
 
-def _expression(attribute: Attribute, mode: FieldMode, value: object, program: Program) -> object:
+def _expression(
+    attribute: Attribute, mode: FieldMode, *, value: object, program: Program
+) -> object:
     column = literal(value) if not isinstance(value, str) else literal(value, String)
     return field_expression(
         attribute=attribute, mode=mode, column=column, program=program, pseudonym_key=KEY
@@ -53,7 +55,9 @@ async def test_masked_nik_keeps_first_six_and_last_four_digits(
     engine: AsyncEngine, policy_set: PolicySet
 ) -> None:
     program = policy_set.programs["dp3akb-keluarga"]
-    masked = await _value(engine, _expression(NIK, FieldMode.MASKED, "3509154507080003", program))
+    masked = await _value(
+        engine, _expression(NIK, FieldMode.MASKED, value="3509154507080003", program=program)
+    )
     assert masked == "350915******0003"
     assert isinstance(masked, str)
     assert len(masked) == 16
@@ -72,7 +76,10 @@ async def test_masked_names_become_initials(
     engine: AsyncEngine, policy_set: PolicySet, name: str, initials: str
 ) -> None:
     program = policy_set.programs["dp3akb-keluarga"]
-    assert await _value(engine, _expression(NAME, FieldMode.MASKED, name, program)) == initials
+    assert (
+        await _value(engine, _expression(NAME, FieldMode.MASKED, value=name, program=program))
+        == initials
+    )
 
 
 async def test_masked_birth_date_is_its_year(engine: AsyncEngine, policy_set: PolicySet) -> None:
@@ -80,7 +87,7 @@ async def test_masked_birth_date_is_its_year(engine: AsyncEngine, policy_set: Po
 
     program = policy_set.programs["dp3akb-keluarga"]
     year = await _value(
-        engine, _expression(BIRTH_DATE, FieldMode.MASKED, date(2008, 2, 29), program)
+        engine, _expression(BIRTH_DATE, FieldMode.MASKED, value=date(2008, 2, 29), program=program)
     )
     assert year == "2008"
 
@@ -90,7 +97,7 @@ async def test_pseudonym_in_sql_equals_python_hmac(
 ) -> None:
     program = policy_set.programs["dinkes-pbi"]
     nik = "3509154507080003"
-    token = await _value(engine, _expression(NIK, FieldMode.PSEUDONYM, nik, program))
+    token = await _value(engine, _expression(NIK, FieldMode.PSEUDONYM, value=nik, program=program))
     program_key = hmac.new(KEY, b"pseudonym:dinkes-pbi", hashlib.sha256).digest()
     assert token == hmac.new(program_key, nik.encode(), hashlib.sha256).hexdigest()
     assert token == pseudonym(nik, program="dinkes-pbi", pseudonym_key=KEY)
@@ -101,7 +108,7 @@ async def test_pseudonym_of_non_ascii_text_equals_python_hmac(
 ) -> None:
     program = policy_set.programs["dinkes-pbi"]
     value = "Ñoño — 日本"
-    token = await _value(engine, _expression(KK, FieldMode.PSEUDONYM, value, program))
+    token = await _value(engine, _expression(KK, FieldMode.PSEUDONYM, value=value, program=program))
     assert token == pseudonym(value, program="dinkes-pbi", pseudonym_key=KEY)
 
 
@@ -178,7 +185,7 @@ def test_pseudonym_keys_are_passed_as_parameters_not_in_the_sql_text(
     from sqlalchemy.dialects import postgresql
 
     program = policy_set.programs["dinkes-pbi"]
-    expression = _expression(NIK, FieldMode.PSEUDONYM, "3509154507080003", program)
+    expression = _expression(NIK, FieldMode.PSEUDONYM, value="3509154507080003", program=program)
     compiled = expression.compile(dialect=postgresql.dialect())  # type: ignore[attr-defined]
     assert "3509154507080003" not in str(compiled)
     assert KEY.hex() not in str(compiled)

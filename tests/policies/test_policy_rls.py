@@ -50,7 +50,7 @@ async def app_connection(registry_url: str) -> AsyncIterator[asyncpg.Connection]
     await connection.close()
 
 
-async def _expected(owner: asyncpg.Connection, condition: str | None, table: str) -> set[int]:
+async def _expected(owner: asyncpg.Connection, condition: str | None, *, table: str) -> set[int]:
     if condition is None:
         return set()
     sql = {
@@ -84,7 +84,7 @@ async def test_plain_selects_as_the_app_role_see_only_the_programs_rows(
         ("persons", PERSON_SQL),
         ("assistance_receipts", ASSISTANCE_SQL),
     ):
-        expected = await _expected(owner_connection, conditions[name], table)
+        expected = await _expected(owner_connection, conditions[name], table=table)
         assert await _visible(app_connection, table, program=name) == expected, table
 
 
@@ -107,7 +107,7 @@ async def test_the_program_setting_does_not_outlive_its_transaction(
 async def test_statistics_mode_opens_only_the_statistics_scope_of_households(
     owner_connection: asyncpg.Connection, app_connection: asyncpg.Connection
 ) -> None:
-    in_3509 = await _expected(owner_connection, IN_3509, "households")
+    in_3509 = await _expected(owner_connection, IN_3509, table="households")
     visible = await _visible(
         app_connection, "households", program="bappeda-statistik", statistics=True
     )
@@ -117,7 +117,7 @@ async def test_statistics_mode_opens_only_the_statistics_scope_of_households(
             await _visible(app_connection, table, program="bappeda-statistik", statistics=True)
             == set()
         )
-    dinsos = await _expected(owner_connection, HOUSEHOLD_SQL["dinsos-pkh"], "households")
+    dinsos = await _expected(owner_connection, HOUSEHOLD_SQL["dinsos-pkh"], table="households")
     assert await _visible(app_connection, "households", program="dinsos-pkh", statistics=True) == (
         dinsos
     )

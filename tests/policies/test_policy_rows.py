@@ -48,7 +48,7 @@ async def _ids(engine: AsyncEngine, sql: str) -> set[int]:
         return {row[0] for row in await connection.execute(text(sql))}
 
 
-async def _readable_ids(engine: AsyncEngine, entity: Entity, program: Program) -> set[int]:
+async def _readable_ids(engine: AsyncEngine, entity: Entity, *, program: Program) -> set[int]:
     readable = readable_rows(entity, program=program, name="r")
     statement = select(readable.table.c.id).where(readable.predicate)
     async with engine.connect() as connection:
@@ -70,7 +70,7 @@ async def test_program_reads_exactly_its_households(
         else await _ids(engine, f"SELECT h.id FROM households h WHERE {condition}")
     )
     program = policy_set.programs[name]
-    assert await _readable_ids(engine, Entity.HOUSEHOLD, program) == expected
+    assert await _readable_ids(engine, Entity.HOUSEHOLD, program=program) == expected
     total = await _ids(engine, "SELECT id FROM households")
     if condition not in (None, "true"):
         assert 0 < len(expected) < len(total), "the scope should select a proper subset"
@@ -91,7 +91,7 @@ async def test_program_reads_exactly_its_persons(
         )
     )
     program = policy_set.programs[name]
-    assert await _readable_ids(engine, Entity.PERSON, program) == expected
+    assert await _readable_ids(engine, Entity.PERSON, program=program) == expected
     if condition is not None:
         assert expected
 
@@ -111,7 +111,7 @@ async def test_program_reads_exactly_its_assistance_receipts(
         )
     )
     program = policy_set.programs[name]
-    assert await _readable_ids(engine, Entity.ASSISTANCE, program) == expected
+    assert await _readable_ids(engine, Entity.ASSISTANCE, program=program) == expected
 
 
 async def test_members_of_visible_households_need_no_household_condition(
@@ -128,7 +128,7 @@ async def test_members_of_visible_households_need_no_household_condition(
     )
     async with engine.connect() as connection:
         joined = {row[0] for row in await connection.execute(statement)}
-    assert joined == await _readable_ids(engine, Entity.PERSON, program)
+    assert joined == await _readable_ids(engine, Entity.PERSON, program=program)
 
 
 async def test_bappeda_counts_the_kabupaten_but_reads_no_rows(
@@ -144,8 +144,8 @@ async def test_bappeda_counts_the_kabupaten_but_reads_no_rows(
             )
         }
     assert counted == await _ids(engine, f"SELECT h.id FROM households h WHERE {IN_3509}")
-    assert await _readable_ids(engine, Entity.HOUSEHOLD, program) == set()
-    assert await _readable_ids(engine, Entity.PERSON, program) == set()
+    assert await _readable_ids(engine, Entity.HOUSEHOLD, program=program) == set()
+    assert await _readable_ids(engine, Entity.PERSON, program=program) == set()
 
 
 def _expired(program: Program) -> Program:
@@ -160,7 +160,7 @@ async def test_a_program_whose_agreement_is_over_reads_nothing(
 ) -> None:
     program = _expired(policy_set.programs["bps-admin"])
     assert not program.agreement.in_force(date.today())
-    assert await _readable_ids(engine, entity, program) == set()
+    assert await _readable_ids(engine, entity, program=program) == set()
 
 
 async def test_a_program_whose_agreement_has_not_started_reads_nothing(
@@ -171,7 +171,7 @@ async def test_a_program_whose_agreement_has_not_started_reads_nothing(
     future = dataclasses.replace(
         program, agreement=Agreement("X", tomorrow, tomorrow + timedelta(days=30))
     )
-    assert await _readable_ids(engine, Entity.HOUSEHOLD, future) == set()
+    assert await _readable_ids(engine, Entity.HOUSEHOLD, program=future) == set()
 
 
 @pytest.mark.parametrize("name", sorted(PERSON_SQL))

@@ -195,7 +195,7 @@ async def _load(connection: AsyncConnection, registry: list[HouseholdRow]) -> No
         await connection.execute(statement)
 
 
-async def _selected(connection: AsyncConnection, entity: Entity, program: Program) -> set[int]:
+async def _selected(connection: AsyncConnection, entity: Entity, *, program: Program) -> set[int]:
     readable = readable_rows(entity, program=program, name="r")
     bound = {
         row[0]
@@ -246,9 +246,9 @@ async def test_household_scopes_select_what_python_selects(
                     for number, row in enumerate(registry, start=1)
                     if holds(scope, today=today, household=row, person=None)
                 }
-                assert await _selected(connection, Entity.HOUSEHOLD, program) == expected
+                assert await _selected(connection, Entity.HOUSEHOLD, program=program) == expected
                 members = _expected_persons(registry, today, household=scope, person=Everything())
-                assert await _selected(connection, Entity.PERSON, program) == members
+                assert await _selected(connection, Entity.PERSON, program=program) == members
         finally:
             await transaction.rollback()
 
@@ -268,8 +268,8 @@ async def test_direct_person_scopes_select_what_python_selects(
                 person = data.draw(conditions(PERSON_ATOMS), label="person part")
                 program = _program(None, PersonScope(household, person))
                 expected = _expected_persons(registry, today, household=household, person=person)
-                assert await _selected(connection, Entity.PERSON, program) == expected
-                assert await _selected(connection, Entity.HOUSEHOLD, program) == set()
+                assert await _selected(connection, Entity.PERSON, program=program) == expected
+                assert await _selected(connection, Entity.HOUSEHOLD, program=program) == set()
         finally:
             await transaction.rollback()
 
