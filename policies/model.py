@@ -72,7 +72,7 @@ class Program:
     person_scope: PersonScope | None
     statistics_scope: Scope | None = None
     fields: Mapping[str, Mapping[str, FieldMode]] = field(
-        default_factory=lambda: MappingProxyType({}), repr=False
+        default_factory=lambda: MappingProxyType({}), repr=False, hash=False
     )
     """Non-DENIED fields by type, with ``ALWAYS_READABLE`` and public types applied."""
 
