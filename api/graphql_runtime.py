@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from api.audit.events import AuditEvent
+from api.audit_report_roots import audit_report_roots
 from api.audit_roots import AuditEventsRoot, DisclosuresRoot
 from api.database import read_database_urls
 from api.errors import BadInput
@@ -129,7 +130,10 @@ async def start_graphql(
         engine = Engine(
             reader=reader,
             pseudonym_key=settings.pseudonym_secret(),
-            value_roots=value_roots(),
+            value_roots={
+                **value_roots(),
+                **audit_report_roots(policies=lambda: policies.current, pool=primary),
+            },
         )
         app.state.quotas = QuotaKeeper(primary)
         await app.state.quotas.start()

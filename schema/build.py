@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
 import strawberry
 from graphql import GraphQLSchema
@@ -21,10 +21,16 @@ from strawberry.types import Info
 from db.catalog import ROOT_FIELDS
 from policies import Program
 from schema.api_types import Access, AuditEventConnection, Disclosure, StatCell, connection_types
+from schema.audit_report_types import (
+    AuditAnomaly,
+    AuditSummary,
+    ChainStatus,
+    PersonDisclosures,
+)
 from schema.enums import HouseholdDimension, HouseholdOrder, RegionLevel
 from schema.inputs import AuditFilter, HouseholdFilter, PersonFilter
 from schema.registry_types import build_registry_types
-from schema.scalars import SCALARS
+from schema.scalars import SCALARS, DateTime
 
 RootResolver = Callable[[Info], Awaitable[Any]]
 REQUIRED = inspect.Parameter.empty
@@ -149,6 +155,33 @@ def build_strawberry_schema(program: Program, resolve: RootResolver) -> strawber
             "disclosures",
             returns=list[Disclosure],
             arguments={"householdId": (strawberry.ID, REQUIRED)},
+            resolve=resolve,
+        )
+
+    period_arguments: dict[str, tuple[Any, Any]] = {
+        "from_": (Annotated[DateTime, strawberry.argument(name="from")], REQUIRED),
+        "to": (DateTime, REQUIRED),
+    }
+    if "auditSummary" in allowed:
+        fields["auditSummary"] = _root_field(
+            "auditSummary", returns=AuditSummary, arguments=period_arguments, resolve=resolve
+        )
+    if "auditAnomalies" in allowed:
+        fields["auditAnomalies"] = _root_field(
+            "auditAnomalies",
+            returns=list[AuditAnomaly],
+            arguments=period_arguments,
+            resolve=resolve,
+        )
+    if "chainStatus" in allowed:
+        fields["chainStatus"] = _root_field(
+            "chainStatus", returns=ChainStatus, arguments={}, resolve=resolve
+        )
+    if "personDisclosures" in allowed:
+        fields["personDisclosures"] = _root_field(
+            "personDisclosures",
+            returns=PersonDisclosures,
+            arguments={"nik": (str, REQUIRED)},
             resolve=resolve,
         )
 

@@ -251,6 +251,18 @@ SECURITY_SQL = [
     """,
     "REVOKE ALL ON FUNCTION regsosek_household_member_ids(bigint) FROM PUBLIC",
     f"GRANT EXECUTE ON FUNCTION regsosek_household_member_ids(bigint) TO {APP_ROLE}",
+    # For auditors' `personDisclosures(nik)` (a data subject's access request): the
+    # ids (and nothing else) of the person holding a NIK and of their household.
+    """
+    CREATE FUNCTION regsosek_person_ids_by_nik(wanted_nik text)
+    RETURNS TABLE (person_id bigint, household_id bigint)
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+        SELECT p.id, p.household_id FROM public.persons AS p WHERE p.nik = wanted_nik
+        ORDER BY p.id
+    $$
+    """,
+    "REVOKE ALL ON FUNCTION regsosek_person_ids_by_nik(text) FROM PUBLIC",
+    f"GRANT EXECUTE ON FUNCTION regsosek_person_ids_by_nik(text) TO {APP_ROLE}",
     # The audit writer's one-round-trip chain step: inside the step's transaction,
     # take the chain lock, then (with a fresh snapshot: the function is VOLATILE)
     # check that the chain's head is still the one the batch was hashed onto.
@@ -346,6 +358,14 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index("ix_audit_events_seq", "audit_events", ["seq"], unique=False)
+    # Time ranges of the auditors' reports (audit rows arrive in time order: BRIN fits).
+    op.create_index(
+        "ix_audit_events_occurred_at_brin",
+        "audit_events",
+        ["occurred_at"],
+        unique=False,
+        postgresql_using="brin",
+    )
     op.create_table(
         "oauth_clients",
         sa.Column("client_id", sa.String(length=64), nullable=False),
@@ -981,6 +1001,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP AGGREGATE IF EXISTS regsosek_array_cat_agg(anycompatiblearray)")
     op.execute("DROP FUNCTION IF EXISTS regsosek_household_member_ids(bigint)")
+    op.execute("DROP FUNCTION IF EXISTS regsosek_person_ids_by_nik(text)")
     op.execute("DROP FUNCTION IF EXISTS regsosek_audit_extends_head(bigint, bigint, bytea)")
     op.drop_table("persons")
     op.drop_index("ix_assistance_receipts_program_household_id", table_name="assistance_receipts")
@@ -1003,6 +1024,9 @@ def downgrade() -> None:
     op.drop_index("ix_rate_counters_window_start", table_name="rate_counters")
     op.drop_table("rate_counters")
     op.drop_table("oauth_clients")
+    op.drop_index(
+        "ix_audit_events_occurred_at_brin", table_name="audit_events", postgresql_using="brin"
+    )
     op.drop_index("ix_audit_events_seq", table_name="audit_events")
     op.drop_index("ix_audit_events_program_occurred_at", table_name="audit_events")
     op.drop_index("ix_audit_events_person_ids", table_name="audit_events", postgresql_using="gin")

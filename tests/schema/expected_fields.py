@@ -106,5 +106,13 @@ EXPECTED_ROOTS: dict[str, set[str]] = {
         "myAccess",
     },
     "bappeda-statistik": {"householdStats", "regions", "myAccess"},
-    "inspektorat-audit": {"auditEvents", "disclosures", "myAccess"},
+    "inspektorat-audit": {
+        "auditEvents",
+        "disclosures",
+        "auditSummary",
+        "auditAnomalies",
+        "chainStatus",
+        "personDisclosures",
+        "myAccess",
+    },
 }

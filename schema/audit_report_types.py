@@ -1,0 +1,186 @@
+"""GraphQL types of the auditors' reports: ``auditSummary``, ``auditAnomalies``,
+``chainStatus`` and ``personDisclosures`` (program ``inspektorat-audit`` only).
+
+Values are built by ``api.audit.reports`` (JSON from PostgreSQL) and projected
+onto the selection; these classes only declare the shapes.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import strawberry
+
+from schema.scalars import BigInt, Date, DateTime
+
+
+@strawberry.type(description="Satu program pada satu hari (WIB) / One program on one WIB day")
+class ProgramDay:
+    day: Date
+    program: str
+    requests: int = strawberry.field(description="Permintaan /graphql / Requests to /graphql")
+    allowed: int
+    refused: int = strawberry.field(
+        description="Ditolak: FORBIDDEN, BAD_USER_INPUT, QUERY_TOO_COMPLEX, RATE_LIMITED"
+        " / Refused requests"
+    )
+    denied: int = strawberry.field(description="FORBIDDEN")
+    rateLimited: int = strawberry.field(description="RATE_LIMITED")
+    rowsDisclosed: int = strawberry.field(
+        description="Baris (keluarga + orang) yang diungkap / Rows (households + persons) disclosed"
+    )
+    tokensIssued: int
+
+
+@strawberry.type(description="Gagal masuk pada satu hari (WIB) / Failed sign-ins on one WIB day")
+class FailedSignIns:
+    day: Date
+    endpoint: str = strawberry.field(description="TOKEN (/oauth/token) atau GRAPHQL (token salah)")
+    clientId: str | None = strawberry.field(
+        description="Client id yang diakui pemanggil, bila ada / The client id asserted, if any"
+    )
+    attempts: int
+
+
+@strawberry.type(description="Field yang diungkap kepada program / A field disclosed to a program")
+class FieldDisclosed:
+    program: str
+    fieldPath: str
+    requests: int = strawberry.field(
+        description="Permintaan yang mengungkap field ini / Requests that disclosed it"
+    )
+
+
+@strawberry.type(description="Jumlah dalam periode / Totals of the period")
+class AuditTotals:
+    events: int
+    requests: int
+    allowed: int
+    refused: int
+    denied: int
+    rateLimited: int
+    rowsDisclosed: int
+    tokensIssued: int
+    failedSignIns: int
+
+
+@strawberry.type(
+    description="Ringkasan jejak audit untuk satu periode / Overview of the audit trail in a period"
+)
+class AuditSummary:
+    from_: DateTime = strawberry.field(name="from")
+    to: DateTime
+    days: list[Date] = strawberry.field(
+        description="Setiap hari (WIB) dalam periode / Every WIB day of the period"
+    )
+    programs: list[str]
+    totals: AuditTotals
+    programDays: list[ProgramDay]
+    failedSignIns: list[FailedSignIns]
+    fieldsDisclosed: list[FieldDisclosed]
+
+
+@strawberry.enum(description="Aturan anomali / Anomaly rule (see docs/auditing.md)")
+class AnomalyRule(enum.Enum):
+    VOLUME_SPIKE = "VOLUME_SPIKE"
+    OFF_HOURS = "OFF_HOURS"
+    DENIAL_BURST = "DENIAL_BURST"
+    SIGN_IN_BURST = "SIGN_IN_BURST"
+    SCOPE_SWEEP = "SCOPE_SWEEP"
+
+
+@strawberry.type(description="Kejadian di balik anomali / An event behind an anomaly")
+class AnomalyEvent:
+    sequence: BigInt
+    occurredAt: DateTime
+    endpoint: str
+    clientId: str | None
+    program: str | None
+    remoteAddr: str | None
+    operationName: str | None
+    outcome: str
+    errorCode: str | None
+    rowCount: int
+    fieldPaths: list[str]
+
+
+@strawberry.type(description="Satu anomali / One anomaly")
+class AuditAnomaly:
+    rule: AnomalyRule
+    subject: str = strawberry.field(
+        description="Client id, atau alamat bila tidak ada / The client id, else the address"
+    )
+    clientId: str | None
+    program: str | None
+    remoteAddr: str | None
+    day: Date | None
+    firstAt: DateTime
+    lastAt: DateTime
+    eventCount: int
+    measure: float = strawberry.field(description="Nilai terukur / What was measured")
+    threshold: float = strawberry.field(description="Ambang aturan / The rule's threshold")
+    detail: str
+    sequences: list[BigInt] = strawberry.field(
+        description="Nomor urut kejadian (paling banyak 200) / Events' sequence numbers (≤ 200)"
+    )
+    events: list[AnomalyEvent]
+
+
+@strawberry.type(description="Kerusakan rantai / Damage to the chain")
+class ChainDamage:
+    sequence: BigInt
+    kind: str = strawberry.field(
+        description="EDITED, DELETED, REORDERED, INSERTED, TRUNCATED, FORGED"
+    )
+    detail: str
+    throughSequence: BigInt | None
+
+
+@strawberry.type(description="Status rantai hash audit / The audit hash chain's status")
+class ChainStatus:
+    ok: bool
+    verification: str = strawberry.field(
+        description="FULL (seluruh rantai) atau INCREMENTAL (sejak kepala terakhir)"
+        " / FULL (whole chain walked) or INCREMENTAL (since the last verified head)"
+    )
+    checkedAt: DateTime
+    fullWalkAt: DateTime
+    headSequence: BigInt
+    headHash: str
+    headAt: DateTime | None
+    lastSequence: BigInt
+    signedHeadSequence: BigInt | None
+    checkpoints: int
+    checkpointsValid: int
+    damage: ChainDamage | None
+
+
+@strawberry.type(
+    description="Pengungkapan data satu orang / One disclosure of a person's or their family's data"
+)
+class PersonDisclosure:
+    sequence: BigInt
+    occurredAt: DateTime
+    clientId: str | None
+    agency: str | None
+    program: str | None
+    agreement: str | None
+    purpose: str | None
+    fieldPaths: list[str]
+    personDisclosed: bool = strawberry.field(
+        description="Data orang itu diungkap / The person's own fields were disclosed"
+    )
+    householdDisclosed: bool = strawberry.field(
+        description="Data keluarganya diungkap / Their household's fields were disclosed"
+    )
+
+
+@strawberry.type(
+    description="Siapa menerima data pemilik NIK (UU PDP Pasal 32) / Who received the data"
+    " of the person holding a NIK"
+)
+class PersonDisclosures:
+    found: bool
+    personIds: list[strawberry.ID]
+    householdIds: list[strawberry.ID]
+    disclosures: list[PersonDisclosure]
