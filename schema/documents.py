@@ -131,12 +131,13 @@ def prepare_document(text: str, schema: GraphQLSchema, limits: Limits) -> Parsed
     try:
         document = parse(text, max_tokens=limits.max_tokens, allow_empty_selection_sets=False)
     except GraphQLError as error:
-        code = "QUERY_TOO_COMPLEX" if "token" in error.message.lower() else "BAD_USER_INPUT"
-        message = (
-            "The document is too large."
-            if code == "QUERY_TOO_COMPLEX"
-            else clean_message(error.message)
-        )
+        lowered = error.message.lower()
+        if "token" in lowered:
+            code, message = "QUERY_TOO_COMPLEX", "The document is too large."
+        elif "nested too deeply" in lowered:
+            code, message = "QUERY_TOO_COMPLEX", "The document is nested too deeply."
+        else:
+            code, message = "BAD_USER_INPUT", clean_message(error.message)
         return ParsedDocument(text_hash, None, (GraphQLError(message),), code)
     except RecursionError:
         return ParsedDocument(
@@ -145,9 +146,9 @@ def prepare_document(text: str, schema: GraphQLSchema, limits: Limits) -> Parsed
             (GraphQLError("The document is nested too deeply."),),
             "QUERY_TOO_COMPLEX",
         )
-    problem = check_limits(document, limits)
-    if problem is not None:
-        return ParsedDocument(text_hash, None, (GraphQLError(problem),), "QUERY_TOO_COMPLEX")
+    violation = check_limits(document, limits)
+    if violation is not None:
+        return ParsedDocument(text_hash, None, (GraphQLError(violation.message),), violation.code)
     errors = validate(schema, document, hide_suggestions=True, max_errors=20)
     if errors:
         cleaned = tuple(GraphQLError(clean_message(e.message), nodes=e.nodes) for e in errors)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from graphql import (
     DocumentNode,
@@ -66,8 +67,7 @@ def limits_for(program: str, overrides: Mapping[str, Limits] = PROGRAM_LIMITS) -
     return overrides.get(program, DEFAULT_LIMITS)
 
 
-@dataclass(frozen=True)
-class _Stats:
+class _Stats(NamedTuple):
     depth: int = 0
     plain_depth: int = 0
     """Depth along paths that do not pass through ``__schema``/``__type``."""
@@ -76,22 +76,25 @@ class _Stats:
     directives: int = 0
 
 
+EMPTY = _Stats()
+
+
 class _Cycle(Exception):
-    pass
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+@dataclass(frozen=True)
+class Violation:
+    """Why a document may not run: QUERY_TOO_COMPLEX, or BAD_USER_INPUT for a fragment cycle
+    (which is a validation error, found here first because expanding it would never end)."""
+
+    message: str
+    code: str = "QUERY_TOO_COMPLEX"
 
 
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
-
-
-def _add(a: _Stats, b: _Stats, *, deeper: bool, introspection: bool = False) -> _Stats:
-    step = 1 if deeper else 0
-    return _Stats(
-        depth=max(a.depth, b.depth + step),
-        plain_depth=max(a.plain_depth, 0 if introspection else b.plain_depth + step),
-        aliases=min(SATURATE, a.aliases + b.aliases),
-        fields=min(SATURATE, a.fields + b.fields),
-        directives=min(SATURATE, a.directives + b.directives),
-    )
 
 
 class _Walker:
@@ -101,42 +104,52 @@ class _Walker:
         self.visiting: set[str] = set()
 
     def selection_set(self, node: SelectionSetNode | None) -> _Stats:
-        total = _Stats()
+        """The statistics of a selection set, fragments expanded (counts saturate)."""
         if node is None:
-            return total
+            return EMPTY
+        depth = plain = aliases = fields = directives = 0
         for selection in node.selections:
-            own = _Stats(directives=len(selection.directives or ()))
+            directives += len(selection.directives or ())
             if isinstance(selection, FieldNode):
-                own = _Stats(
-                    aliases=1 if selection.alias else 0, fields=1, directives=own.directives
-                )
+                fields += 1
+                if selection.alias is not None:
+                    aliases += 1
                 child = self.selection_set(selection.selection_set)
-                introspection = selection.name.value in INTROSPECTION_FIELDS
-                total = _add(
-                    _add(total, own, deeper=False), child, deeper=True, introspection=introspection
-                )
+                depth = max(depth, child.depth + 1)
+                if selection.name.value not in INTROSPECTION_FIELDS:
+                    plain = max(plain, child.plain_depth + 1)
             elif isinstance(selection, InlineFragmentNode):
                 child = self.selection_set(selection.selection_set)
-                total = _add(_add(total, own, deeper=False), child, deeper=False)
+                depth, plain = max(depth, child.depth), max(plain, child.plain_depth)
             elif isinstance(selection, FragmentSpreadNode):
-                total = _add(
-                    _add(total, own, deeper=False),
-                    self.fragment(selection.name.value),
-                    deeper=False,
-                )
-        return total
+                child = self.fragment(selection.name.value)
+                depth, plain = max(depth, child.depth), max(plain, child.plain_depth)
+            else:  # pragma: no cover - the grammar has no other selection
+                continue
+            aliases += child.aliases
+            fields += child.fields
+            directives += child.directives
+        return _Stats(
+            depth,
+            plain,
+            min(SATURATE, aliases),
+            min(SATURATE, fields),
+            min(SATURATE, directives),
+        )
 
     def fragment(self, name: str) -> _Stats:
         if name in self.memo:
             return self.memo[name]
         definition = self.fragments.get(name)
         if definition is None:
-            return _Stats()
+            return EMPTY
         if name in self.visiting:
-            raise _Cycle
+            raise _Cycle(name)
         self.visiting.add(name)
         stats = self.selection_set(definition.selection_set)
-        stats = _add(stats, _Stats(directives=len(definition.directives or ())), deeper=False)
+        stats = stats._replace(
+            directives=min(SATURATE, stats.directives + len(definition.directives or ()))
+        )
         self.visiting.discard(name)
         self.memo[name] = stats
         return stats
@@ -160,8 +173,17 @@ def _root_fields(operation: OperationDefinitionNode, walker: _Walker) -> int:
     return count
 
 
-def check_limits(document: DocumentNode, limits: Limits) -> str | None:
-    """Why ``document`` is too complex to run, or None when it is within the limits."""
+def check_limits(document: DocumentNode, limits: Limits) -> Violation | None:
+    """Why ``document`` may not run, or None when it is within the limits."""
+    problem = _problem(document, limits)
+    if isinstance(problem, _Cycle):
+        return Violation(
+            f"Cannot spread fragment '{problem.name}' within itself.", "BAD_USER_INPUT"
+        )
+    return Violation(problem) if problem is not None else None
+
+
+def _problem(document: DocumentNode, limits: Limits) -> str | _Cycle | None:
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
@@ -190,8 +212,8 @@ def check_limits(document: DocumentNode, limits: Limits) -> str | None:
                 return f"The query uses more than {limits.max_directives} directives."
             if _root_fields(definition, walker) > limits.max_root_fields:
                 return f"The query asks for more than {limits.max_root_fields} root fields."
-    except _Cycle:
-        return "Fragments must not form cycles."
+    except _Cycle as cycle:
+        return cycle
     except RecursionError:
         return "The query is nested too deeply."
     return None
