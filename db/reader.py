@@ -160,7 +160,6 @@ class RegistryReader:
                     f"BEGIN READ ONLY; SET LOCAL regsosek.program = '{program}'"
                 )
             except BaseException as error:
-                connection.terminate()
                 await _release(target.pool, connection)
                 if is_primary or not isinstance(error, Exception):
                     raise
@@ -223,7 +222,8 @@ async def _release(pool: asyncpg.Pool, connection: asyncpg.Connection) -> None:
         await pool.release(connection)
     except Exception:
         # A connection that cannot be reset is dropped; the pool opens a new one.
-        connection.terminate()
+        with contextlib.suppress(Exception):
+            connection.terminate()
 
 
 async def refuse_bypassing_role(connection: asyncpg.Connection) -> None:
