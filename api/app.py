@@ -19,6 +19,7 @@ from api.audit.signing import KeySourceSigner
 from api.audit.writer import AuditWriter, connector
 from api.auth.keys import KeyStore
 from api.auth.service import auth_routes, start_auth
+from api.console import console_routes
 from api.database import app_database_url
 from api.errors import GatewayError, Internal
 from api.graphql_runtime import graphql_routes, start_graphql
@@ -159,6 +160,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/metrics", metrics, methods=["GET"]),
         *auth_routes(),
         *graphql_routes(),
+        *console_routes(),
     ]
     return Starlette(
         routes=routes,
