@@ -103,7 +103,7 @@ def _insert_statement(columns: tuple[str, ...]) -> str:
 
 def id_array(ids: Sequence[int]) -> str:
     """``ids`` as a PostgreSQL array literal, the form ``insert_events`` takes id lists in."""
-    return "{" + ",".join(map(str, ids)) + "}"
+    return "{" + orjson.dumps(ids)[1:-1].decode() + "}"
 
 
 async def insert_events(

@@ -145,7 +145,7 @@ def _hex(value: str | None) -> str | None:
 def event_row(event: AuditEvent, *, seq: int, occurred_at: datetime) -> tuple[Any, ...]:
     """The ``HASHED_COLUMNS`` values of ``event`` as they are stored (and hashed).
 
-    Normalizes on the way: lists sorted without duplicates, hashes lower-case,
+    Normalizes on the way: ids as integers, lists sorted without duplicates, hashes lower-case,
     text cut to its column's width and freed of NUL characters.
     """
     widths = _WIDTHS
@@ -167,8 +167,8 @@ def event_row(event: AuditEvent, *, seq: int, occurred_at: datetime) -> tuple[An
         _clean(event.error_code, widths["error_code"]),
         int(event.row_count),
         sorted({_clean(path) or "" for path in event.field_paths}),
-        sorted(set(event.household_ids)),
-        sorted(set(event.person_ids)),
+        sorted(set(map(int, event.household_ids))),
+        sorted(set(map(int, event.person_ids))),
     )
 
 

@@ -159,7 +159,7 @@ class AuditWriter:
 
     async def record(self, event: AuditEvent) -> int:
         """Append ``event`` and return its ``seq`` once committed, or raise ``Unavailable``."""
-        if self._closing or self._task is None:
+        if self._closing or self._task is None or self._task.done():
             raise Unavailable(UNAVAILABLE_MESSAGE)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
