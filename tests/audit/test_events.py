@@ -129,3 +129,12 @@ def test_any_field_change_changes_the_hash() -> None:
             changed[index] = value + "x"
         assert chain_hash(GENESIS_HASH, changed) != original, HASHED_COLUMNS[index]
     assert chain_hash(b"\x01" * 32, row) != original
+
+
+def test_ids_given_as_text_are_stored_and_hashed_as_integers() -> None:
+    event = AuditEvent(endpoint="graphql", outcome="allowed", request_id="r")
+    event.household_ids = ["12", 3]  # type: ignore[list-item]
+    row = dict(
+        zip(HASHED_COLUMNS, event_row(event, seq=1, occurred_at=datetime.now(UTC)), strict=True)
+    )
+    assert row["household_ids"] == [3, 12]

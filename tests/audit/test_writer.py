@@ -265,3 +265,27 @@ async def test_a_writer_whose_remembered_head_is_stale_takes_the_locked_path(
     report = await chain_db.verify()
     assert report.ok
     assert report.head_seq == 4
+
+
+async def test_odd_values_from_callers_never_fail_a_batch(chain_db: ChainDatabase) -> None:
+    odd = sample_event(
+        1,
+        request_id="r" * 500,
+        client_id="\x00evil\x00" * 50,
+        operation_name="Ünïcödé \\ \" ' \t\n" * 400,
+        field_paths=['a."b"', "c\\d", "e,f", "{g}"],
+        error_code="X" * 100,
+        outcome="too_complex",
+    )
+    writer = chain_db.writer()
+    await writer.start()
+    try:
+        seqs = await asyncio.gather(
+            *(writer.record(sample_event(i)) for i in range(5)), writer.record(odd)
+        )
+    finally:
+        await writer.close()
+    assert sorted(seqs) == list(range(1, 7))
+    rows = await chain_db.fetch("SELECT field_paths FROM audit_events WHERE seq = $1", seqs[-1])
+    assert rows[0]["field_paths"] == sorted(['a."b"', "c\\d", "e,f", "{g}"])
+    assert (await chain_db.verify()).ok
