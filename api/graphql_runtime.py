@@ -32,6 +32,7 @@ from db.reader import RegistryReader, refuse_bypassing_role, reset_connection
 from policies import PolicyStore
 from schema.access import access_value
 from schema.execute import Caller, Engine, ValueRoot
+from schema.stats import HouseholdStatsRoot
 
 log = logging.getLogger("regsosek.graphql")
 STATIC = Path(__file__).parent / "static"
@@ -85,6 +86,7 @@ def value_roots() -> dict[str, ValueRoot]:
         "myAccess": AccessRoot(),
         "auditEvents": AuditEventsRoot(),
         "disclosures": DisclosuresRoot(),
+        "householdStats": HouseholdStatsRoot(),
     }
 
 

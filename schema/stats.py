@@ -1,0 +1,299 @@
+"""``householdStats``: household counts under disclosure control (CONTRACT §5, §6).
+
+Who may group by what. A dimension reveals a field of every household it
+counts, so a program may group by it only when it reads that field in FULL,
+exactly as for the filter on the same field: regions need
+``Household.region``, WELFARE_DECILE ``Household.welfareDecile``, HEAD_SEX
+``Household.members`` with ``Person.sex`` and ``Person.relationshipToHead``
+(as ``womanHeaded``), ASSISTANCE_PROGRAM ``Household.assistance`` with
+``Assistance.program`` (as ``receivesProgram``); anything else is FORBIDDEN.
+A *statistics-only* program (no household or person rows at all, such as
+``bappeda-statistik``) has counts as its whole purpose: it may group by every
+dimension and filter on the dimensions' fields (region, decile, assistance
+program, woman-headed), never on anything else; its protection is disclosure
+control with its ``k``.
+
+How. One SQL statement counts the statistics rows at the finest grain
+(``schema.compiler.statistics``); ``schema.suppression`` protects every table
+of that population at once; the answer is the requested table read from it.
+With ``k > 1`` the filters on dimensions (region, decile, woman-headed) select
+cells of that table rather than rows, so a filtered answer is a part of an
+unfiltered one and cannot be differenced against it; ``receivesProgram`` is a
+slice of the ASSISTANCE_PROGRAM dimension, protected on its own either way.
+Filters that are no dimension (``hasMemberAgedUnder``, ``updatedSince``)
+change the population; they could be differenced (N against N + 1 years), so
+they are accepted with ``k > 1`` only when the program may read every counted
+row anyway (its statistics scope is its row scope).
+
+ASSISTANCE_PROGRAM counts a household under each program it received (and
+not at all if it received none), so its cells do not add up to a household
+total.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+
+import asyncpg
+
+from api.errors import BadInput, Forbidden
+from policies import FieldMode, Program
+from policies.rls import STATISTICS_SETTING
+from schema.compiler.filters import PlannedFilter, plan_household_filter
+from schema.compiler.statement import CompiledStatement
+from schema.compiler.statistics import statistics_statement
+from schema.documents import BoundedCache
+from schema.execute import Caller
+from schema.suppression import Dimension, Protected, protect, region_steps
+
+REGION_LENGTHS = {"PROVINSI": 2, "KABUPATEN": 4, "KECAMATAN": 7, "DESA": 10}
+REGION_GRANULARITY = {10: 0, 7: 1, 4: 2, 2: 3, None: 4}
+"""Steps from a desa code up to a code of this length (None: summed out)."""
+DIMENSION_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
+    **{level: (("Household", "region"),) for level in REGION_LENGTHS},
+    "WELFARE_DECILE": (("Household", "welfareDecile"),),
+    "HEAD_SEX": (("Household", "members"), ("Person", "sex"), ("Person", "relationshipToHead")),
+    "ASSISTANCE_PROGRAM": (("Household", "assistance"), ("Assistance", "program")),
+}
+"""The fields a dimension reveals (the same the filter on it needs)."""
+DIMENSION_FILTERS = {"region", "decile", "woman_headed"}
+"""Filter tokens that select cells of the table (with k > 1)."""
+ROW_FILTERS = {"aged_under", "updated_since"}
+"""Filter tokens that change the population and are no dimension."""
+UNIVERSE = (
+    Dimension("region", region_steps(10)),
+    Dimension("decile"),
+    Dimension("sex"),
+)
+BY_PROGRAM = (*UNIVERSE, Dimension("program", additive=False))
+STATISTICS_ON = (
+    "SELECT current_setting('random_page_cost'),"
+    f" set_config('{STATISTICS_SETTING}', 'on', true),"
+    " set_config('random_page_cost', '1.1', true)"
+)
+"""Admit the statistics rows (RLS) and let the planner count from the covering index."""
+STATISTICS_OFF = (
+    f"SELECT set_config('{STATISTICS_SETTING}', 'off', true),"
+    " set_config('random_page_cost', $1, true)"
+)
+
+
+@dataclass(frozen=True)
+class StatsPlan:
+    """A checked ``householdStats`` request: what to count, what to read, what to return."""
+
+    k: int
+    grouped: tuple[str, ...]
+    by_program: bool
+    region: int | None
+    """Length of the answer's region codes (None: not grouped by region)."""
+    by_decile: bool
+    by_sex: bool
+    sql: PlannedFilter
+    """The filter's part applied to rows in SQL."""
+    table_region: int | None
+    """Length of the region codes of the table read (finer of answer and filter)."""
+    region_prefix: str | None = None
+    deciles: tuple[int, int] | None = None
+    head_sex: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def level(self) -> tuple[int, ...]:
+        """The table to read from the protected lattice."""
+        table_decile = self.by_decile or self.deciles is not None
+        table_sex = self.by_sex or self.head_sex is not None
+        level = (
+            REGION_GRANULARITY[self.table_region],
+            0 if table_decile else 1,
+            0 if table_sex else 1,
+        )
+        return (*level, 0) if self.by_program else level
+
+    def selects(self, region: str | None, decile: int | None, sex: str | None) -> bool:
+        if self.region_prefix is not None and not (region or "").startswith(self.region_prefix):
+            return False
+        if self.deciles is not None and not self.deciles[0] <= (decile or 0) <= self.deciles[1]:
+            return False
+        return self.head_sex is None or sex == self.head_sex
+
+
+def statistics_only(program: Program) -> bool:
+    """No rows at all: the program's agreement is its statistics."""
+    return program.household_scope is None and program.person_scope is None
+
+
+def plan_statistics(args: Mapping[str, Any], program: Program) -> StatsPlan:
+    """Check ``groupBy`` and ``filter`` (BAD_USER_INPUT, FORBIDDEN) and plan the answer."""
+    names = [getattr(item, "value", item) for item in args.get("groupBy") or ()]
+    if len(set(names)) != len(names):
+        raise BadInput("`groupBy` names a dimension twice.")
+    if any(name not in DIMENSION_FIELDS for name in names):
+        raise BadInput("`groupBy` names an unknown dimension.")
+    regions = [name for name in names if name in REGION_LENGTHS]
+    if len(regions) > 1:
+        raise BadInput("`groupBy` may name one region level only.")
+    reader = _filter_reader(program)
+    for name in names:
+        if not all(reader.mode(t, f) is FieldMode.FULL for t, f in DIMENSION_FIELDS[name]):
+            raise Forbidden(f"Your program may not group statistics by `{name}`.")
+    planned = plan_household_filter(args.get("filter"), reader)
+    tokens = [token for token in planned.shape if isinstance(token, tuple)]
+    k = max(1, program.k_min)
+    row_filters = [token for token in tokens if token[0] in ROW_FILTERS]
+    if k > 1 and row_filters and program.statistics_scope != program.household_scope:
+        raise Forbidden("Your program may filter statistics only on their dimensions.")
+    region = REGION_LENGTHS[regions[0]] if regions else None
+    selection: dict[str, Any] = {}
+    sql_shape = list(planned.shape)
+    if k > 1:
+        sql_shape = [t for t in tokens if t[0] not in DIMENSION_FILTERS]
+        selection = _selection(tokens, planned.params)
+    prefix = selection.get("region_prefix")
+    table_region = max((n for n in (region, prefix and len(prefix)) if n), default=None)
+    return StatsPlan(
+        k=k,
+        grouped=tuple(names),
+        by_program="ASSISTANCE_PROGRAM" in names,
+        region=region,
+        by_decile="WELFARE_DECILE" in names,
+        by_sex="HEAD_SEX" in names,
+        sql=PlannedFilter(shape=sql_shape, params=planned.params),
+        table_region=table_region,
+        params=planned.params,
+        **selection,
+    )
+
+
+def _filter_reader(program: Program) -> Program:
+    """The program as filter planning sees it: a statistics-only program reads every
+    dimension's fields (and nothing else)."""
+    if not statistics_only(program):
+        return program
+    fields = {name: dict(modes) for name, modes in program.fields.items()}
+    for pairs in DIMENSION_FIELDS.values():
+        for type_name, field_name in pairs:
+            fields.setdefault(type_name, {})[field_name] = FieldMode.FULL
+    frozen = {name: MappingProxyType(modes) for name, modes in fields.items()}
+    return replace(program, fields=MappingProxyType(frozen))
+
+
+def _selection(tokens: list[tuple[Any, ...]], params: Mapping[str, Any]) -> dict[str, Any]:
+    selection: dict[str, Any] = {}
+    low, high = 1, 10
+    for token in tokens:
+        if token[0] == "region":
+            selection["region_prefix"] = params["q_region"]
+        elif token[0] == "decile":
+            if token[1] == "ge":
+                low = max(low, params["q_decile_ge"])
+            else:
+                high = min(high, params["q_decile_le"])
+            selection["deciles"] = (low, high)
+        elif token[0] == "woman_headed":
+            selection["head_sex"] = "FEMALE" if token[1] else "MALE"
+    if selection.get("deciles") == (1, 10):
+        del selection["deciles"]
+    return selection
+
+
+class HouseholdStatsRoot:
+    """The ``householdStats`` root field (a ``schema.execute.ValueRoot``)."""
+
+    needs_database = True
+
+    def __init__(self) -> None:
+        self._statements: dict[str, tuple[Program, BoundedCache[Any, CompiledStatement]]] = {}
+        self._protected: BoundedCache[Any, Protected] = BoundedCache(32)
+
+    async def value(
+        self, *, caller: Caller, args: Mapping[str, Any], connection: asyncpg.Connection | None
+    ) -> list[dict[str, Any]]:
+        if connection is None:
+            raise RuntimeError("householdStats needs the request's read transaction")
+        plan = plan_statistics(args, caller.program)
+        statement = self._statement(caller.program, plan)
+        previous = await connection.fetchval(STATISTICS_ON)
+        rows = await connection.fetch(statement.sql, *statement.arguments(plan.params))
+        await connection.execute(STATISTICS_OFF, previous)
+        return self._answer(rows, plan)
+
+    def _statement(self, program: Program, plan: StatsPlan) -> CompiledStatement:
+        entry = self._statements.get(program.name)
+        if entry is None or entry[0] is not program:
+            entry = self._statements[program.name] = (program, BoundedCache(256))
+        cache = entry[1]
+        key = (plan.by_program, plan.region, plan.sql.key())
+        statement = cache.get(key)
+        if statement is None:
+            statement = cache.put(
+                key,
+                statistics_statement(
+                    program,
+                    filter_shape=plan.sql.shape,
+                    by_program=plan.by_program,
+                    name_length=plan.region,
+                ),
+            )
+        return statement
+
+    def _protect(self, counts: dict[tuple[Any, ...], int], plan: StatsPlan) -> Protected:
+        dimensions = BY_PROGRAM if plan.by_program else UNIVERSE
+        if plan.k <= 1:
+            return protect(counts, dimensions=dimensions, k=plan.k)
+        key = (plan.k, plan.by_program, tuple(sorted(counts.items())))
+        protected = self._protected.get(key)
+        if protected is None:
+            protected = self._protected.put(key, protect(counts, dimensions=dimensions, k=plan.k))
+        return protected
+
+    def _answer(self, rows: list[asyncpg.Record], plan: StatsPlan) -> list[dict[str, Any]]:
+        counts: dict[tuple[Any, ...], int] = {}
+        names: dict[str, str] = {}
+        for desa, decile, sex, program, n, name in rows:
+            counts[(desa, decile, sex, program) if plan.by_program else (desa, decile, sex)] = n
+            if plan.region is not None and name is not None:
+                names[desa[: plan.region]] = name
+        merged: dict[tuple[Any, ...], tuple[int, bool]] = {}
+        for cell in self._protect(counts, plan).cells(plan.level):
+            region, decile, sex = cell.key[:3]
+            if not plan.selects(region, decile, sex):
+                continue
+            key = (
+                region[: plan.region] if plan.region is not None and region else None,
+                decile if plan.by_decile else None,
+                sex if plan.by_sex else None,
+                cell.key[3] if plan.by_program else None,
+            )
+            total, hidden = merged.get(key, (0, False))
+            merged[key] = (total + cell.count, hidden or cell.suppressed)
+        if not merged and not plan.grouped:
+            merged[(None, None, None, None)] = (0, False)
+        return [
+            _cell(key, names=names, count=count, suppressed=suppressed)
+            for key, (count, suppressed) in sorted(merged.items(), key=_order)
+        ]
+
+
+def _order(item: tuple[tuple[Any, ...], Any]) -> tuple[Any, ...]:
+    return tuple((value is not None, value) for value in item[0])
+
+
+def _cell(
+    key: tuple[Any, ...], *, names: Mapping[str, str], count: int, suppressed: bool
+) -> dict[str, Any]:
+    region, decile, sex, program = key
+    return {
+        "key": {
+            "regionCode": region,
+            "regionName": names.get(region) if region is not None else None,
+            "welfareDecile": decile,
+            "headSex": sex,
+            "assistanceProgram": program,
+        },
+        "count": None if suppressed else count,
+        "suppressed": suppressed,
+    }

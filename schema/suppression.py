@@ -1,0 +1,186 @@
+"""Disclosure control for ``householdStats``: primary and complementary cell suppression.
+
+A count table of one population (the program's statistics rows under one
+filter) is given at its finest grain; a caller may ask for any of its coarser
+tables: the same population grouped by fewer dimensions, or by a region at a
+coarser level (desa → kecamatan → kabupaten → provinsi). A cell counting
+fewer than ``k`` households (but some) is *sensitive* and is suppressed
+(primary suppression). The coarser tables are sums of finer ones, so more
+cells are suppressed (complementary suppression) until no suppressed cell of
+any of those tables can be computed from everything they publish together.
+
+How. The coarser tables form a lattice (``schema.suppression_lattice``), and
+all of them are protected in one computation, coarsest first, so every answer
+over a population is read from the same protected lattice and answers agree.
+For one table:
+
+1. Lines. A *line* is a cell of a table one step coarser (the *total*) and
+   the cells of this table that add up to it. In every line the number of
+   suppressed cells, the total included, is 0 or at least 2; when the total
+   is published, the suppressed cells of the line add up to at least ``k``
+   (their union is no small group either). Complements are the smallest
+   cells that reach what is missing.
+2. Algebra. Suppressed cells are unknowns; every published cell of every
+   coarser table is an equation. Exact elimination (``schema.sparse_basis``)
+   checks that (a) no suppressed cell of this table is determined, and (b)
+   every way the suppressed cells of each table one step coarser could vary
+   still can, given this table's published cells. (b) makes this table add
+   nothing about the tables below it; with it, the published cells of *all*
+   the tables together determine no suppressed cell. Problems are fixed with
+   more complements, to a fixpoint.
+3. When a table cannot be fixed with its own cells (the tables below pin one
+   of its cells, as three two-way tables with zeros can pin a three-way
+   cell), a cell below is suppressed (or a zero complement below is barred)
+   and the lattice is protected again from there.
+
+Zeros. An absent cell is a published zero, and cells under a published zero
+are zero (counts are not negative): both are known to the caller. A zero cell
+is published as suppressed (a complement the caller cannot tell from a small
+count) only when no nonzero cell can protect; candidate zeros are the
+combinations of values seen in the one-dimensional tables.
+
+Dimensions that are not additive (an assistance program: a household counts
+under each program it received, and under none if it received none) have no
+total across their values; each value's slice is protected on its own, as
+the same population filtered on that value would be.
+
+Limits. The guarantee is exact (linear) recovery within one population.
+Bounds are not protected beyond the line rule: with counts known to be
+non-negative a caller can bound a suppressed cell (by a published total, or
+below by zero). Different populations (another non-dimension filter, another
+program's scope) are protected independently and can be differenced.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from schema.suppression_lattice import Dimension, Key, Lattice, Level, Table, project
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell of the finest table: ``count`` is the true count, for the caller to hide."""
+
+    key: Key
+    count: int
+    suppressed: bool
+
+
+def suppress(counts: Mapping[Key, int], *, dimensions: Sequence[Dimension], k: int) -> list[Cell]:
+    """The finest table's cells to publish: nonzero and suppressed ones, ordered by key.
+
+    ``counts`` maps keys (one value per dimension) to household counts; zero
+    and absent keys are the same. ``k <= 1`` suppresses nothing.
+    """
+    return protect(counts, dimensions=dimensions, k=k).cells()
+
+
+def protect(counts: Mapping[Key, int], *, dimensions: Sequence[Dimension], k: int) -> Protected:
+    """Protect every coarser table of ``counts`` at once (each slice of the non-additive
+    dimensions on its own); read any of them with ``Protected.cells(level)``."""
+    width = len(dimensions)
+    for key in counts:
+        if len(key) != width:
+            raise ValueError(f"key {key!r} does not have {width} values")
+    outcome = Protected(list(dimensions), {key: n for key, n in counts.items() if n > 0}, k)
+    if k <= 1:
+        return outcome
+    slices: dict[Key, dict[Key, int]] = defaultdict(dict)
+    for key, n in outcome.counts.items():
+        slices[outcome.slice_of(key)][outcome.rest_of(key)] = n
+    additive = [dim for dim in dimensions if dim.additive]
+    for slice_key in sorted(slices):
+        outcome.lattices[slice_key] = Lattice(slices[slice_key], additive, k=k)
+    return outcome
+
+
+@dataclass
+class Protected:
+    """Every coarser table of one count table, protected together.
+
+    A *level* gives each dimension's granularity: 0 its own values, ``i`` the
+    values after ``i`` steps, ``dimension.summed`` summed out. Non-additive
+    dimensions are never summed (level 0): each of their values is a slice.
+    """
+
+    dimensions: list[Dimension]
+    counts: dict[Key, int]
+    k: int
+    lattices: dict[Key, Lattice] = field(default_factory=dict)
+    """Per slice (values of the non-additive dimensions; ``()`` if none); empty for k <= 1."""
+
+    def slice_of(self, key: Key) -> Key:
+        return tuple(v for v, dim in zip(key, self.dimensions, strict=True) if not dim.additive)
+
+    def rest_of(self, key: Key) -> Key:
+        return tuple(v for v, dim in zip(key, self.dimensions, strict=True) if dim.additive)
+
+    def cells(self, level: Level | None = None) -> list[Cell]:
+        """The table at ``level`` (default: the finest): nonzero and suppressed cells by key,
+        summed-out dimensions as None."""
+        if level is None:
+            level = tuple(0 for _ in self.dimensions)
+        if any(g and not dim.additive for g, dim in zip(level, self.dimensions, strict=True)):
+            raise ValueError("a non-additive dimension cannot be summed out")
+        if self.k <= 1:
+            totals: dict[Key, int] = defaultdict(int)
+            source = tuple(0 for _ in self.dimensions)
+            for key, n in self.counts.items():
+                totals[project(self.dimensions, key, source, level)] += n
+            return sorted((Cell(key, n, False) for key, n in totals.items()), key=_order)
+        inner = self.rest_of(level)
+        cells: list[Cell] = []
+        for slice_key, lattice in self.lattices.items():
+            table = lattice.tables[inner]
+            for key, n in table.grid.items():
+                if n > 0 or key in table.suppressed:
+                    slice_values, rest_values = iter(slice_key), iter(key)
+                    full = tuple(
+                        next(rest_values) if dim.additive else next(slice_values)
+                        for dim in self.dimensions
+                    )
+                    cells.append(Cell(full, n, key in table.suppressed))
+        return sorted(cells, key=_order)
+
+    @property
+    def unresolved(self) -> list[tuple[Key, Level, Key]]:
+        """Suppressed cells that stayed determined, per slice (expected empty)."""
+        return [
+            (slice_key, level, key)
+            for slice_key, lattice in self.lattices.items()
+            for level, key in lattice.unresolved
+        ]
+
+
+def _order(cell: Cell) -> tuple[Any, ...]:
+    return tuple((value is not None, value) for value in cell.key)
+
+
+def region_steps(length: int) -> tuple[Callable[[Any], Any], ...]:
+    """Steps of a BPS region code of ``length`` digits up to the provinsi (2 digits)."""
+    lengths = [n for n in (10, 7, 4, 2) if n < length]
+    return tuple(_prefix(n) for n in lengths)
+
+
+def _prefix(length: int) -> Callable[[Any], Any]:
+    def step(code: Any) -> Any:
+        return str(code)[:length]
+
+    return step
+
+
+__all__ = [
+    "Cell",
+    "Dimension",
+    "Lattice",
+    "Protected",
+    "Table",
+    "project",
+    "protect",
+    "region_steps",
+    "suppress",
+]

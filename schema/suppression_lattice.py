@@ -1,0 +1,445 @@
+"""The lattice of a count table's coarser tables, each protected in turn.
+
+See ``schema.suppression`` for the rules and the guarantee; this module is
+the machinery. A *level* gives each dimension's granularity (0: its own
+values; ``i``: after ``i`` steps; ``summed``: summed out). Tables are
+protected coarsest first; a table that cannot be protected with its own cells
+pushes a change down (suppresses a published cell below, or bars a zero
+complement below) and the lattice is protected again from there.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import product
+from typing import Any
+
+from schema.sparse_basis import Basis, tag, tagged
+
+Key = tuple[Any, ...]
+Level = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """A grouping dimension.
+
+    ``steps[i]`` maps a value at granularity ``i`` to granularity ``i + 1``
+    (a desa code to its kecamatan's, …); past the last step the dimension is
+    summed out. ``additive=False``: values overlap (no total across them).
+    """
+
+    name: str
+    steps: tuple[Callable[[Any], Any], ...] = ()
+    additive: bool = True
+
+    @property
+    def summed(self) -> int:
+        """The granularity index meaning "summed out"."""
+        return len(self.steps) + 1
+
+
+def project(dimensions: Sequence[Dimension], key: Key, source: Level, target: Level) -> Key:
+    """``key`` of the table at ``source`` as a key of the coarser table at ``target``."""
+    values = []
+    for dim, value, start, end in zip(dimensions, key, source, target, strict=True):
+        for g in range(start, end):
+            value = dim.steps[g](value) if g < len(dim.steps) else None
+        values.append(value)
+    return tuple(values)
+
+
+@dataclass
+class Table:
+    """One table of the lattice once protected.
+
+    ``grid`` holds every cell that may be nonzero as far as the coarser
+    tables tell (its parents are nonzero or suppressed), with its count.
+    ``freedom`` is the dimension of the ways the suppressed cells can vary
+    without changing anything published in this table or below it.
+    """
+
+    level: Level
+    grid: dict[Key, int]
+    suppressed: set[Key]
+    freedom: int = 0
+
+    def alive(self, key: Key) -> bool:
+        return self.grid.get(key, 0) > 0 or key in self.suppressed
+
+    def published(self) -> dict[Key, int]:
+        """Published nonzero cells (zeros are published by absence)."""
+        return {key: n for key, n in self.grid.items() if n > 0 and key not in self.suppressed}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A suppressed cell of this table that is determined (``level`` is this table's,
+    one key); or a combination of suppressed cells of the parent table ``level`` that
+    this table's published cells would pin (``keys`` with ``weights``)."""
+
+    level: Level
+    keys: tuple[Key, ...]
+    weights: tuple[int, ...] = (1,)
+
+
+class Lattice:
+    """Every coarser table of one count table (one slice), protected together."""
+
+    def __init__(self, counts: Mapping[Key, int], dimensions: Sequence[Dimension], *, k: int):
+        self.dimensions = list(dimensions)
+        self.k = k
+        self.finest: Level = tuple(0 for _ in self.dimensions)
+        ranges = [range(dim.summed + 1) for dim in self.dimensions]
+        self.levels: list[Level] = sorted(
+            product(*ranges), key=lambda level: (self._fineness(level), level)
+        )
+        self._below = {level: self._strictly_below(level) for level in self.levels}
+        self._cache: dict[tuple[int, int, int], dict[Any, Any]] = defaultdict(dict)
+        self._plans: dict[tuple[Level, Level], list[tuple[int, dict[Any, Any], int, int]]] = {}
+        self.counts: dict[Level, dict[Key, int]] = {
+            self.finest: {key: n for key, n in counts.items() if n > 0}
+        }
+        for level in reversed(self.levels[:-1]):
+            finer = next((*level[:j], g - 1, *level[j + 1 :]) for j, g in enumerate(level) if g > 0)
+            totals: dict[Key, int] = defaultdict(int)
+            for key, n in self.counts[finer].items():
+                totals[self.project(key, finer, level)] += n
+            self.counts[level] = totals
+        self.extra: dict[Level, set[Key]] = defaultdict(set)
+        """Cells suppressed beyond primary and complementary ones because a finer table
+        could not be protected otherwise."""
+        self.barred: dict[Level, set[Key]] = defaultdict(set)
+        """Zero cells a finer table showed to be no protection (known zero there)."""
+        self.tables: dict[Level, Table] = {}
+        self.unresolved: list[tuple[Level, Key]] = []
+        """Suppressed cells that stayed determined after everything was tried (expected
+        empty; the table was then suppressed entirely)."""
+        self._protect_from(0)
+
+    def _protect_from(self, position: int) -> None:
+        while position < len(self.levels):
+            level = self.levels[position]
+            protector = _Protector(self, level)
+            table, problems = protector.run()
+            self.tables[level] = table
+            if problems:
+                change = protector.push_down(problems)
+                if change is not None:
+                    kind, below, key = change
+                    (self.extra if kind == "suppress" else self.barred)[below].add(key)
+                    position = self.levels.index(below)
+                    continue
+                table.freedom = protector.close()
+            position += 1
+
+    def _fineness(self, level: Level) -> int:
+        return sum(dim.summed - g for dim, g in zip(self.dimensions, level, strict=True))
+
+    def _strictly_below(self, level: Level) -> list[Level]:
+        return [
+            other
+            for other in reversed(self.levels)
+            if other != level and all(o >= g for o, g in zip(other, level, strict=True))
+        ]
+
+    def project(self, key: Key, source: Level, target: Level) -> Key:
+        """``key`` of table ``source`` as the key of the coarser table ``target`` (memoised)."""
+        plan = self._plans.get((source, target))
+        if plan is None:
+            plan = self._plans[(source, target)] = [
+                (j, self._cache[(j, start, end)], start, end)
+                for j, (start, end) in enumerate(zip(source, target, strict=True))
+                if start != end
+            ]
+        if not plan:
+            return key
+        values = list(key)
+        for j, cache, start, end in plan:
+            value = values[j]
+            if value in cache:
+                values[j] = cache[value]
+            else:
+                coarse = project([self.dimensions[j]], (value,), (start,), (end,))[0]
+                values[j] = cache[value] = coarse
+        return tuple(values)
+
+    def parents(self, level: Level) -> list[Level]:
+        """The tables one step coarser (one dimension coarsened)."""
+        return [
+            (*level[:j], g + 1, *level[j + 1 :])
+            for j, (dim, g) in enumerate(zip(self.dimensions, level, strict=True))
+            if g < dim.summed
+        ]
+
+    def below(self, level: Level) -> list[Level]:
+        """Every strictly coarser table (the level's down-set), nearest first."""
+        return self._below[level]
+
+
+class _Protector:
+    """Protects one table of a lattice, the coarser ones being done."""
+
+    def __init__(self, lattice: Lattice, level: Level) -> None:
+        self.lattice = lattice
+        self.level = level
+        self.k = lattice.k
+        self.tables = lattice.tables
+        self.parents = lattice.parents(level)
+        self.below = lattice.below(level)
+        self.grid = self._grid()
+        self.keys = sorted(self.grid)
+        self.barred = lattice.barred.get(level, set())
+        extra = lattice.extra.get(level, set())
+        self.suppressed = {k for k in self.keys if 0 < self.grid[k] < self.k or k in extra}
+        self._groups: dict[Level, dict[Key, list[Key]]] = {}
+        self._forced: set[Key] | None = None
+
+    def run(self) -> tuple[Table, list[Problem]]:
+        """The protected table; and the problems its own cells could not fix."""
+        table = Table(self.level, self.grid, self.suppressed)
+        if not self.suppressed and not any(self.tables[p].suppressed for p in self.parents):
+            return table, []
+        while True:
+            self._line_rules()
+            problems, rank = self._check()
+            table.freedom = len(self.suppressed) - rank
+            if not problems:
+                return table, []
+            fixes = {problem: self._fix(problem) for problem in problems}
+            added = {pick for pick in fixes.values() if pick is not None}
+            if not added:
+                return table, problems
+            self.suppressed |= added
+
+    def close(self) -> int:
+        """Fail closed: suppress every cell that can be; record what stays determined."""
+        self.suppressed |= {key for key in self.keys if key not in self.forced}
+        problems, rank = self._check()
+        self.lattice.unresolved += [(p.level, key) for p in problems for key in p.keys]
+        return len(self.suppressed) - rank
+
+    def push_down(self, problems: list[Problem]) -> tuple[str, Level, Key] | None:
+        """A change below that lets ``problems`` be fixed: bar a zero complement of a
+        parent that this table knows to be zero; else suppress the smallest published
+        cell whose equation pins the problem."""
+        for problem in problems:
+            if problem.level != self.level:
+                parent = self.tables[problem.level]
+                for key in problem.keys:
+                    if parent.grid.get(key, 0) == 0:
+                        return "bar", problem.level, key
+        index, equations = self._equations()
+        traced = Basis()
+        for number, (_, _, row) in enumerate(equations):
+            traced.add({**row, tag(number): 1})
+        options: list[tuple[int, int, Level, Key]] = []
+        for problem in problems:
+            combined: dict[int, int] = defaultdict(int)
+            for key, weight in zip(problem.keys, problem.weights, strict=True):
+                members = [key] if problem.level == self.level else self.group(problem.level, key)
+                for member in members:
+                    if member in index:
+                        combined[index[member]] += weight
+            for number in tagged(traced.reduce(combined)):
+                level, total, _ = equations[number]
+                options.append(
+                    (self.tables[level].grid[total], self.below.index(level), level, total)
+                )
+        if not options:
+            return None
+        _, _, level, key = min(options)
+        return "suppress", level, key
+
+    # -- the grid -----------------------------------------------------------
+
+    def _grid(self) -> dict[Key, int]:
+        """Nonzero cells, and (with two dimensions or more) zero cells under live parents."""
+        lattice, level = self.lattice, self.level
+        grid = {key: n for key, n in lattice.counts[level].items() if n > 0}
+        dims = lattice.dimensions
+        open_dims = [j for j, g in enumerate(level) if g < dims[j].summed]
+        if len(open_dims) < 2:
+            return grid
+        values: list[list[Any]] = []
+        for j, g in enumerate(level):
+            if j not in open_dims:
+                values.append([None])
+                continue
+            alone = tuple(g if i == j else dim.summed for i, dim in enumerate(dims))
+            values.append(sorted({key[j] for key, n in lattice.counts[alone].items() if n > 0}))
+        for key in product(*values):
+            if key not in grid and all(
+                self.tables[parent].alive(lattice.project(key, level, parent))
+                for parent in self.parents
+            ):
+                grid[key] = 0
+        return grid
+
+    def groups(self, other: Level) -> dict[Key, list[Key]]:
+        """This table's cells grouped by the cell of the coarser table ``other`` they sum to."""
+        if other not in self._groups:
+            grouped: dict[Key, list[Key]] = defaultdict(list)
+            for key in self.keys:
+                grouped[self.lattice.project(key, self.level, other)].append(key)
+            self._groups[other] = grouped
+        return self._groups[other]
+
+    def group(self, other: Level, total: Key) -> list[Key]:
+        return self.groups(other).get(total, [])
+
+    @property
+    def forced(self) -> set[Key]:
+        """Cells equal to a published parent cell (its only cell here): suppressing them
+        protects nothing."""
+        if self._forced is None:
+            self._forced = set()
+            for parent in self.parents:
+                hidden = self.tables[parent].suppressed
+                for total, members in self.groups(parent).items():
+                    if len(members) == 1 and total not in hidden:
+                        self._forced.add(members[0])
+        return self._forced
+
+    # -- step 1: lines --------------------------------------------------------
+
+    def _line_rules(self) -> None:
+        """Every line hides 0 or at least 2 cells (its total included); hidden cells of a
+        line with a published total sum to at least k."""
+        changed = True
+        while changed:
+            changed = False
+            for parent in self.parents:
+                totals = self.tables[parent].suppressed
+                for total, members in sorted(self.groups(parent).items()):
+                    hidden = [m for m in members if m in self.suppressed]
+                    total_hidden = total in totals
+                    amount = sum(self.grid[m] for m in hidden)
+                    short = not total_hidden and bool(hidden) and amount < self.k
+                    if len(hidden) + total_hidden == 1 or short:
+                        needed = 0 if total_hidden else self.k - amount
+                        pick = self._choose(members, needed=needed)
+                        if pick is not None:
+                            self.suppressed.add(pick)
+                            changed = True
+
+    def _choose(self, members: Iterable[Key], *, needed: int) -> Key | None:
+        """The complement: the smallest cell reaching ``needed``, else the largest; zeros last."""
+        free = [
+            m
+            for m in members
+            if m not in self.suppressed and m not in self.forced and m not in self.barred
+        ]
+        nonzero = sorted((self.grid[m], m) for m in free if self.grid[m] > 0)
+        if nonzero:
+            for n, key in nonzero:
+                if n >= needed:
+                    return key
+            return nonzero[-1][1]
+        zeros = sorted(m for m in free if self.grid[m] == 0)
+        return zeros[0] if zeros else None
+
+    def _fix(self, problem: Problem) -> Key | None:
+        if problem.level == self.level:
+            return self._complement_for(problem.keys[0])
+        members = [m for key in problem.keys for m in self.group(problem.level, key)]
+        return self._choose(members, needed=0)
+
+    def _complement_for(self, key: Key) -> Key | None:
+        """A cell sharing the nearest published total with the determined cell ``key``."""
+        for other in self.below:
+            total = self.lattice.project(key, self.level, other)
+            if total not in self.tables[other].suppressed:
+                pick = self._choose(self.group(other, total), needed=0)
+                if pick is not None:
+                    return pick
+        return None
+
+    # -- step 2: algebra ------------------------------------------------------
+
+    def _equations(self) -> tuple[dict[Key, int], list[tuple[Level, Key, dict[int, int]]]]:
+        """The suppressed cells numbered; one equation per published coarser cell over the
+        suppressed cells under it, shortest first.
+
+        A cell of a table that is not a parent is left out when some parent holds only
+        published cells under it: its equation is then the sum of theirs.
+        """
+        lattice = self.lattice
+        index = {key: i for i, key in enumerate(sorted(self.suppressed))}
+        marks: dict[Level, list[set[Key]]] = defaultdict(list)
+        for parent in self.parents:
+            hidden = self.tables[parent].suppressed
+            for other in lattice.below(parent):
+                marks[other].append({lattice.project(q, parent, other) for q in hidden})
+        rows: dict[tuple[Level, Key], dict[int, int]] = {}
+        for key, i in index.items():
+            for other in self.below:
+                total = lattice.project(key, self.level, other)
+                if total in self.tables[other].suppressed:
+                    continue
+                if other not in self.parents and not all(total in m for m in marks[other]):
+                    continue
+                rows.setdefault((other, total), {})[i] = 1
+        order = {other: n for n, other in enumerate(self.below)}
+        equations = sorted(
+            ((other, total, row) for (other, total), row in rows.items()),
+            key=lambda e: (len(e[2]), order[e[0]], e[1]),
+        )
+        return index, equations
+
+    def _check(self) -> tuple[list[Problem], int]:
+        """Determined suppressed cells, and combinations of a parent's suppressed cells that
+        this table pins but the parent's own equations do not; and the equations' rank."""
+        index, equations = self._equations()
+        basis = Basis()
+        for _, _, row in equations:
+            basis.add(row)
+        problems = [
+            Problem(self.level, (key,))
+            for key in sorted(self.suppressed)
+            if basis.is_unit(index[key])
+        ]
+        for parent in self.parents:
+            below = self.tables[parent]
+            if below.freedom:
+                problems += self._pinned(parent, basis, index)
+        return problems, basis.rank
+
+    def _pinned(self, parent: Level, basis: Basis, index: Mapping[Key, int]) -> list[Problem]:
+        """Combinations of ``parent``'s suppressed cells that no longer vary."""
+        below = self.tables[parent]
+        hidden = sorted(below.suppressed)
+        images = Basis()
+        dependencies: list[dict[int, int]] = []
+        for i, total in enumerate(hidden):
+            row = basis.reduce({index[m]: 1 for m in self.group(parent, total) if m in index})
+            row[tag(i)] = 1
+            rest = images.absorb(row)
+            if rest is not None:
+                dependencies.append(rest)
+        if images.rank >= below.freedom:
+            return []
+        own = self._own(parent, hidden)
+        problems = []
+        for rest in dependencies:
+            combination = {i: rest[tag(i)] for i in tagged(rest)}
+            if not own.contains(combination):
+                keys = tuple(hidden[i] for i in combination)
+                problems.append(Problem(parent, keys, tuple(combination.values())))
+        return problems
+
+    def _own(self, parent: Level, hidden: Sequence[Key]) -> Basis:
+        """The parent's own equations over its suppressed cells (numbered as in ``hidden``)."""
+        lattice = self.lattice
+        rows: dict[tuple[Level, Key], dict[int, int]] = {}
+        for i, key in enumerate(hidden):
+            for other in lattice.below(parent):
+                total = lattice.project(key, parent, other)
+                if total not in self.tables[other].suppressed:
+                    rows.setdefault((other, total), {})[i] = 1
+        own = Basis()
+        for row in sorted(rows.values(), key=len):
+            own.add(row)
+        return own
