@@ -41,12 +41,17 @@ REDACTED: Final = "[redacted]"
 _URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s]+@", re.IGNORECASE)
 
 
+FORMATTER_LEFTOVERS: Final = frozenset({"message", "color_message", "asctime"})
+"""Attributes other handlers (pytest's, uvicorn's) leave on a record: copies of the message."""
+
+
 def redact(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
-    """Drop values under secret-bearing keys; mask ``user:password@`` in messages."""
+    """Drop values under secret-bearing keys; mask ``user:password@`` in any text."""
+    for key in FORMATTER_LEFTOVERS.intersection(event_dict):
+        del event_dict[key]
     for key in SENSITIVE_KEYS.intersection(event_dict):
         event_dict[key] = REDACTED
-    for key in ("event", "exception"):
-        value = event_dict.get(key)
+    for key, value in event_dict.items():
         if isinstance(value, str) and "://" in value:
             event_dict[key] = _URL_PASSWORD.sub(r"\1***@", value)
     return event_dict
@@ -56,6 +61,18 @@ def add_pid(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventD
     """The worker's process id (``regsosek serve --workers N`` runs several)."""
     event_dict["pid"] = os.getpid()
     return event_dict
+
+
+LEADING_KEYS: Final = ("timestamp", "level", "logger", "event")
+QUIET_LOGGERS: Final = ("casbin",)
+"""Libraries that narrate at INFO (casbin prints its model on every load): WARNING and up."""
+
+
+def lead(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
+    """Time, level, logger and message first, the fields after (for people reading lines)."""
+    ordered = {key: event_dict.pop(key) for key in LEADING_KEYS if key in event_dict}
+    ordered.update(event_dict)
+    return ordered
 
 
 def _json(value: Any, **_: Any) -> str:
@@ -77,6 +94,7 @@ def formatter(*, json: bool) -> structlog.stdlib.ProcessorFormatter:
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
             redact,
+            lead,
             renderer,
         ],
     )
@@ -119,3 +137,5 @@ def configure_logging(*, json: bool, level: str = "INFO", stream: TextIO | None 
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
