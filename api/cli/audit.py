@@ -92,3 +92,8 @@ def print_report(report: Report) -> None:
     if damage.through_seq is not None and damage.through_seq != damage.seq:
         where = f"seq {damage.seq} (damage lies in {damage.seq}–{damage.through_seq})"
     print_line(f"[red]INVALID[/red]: first bad {where}: {damage.kind}: {damage.detail}")
+
+
+from api.cli.audit_report import report  # noqa: E402  (registered beside verify)
+
+app.command()(report)

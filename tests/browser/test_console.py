@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -146,9 +145,7 @@ async def test_an_auditor_signs_in_sees_the_chart_the_burst_and_who_saw_a_family
         assert "household.headName" in shown[1].text
 
         browser.find_element(By.ID, "lookup-export").click()
-        deadline = time.monotonic() + 10
-        while not list(downloads.glob("*.csv")) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait.until(lambda _: list(downloads.glob("*.csv")))
         exported = list(downloads.glob("*.csv"))
         assert [path.name for path in exported] == [f"pengungkapan-keluarga-{household}.csv"]
         table = list(csv.reader(io.StringIO(exported[0].read_text(encoding="utf-8-sig"))))

@@ -95,7 +95,9 @@ def october_story(dinsos_scope: list[int]) -> History:
     for day in workdays(5, 16):
         for index in range(10):
             at = wib(day, 9) + timedelta(minutes=10 * index)
-            history.add("baseline", at, _event(client_id=sync, program="dinsos-pkh", households=five))
+            history.add(
+                "baseline", at, _event(client_id=sync, program="dinsos-pkh", households=five)
+            )
     for index in range(3):
         history.add(
             "off_hours_sunday",

@@ -23,8 +23,9 @@ async def found(history_db: HistoryDatabase) -> AsyncIterator[list[dict[str, Any
     connection = await asyncpg.connect(history_db.url)
     try:
         scopes = await ScopeSizes().get(connection, load_policies(REPO / "policies"))
-        yield await anomalies(connection, wib_days(date(2026, 10, 1), date(2026, 10, 31)),
-                              scopes=scopes)
+        yield await anomalies(
+            connection, wib_days(date(2026, 10, 1), date(2026, 10, 31)), scopes=scopes
+        )
     finally:
         await connection.close()
 

@@ -78,7 +78,7 @@ async def test_the_auditor_has_them_and_each_request_is_audited(gateway: Gateway
     status, trail = await gql(
         gateway.http,
         headers,
-        "{ auditEvents(filter: {program: \"inspektorat-audit\", outcome: \"ALLOWED\"},"
+        '{ auditEvents(filter: {program: "inspektorat-audit", outcome: "ALLOWED"},'
         " first: 1000) { nodes { operationName outcome fieldPaths householdIds personIds } } }",
     )
     nodes = trail["data"]["auditEvents"]["nodes"]
@@ -95,7 +95,7 @@ async def test_the_auditor_has_them_and_each_request_is_audited(gateway: Gateway
 
 async def test_the_october_overview_counts_what_happened(gateway: Gateway) -> None:
     headers = await gateway.bearer("inspektorat-audit")
-    status, body = await gql(
+    _status, body = await gql(
         gateway.http,
         headers,
         OVERVIEW,
@@ -138,7 +138,7 @@ async def test_periods_are_checked(gateway: Gateway) -> None:
         {"from": "2024-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
         {"from": "2026-10-01T00:00:00", "to": "2026-11-01T00:00:00+07:00"},
     ):
-        status, body = await gql(gateway.http, headers, OVERVIEW, variables)
+        _status, body = await gql(gateway.http, headers, OVERVIEW, variables)
         assert error_codes(body) == ["BAD_USER_INPUT"], body
 
 
@@ -171,7 +171,7 @@ async def test_person_disclosures_name_exactly_the_programs_that_received_the_pe
     status, body = await gql(
         gateway.http,
         dinsos,
-        'query Family($id: ID!) { household(id: $id) { id headName members { nik name } } }',
+        "query Family($id: ID!) { household(id: $id) { id headName members { nik name } } }",
         {"id": str(target["household_id"])},
     )
     assert body["data"]["household"]["id"] == str(target["household_id"])
@@ -183,12 +183,13 @@ async def test_person_disclosures_name_exactly_the_programs_that_received_the_pe
         " { nodes { nik sex age } } }",
         {"code": target["desa_code"]},
     )
-    assert status == 200 and body["data"]["persons"]["nodes"], body
+    assert status == 200, body
+    assert body["data"]["persons"]["nodes"]
     dp3akb = await gateway.bearer("dp3akb-keluarga")
     status, body = await gql(
         gateway.http,
         dp3akb,
-        'query Other($id: ID!) { household(id: $id) { id headName } }',
+        "query Other($id: ID!) { household(id: $id) { id headName } }",
         {"id": str(target["other_household"])},
     )
     assert body["data"]["household"] is not None
@@ -232,7 +233,7 @@ async def test_a_burst_of_denials_provoked_now_is_an_anomaly_with_its_events(
     )
     headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
     for _ in range(10):
-        status, body = await gql(
+        _status, body = await gql(
             gateway.http,
             headers,
             "{ households(filter: {welfareDecileMax: 3}) { totalCount } }",
@@ -243,7 +244,7 @@ async def test_a_burst_of_denials_provoked_now_is_an_anomaly_with_its_events(
         "from": started.isoformat(),
         "to": (datetime.now(UTC) + timedelta(seconds=1)).isoformat(),
     }
-    status, body = await gql(
+    _status, body = await gql(
         gateway.http,
         auditor,
         "query A($from: DateTime!, $to: DateTime!) { auditAnomalies(from: $from, to: $to)"
@@ -254,10 +255,10 @@ async def test_a_burst_of_denials_provoked_now_is_an_anomaly_with_its_events(
     assert [(item["subject"], item["program"], item["eventCount"]) for item in bursts] == [
         (client_id, "dp3akb-keluarga", 10)
     ]
-    status, trail = await gql(
+    _status, trail = await gql(
         gateway.http,
         auditor,
-        "query T($client: String) { auditEvents(filter: {clientId: $client, outcome: \"DENIED\"})"
+        'query T($client: String) { auditEvents(filter: {clientId: $client, outcome: "DENIED"})'
         " { nodes { sequence } } }",
         {"client": client_id},
     )
