@@ -23,6 +23,9 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     pg.OperatorInterventionError,  # class 57: admin shutdown, crash, cannot connect now
     pg.InsufficientResourcesError,  # class 53: too many connections, out of memory
     pg.ReadOnlySQLTransactionError,  # a primary that became a replica
+    pg.InvalidAuthorizationSpecificationError,  # class 28: the gateway's login refused
+    pg.InvalidCatalogNameError,  # 3D000: the database is gone
+    pg.ObjectNotInPrerequisiteStateError,  # 55000: not accepting connections; 55P03 lock wait
 )
 
 

@@ -14,7 +14,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Date, Integer, String, bindparam, cast, func, literal_column, not_, or_, true
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    Integer,
+    String,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    not_,
+    or_,
+    true,
+)
 from sqlalchemy.sql import ColumnElement, FromClause
 
 from api.errors import BadInput, Forbidden
@@ -200,7 +212,7 @@ def person_predicates(
             severe = or_(*[table.c[c].in_(SEVERE) for c in DIFFICULTY_COLUMNS])
             predicates.append(severe if token[1] else not_(severe))
         elif kind == "household":
-            predicates.append(table.c.household_id == bindparam("q_household", type_=Integer))
+            predicates.append(table.c.household_id == bindparam("q_household", type_=BigInteger))
     return predicates or [true()]
 
 

@@ -258,7 +258,11 @@ class RegionsRoot:
         params: dict[str, Any] = {"q_level": level.value if hasattr(level, "value") else level}
         parent = args.get("parentCode")
         if parent is not None:
-            if not isinstance(parent, str) or not parent.isdigit() or len(parent) > 10:
+            if (
+                not isinstance(parent, str)
+                or not (parent.isascii() and parent.isdigit())
+                or len(parent) > 10
+            ):
                 raise BadInput("`parentCode` must be a BPS region code.")
             params["q_parent"] = parent
         return Prepared(shape=("regions", parent is not None), params=params)

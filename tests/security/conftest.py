@@ -11,18 +11,23 @@ the expected outcome, and a server that still answers a normal query.
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import orjson
 import pytest
+import yaml
 from graphql import GraphQLObjectType, GraphQLSchema
 from starlette.applications import Starlette
 
+from api.app import create_app
 from db.models.base import Base
+from tests.conftest import REPO, make_settings, running
 from tests.schema.conftest import Headers, token_headers
 
 PROGRAMS = (
@@ -60,8 +65,9 @@ LEAKS = re.compile(
 )
 """What no answer may ever contain."""
 
-ENGLISH = frozenset({"to", "from"})
-"""Field names (of ``AuditFilter``) that are also words of the gateway's own messages."""
+ENGLISH = frozenset({"to", "from", "found", "household", "id", "sequence"})
+"""Field names (``AuditFilter.to``, ``PersonDisclosures.found``, ``Person.household``) that
+are also words of the messages graphql-core and the gateway write ("household id")."""
 
 
 def _database_names() -> frozenset[str]:
@@ -168,8 +174,8 @@ def check_answer(probe: Probe, sent: Sent) -> None:
     text = response.text
     assert response.status_code != 500, text
     assert response.headers.get("x-request-id"), text
-    leak = LEAKS.search(text)
-    assert leak is None, f"{leak.group(0)!r} in {text[:300]}"
+    for leak in LEAKS.finditer(text):  # unless it echoes what the caller sent
+        assert leak.group(0).lower() in sent.request.lower(), f"{leak.group(0)!r} in {text[:300]}"
     if sent.code is None:
         assert response.status_code == 200, text
         return
@@ -223,6 +229,38 @@ async def assert_healthy(http: httpx.AsyncClient, headers: dict[str, Headers]) -
     )
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"data": {"myAccess": {"program": "kec-sumbersari"}}}
+
+
+def generous_policies(directory: Path) -> Path:
+    """The shipped policies with quotas no probe run reaches (the quotas have their own tests)."""
+    shutil.copytree(
+        REPO / "policies", directory, ignore=shutil.ignore_patterns("*.py", "__pycache__")
+    )
+    for program_file in (directory / "programs").glob("*.yaml"):
+        program = yaml.safe_load(program_file.read_text())
+        program["quota"] = {"requests_per_minute": 1_000_000, "rows_per_day": 1_000_000_000}
+        program_file.write_text(yaml.safe_dump(program, sort_keys=False))
+    return directory
+
+
+@pytest.fixture(scope="session")
+async def app(
+    registry_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Starlette]:
+    """The gateway over the shared test registry, as shipped but for the quotas."""
+    data_dir = tmp_path_factory.mktemp("security")
+    settings = make_settings(
+        registry_url, data_dir, policy_dir=generous_policies(data_dir / "policies")
+    )
+    async with running(create_app(settings)) as started:
+        yield started
+
+
+@pytest.fixture
+async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40100))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
 
 
 @pytest.fixture(scope="session")
