@@ -79,15 +79,17 @@ def _json(value: Any, **_: Any) -> str:
     return orjson.dumps(value, default=str).decode()
 
 
+def _renderer(*, json: bool) -> Processor:
+    if json:
+        return structlog.processors.JSONRenderer(serializer=_json)
+    return structlog.dev.ConsoleRenderer(
+        colors=False, exception_formatter=structlog.dev.plain_traceback
+    )
+
+
 def formatter(*, json: bool) -> structlog.stdlib.ProcessorFormatter:
     """The formatter of the gateway's log handler (also used by tests to render records)."""
-    renderer: Processor
-    if json:
-        renderer = structlog.processors.JSONRenderer(serializer=_json)
-    else:
-        renderer = structlog.dev.ConsoleRenderer(
-            colors=False, exception_formatter=structlog.dev.plain_traceback
-        )
+    renderer = _renderer(json=json)
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*_shared(), structlog.stdlib.ExtraAdder()],
         processors=[
@@ -114,6 +116,36 @@ class GatewayHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """The one handler ``configure_logging`` installs on the root logger."""
 
 
+REQUEST_LOGGER: Final = "regsosek.request"
+
+
+def request_log() -> Any:
+    """The request line's logger: straight to the handler's stream, without a ``LogRecord``.
+
+    One line per request is the busiest log there is; this path skips the
+    standard library (record, handler, formatter) and costs a third as much.
+    """
+    return _request_log
+
+
+def _direct(*, json: bool, level: int, stream: TextIO) -> Any:
+    return structlog.wrap_logger(
+        structlog.WriteLogger(stream),
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            add_pid,
+            redact,
+            lead,
+            _renderer(json=json),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+    ).bind(logger=REQUEST_LOGGER)
+
+
+_request_log: Any = _direct(json=False, level=logging.INFO, stream=sys.stderr)
+
+
 def configure_logging(*, json: bool, level: str = "INFO", stream: TextIO | None = None) -> None:
     """Route structlog and the standard library through one formatter on ``stream``.
 
@@ -130,12 +162,15 @@ def configure_logging(*, json: bool, level: str = "INFO", stream: TextIO | None 
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    handler = GatewayHandler(stream or sys.stderr)
+    global _request_log
+    stream = stream or sys.stderr
+    handler = GatewayHandler(stream)
     handler.setFormatter(formatter(json=json))
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, GatewayHandler)]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    _request_log = _direct(json=json, level=root.level, stream=stream)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

@@ -16,13 +16,11 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Final
 
-import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.audit.events import AuditEvent
 from api.observability import metrics
-
-log = structlog.get_logger("regsosek.request")
+from api.observability.logs import request_log
 
 QUIET_ENDPOINTS: Final = frozenset({"/healthz", "/readyz", "/metrics"})
 """Probed every few seconds: their lines are logged at DEBUG."""
@@ -40,6 +38,8 @@ OUTCOMES: Final = frozenset(
     }
 )
 NO_PROGRAM: Final = "none"
+METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""HTTP methods kept as label values; anything else a client sends counts as ``other``."""
 
 
 @dataclass(slots=True)
@@ -118,15 +118,33 @@ def _program(scope: Scope, name: str | None) -> str:
     return "other"
 
 
+_http_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def _http(endpoint: str, method: str, status: int) -> tuple[Any, Any]:
+    """The request counter and latency histogram of one (endpoint, method, status), cached."""
+    key = (endpoint, method, status)
+    series = _http_series.get(key)
+    if series is None:
+        label = method if method in METHODS else "other"
+        series = _http_series[key] = (
+            metrics.HTTP_REQUESTS.labels(endpoint, label, str(status)),
+            metrics.HTTP_LATENCY.labels(endpoint),
+        )
+    return series
+
+
 def _finish(
     scope: Scope, record: RequestRecord, *, status: int, request_id: str | None, seconds: float
 ) -> None:
     endpoint = _endpoint(scope)
-    metrics.HTTP_REQUESTS.labels(endpoint, scope["method"], str(status)).inc()
-    metrics.HTTP_LATENCY.labels(endpoint).observe(seconds)
+    method: str = scope["method"]
+    requests, latency = _http(endpoint, method if method in METHODS else "other", status)
+    requests.inc()
+    latency.observe(seconds)
     fields: dict[str, Any] = {
         "request_id": request_id,
-        "method": scope["method"],
+        "method": method if method in METHODS else "other",
         "endpoint": endpoint,
         "status": status,
         "latency_ms": round(seconds * 1000, 2),
@@ -151,6 +169,7 @@ def _finish(
             operation=(event.operation_name or "")[:100] or None,
             audit_seq=record.seq,
         )
+    log = request_log()
     if endpoint in QUIET_ENDPOINTS:
         log.debug("request", **fields)
     elif status >= 500:

@@ -10,7 +10,7 @@ import orjson
 import pytest
 import structlog
 
-from api.observability.logs import configure_logging
+from api.observability.logs import configure_logging, request_log
 from api.settings import Settings
 
 TOKEN = "eyJhbGciOiJFUzI1NiJ9.c2VjcmV0LXRva2Vu.c2lnbmF0dXJl"
@@ -30,6 +30,7 @@ def _fail_with_a_secret_in_a_local() -> None:
 
 
 def _emit() -> None:
+    request_log().info("request", request_id="r0", authorization=f"Bearer {TOKEN}")
     structlog.get_logger("regsosek.test").info(
         "request", request_id="r1", token=TOKEN, variables={"nik": "3509010101010001"}
     )
@@ -46,13 +47,19 @@ def test_production_logs_are_one_json_object_a_line(output: io.StringIO) -> None
     configure_logging(json=True, stream=output)
     _emit()
     lines = [orjson.loads(line) for line in output.getvalue().splitlines()]
-    assert [line["event"].split(" ")[0] for line in lines] == ["request", "cannot", "unexpected"]
-    first = lines[0]
+    assert [line["event"].split(" ")[0] for line in lines] == [
+        "request",
+        "request",
+        "cannot",
+        "unexpected",
+    ]
+    assert lines[0]["logger"] == "regsosek.request"
+    first = lines[1]
     assert list(first)[:4] == ["timestamp", "level", "logger", "event"]
     assert first["request_id"] == "r1"
     assert first["level"] == "info"
     assert isinstance(first["pid"], int)
-    assert "RuntimeError: the database refused" in lines[2]["exception"]
+    assert "RuntimeError: the database refused" in lines[3]["exception"]
 
 
 @pytest.mark.parametrize("json", [True, False])
