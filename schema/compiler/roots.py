@@ -113,7 +113,7 @@ class HouseholdsRoot:
             order == "WELFARE_DECILE_ASC"
             and program.mode("Household", "welfareDecile") is not FieldMode.FULL
         ):
-            raise Forbidden("Your program may not sort on `welfareDecile`.")
+            raise Forbidden("Your program may not use the order `WELFARE_DECILE_ASC`.")
         planned = plan_household_filter(args.get("filter"), program)
         ordering = HOUSEHOLD_ORDERINGS[order]
         params = {"q_first": _first(args), **_keyset_params(args, ordering), **planned.params}
