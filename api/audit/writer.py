@@ -176,7 +176,7 @@ class AuditWriter:
                 await self._wait(until=self._checkpoint_due)
                 if not self._queue and loop.time() < self._checkpoint_due:
                     continue
-            elif len(self._queue) < self._gather and not self._closing:
+            if self._queue and len(self._queue) < self._gather and not self._closing:
                 await self._wait(until=self._queue[0].queued + self._flush_delay)
             batch = self._queue[:MAX_BATCH]
             del self._queue[:MAX_BATCH]
