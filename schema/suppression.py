@@ -114,10 +114,12 @@ class Protected:
     """Per slice (values of the non-additive dimensions; ``()`` if none); empty for k <= 1."""
 
     def slice_of(self, key: Key) -> Key:
-        return tuple(v for v, dim in zip(key, self.dimensions, strict=True) if not dim.additive)
+        return tuple(key[j] for j, dim in enumerate(self.dimensions) if not dim.additive)
 
     def rest_of(self, key: Key) -> Key:
-        return tuple(v for v, dim in zip(key, self.dimensions, strict=True) if dim.additive)
+        if all(dim.additive for dim in self.dimensions):
+            return key
+        return tuple(key[j] for j, dim in enumerate(self.dimensions) if dim.additive)
 
     def cells(self, level: Level | None = None) -> list[Cell]:
         """The table at ``level`` (default: the finest): nonzero and suppressed cells by key,

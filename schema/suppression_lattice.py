@@ -10,6 +10,7 @@ complement below) and the lattice is protected again from there.
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -307,23 +308,31 @@ class _Protector:
 
     def _line_rules(self) -> None:
         """Every line hides 0 or at least 2 cells (its total included); hidden cells of a
-        line with a published total sum to at least k."""
-        changed = True
-        while changed:
-            changed = False
-            for parent in self.parents:
-                totals = self.tables[parent].suppressed
-                for total, members in sorted(self.groups(parent).items()):
-                    hidden = [m for m in members if m in self.suppressed]
-                    total_hidden = total in totals
-                    amount = sum(self.grid[m] for m in hidden)
-                    short = not total_hidden and bool(hidden) and amount < self.k
-                    if len(hidden) + total_hidden == 1 or short:
-                        needed = 0 if total_hidden else self.k - amount
-                        pick = self._choose(members, needed=needed)
-                        if pick is not None:
-                            self.suppressed.add(pick)
-                            changed = True
+        line with a published total sum to at least k. Lines are visited in key order,
+        again whenever one of their cells is newly suppressed."""
+        pending: list[tuple[int, Key]] = []
+        for n, parent in enumerate(self.parents):
+            groups = self.groups(parent)
+            touched = {self.lattice.project(key, self.level, parent) for key in self.suppressed}
+            touched |= {total for total in self.tables[parent].suppressed if total in groups}
+            pending += [(n, total) for total in touched if total in groups]
+        heapq.heapify(pending)
+        while pending:
+            n, total = heapq.heappop(pending)
+            parent = self.parents[n]
+            members = self.groups(parent)[total]
+            hidden = [m for m in members if m in self.suppressed]
+            total_hidden = total in self.tables[parent].suppressed
+            amount = sum(self.grid[m] for m in hidden)
+            short = not total_hidden and bool(hidden) and amount < self.k
+            if len(hidden) + total_hidden != 1 and not short:
+                continue
+            pick = self._choose(members, needed=0 if total_hidden else self.k - amount)
+            if pick is None:
+                continue
+            self.suppressed.add(pick)
+            for m, other in enumerate(self.parents):
+                heapq.heappush(pending, (m, self.lattice.project(pick, self.level, other)))
 
     def _choose(self, members: Iterable[Key], *, needed: int) -> Key | None:
         """The complement: the smallest cell reaching ``needed``, else the largest; zeros last."""

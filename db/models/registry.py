@@ -150,12 +150,20 @@ class Household(Base):
         Index("ix_households_desa_code_id", "desa_code", "id"),
         Index("ix_households_welfare_decile_id", "welfare_decile", "id"),
         Index("ix_households_updated_at_id", "updated_at", "id"),
+        # householdStats counts desa x decile x sex from this index alone (index-only scan):
+        # it holds every column a household row scope (and so the RLS policy) can name,
+        # except received_programs.
         Index(
             "ix_households_stats",
-            "kecamatan_code",
+            "desa_code",
             "welfare_decile",
             "head_sex",
-            postgresql_include=["desa_code"],
+            postgresql_include=[
+                "kecamatan_code",
+                "kabupaten_code",
+                "provinsi_code",
+                "youngest_birth_date",
+            ],
         ),
         Index("ix_households_received_programs", "received_programs", postgresql_using="gin"),
     )

@@ -735,9 +735,14 @@ def upgrade() -> None:
     op.create_index(
         "ix_households_stats",
         "households",
-        ["kecamatan_code", "welfare_decile", "head_sex"],
+        ["desa_code", "welfare_decile", "head_sex"],
         unique=False,
-        postgresql_include=["desa_code"],
+        postgresql_include=[
+            "kecamatan_code",
+            "kabupaten_code",
+            "provinsi_code",
+            "youngest_birth_date",
+        ],
     )
     op.create_index("ix_households_updated_at_id", "households", ["updated_at", "id"], unique=False)
     op.create_index(
@@ -1008,7 +1013,7 @@ def downgrade() -> None:
     op.drop_table("assistance_receipts")
     op.drop_index("ix_households_welfare_decile_id", table_name="households")
     op.drop_index("ix_households_updated_at_id", table_name="households")
-    op.drop_index("ix_households_stats", table_name="households", postgresql_include=["desa_code"])
+    op.drop_index("ix_households_stats", table_name="households")
     op.drop_index(
         "ix_households_received_programs", table_name="households", postgresql_using="gin"
     )
