@@ -3,6 +3,8 @@
 * ``api.audit.events``: the event and its canonical serialization (what is hashed);
 * ``api.audit.writer``: group commit of events onto the one chain, fail closed;
 * ``api.audit.signing``: checkpoint signatures (JWS) and their verification;
-* ``api.audit.verify``: ``regsosek audit verify``;
+* ``api.audit.verify`` and ``api.audit.walk``: ``regsosek audit verify``;
 * ``api.audit.queries``: what auditors read (``auditEvents``, ``disclosures``).
+
+``docs/audit.md`` describes the whole.
 """
