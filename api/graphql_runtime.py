@@ -158,6 +158,7 @@ async def graphql_get(request: Request) -> Response:
     event = AuditEvent(
         endpoint="graphql",
         outcome="page" if wants_page and settings.graphiql_enabled else "invalid",
+        error_code=None if wants_page and settings.graphiql_enabled else BadInput.code,
         request_id=_request_id(),
         remote_addr=request.client.host if request.client else None,
     )

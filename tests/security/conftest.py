@@ -26,6 +26,7 @@ from graphql import GraphQLObjectType, GraphQLSchema
 from starlette.applications import Starlette
 
 from api.app import create_app
+from api.settings import Settings
 from db.models.base import Base
 from tests.conftest import REPO, make_settings, running
 from tests.schema.conftest import Headers, token_headers
@@ -106,6 +107,7 @@ class Sent:
     response: httpx.Response
     code: str | None
     outcome: str | None
+    status: int | None = None
 
 
 @dataclass
@@ -136,6 +138,7 @@ class Probe:
         *,
         expect: str | None,
         outcome: str | None = None,
+        status: int | None = None,
         headers: Headers | None = None,
         content_type: str = "application/json",
     ) -> httpx.Response:
@@ -147,7 +150,9 @@ class Probe:
             **(headers or {}),
         }
         response = await self.http.post("/graphql", content=raw, headers=sent_headers)
-        self.record(program, raw.decode("utf-8", "replace"), response, expect, outcome)
+        self.record(
+            program, raw.decode("utf-8", "replace"), response, expect, outcome, status=status
+        )
         return response
 
     def record(
@@ -157,9 +162,12 @@ class Probe:
         response: httpx.Response,
         expect: str | None,
         outcome: str | None = None,
+        *,
+        status: int | None = None,
     ) -> None:
+        """Check an answer now; its audit event when ``check`` runs."""
         expected_outcome = outcome or (OUTCOME_OF[expect] if expect else "allowed")
-        self.sent.append(Sent(program, request, response, expect, expected_outcome))
+        self.sent.append(Sent(program, request, response, expect, expected_outcome, status))
         check_answer(self, self.sent[-1])
 
     async def check(self) -> None:
@@ -192,7 +200,7 @@ def check_answer(probe: Probe, sent: Sent) -> None:
     assert "data" not in body or body["data"] is None, text
     codes = {error["extensions"]["code"] for error in body["errors"]}
     assert codes == {sent.code}, text
-    assert response.status_code == STATUS_OF[sent.code], text
+    assert response.status_code == (sent.status or STATUS_OF[sent.code]), text
     for error in body["errors"]:
         assert error["extensions"]["requestId"] == response.headers["x-request-id"]
 
@@ -244,15 +252,18 @@ def generous_policies(directory: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-async def app(
-    registry_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Starlette]:
-    """The gateway over the shared test registry, as shipped but for the quotas."""
+def security_settings(registry_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The shared test registry, the shipped policies but for the quotas."""
     data_dir = tmp_path_factory.mktemp("security")
-    settings = make_settings(
+    return make_settings(
         registry_url, data_dir, policy_dir=generous_policies(data_dir / "policies")
     )
-    async with running(create_app(settings)) as started:
+
+
+@pytest.fixture(scope="session")
+async def app(security_settings: Settings) -> AsyncIterator[Starlette]:
+    """The gateway the suite attacks, started once."""
+    async with running(create_app(security_settings)) as started:
         yield started
 
 
