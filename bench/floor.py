@@ -1,6 +1,7 @@
 """The HTTP floor: the gateway's compiled SQL behind Starlette + asyncpg, JSON text passed through.
 
 No authentication, no policy, no audit: the best any Python gateway could do.
+Its sessions run with ``jit = off``, as the gateway's do.
 ``BENCH_FLOOR_SPEC`` names a JSON file ``{query: {sql, args, slot, kind, root}}``
 (written by ``bench.run``); ``POST /graphql/<query>`` takes the same body the
 gateway takes and binds the request's variable at ``slot``.
@@ -49,7 +50,9 @@ async def no_reset(connection: asyncpg.Connection) -> None:
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     global pool
     dsn = os.environ["BENCH_FLOOR_DSN"]
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=10, reset=no_reset)
+    pool = await asyncpg.create_pool(
+        dsn, min_size=1, max_size=10, reset=no_reset, server_settings={"jit": "off"}
+    )
     yield
     await pool.close()
 

@@ -4,7 +4,8 @@ wrk runs closed-loop at a fixed number of connections (one thread); its Lua
 ``done`` hook prints one JSON line with the request count, errors, bytes and
 the latency percentiles (microseconds). pgbench runs the compiled SQL with
 every argument bound as a parameter (``-D``), logs each transaction, and the
-percentiles are computed from that log.
+percentiles are computed from that log. Its sessions run with ``jit = off``, as the
+gateway's do.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 import re
 import statistics
 import tempfile
@@ -209,7 +211,10 @@ async def pgbench(
             dsn,
         ]
         process = await asyncio.create_subprocess_exec(
-            *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+            *argv,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env={**os.environ, "PGOPTIONS": "-c jit=off"},
         )
         out, _ = await process.communicate()
         text = out.decode(errors="replace")

@@ -28,6 +28,9 @@ class Run:
     client_cpu_ms: float
     others_pct: float
     """Machine CPU not explained by server, backends and load generator, in % of all cores."""
+    internals: dict[str, float] = field(default_factory=dict)
+    """The gateway's own /metrics over the run: audit wait, chain step, batch, latency;
+    and ``pg_<application_name>_ms``: PostgreSQL CPU per request by backend kind."""
 
 
 @dataclass
@@ -49,6 +52,15 @@ class Measurement:
     def median(self, name: str) -> float:
         values = [getattr(run, name) for run in self.runs]
         return statistics.median(values) if values else math.nan
+
+    def internal(self, name: str) -> float:
+        values = [run.internals[name] for run in self.runs if name in run.internals]
+        return statistics.median(values) if values else math.nan
+
+    @property
+    def cpu_ms(self) -> float:
+        """Server and PostgreSQL CPU per request (medians)."""
+        return self.median("server_cpu_ms") + self.median("pg_cpu_ms")
 
     def spread(self) -> float:
         """(max - min) / median of requests/s across runs, in %."""
@@ -139,6 +151,7 @@ class Report:
                 if other is not None and other.runs:
                     row[f"gateway/{name}"] = gateway.median("rps") / other.median("rps")
                     row[f"p95 gateway/{name}"] = gateway.median("p95_ms") / other.median("p95_ms")
+                    row[f"cpu gateway/{name}"] = other.cpu_ms / gateway.cpu_ms
             rows.append(row)
         return rows
 
@@ -209,6 +222,32 @@ class Report:
             out.append(("gateway RSS < 300 MB a worker", f"max {max(rss):.0f} MB", max(rss) < 300))
         return out
 
+    def internals_table(self, size: int) -> list[str]:
+        chosen = [
+            m
+            for m in self.measurements
+            if m.size == size and m.system == "gateway" and not math.isnan(m.internal("steps"))
+        ]
+        if not chosen:
+            return []
+        lines = [
+            "The gateway's own /metrics over each run (medians): time from arrival to the end"
+            " of the response, time waiting for the audit event's commit, audit chain steps.",
+            "",
+            "| query | c | gateway | server latency ms | audit wait ms | chain step ms"
+            " | events a step | steps/s | PG CPU ms/req by application_name |",
+            "| --- | ---: | --- " + "| ---: " * 6 + "| --- |",
+        ]
+        for m in sorted(chosen, key=lambda m: (m.query, m.concurrency, m.workers or 0)):
+            apps = sorted({k for run in m.runs for k in run.internals if k.startswith("pg_")})
+            by_app = ", ".join(f"{k[3:-3]} {m.internal(k):.2f}" for k in apps)
+            lines.append(
+                f"| {m.query} | {m.concurrency} | {m.label} | {m.internal('latency_ms'):.2f}"
+                f" | {m.internal('audit_wait_ms'):.2f} | {m.internal('step_ms'):.2f}"
+                f" | {m.internal('batch'):.1f} | {m.internal('steps_per_s'):,.0f} | {by_app} |"
+            )
+        return lines
+
     def markdown(self) -> str:
         meta = self.meta
         lines = [
@@ -257,16 +296,19 @@ class Report:
             lines += ["", f"Ratios (gateway x{self.primary_workers}, medians):", ""]
             lines += [
                 "| query | c | gateway req/s | /PostGraphile | /HTTP floor | /DB floor"
-                " | p95 vs PostGraphile |",
-                "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+                " | p95 vs PostGraphile | requests per CPU-second vs PostGraphile"
+                " | vs HTTP floor |",
+                "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
             ]
             for row in self.ratios(size):
                 lines.append(
                     f"| {row['query']} | {row['concurrency']} | {row['gateway_rps']:,.0f}"
                     f" | {_x(row, 'gateway/PostGraphile')} | {_x(row, 'gateway/HTTP-floor')}"
-                    f" | {_x(row, 'gateway/DB-floor')} | {_x(row, 'p95 gateway/PostGraphile')} |"
+                    f" | {_x(row, 'gateway/DB-floor')} | {_x(row, 'p95 gateway/PostGraphile')}"
+                    f" | {_x(row, 'cpu gateway/PostGraphile')}"
+                    f" | {_x(row, 'cpu gateway/HTTP-floor')} |"
                 )
-            lines.append("")
+            lines += ["", *self.internals_table(size), ""]
         lines += ["## Same rows", ""]
         for key, per_system in self.checks.items():
             for system, verdict in per_system.items():

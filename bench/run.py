@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 
 from api.auth.clients import create_client
 from bench import profile as spy
@@ -182,6 +183,59 @@ async def run_pgbench(
     return await pgbench(
         contender.pgbench_dsn, script, defines, connections=concurrency, seconds=seconds
     )
+
+
+METRICS = {
+    "wait": "regsosek_audit_write_seconds",
+    "step": "regsosek_audit_chain_step_seconds",
+    "batch": "regsosek_audit_batch_events",
+    "latency": 'regsosek_http_request_duration_seconds{endpoint="/graphql"',
+}
+
+
+async def scrape(server: Server | None) -> dict[str, float]:
+    """Sums and counts of the gateway's histograms (empty when it has no /metrics)."""
+    if server is None:
+        return {}
+    try:
+        async with httpx.AsyncClient(timeout=5) as client:
+            response = await client.get(server.base + "/metrics")
+    except httpx.HTTPError:
+        return {}
+    if response.status_code != 200:
+        return {}
+    found: dict[str, float] = {}
+    for line in response.text.splitlines():
+        for key, name in METRICS.items():
+            for part in ("sum", "count"):
+                prefix = name.replace("{", f"_{part}{{", 1) if "{" in name else f"{name}_{part}"
+                if line.startswith(prefix) and (" " in line):
+                    found[f"{key}_{part}"] = found.get(f"{key}_{part}", 0.0) + float(
+                        line.rsplit(" ", 1)[1]
+                    )
+    return found
+
+
+def internals(
+    before: dict[str, float], after: dict[str, float], seconds: float
+) -> dict[str, float]:
+    def delta(name: str) -> float:
+        return after.get(name, 0.0) - before.get(name, 0.0)
+
+    if not after or not delta("step_count"):
+        return {}
+    steps = delta("step_count")
+    out = {
+        "steps": steps,
+        "steps_per_s": steps / seconds,
+        "step_ms": 1000 * delta("step_sum") / steps,
+        "batch": delta("batch_sum") / max(1.0, delta("batch_count")),
+    }
+    if delta("wait_count"):
+        out["audit_wait_ms"] = 1000 * delta("wait_sum") / delta("wait_count")
+    if delta("latency_count"):
+        out["latency_ms"] = 1000 * delta("latency_sum") / delta("latency_count")
+    return out
 
 
 def children_cpu() -> float:
@@ -434,10 +488,16 @@ class Bench:
             await once(contender, self.plan.warmup)
         for run in range(self.plan.runs):
             for contender in active:
+                gauges = await scrape(contender.server)
                 result, usage, client = await timed(
                     meter, contender, lambda c=contender: once(c, self.plan.duration)
                 )
                 row = to_run(result, usage, client, pgbench_side=contender.pgbench_dsn is not None)
+                row.internals = internals(gauges, await scrape(contender.server), result.seconds)
+                if contender.system == "gateway":
+                    n = max(1, result.requests)
+                    for app, seconds in usage.backend_cpu_by_app.items():
+                        row.internals[f"pg_{app}_ms"] = 1000 * seconds / n
                 measurements[_label(contender)].runs.append(row)
                 self.log(
                     f"  {db.households:>9,} {query.name} c={concurrency:<3} run {run + 1}"

