@@ -141,6 +141,7 @@ class Report:
                 "gateway_rps": gateway.median("rps"),
             }
             others = {
+                "gateway-b": self.find(size, "gateway-b", query, concurrency, self.primary_workers),
                 "PostGraphile": self.find(size, "postgraphile", query, concurrency),
                 "HTTP-floor": self.find(
                     size, "http-floor", query, concurrency, self.primary_workers
@@ -152,6 +153,7 @@ class Report:
                     row[f"gateway/{name}"] = gateway.median("rps") / other.median("rps")
                     row[f"p95 gateway/{name}"] = gateway.median("p95_ms") / other.median("p95_ms")
                     row[f"cpu gateway/{name}"] = other.cpu_ms / gateway.cpu_ms
+                    row[f"p50 {name}/gateway"] = other.median("p50_ms") / gateway.median("p50_ms")
             rows.append(row)
         return rows
 
@@ -294,6 +296,24 @@ class Report:
                     f" | {m.median('others_pct'):.0f} % |"
                 )
             lines += ["", f"Ratios (gateway x{self.primary_workers}, medians):", ""]
+            compared = any("gateway/gateway-b" in row for row in self.ratios(size))
+            if compared:
+                lines += [
+                    "A/B: gateway-b against the gateway (medians of interleaved runs):",
+                    "",
+                    "| query | c | req/s b/a | p50 b/a | p95 b/a | CPU per request b/a |",
+                    "| --- | ---: | ---: | ---: | ---: | ---: |",
+                ]
+                for row in self.ratios(size):
+                    if "gateway/gateway-b" in row:
+                        lines.append(
+                            f"| {row['query']} | {row['concurrency']}"
+                            f" | {1 / row['gateway/gateway-b']:.2f}x"
+                            f" | {row['p50 gateway-b/gateway']:.2f}x"
+                            f" | {1 / row['p95 gateway/gateway-b']:.2f}x"
+                            f" | {row['cpu gateway/gateway-b']:.2f}x |"
+                        )
+                lines.append("")
             lines += [
                 "| query | c | gateway req/s | /PostGraphile | /HTTP floor | /DB floor"
                 " | p95 vs PostGraphile | requests per CPU-second vs PostGraphile"
@@ -341,10 +361,10 @@ class Report:
             "last_lines": self.last_lines(),
         }
 
-    def write(self) -> list[Path]:
+    def write(self, output: str | None = None) -> list[Path]:
         RESULTS.mkdir(exist_ok=True)
         written = []
-        for stem in ("latest", self.mode):
+        for stem in [output] if output else ["latest", self.mode]:
             md, js = RESULTS / f"{stem}.md", RESULTS / f"{stem}.json"
             md.write_text(self.markdown())
             js.write_text(json.dumps(self.as_json(), indent=1, default=str) + "\n")
@@ -352,7 +372,15 @@ class Report:
         return written
 
 
-ORDER = ["gateway", "postgraphile", "http-floor", "db-floor", "db-floor-tx", "db-floor-rls"]
+ORDER = [
+    "gateway",
+    "gateway-b",
+    "postgraphile",
+    "http-floor",
+    "db-floor",
+    "db-floor-tx",
+    "db-floor-rls",
+]
 
 
 def _order(m: Measurement) -> tuple[int, int]:

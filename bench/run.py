@@ -23,6 +23,7 @@ import asyncio
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -75,6 +76,13 @@ class Plan:
     profile: bool
     fresh: bool
     growth_queries: list[str] = field(default_factory=list)
+    compare_tree: Path | None = None
+    compare_env: dict[str, str] = field(default_factory=dict)
+    output: str | None = None
+
+    @property
+    def compares(self) -> bool:
+        return self.compare_tree is not None or bool(self.compare_env)
 
     def describe(self) -> str:
         return (
@@ -112,6 +120,12 @@ def make_plan(args: argparse.Namespace) -> Plan:
             setattr(plan, name, getattr(args, name))
     if args.profile is not None:
         plan.profile = args.profile
+    if args.compare_tree:
+        plan.compare_tree = Path(args.compare_tree).resolve()
+    for item in args.compare_env or []:
+        key, _, value = item.partition("=")
+        plan.compare_env[key] = value
+    plan.output = args.output
     return plan
 
 
@@ -378,6 +392,24 @@ class Bench:
                     Target("gateway", gateway.base, {"Authorization": f"Bearer {token}"}),
                 )
             )
+            if self.plan.compares:
+                other = start_gateway(
+                    db,
+                    workers=workers,
+                    policies=self.policies,
+                    tree=self.plan.compare_tree,
+                    extra_env=self.plan.compare_env,
+                    name="gateway-b",
+                )
+                token_b = gateway_token(other, credentials)
+                contenders.append(
+                    Contender(
+                        "gateway-b",
+                        workers,
+                        other,
+                        Target("gateway-b", other.base, {"Authorization": f"Bearer {token_b}"}),
+                    )
+                )
             if self.compiled:
                 floor = start_floor(db, workers=workers, spec=spec)
                 contenders.append(
@@ -447,7 +479,7 @@ class Bench:
                 self.log(f"  same rows? {key} {_label(contender)}: {verdict}")
 
     def supports(self, contender: Contender, query: Query) -> bool:
-        if contender.system == "gateway":
+        if contender.system in ("gateway", "gateway-b"):
             return True
         if query.name not in self.compiled:
             return False
@@ -580,16 +612,46 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, help="seconds per timed run")
     parser.add_argument("--warmup", type=float, help="seconds of warm-up per system")
     parser.add_argument("--profile", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument(
+        "--compare-tree",
+        help="also time a second gateway ('gateway-b') importing api/schema/policies/db from"
+        " this copy of the tree (A/B of a proposed change, interleaved with the rest)",
+    )
+    parser.add_argument(
+        "--compare-env",
+        action="append",
+        metavar="KEY=VALUE",
+        help="environment of 'gateway-b' (repeatable); alone, A/B of a setting",
+    )
+    parser.add_argument(
+        "--output", help="write bench/results/<output>.{md,json} instead of latest and <mode>"
+    )
     return parser.parse_args(argv)
+
+
+def preflight(plan: Plan) -> None:
+    missing = [tool for tool in ("wrk", "pgbench", "npm") if shutil.which(tool) is None]
+    if missing:
+        raise SystemExit(
+            f"missing {', '.join(missing)}: apt-get install -y wrk postgresql-client npm"
+        )
+    if plan.profile and not spy.SPY.exists():
+        print("py-spy is not in .venv: no profile (.venv/bin/pip install py-spy)", flush=True)
+        plan.profile = False
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse(sys.argv[1:] if argv is None else argv)
     plan = make_plan(args)
+    preflight(plan)
     server = os.environ.get("DATABASE_URL") or DEFAULT_SERVER
     os.chdir(Path(__file__).resolve().parent.parent)
     report = asyncio.run(Bench(plan, server).run())
-    for path in report.write():
+    if plan.compares:
+        report.notes.append(
+            f"gateway-b: tree {plan.compare_tree or '(same)'}, environment {plan.compare_env}."
+        )
+    for path in report.write(plan.output):
         print(f"wrote {path.relative_to(Path.cwd())}")
     print(report.markdown().split("## Same rows")[0])
     for line in report.last_lines():

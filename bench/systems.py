@@ -87,11 +87,22 @@ def gateway_env(db: BenchDatabase, *, port: int, workers: int, policies: Path) -
     }
 
 
-def start_gateway(db: BenchDatabase, *, workers: int, policies: Path) -> Server:
+def start_gateway(
+    db: BenchDatabase,
+    *,
+    workers: int,
+    policies: Path,
+    tree: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+    name: str = "gateway",
+) -> Server:
+    """``regsosek serve``; with ``tree``, the product packages are imported from that copy."""
     port = free_port()
-    env = gateway_env(db, port=port, workers=workers, policies=policies)
+    env = {**gateway_env(db, port=port, workers=workers, policies=policies), **(extra_env or {})}
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
     argv = [str(BIN / "regsosek"), "serve", "--port", str(port), "--workers", str(workers)]
-    server = start(f"gateway-w{workers}", argv, env=env, port=port)
+    server = start(f"{name}-w{workers}", argv, env=env, port=port, cwd=tree)
     wait_ready(server, "/readyz")
     return server
 
