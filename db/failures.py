@@ -20,6 +20,7 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     OSError,  # refused, reset, and TimeoutError (no connection in time, a silent peer)
     pg.PostgresConnectionError,  # class 08
     pg.InterfaceError,  # the connection closed under a statement
+    pg.InternalClientError,  # a connection that read the server's goodbye, not yet closed
     pg.OperatorInterventionError,  # class 57: admin shutdown, crash, cannot connect now
     pg.InsufficientResourcesError,  # class 53: too many connections, out of memory
     pg.ReadOnlySQLTransactionError,  # a primary that became a replica

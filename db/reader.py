@@ -13,6 +13,14 @@ to the next replica or to the primary, and later reads skip it. After a
 back-off (1 s, doubling up to 16 s while it stays down) a background probe
 tries it again; once it answers, it gets reads again. No request ever waits
 for a replica that is known to be down.
+
+The primary's pool survives a PostgreSQL restart: when a connection turns
+out broken (the server restarted or killed its backend while it sat idle),
+its pool-mates almost certainly are too, so the whole pool is expired
+(``Pool.expire_connections``: each is replaced on its next acquire) and,
+when that happened before the caller's first statement, the transaction is
+opened once more on a fresh connection. A request never waits more than
+``ACQUIRE_TIMEOUT`` for a connection.
 """
 
 from __future__ import annotations
@@ -47,6 +55,9 @@ SERVER_FAILURES: Final = (
     asyncpg.TooManyConnectionsError,
 )
 """Errors that say the server, not the statement, is the problem."""
+
+ACQUIRE_TIMEOUT: Final = 10.0
+"""Seconds a read waits for a connection of the primary's pool (then ``TimeoutError``)."""
 
 
 class UnsafeReadRole(Exception):
@@ -128,12 +139,14 @@ class RegistryReader:
                     with contextlib.suppress(Exception):
                         await connection.execute("ROLLBACK")
                 if isinstance(error, Exception) and _server_failed(error, connection):
+                    await self._expire_if_primary(target)
                     self._mark_down(target, error)
                 raise
             try:
                 await connection.execute("COMMIT")
             except Exception as error:
                 if _server_failed(error, connection):
+                    await self._expire_if_primary(target)
                     self._mark_down(target, error)
                 raise
         finally:
@@ -148,25 +161,43 @@ class RegistryReader:
         for target in self._candidates():
             is_primary = target is self.primary
             try:
-                connection: asyncpg.Connection = await target.pool.acquire()
+                connection: asyncpg.Connection = await target.pool.acquire(
+                    timeout=ACQUIRE_TIMEOUT if is_primary else None
+                )
             except Exception as error:
                 if is_primary:
                     raise
                 self._mark_down(target, error)
                 continue
             try:
-                # One round trip opens the transaction and keys RLS on the program.
-                await connection.execute(
-                    f"BEGIN READ ONLY; SET LOCAL regsosek.program = '{program}'"
-                )
+                await _open(connection, program)
             except BaseException as error:
                 await _release(target.pool, connection)
+                if is_primary and isinstance(error, Exception) and _broken(error, connection):
+                    # Broken while idle (a restart): replace the pool's connections, try once
+                    # more on a fresh one; nothing of the request has run yet.
+                    await target.pool.expire_connections()
+                    return target, await self._reopen(target, program)
                 if is_primary or not isinstance(error, Exception):
                     raise
                 self._mark_down(target, error)
                 continue
             return target, connection
         raise AssertionError("the primary is always the last candidate")
+
+    async def _reopen(self, target: ReadTarget, program: str) -> asyncpg.Connection:
+        connection: asyncpg.Connection = await target.pool.acquire(timeout=ACQUIRE_TIMEOUT)
+        try:
+            await _open(connection, program)
+        except BaseException:
+            await _release(target.pool, connection)
+            raise
+        return connection
+
+    async def _expire_if_primary(self, target: ReadTarget) -> None:
+        """After the primary broke a connection, replace its idle ones too (see the module)."""
+        if target is self.primary:
+            await target.pool.expire_connections()
 
     def _mark_down(self, target: ReadTarget, error: BaseException) -> None:
         if target is self.primary:
@@ -209,6 +240,24 @@ class RegistryReader:
         for probe in probes:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await probe
+
+
+async def _open(connection: asyncpg.Connection, program: str) -> None:
+    # One round trip opens the transaction and keys RLS on the program.
+    await connection.execute(f"BEGIN READ ONLY; SET LOCAL regsosek.program = '{program}'")
+
+
+def _broken(error: Exception, connection: asyncpg.Connection) -> bool:
+    """The connection, not the statement, failed: the server let it go while it was idle.
+
+    ``InternalClientError`` is what asyncpg raises for a connection that has read
+    the server's goodbye (``57P01``) but not yet seen the socket close.
+    """
+    return (
+        _server_failed(error, connection)
+        or isinstance(error, asyncpg.InternalClientError)
+        or connection.is_closed()
+    )
 
 
 def _server_failed(error: Exception, connection: asyncpg.Connection) -> bool:
