@@ -15,11 +15,11 @@ over a population is read from the same protected lattice and answers agree.
 For one table:
 
 1. Lines. A *line* is a cell of a table one step coarser (the *total*) and
-   the cells of this table that add up to it. In every line the number of
-   suppressed cells, the total included, is 0 or at least 2; when the total
-   is published, the suppressed cells of the line add up to at least ``k``
-   (their union is no small group either). Complements are the smallest
-   cells that reach what is missing.
+   the cells of this table that add up to it. In every line 0 or at least 2
+   cells are suppressed (at least 2 when the total is suppressed too); when
+   the total is published, the suppressed cells of the line add up to at
+   least ``k`` (their union is no small group either). Complements are the
+   smallest cells that reach what is missing.
 2. Algebra. Suppressed cells are unknowns; every published cell of every
    coarser table is an equation. Exact elimination (``schema.sparse_basis``)
    checks that (a) no suppressed cell of this table is determined, and (b)

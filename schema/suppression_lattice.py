@@ -77,13 +77,19 @@ class Table:
 
 @dataclass(frozen=True)
 class Problem:
-    """A suppressed cell of this table that is determined (``level`` is this table's,
-    one key); or a combination of suppressed cells of the parent table ``level`` that
-    this table's published cells would pin (``keys`` with ``weights``)."""
+    """What a table could not fix with its own cells.
+
+    ``determined``: a suppressed cell of this table (``level``) is determined.
+    ``pinned``: a combination (``keys`` with ``weights``) of suppressed cells of the
+    parent table ``level`` no longer varies. ``short``: the line under the published
+    cell ``keys[0]`` of the parent table ``level`` hides less than k and has no cell
+    left that could make up for it.
+    """
 
     level: Level
     keys: tuple[Key, ...]
     weights: tuple[int, ...] = (1,)
+    kind: str = "pinned"
 
 
 class Lattice:
@@ -127,11 +133,11 @@ class Lattice:
             table, problems = protector.run()
             self.tables[level] = table
             if problems:
-                change = protector.push_down(problems)
-                if change is not None:
-                    kind, below, key = change
+                changes = protector.push_down(problems)
+                for kind, below, key in changes:
                     (self.extra if kind == "suppress" else self.barred)[below].add(key)
-                    position = self.levels.index(below)
+                if changes:
+                    position = min(self.levels.index(below) for _, below, _ in changes)
                     continue
                 table.freedom = protector.close()
             position += 1
@@ -204,7 +210,9 @@ class _Protector:
         if not self.suppressed and not any(self.tables[p].suppressed for p in self.parents):
             return table, []
         while True:
-            self._line_rules()
+            short = self._line_rules()
+            if short:
+                return table, short
             problems, rank = self._check()
             table.freedom = len(self.suppressed) - rank
             if not problems:
@@ -222,21 +230,27 @@ class _Protector:
         self.lattice.unresolved += [(p.level, key) for p in problems for key in p.keys]
         return len(self.suppressed) - rank
 
-    def push_down(self, problems: list[Problem]) -> tuple[str, Level, Key] | None:
-        """A change below that lets ``problems`` be fixed: bar a zero complement of a
-        parent that this table knows to be zero; else suppress the smallest published
-        cell whose equation pins the problem."""
-        for problem in problems:
-            if problem.level != self.level:
-                parent = self.tables[problem.level]
-                for key in problem.keys:
-                    if parent.grid.get(key, 0) == 0:
-                        return "bar", problem.level, key
+    def push_down(self, problems: list[Problem]) -> list[tuple[str, Level, Key]]:
+        """Changes below that let ``problems`` be fixed: bar the zero complements of a
+        parent that this table knows to be zero; else, per problem, suppress the smallest
+        published cell whose equation pins it."""
+        short = {("suppress", p.level, p.keys[0]) for p in problems if p.kind == "short"}
+        if short:
+            return sorted(short)
+        bars = {
+            ("bar", problem.level, key)
+            for problem in problems
+            if problem.level != self.level
+            for key in problem.keys
+            if self.tables[problem.level].grid.get(key, 0) == 0
+        }
+        if bars:
+            return sorted(bars)
         index, equations = self._equations()
         traced = Basis()
         for number, (_, _, row) in enumerate(equations):
             traced.add({**row, tag(number): 1})
-        options: list[tuple[int, int, Level, Key]] = []
+        changes: set[tuple[str, Level, Key]] = set()
         for problem in problems:
             combined: dict[int, int] = defaultdict(int)
             for key, weight in zip(problem.keys, problem.weights, strict=True):
@@ -244,15 +258,16 @@ class _Protector:
                 for member in members:
                     if member in index:
                         combined[index[member]] += weight
-            for number in tagged(traced.reduce(combined)):
-                level, total, _ = equations[number]
-                options.append(
-                    (self.tables[level].grid[total], self.below.index(level), level, total)
+            options = [
+                (self.tables[level].grid[total], self.below.index(level), level, total)
+                for level, total, _ in (
+                    equations[number] for number in tagged(traced.reduce(combined))
                 )
-        if not options:
-            return None
-        _, _, level, key = min(options)
-        return "suppress", level, key
+            ]
+            if options:
+                _, _, level, total = min(options)
+                changes.add(("suppress", level, total))
+        return sorted(changes)
 
     # -- the grid -----------------------------------------------------------
 
@@ -306,10 +321,11 @@ class _Protector:
 
     # -- step 1: lines --------------------------------------------------------
 
-    def _line_rules(self) -> None:
-        """Every line hides 0 or at least 2 cells (its total included); hidden cells of a
-        line with a published total sum to at least k. Lines are visited in key order,
-        again whenever one of their cells is newly suppressed."""
+    def _line_rules(self) -> list[Problem]:
+        """Every line hides 0 or at least 2 of its cells (at least 2 when its total is
+        hidden); hidden cells of a line with a published total sum to at least k. Lines are
+        visited in key order, again whenever one of their cells is newly suppressed.
+        Returns the lines whose sum cannot be made up with this table's cells."""
         pending: list[tuple[int, Key]] = []
         for n, parent in enumerate(self.parents):
             groups = self.groups(parent)
@@ -317,6 +333,7 @@ class _Protector:
             touched |= {total for total in self.tables[parent].suppressed if total in groups}
             pending += [(n, total) for total in touched if total in groups]
         heapq.heapify(pending)
+        stuck: list[Problem] = []
         while pending:
             n, total = heapq.heappop(pending)
             parent = self.parents[n]
@@ -325,17 +342,25 @@ class _Protector:
             total_hidden = total in self.tables[parent].suppressed
             amount = sum(self.grid[m] for m in hidden)
             short = not total_hidden and bool(hidden) and amount < self.k
-            if len(hidden) + total_hidden != 1 and not short:
-                continue
-            pick = self._choose(members, needed=0 if total_hidden else self.k - amount)
-            if pick is None:
+            if short:
+                pick = self._choose(members, needed=self.k - amount, zeros=False)
+                if pick is None:
+                    stuck.append(Problem(parent, (total,), kind="short"))
+                    continue
+            elif len(hidden) == 1 or (total_hidden and not hidden):
+                pick = self._choose(members, needed=0)
+                if pick is None:
+                    continue
+            else:
                 continue
             self.suppressed.add(pick)
             for m, other in enumerate(self.parents):
                 heapq.heappush(pending, (m, self.lattice.project(pick, self.level, other)))
+        return sorted(set(stuck), key=lambda p: (self.parents.index(p.level), p.keys))
 
-    def _choose(self, members: Iterable[Key], *, needed: int) -> Key | None:
-        """The complement: the smallest cell reaching ``needed``, else the largest; zeros last."""
+    def _choose(self, members: Iterable[Key], *, needed: int, zeros: bool = True) -> Key | None:
+        """The complement: the smallest cell reaching ``needed``, else the largest; zeros last
+        (and not at all with ``zeros=False``)."""
         free = [
             m
             for m in members
@@ -347,8 +372,8 @@ class _Protector:
                 if n >= needed:
                     return key
             return nonzero[-1][1]
-        zeros = sorted(m for m in free if self.grid[m] == 0)
-        return zeros[0] if zeros else None
+        empty = sorted(m for m in free if self.grid[m] == 0) if zeros else []
+        return empty[0] if empty else None
 
     def _fix(self, problem: Problem) -> Key | None:
         if problem.level == self.level:
