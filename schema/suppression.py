@@ -9,10 +9,10 @@ fewer than ``k`` households (but some) is *sensitive* and is suppressed
 cells are suppressed (complementary suppression) until no suppressed cell of
 any of those tables can be computed from everything they publish together.
 
-How. The coarser tables form a lattice (``schema.suppression_lattice``), and
-all of them are protected in one computation, coarsest first, so every answer
-over a population is read from the same protected lattice and answers agree.
-For one table:
+How. The coarser tables form a lattice (``Lattice``), and all of them are
+protected in one computation, coarsest first (one table at a time by
+``schema.suppression_table``), so every answer over a population is read
+from the same protected lattice and answers agree. For one table:
 
 1. Lines. A *line* is a cell of a table one step coarser (the *total*) and
    the cells of this table that add up to it. In every line 0 or at least 2
@@ -56,9 +56,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import product
 from typing import Any
 
-from schema.suppression_lattice import Dimension, Key, Lattice, Level, Table, project
+from schema.suppression_table import Dimension, Key, Level, Table, TableProtector, project
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,100 @@ class Protected:
 
 def _order(cell: Cell) -> tuple[Any, ...]:
     return tuple((value is not None, value) for value in cell.key)
+
+
+class Lattice:
+    """Every coarser table of one count table (one slice), protected together."""
+
+    def __init__(self, counts: Mapping[Key, int], dimensions: Sequence[Dimension], *, k: int):
+        self.dimensions = list(dimensions)
+        self.k = k
+        self.finest: Level = tuple(0 for _ in self.dimensions)
+        ranges = [range(dim.summed + 1) for dim in self.dimensions]
+        self.levels: list[Level] = sorted(
+            product(*ranges), key=lambda level: (self._fineness(level), level)
+        )
+        self._below = {level: self._strictly_below(level) for level in self.levels}
+        self._cache: dict[tuple[int, int, int], dict[Any, Any]] = defaultdict(dict)
+        self._plans: dict[tuple[Level, Level], list[tuple[int, dict[Any, Any], int, int]]] = {}
+        self.counts: dict[Level, dict[Key, int]] = {
+            self.finest: {key: n for key, n in counts.items() if n > 0}
+        }
+        for level in reversed(self.levels[:-1]):
+            finer = next((*level[:j], g - 1, *level[j + 1 :]) for j, g in enumerate(level) if g > 0)
+            totals: dict[Key, int] = defaultdict(int)
+            for key, n in self.counts[finer].items():
+                totals[self.project(key, finer, level)] += n
+            self.counts[level] = totals
+        self.extra: dict[Level, set[Key]] = defaultdict(set)
+        """Cells suppressed beyond primary and complementary ones because a finer table
+        could not be protected otherwise."""
+        self.barred: dict[Level, set[Key]] = defaultdict(set)
+        """Zero cells a finer table showed to be no protection (known zero there)."""
+        self.tables: dict[Level, Table] = {}
+        self.unresolved: list[tuple[Level, Key]] = []
+        """Suppressed cells that stayed determined after everything was tried (expected
+        empty; the table was then suppressed entirely)."""
+        self._protect_from(0)
+
+    def _protect_from(self, position: int) -> None:
+        while position < len(self.levels):
+            level = self.levels[position]
+            protector = TableProtector(self, level)
+            table, problems = protector.run()
+            self.tables[level] = table
+            if problems:
+                changes = protector.push_down(problems)
+                for kind, below, key in changes:
+                    (self.extra if kind == "suppress" else self.barred)[below].add(key)
+                if changes:
+                    position = min(self.levels.index(below) for _, below, _ in changes)
+                    continue
+                table.freedom = protector.close()
+            position += 1
+
+    def _fineness(self, level: Level) -> int:
+        return sum(dim.summed - g for dim, g in zip(self.dimensions, level, strict=True))
+
+    def _strictly_below(self, level: Level) -> list[Level]:
+        return [
+            other
+            for other in reversed(self.levels)
+            if other != level and all(o >= g for o, g in zip(other, level, strict=True))
+        ]
+
+    def project(self, key: Key, source: Level, target: Level) -> Key:
+        """``key`` of table ``source`` as the key of the coarser table ``target`` (memoised)."""
+        plan = self._plans.get((source, target))
+        if plan is None:
+            plan = self._plans[(source, target)] = [
+                (j, self._cache[(j, start, end)], start, end)
+                for j, (start, end) in enumerate(zip(source, target, strict=True))
+                if start != end
+            ]
+        if not plan:
+            return key
+        values = list(key)
+        for j, cache, start, end in plan:
+            value = values[j]
+            if value in cache:
+                values[j] = cache[value]
+            else:
+                coarse = project([self.dimensions[j]], (value,), (start,), (end,))[0]
+                values[j] = cache[value] = coarse
+        return tuple(values)
+
+    def parents(self, level: Level) -> list[Level]:
+        """The tables one step coarser (one dimension coarsened)."""
+        return [
+            (*level[:j], g + 1, *level[j + 1 :])
+            for j, (dim, g) in enumerate(zip(self.dimensions, level, strict=True))
+            if g < dim.summed
+        ]
+
+    def below(self, level: Level) -> list[Level]:
+        """Every strictly coarser table (the level's down-set), nearest first."""
+        return self._below[level]
 
 
 def region_steps(length: int) -> tuple[Callable[[Any], Any], ...]:

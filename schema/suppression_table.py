@@ -1,11 +1,10 @@
-"""The lattice of a count table's coarser tables, each protected in turn.
+"""Protecting one table of the lattice (``schema.suppression.Lattice``), the coarser
+ones being done: the grid of possible cells, the line rules, the algebra, and what to
+change below when the table cannot be protected with its own cells.
 
-See ``schema.suppression`` for the rules and the guarantee; this module is
-the machinery. A *level* gives each dimension's granularity (0: its own
-values; ``i``: after ``i`` steps; ``summed``: summed out). Tables are
-protected coarsest first; a table that cannot be protected with its own cells
-pushes a change down (suppresses a published cell below, or bars a zero
-complement below) and the lattice is protected again from there.
+See ``schema.suppression`` for the rules and the guarantee. A *level* gives
+each dimension's granularity (0: its own values; ``i``: after ``i`` steps;
+``summed``: summed out).
 """
 
 from __future__ import annotations
@@ -15,9 +14,12 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import product
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from schema.sparse_basis import Basis, tag, tagged
+
+if TYPE_CHECKING:
+    from schema.suppression import Lattice
 
 Key = tuple[Any, ...]
 Level = tuple[int, ...]
@@ -92,101 +94,7 @@ class Problem:
     kind: str = "pinned"
 
 
-class Lattice:
-    """Every coarser table of one count table (one slice), protected together."""
-
-    def __init__(self, counts: Mapping[Key, int], dimensions: Sequence[Dimension], *, k: int):
-        self.dimensions = list(dimensions)
-        self.k = k
-        self.finest: Level = tuple(0 for _ in self.dimensions)
-        ranges = [range(dim.summed + 1) for dim in self.dimensions]
-        self.levels: list[Level] = sorted(
-            product(*ranges), key=lambda level: (self._fineness(level), level)
-        )
-        self._below = {level: self._strictly_below(level) for level in self.levels}
-        self._cache: dict[tuple[int, int, int], dict[Any, Any]] = defaultdict(dict)
-        self._plans: dict[tuple[Level, Level], list[tuple[int, dict[Any, Any], int, int]]] = {}
-        self.counts: dict[Level, dict[Key, int]] = {
-            self.finest: {key: n for key, n in counts.items() if n > 0}
-        }
-        for level in reversed(self.levels[:-1]):
-            finer = next((*level[:j], g - 1, *level[j + 1 :]) for j, g in enumerate(level) if g > 0)
-            totals: dict[Key, int] = defaultdict(int)
-            for key, n in self.counts[finer].items():
-                totals[self.project(key, finer, level)] += n
-            self.counts[level] = totals
-        self.extra: dict[Level, set[Key]] = defaultdict(set)
-        """Cells suppressed beyond primary and complementary ones because a finer table
-        could not be protected otherwise."""
-        self.barred: dict[Level, set[Key]] = defaultdict(set)
-        """Zero cells a finer table showed to be no protection (known zero there)."""
-        self.tables: dict[Level, Table] = {}
-        self.unresolved: list[tuple[Level, Key]] = []
-        """Suppressed cells that stayed determined after everything was tried (expected
-        empty; the table was then suppressed entirely)."""
-        self._protect_from(0)
-
-    def _protect_from(self, position: int) -> None:
-        while position < len(self.levels):
-            level = self.levels[position]
-            protector = _Protector(self, level)
-            table, problems = protector.run()
-            self.tables[level] = table
-            if problems:
-                changes = protector.push_down(problems)
-                for kind, below, key in changes:
-                    (self.extra if kind == "suppress" else self.barred)[below].add(key)
-                if changes:
-                    position = min(self.levels.index(below) for _, below, _ in changes)
-                    continue
-                table.freedom = protector.close()
-            position += 1
-
-    def _fineness(self, level: Level) -> int:
-        return sum(dim.summed - g for dim, g in zip(self.dimensions, level, strict=True))
-
-    def _strictly_below(self, level: Level) -> list[Level]:
-        return [
-            other
-            for other in reversed(self.levels)
-            if other != level and all(o >= g for o, g in zip(other, level, strict=True))
-        ]
-
-    def project(self, key: Key, source: Level, target: Level) -> Key:
-        """``key`` of table ``source`` as the key of the coarser table ``target`` (memoised)."""
-        plan = self._plans.get((source, target))
-        if plan is None:
-            plan = self._plans[(source, target)] = [
-                (j, self._cache[(j, start, end)], start, end)
-                for j, (start, end) in enumerate(zip(source, target, strict=True))
-                if start != end
-            ]
-        if not plan:
-            return key
-        values = list(key)
-        for j, cache, start, end in plan:
-            value = values[j]
-            if value in cache:
-                values[j] = cache[value]
-            else:
-                coarse = project([self.dimensions[j]], (value,), (start,), (end,))[0]
-                values[j] = cache[value] = coarse
-        return tuple(values)
-
-    def parents(self, level: Level) -> list[Level]:
-        """The tables one step coarser (one dimension coarsened)."""
-        return [
-            (*level[:j], g + 1, *level[j + 1 :])
-            for j, (dim, g) in enumerate(zip(self.dimensions, level, strict=True))
-            if g < dim.summed
-        ]
-
-    def below(self, level: Level) -> list[Level]:
-        """Every strictly coarser table (the level's down-set), nearest first."""
-        return self._below[level]
-
-
-class _Protector:
+class TableProtector:
     """Protects one table of a lattice, the coarser ones being done."""
 
     def __init__(self, lattice: Lattice, level: Level) -> None:
