@@ -42,7 +42,7 @@ async def disclosed(owner: asyncpg.Pool, request_ids: list[str]) -> set[int]:
 async def test_another_programs_households_by_id_are_null(
     probe: Probe, owner_pool: asyncpg.Pool, program: str
 ) -> None:
-    hidden = await households(owner_pool, program, visible=False, limit=20)
+    hidden = await households(owner_pool, program, visible=False, limit=5)
     visible = await households(owner_pool, program, visible=True, limit=1)
     assert hidden
     assert visible
@@ -154,14 +154,16 @@ async def test_root_fields_of_other_programs_do_not_exist(probe: Probe, program:
     for other in PROGRAMS:
         everything |= roots(probe, other)
     foreign = sorted(everything - roots(probe, program))
-    for root in foreign:
-        for query in (
+    for index, root in enumerate(foreign):
+        shapes = (
             f"{{ {root} {{ __typename }} }}",
             f"{{ innocent: {root} {{ __typename }} }}",
             f"{{ ... on Query {{ {root} {{ __typename }} }} }}",
             f"{{ ...R }} fragment R on Query {{ {root} {{ __typename }} }}",
             f"{{ myAccess {{ program }} {root} {{ __typename }} }}",
-        ):
+        )
+        # Every root by name; the other routes in turn, one root each.
+        for query in {shapes[0], shapes[1 + index % 4]}:
             answer = await probe.post(program, {"query": query}, expect="BAD_USER_INPUT")
             assert f"Cannot query field '{root}' on type 'Query'" in answer.text
     await probe.check()
