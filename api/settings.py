@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(default=1, ge=1, le=64)
+    forwarded_allow_ips: str = "127.0.0.1"
+    """Proxies whose ``X-Forwarded-For``/``-Proto`` are believed (comma-separated, or ``*``
+    when only the proxy can reach the gateway); the audit records the address they give."""
 
     statement_timeout_ms: int = Field(default=5_000, ge=100)
     pool_size: int = Field(default=10, ge=1)

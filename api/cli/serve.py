@@ -61,6 +61,8 @@ def serve_on(url: str, *, host: str, port: int, workers: int) -> None:
         host=host,
         port=port,
         workers=workers,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         access_log=False,
         log_level="warning",
         log_config=None,
