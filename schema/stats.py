@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
@@ -168,6 +169,7 @@ def plan_statistics(args: Mapping[str, Any], program: Program) -> StatsPlan:
     )
 
 
+@lru_cache(maxsize=64)
 def _filter_reader(program: Program) -> Program:
     """The program as filter planning sees it: a statistics-only program reads every
     dimension's fields (and nothing else)."""
