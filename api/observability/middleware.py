@@ -170,9 +170,14 @@ def _finish(
             audit_seq=record.seq,
         )
     log = request_log()
-    if endpoint in QUIET_ENDPOINTS:
-        log.debug("request", **fields)
-    elif status >= 500:
-        log.warning("request", **fields)
-    else:
-        log.info("request", **fields)
+    try:
+        if endpoint in QUIET_ENDPOINTS:
+            log.debug("request", **fields)
+        elif status >= 500:
+            log.warning("request", **fields)
+        else:
+            log.info("request", **fields)
+    except (OSError, ValueError):
+        # A log stream that is gone (closed pipe, full disk) must not fail the request:
+        # its answer has been sent, and its audit event is what counts.
+        pass
