@@ -107,6 +107,7 @@ async def start_graphql(
                     **server_settings(settings),
                     "application_name": "regsosek-reader",
                 },
+                command_timeout=command_timeout(settings),
                 reset=reset_connection,
                 init=refuse_bypassing_role,
                 connect_timeout=REPLICA_CONNECT_TIMEOUT,
