@@ -100,6 +100,12 @@ STRING_ARGUMENTS: list[StringCase] = [
         BAD,
         BAD,
     ),
+    (
+        "bappeda-statistik",
+        "query ($v: String) { householdStats(groupBy: [], filter: {regionCode: $v}) { count } }",
+        BAD,
+        BAD,
+    ),
     *[
         (
             "inspektorat-audit",
@@ -176,6 +182,8 @@ ENUM_AND_SCALAR_ARGUMENTS = [
     ("dinsos-pkh", "households(filter: {hasMemberAgedUnder: $v}) { totalCount }", "Int"),
     ("dinkes-pbi", "persons(filter: {ageMin: $v}) { totalCount }", "Int"),
     ("dinkes-pbi", "persons(filter: {ageMax: $v}) { totalCount }", "Int"),
+    ("bappeda-statistik", "householdStats(groupBy: [$v]) { count }", "HouseholdDimension!"),
+    ("bappeda-statistik", "householdStats(groupBy: $v) { count }", "[HouseholdDimension!]!"),
 ]
 
 

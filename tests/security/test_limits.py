@@ -303,3 +303,18 @@ async def test_huge_variables_are_refused(probe: Probe) -> None:
         expect="BAD_USER_INPUT",
     )
     await probe.check()
+
+
+async def test_statistics_cost_follows_the_dimensions(probe: Probe) -> None:
+    """35,000 cells (desa × decile × sex × program) with their keys: refused before counting."""
+    key = "key { regionCode regionName welfareDecile headSex assistanceProgram } count"
+    finest = f"{{ householdStats(groupBy: [DESA, WELFARE_DECILE, HEAD_SEX, ASSISTANCE_PROGRAM]) {{ {key} }} }}"
+    await refused_fast(probe, "bappeda-statistik", {"query": finest})
+    twice = "{ householdStats(groupBy: [DESA, DESA]) { count } }"
+    await probe.post("bappeda-statistik", {"query": twice}, expect="BAD_USER_INPUT")
+    await probe.post(
+        "bappeda-statistik",
+        {"query": "{ householdStats(groupBy: [KECAMATAN]) { count suppressed } }"},
+        expect=None,
+    )
+    await probe.check()
