@@ -353,18 +353,21 @@ class Bench:
         self, db: BenchDatabase, queries: list[Query], workers: list[int], *, full: bool
     ) -> None:
         """Every group of servers on one bench database."""
-        monitor = await asyncpg.connect(db.url)
+        connection = await asyncpg.connect(db.url)
         try:
             made = await create_client(
-                monitor, program=PROGRAM, name="bench", policies=load_policies(self.policies)
+                connection, program=PROGRAM, name="bench", policies=load_policies(self.policies)
             )
-            credentials = {"client_id": made.client_id, "client_secret": made.client_secret}
-            meter = Meter(monitor, database=db.name)
+        finally:
+            await connection.close()
+        credentials = {"client_id": made.client_id, "client_secret": made.client_secret}
+        meter = Meter(db.url, database=db.name)
+        try:
             for group_index, count in enumerate(workers):
                 extras = full and group_index == 0
-                await self.group(db, queries, count, credentials, meter, monitor, extras=extras)
+                await self.group(db, queries, count, credentials, meter, extras=extras)
         finally:
-            await monitor.close()
+            await meter.close()
 
     async def group(
         self,
@@ -373,7 +376,6 @@ class Bench:
         workers: int,
         credentials: dict[str, str],
         meter: Meter,
-        monitor: asyncpg.Connection,
         *,
         extras: bool,
     ) -> None:
@@ -438,7 +440,7 @@ class Bench:
                 contenders.append(
                     Contender("db-floor-rls", None, pgbench_dsn=app_dsn, pgbench_program=PROGRAM)
                 )
-            await self.checks(db, queries, contenders, monitor)
+            await self.checks(db, queries, contenders)
             for query in queries:
                 for concurrency in self.plan.concurrency:
                     await self.measure(db, query, concurrency, contenders, meter)
@@ -457,7 +459,19 @@ class Bench:
         db: BenchDatabase,
         queries: list[Query],
         contenders: list[Contender],
-        monitor: asyncpg.Connection,
+    ) -> None:
+        connection = await asyncpg.connect(db.url, server_settings={"jit": "off"})
+        try:
+            await self._checks(db, queries, contenders, connection)
+        finally:
+            await connection.close()
+
+    async def _checks(
+        self,
+        db: BenchDatabase,
+        queries: list[Query],
+        contenders: list[Contender],
+        connection: asyncpg.Connection,
     ) -> None:
         for query in queries:
             if query.name not in self.compiled:
@@ -472,7 +486,7 @@ class Bench:
                     target,
                     query,
                     self.compiled[query.name],
-                    connection=monitor,
+                    connection=connection,
                     draws=db.draws(query.variable),
                 )
                 verdicts[_label(contender)] = verdict
@@ -505,6 +519,19 @@ class Bench:
             measurements[_label(contender)] = m
 
         async def once(contender: Contender, seconds: float) -> Result:
+            try:
+                return await attempt(contender, seconds)
+            except (RuntimeError, OSError, asyncpg.PostgresError) as error:
+                # Others restart the shared PostgreSQL now and then: wait, try once more.
+                self.log(f"  {_label(contender)}: {str(error)[:200]}; retrying in 10 s")
+                self.report.notes.append(
+                    f"{db.households:,} {query.name} c={concurrency} {_label(contender)}:"
+                    f" one run retried after: {str(error)[:120]}"
+                )
+                await asyncio.sleep(10)
+                return await attempt(contender, seconds)
+
+        async def attempt(contender: Contender, seconds: float) -> Result:
             if contender.pgbench_dsn is not None:
                 return await run_pgbench(
                     contender,

@@ -191,37 +191,47 @@ class Usage:
 class Meter:
     """CPU of a server's process tree and of the bench database's backends during a run.
 
-    Backends are polled every ``interval`` seconds while the run lasts, so that
-    the short-lived ones (pgbench's) are seen too; each backend's CPU is its
-    last reading minus its reading at the start (zero if it started later).
-    A backend's CPU after its last poll is missed: at most ``interval``.
+    Client backends (and parallel workers) of the bench database are polled
+    every ``interval`` seconds while the run lasts, so that the short-lived ones
+    (pgbench's) are seen too; each backend's CPU is its last reading minus its
+    reading at the start (zero if it started later). A backend's CPU after its
+    last poll is missed: at most ``interval``. Autovacuum is not counted (it is
+    in the cluster's and the machine's totals).
     """
 
-    def __init__(
-        self, monitor: asyncpg.Connection, *, database: str, interval: float = 0.2
-    ) -> None:
-        self.monitor = monitor
+    def __init__(self, url: str, *, database: str, interval: float = 0.2) -> None:
+        self.url = url
+        self.monitor: asyncpg.Connection | None = None
         self.database = database
         self.interval = interval
         self.postmaster: int | None = None
         self.apps: dict[int, str] = {}
 
     async def _backends(self) -> dict[int, int]:
+        if self.monitor is None or self.monitor.is_closed():  # new, or the server restarted
+            self.monitor = await asyncpg.connect(self.url)
+            self.postmaster = None
         rows = await self.monitor.fetch(
-            "SELECT pid, application_name FROM pg_stat_activity"
-            " WHERE datname = $1 AND pid <> pg_backend_pid()",
+            "SELECT pid, application_name FROM pg_stat_activity WHERE datname = $1"
+            " AND pid <> pg_backend_pid()"
+            " AND backend_type IN ('client backend', 'parallel worker')",
             self.database,
         )
         for row in rows:
             self.apps[row["pid"]] = row["application_name"] or "?"
         return {row["pid"]: process_ticks(row["pid"]) for row in rows}
 
+    async def close(self) -> None:
+        if self.monitor is not None and not self.monitor.is_closed():
+            await self.monitor.close()
+
     async def sample(self, server: Server | None) -> Sample:
+        backends = await self._backends()
+        assert self.monitor is not None
         if self.postmaster is None:
             mine = await self.monitor.fetchval("SELECT pg_backend_pid()")
             fields = _stat(mine)
             self.postmaster = int(fields[1]) if fields else None
-        backends = await self._backends()
         cluster = 0
         if self.postmaster is not None:
             cluster = process_ticks(self.postmaster, children=True) + sum(
