@@ -90,7 +90,7 @@ class _Cycle(Exception):
     pass
 
 
-def _argument(node: FieldNode, name: str, variables: Mapping[str, Any]) -> ValueNode | Any:
+def _argument(node: FieldNode, name: str, *, variables: Mapping[str, Any]) -> ValueNode | Any:
     for argument in node.arguments or ():
         if argument.name.value == name:
             value = argument.value
@@ -100,8 +100,8 @@ def _argument(node: FieldNode, name: str, variables: Mapping[str, Any]) -> Value
     return None
 
 
-def _first(node: FieldNode, field: GraphQLField, variables: Mapping[str, Any]) -> int:
-    value = _argument(node, "first", variables)
+def _first(node: FieldNode, field: GraphQLField, *, variables: Mapping[str, Any]) -> int:
+    value = _argument(node, "first", variables=variables)
     if isinstance(value, IntValueNode):
         value = int(value.value)
     if value is None:
@@ -113,8 +113,8 @@ def _first(node: FieldNode, field: GraphQLField, variables: Mapping[str, Any]) -
     return max(0, min(value, MAX_FIRST))
 
 
-def _stat_cells(node: FieldNode, variables: Mapping[str, Any]) -> int:
-    value = _argument(node, "groupBy", variables)
+def _stat_cells(node: FieldNode, *, variables: Mapping[str, Any]) -> int:
+    value = _argument(node, "groupBy", variables=variables)
     names: set[str] = set()
     if isinstance(value, ListValueNode):
         names = {item.value for item in value.values if isinstance(item, EnumValueNode)}
@@ -132,6 +132,7 @@ class _CostWalker:
     def __init__(
         self,
         schema: GraphQLSchema,
+        *,
         fragments: Mapping[str, FragmentDefinitionNode],
         variables: Mapping[str, Any],
     ) -> None:
@@ -151,17 +152,17 @@ class _CostWalker:
             return found
         return None
 
-    def _times(self, parent: GraphQLNamedType, node: FieldNode, field: GraphQLField) -> int:
+    def _times(self, node: FieldNode, *, parent: GraphQLNamedType, field: GraphQLField) -> int:
         """How many items the field holds per appearance of its parent (1 if not a list)."""
         name = node.name.value
         if not is_list_type(get_nullable_type(field.type)):
             return 1
         if name == "householdStats":
-            return _stat_cells(node, self.variables)
+            return _stat_cells(node, variables=self.variables)
         return LIST_SIZES.get(f"{parent.name}.{name}", DEFAULT_LIST_SIZE)
 
     def selection_set(
-        self, node: SelectionSetNode | None, parent: GraphQLNamedType, page: int | None
+        self, node: SelectionSetNode | None, *, parent: GraphQLNamedType, page: int | None
     ) -> int:
         """The cost of one appearance of an object of type ``parent`` with this selection.
 
@@ -172,18 +173,20 @@ class _CostWalker:
         total = 0
         for selection in node.selections:
             if isinstance(selection, FieldNode):
-                total += self.field(selection, parent, page)
+                total += self.field(selection, parent=parent, page=page)
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
                 inner = self.schema.get_type(condition.name.value) if condition else parent
-                total += self.selection_set(selection.selection_set, inner or parent, page)
+                total += self.selection_set(
+                    selection.selection_set, parent=inner or parent, page=page
+                )
             elif isinstance(selection, FragmentSpreadNode):
-                total += self.fragment(selection.name.value, page)
+                total += self.fragment(selection.name.value, page=page)
             if total >= SATURATE:
                 return SATURATE
         return total
 
-    def field(self, node: FieldNode, parent: GraphQLNamedType, page: int | None) -> int:
+    def field(self, node: FieldNode, *, parent: GraphQLNamedType, page: int | None) -> int:
         name = node.name.value
         if name == "__typename":
             return 1
@@ -194,20 +197,20 @@ class _CostWalker:
         if page is not None and name in ("nodes", "edges"):
             times = page
         else:
-            times = self._times(parent, node, definition)
+            times = self._times(node, parent=parent, field=definition)
         inner_page = None
         if (
             isinstance(named, GraphQLObjectType)
             and "nodes" in named.fields
             and "first" in (definition.args)
         ):
-            inner_page = _first(node, definition, self.variables)
+            inner_page = _first(node, definition, variables=self.variables)
         if node.selection_set is None:
             return times
-        child = self.selection_set(node.selection_set, named, inner_page)
+        child = self.selection_set(node.selection_set, parent=named, page=inner_page)
         return min(SATURATE, times * (1 + child))
 
-    def fragment(self, name: str, page: int | None) -> int:
+    def fragment(self, name: str, *, page: int | None) -> int:
         definition = self.fragments.get(name)
         if definition is None:
             return 0
@@ -223,7 +226,7 @@ class _CostWalker:
         if name in self.visiting:
             raise _Cycle
         self.visiting.add(name)
-        cost = self.selection_set(definition.selection_set, parent, key[1])
+        cost = self.selection_set(definition.selection_set, parent=parent, page=key[1])
         self.visiting.discard(name)
         self.memo[key] = cost
         return cost
@@ -243,9 +246,9 @@ def operation_cost(
     query_type = schema.query_type
     if query_type is None:
         return 0
-    walker = _CostWalker(schema, fragments, variables)
+    walker = _CostWalker(schema, fragments=fragments, variables=variables)
     try:
-        return walker.selection_set(operation.selection_set, query_type, None)
+        return walker.selection_set(operation.selection_set, parent=query_type, page=None)
     except (_Cycle, RecursionError):
         return SATURATE
 

@@ -80,6 +80,7 @@ class ParsedDocument:
         self,
         schema: GraphQLSchema,
         operation: OperationDefinitionNode,
+        *,
         variables: Mapping[str, Any],
     ) -> int:
         """The operation's cost (``schema.cost``) with these variables; remembered."""

@@ -193,7 +193,8 @@ class Engine:
                 outcome.messages = [_message(error) for error in coerced]
                 outcome.error = BadInput(outcome.messages[0]["message"])
                 return outcome
-            cost, most = parsed.cost(runtime.graphql, operation, coerced.coerced), runtime.limits
+            cost = parsed.cost(runtime.graphql, operation, variables=coerced.coerced)
+            most = runtime.limits
             if cost > most.max_cost:
                 raise QueryTooComplex(
                     f"The query could return about {cost:,} values, more than the"
