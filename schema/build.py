@@ -19,7 +19,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from db.catalog import ROOT_FIELDS
-from policies import Program
+from policies import FieldMode, Program
 from schema.api_types import Access, AuditEventConnection, Disclosure, StatCell, connection_types
 from schema.audit_report_types import (
     AuditAnomaly,
@@ -27,7 +27,7 @@ from schema.audit_report_types import (
     ChainStatus,
     PersonDisclosures,
 )
-from schema.enums import HouseholdDimension, HouseholdOrder, RegionLevel
+from schema.enums import HouseholdDimension, RegionLevel, household_order
 from schema.inputs import AuditFilter, HouseholdFilter, PersonFilter
 from schema.registry_types import build_registry_types
 from schema.scalars import SCALARS, DateTime
@@ -78,13 +78,16 @@ def build_strawberry_schema(program: Program, resolve: RootResolver) -> strawber
 
     if household is not None:
         connection, _ = connection_types(household, "Household")
+        order = household_order(
+            lambda type_name, field_name: program.mode(type_name, field_name) is FieldMode.FULL
+        )
         if "households" in allowed:
             fields["households"] = _root_field(
                 "households",
                 returns=connection,
                 arguments={
                     "filter": (Optional[HouseholdFilter], None),  # noqa: UP045
-                    "orderBy": (Optional[HouseholdOrder], HouseholdOrder.ID_ASC),  # noqa: UP045
+                    "orderBy": (Optional[order], order.ID_ASC),  # noqa: UP045
                     "first": (Optional[int], 50),  # noqa: UP045
                     "after": (Optional[str], None),  # noqa: UP045
                 },

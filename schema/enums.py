@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
@@ -27,15 +28,25 @@ CODED: dict[str, Any] = {py_enum.__name__: _coded(py_enum) for py_enum in CODEBO
 """Every coded variable's GraphQL enum, by name (``Sex``, ``FloorMaterial`` …)."""
 
 
-@strawberry.enum(description="Urutan halaman keluarga / Order of a households page")
-class HouseholdOrder(enum.Enum):
-    ID_ASC = strawberry.enum_value("ID_ASC", description="Menurut id / By id")
-    WELFARE_DECILE_ASC = strawberry.enum_value(
-        "WELFARE_DECILE_ASC", description="Desil termiskin dahulu / Poorest decile first"
-    )
-    UPDATED_AT_ASC = strawberry.enum_value(
-        "UPDATED_AT_ASC",
-        description="Pembaruan terlama dahulu, untuk tarikan bertahap / Oldest update first",
+HOUSEHOLD_ORDERS = {
+    "ID_ASC": "Menurut id / By id",
+    "WELFARE_DECILE_ASC": "Desil termiskin dahulu / Poorest decile first",
+    "UPDATED_AT_ASC": "Pembaruan terlama dahulu, untuk tarikan bertahap / Oldest update first",
+}
+ORDER_NEEDS = {"WELFARE_DECILE_ASC": ("Household", "welfareDecile")}
+"""An ordering exists for a program only if it may read, in full, the field it sorts on."""
+
+
+def household_order(allowed: Callable[[str, str], bool]) -> Any:
+    """``HouseholdOrder`` with the orderings a program may use (``allowed(type, field)``)."""
+    members = {
+        name: strawberry.enum_value(name, description=description)
+        for name, description in HOUSEHOLD_ORDERS.items()
+        if name not in ORDER_NEEDS or allowed(*ORDER_NEEDS[name])
+    }
+    return strawberry.enum(
+        enum.Enum("HouseholdOrder", members),  # type: ignore[misc]
+        description="Urutan halaman keluarga / Order of a households page",
     )
 
 
@@ -68,8 +79,8 @@ __all__ = [
     "AssistanceProgram",
     "FieldAccessMode",
     "HouseholdDimension",
-    "HouseholdOrder",
     "RegionLevel",
     "Sex",
     "coded",
+    "household_order",
 ]

@@ -164,7 +164,7 @@ class TokenServer(AuthorizationServer):  # type: ignore[misc]
         return client
 
     def query_client(self, client_id: str) -> None:
-        raise NotImplementedError("clients are looked up per request")
+        raise RuntimeError("clients are looked up per request, never through query_client")
 
     def save_token(self, token: dict[str, Any], request: TokenRequest) -> None:
         request.issued = token  # stateless JWTs: nothing to store

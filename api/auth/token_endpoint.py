@@ -12,6 +12,7 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
@@ -150,6 +151,8 @@ class TokenEndpoint:
                 refusal = "disabled"
             elif program is None:
                 refusal = f"program {row['program']!r} is not in the policy set"
+            elif not program.agreement.in_force(date.today()):
+                refusal = f"the agreement of program {program.name!r} is not in force"
             profile = None
             if program is not None:
                 profile = ClientProfile(
