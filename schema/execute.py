@@ -253,11 +253,18 @@ class Engine:
                 if prepared.empty:
                     plans.append((root.response_key, b"null"))
                     continue
-                key = (parsed.text_hash, op_name, root.response_key, prepared.shape, directive_key)
-                statement = runtime.statements.get(key)
+                cache_key = (
+                    parsed.text_hash,
+                    op_name,
+                    root.response_key,
+                    prepared.shape,
+                    directive_key,
+                )
+                statement = runtime.statements.get(cache_key)
                 if statement is None:
                     statement = runtime.statements.put(
-                        key, self._compile(caller.program, parsed, variables, root, prepared, False)
+                        cache_key,
+                        self._compile(caller.program, parsed, variables, root, prepared, False),
                     )
                 plans.append((root.response_key, (statement, prepared.params)))
             else:
