@@ -7,8 +7,10 @@ run as the owner; disclosure control is checked by the attacker of
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
+from functools import cache
 from itertools import product
 from types import MappingProxyType
 from typing import Any
@@ -221,14 +223,36 @@ async def test_no_suppressed_cell_is_recoverable_from_every_coarser_query(
     tables = dict(zip(levels, published, strict=True))
     finest_level = levels[0]
 
+    keys = {
+        level: {fine: project(dims, fine, finest_level, level) for fine in grid} for level in levels
+    }
+    live = {
+        level: {
+            keys[level][fine]
+            for fine in grid
+            if all(keys[other][fine] in tables[other] for other in levels if other != level)
+        }
+        for level in levels
+    }
+    """Per table, the cells not known to be zero from the other tables (counts >= 0)."""
+
     def possible(level: tuple[int, ...], key: Key) -> bool:
-        """Not under a published zero (a cell known to be zero cannot be hidden)."""
-        ups = [
-            (*level[:j], g + 1, *level[j + 1 :])
-            for j, (dim, g) in enumerate(zip(dims, level, strict=True))
-            if g < dim.summed
-        ]
-        return all(project(dims, key, level, up) in tables[up] for up in ups)
+        """Alive, and not the only live cell under a published total (it equals it)."""
+        if key not in live[level]:
+            return False
+        for j, (dim, g) in enumerate(zip(dims, level, strict=True)):
+            if g == dim.summed:
+                continue
+            up = (*level[:j], g + 1, *level[j + 1 :])
+            total = project(dims, key, level, up)
+            cell = tables[up].get(total)
+            if cell is not None and not cell.suppressed and live_under(level, up)[total] == 1:
+                return False
+        return True
+
+    @cache
+    def live_under(level: tuple[int, ...], up: tuple[int, ...]) -> Counter[Key]:
+        return Counter(project(dims, c, level, up) for c in live[level])
 
     for level, table in tables.items():
         for j, dim in enumerate(dims):

@@ -97,20 +97,27 @@ def test_every_line_hides_zero_or_at_least_two_cells_that_sum_to_k(
             if g < dim.summed
         ]
 
-    def alive(level: tuple[int, ...], key: Key) -> bool:
-        """Not under a published zero (such a cell is known to be zero)."""
-        return all(coarser(dims, key, level, up) in tables[up] for up in ups(level))
+    live = {
+        level: {
+            project(fine, dims, level)
+            for fine in grid
+            if all(
+                project(fine, dims, other) in tables[other] for other in tables if other != level
+            )
+        }
+        for level in tables
+    }
+    """Per table, the cells not known to be zero from the other tables (counts >= 0)."""
 
     def possible(level: tuple[int, ...], key: Key) -> bool:
         """Alive, and not the only live cell under a published total (it equals it)."""
-        if not alive(level, key):
+        if key not in live[level]:
             return False
-        cells_here = {project(fine, dims, level) for fine in grid}
         for up in ups(level):
             total = coarser(dims, key, level, up)
-            siblings = [c for c in cells_here if coarser(dims, c, level, up) == total]
+            siblings = [c for c in live[level] if coarser(dims, c, level, up) == total]
             published = total in tables[up] and not tables[up][total].suppressed
-            if published and sum(alive(level, c) for c in siblings) == 1:
+            if published and len(siblings) == 1:
                 return False
         return True
 
