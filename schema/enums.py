@@ -44,9 +44,9 @@ def household_order(allowed: Callable[[str, str], bool]) -> Any:
         for name, description in HOUSEHOLD_ORDERS.items()
         if name not in ORDER_NEEDS or allowed(*ORDER_NEEDS[name])
     }
+    orders: Any = enum.Enum("HouseholdOrder", members)  # type: ignore[misc]
     return strawberry.enum(
-        enum.Enum("HouseholdOrder", members),  # type: ignore[misc]
-        description="Urutan halaman keluarga / Order of a households page",
+        orders, description="Urutan halaman keluarga / Order of a households page"
     )
 
 
