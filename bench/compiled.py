@@ -10,9 +10,10 @@ value at that position.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bench.databases import PROGRAM
@@ -38,6 +39,14 @@ class CompiledQuery:
     """Index in ``args`` of the request's variable; None when the query has none."""
     kind: str | None
     """``int`` or ``text``: how the floor converts the variable."""
+    json_text: bool = True
+    """The statement returns the JSON text (``SELECT data::text, hids, pids``); otherwise
+    rows that the gateway turns into the answer in Python (``householdStats``)."""
+    settings: dict[str, str] = field(default_factory=dict)
+    """Settings the gateway gives the statement's transaction (``set_config`` literals)."""
+    gated: str | None = None
+    """The statement as the gateway sends it when it sets its own program (the program is
+    its last argument); None when the gateway opens a transaction with ``SET LOCAL``."""
 
     def bind(self, value: Any) -> list[Any]:
         args = list(self.args)
@@ -48,13 +57,39 @@ class CompiledQuery:
     def as_json(self) -> dict[str, Any]:
         return {"sql": self.sql, "args": self.args, "slot": self.slot, "kind": self.kind}
 
+    def options(self) -> str:
+        """``PGOPTIONS`` giving a session what the gateway gives this statement."""
+        return " ".join(f"-c {name}={value}" for name, value in self.settings.items())
+
+
+GATE = re.compile(
+    r"^SELECT \* FROM \((?P<inner>.*)\) AS gated WHERE \(SELECT set_config\("
+    r"'regsosek\.program', \$(?P<last>\d+)::text, true\)\) = \$(?P=last)::text$",
+    re.DOTALL,
+)
+SET_CONFIG = re.compile(r"set_config\('([a-z_.]+)', '([^']*)', true\)")
+
 
 class _Recorder:
+    """Stands in for the read transaction's connection: records, answers nothing."""
+
     def __init__(self) -> None:
-        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        self.calls: list[tuple[str, str, tuple[Any, ...]]] = []
 
     async def fetchrow(self, sql: str, *args: Any) -> None:
-        self.calls.append((sql, args))
+        self.calls.append(("fetchrow", sql, args))
+
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        self.calls.append(("fetch", sql, args))
+        return []
+
+    async def fetchval(self, sql: str, *args: Any) -> str:
+        self.calls.append(("fetchval", sql, args))
+        return "4"
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        self.calls.append(("execute", sql, args))
+        return ""
 
 
 class _RecordingReader:
@@ -64,6 +99,12 @@ class _RecordingReader:
     @asynccontextmanager
     async def transaction(self, program: str) -> AsyncIterator[_Recorder]:
         yield self.connection
+
+    async def fetch(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[None]:
+        """Statements that set their own program (one round trip each, no transaction)."""
+        for sql, arguments in statements:
+            await self.connection.fetchrow(sql, *arguments)
+        return [None] * len(statements)
 
 
 def _engine(reader: _RecordingReader, pseudonym_key: bytes) -> tuple[Engine, PolicySet]:
@@ -104,11 +145,21 @@ async def compile_queries(
         )
         if execution.error is not None:
             raise RuntimeError(f"{query.name} does not compile: {execution.error.message}")
-        if len(reader.connection.calls) != 1:
-            raise RuntimeError(
-                f"{query.name}: expected one statement, got {len(reader.connection.calls)}"
-            )
-        sql, args = reader.connection.calls[0]
+        calls = reader.connection.calls
+        reads = [call for call in calls if call[0] in ("fetchrow", "fetch")]
+        if len(reads) != 1:
+            raise RuntimeError(f"{query.name}: expected one statement, got {len(reads)}")
+        method, sql, args = reads[0]
+        gated = None
+        found = GATE.match(sql)
+        if found is not None and found["last"] == str(len(args)):
+            # The gateway sent it wrapped to set its own program: keep the wrapped form
+            # for the systems that mimic the gateway's work, the statement for the floors.
+            gated, sql, args = sql, found["inner"], args[:-1]
+        before = calls[: calls.index(reads[0])]
+        settings = {
+            name: value for _, text, _ in before for name, value in SET_CONFIG.findall(text)
+        }
         slot = kind = None
         if probe is not None:
             slots = [i for i, arg in enumerate(args) if arg == probe[1]]
@@ -116,5 +167,7 @@ async def compile_queries(
                 raise RuntimeError(f"{query.name}: cannot tell which argument is ${query.variable}")
             slot = slots[0]
             kind = "int" if isinstance(probe[1], int) else "text"
-        compiled[query.name] = CompiledQuery(query.name, sql, list(args), slot, kind)
+        compiled[query.name] = CompiledQuery(
+            query.name, sql, list(args), slot, kind, method == "fetchrow", settings, gated
+        )
     return compiled

@@ -161,14 +161,18 @@ def pgbench_script(
 
     The drawn value is read from ``bench.draws`` (``databases``): one extra
     statement per transaction, since pgbench cannot draw from a list. With
-    ``program``, the statement runs as the gateway runs it: in ``BEGIN READ
+    ``program``, the statement runs as the gateway runs it: the wrapped statement
+    that sets its own program when the gateway sends that, else in ``BEGIN READ
     ONLY`` with ``regsosek.program`` set (connect as ``regsosek_app`` for RLS).
     """
     defines = []
     for index, value in enumerate(query.args):
         if index != query.slot:
             defines.append(f"a{index + 1}={_pg_literal(value)}")
-    sql = re.sub(r"\$(\d+)", lambda m: f":a{m.group(1)}", query.sql)
+    gated = program is not None and query.gated is not None
+    if gated:
+        defines.append(f"a{len(query.args) + 1}={program}")
+    sql = re.sub(r"\$(\d+)", lambda m: f":a{m.group(1)}", query.gated if gated else query.sql)
     sql = " ".join(sql.split())
     lines = []
     if query.slot is not None:
@@ -177,10 +181,11 @@ def pgbench_script(
             f"SELECT value AS a{query.slot + 1} FROM bench.draws"
             f" WHERE kind = '{kind}' AND n = :n \\gset",
         ]
-    if program is not None:
+    wrapped = program is not None and not gated
+    if wrapped:
         lines += ["BEGIN READ ONLY;", f"SELECT set_config('regsosek.program', '{program}', true);"]
     lines.append(sql + ";")
-    if program is not None:
+    if wrapped:
         lines.append("COMMIT;")
     return "\n".join(lines) + "\n", defines
 
@@ -192,6 +197,7 @@ async def pgbench(
     *,
     connections: int,
     seconds: float,
+    options: str = "",
 ) -> Result:
     path = _temporary(script, ".sql")
     with tempfile.TemporaryDirectory() as folder:
@@ -214,7 +220,7 @@ async def pgbench(
             *argv,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
-            env={**os.environ, "PGOPTIONS": "-c jit=off"},
+            env={**os.environ, "PGOPTIONS": f"-c jit=off {options}".strip()},
         )
         out, _ = await process.communicate()
         text = out.decode(errors="replace")

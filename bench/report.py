@@ -44,6 +44,8 @@ class Measurement:
     rss_mb_max: float | None = None
     """Largest RSS of one process of the server (a worker), after the runs."""
     rss_mb_total: float | None = None
+    phase: str = "main"
+    """``main``: the systems side by side on one size; ``growth``: one system on every size."""
 
     @property
     def label(self) -> str:
@@ -76,6 +78,7 @@ class Measurement:
             "workers": self.workers,
             "query": self.query,
             "concurrency": self.concurrency,
+            "phase": self.phase,
             "median": {
                 name: self.median(name)
                 for name in ("rps", "p50_ms", "p95_ms", "p99_ms", "server_cpu_ms", "pg_cpu_ms")
@@ -100,13 +103,30 @@ class Report:
     primary_workers: int | None = None
 
     def find(
-        self, size: int, system: str, query: str, concurrency: int, workers: int | None = None
+        self,
+        size: int,
+        system: str,
+        query: str,
+        concurrency: int,
+        workers: int | None = None,
+        *,
+        phase: str = "main",
     ) -> Measurement | None:
         for m in self.measurements:
-            same = (m.size, m.system, m.query, m.concurrency) == (size, system, query, concurrency)
+            same = (m.size, m.system, m.query, m.concurrency, m.phase) == (
+                size,
+                system,
+                query,
+                concurrency,
+                phase,
+            )
             if same and (workers is None or m.workers == workers):
                 return m
         return None
+
+    @property
+    def main(self) -> list[Measurement]:
+        return [m for m in self.measurements if m.phase == "main"]
 
     def choose_primary(self, worker_options: list[int]) -> int:
         """The gateway's worker count with the best geometric-mean req/s at the highest c."""
@@ -115,7 +135,7 @@ class Report:
         for workers in worker_options:
             values = [
                 m.median("rps")
-                for m in self.measurements
+                for m in self.main
                 if m.system == "gateway"
                 and m.workers == workers
                 and m.concurrency == top
@@ -130,7 +150,7 @@ class Report:
 
     def ratios(self, size: int) -> list[dict[str, Any]]:
         rows = []
-        seen = sorted({(m.query, m.concurrency) for m in self.measurements if m.size == size})
+        seen = sorted({(m.query, m.concurrency) for m in self.main if m.size == size})
         for query, concurrency in seen:
             gateway = self.find(size, "gateway", query, concurrency, self.primary_workers)
             if gateway is None:
@@ -197,8 +217,8 @@ class Report:
         if len(sizes) > 1:
             small, large = sizes[0], sizes[-1]
             for concurrency in sorted({m.concurrency for m in self.measurements}):
-                a = self.find(small, "gateway", "Q1", concurrency, self.primary_workers)
-                b = self.find(large, "gateway", "Q1", concurrency, self.primary_workers)
+                a = self.find(small, "gateway", "Q1", concurrency, phase="growth")
+                b = self.find(large, "gateway", "Q1", concurrency, phase="growth")
                 if a and b and a.runs and b.runs:
                     growth = b.median("p50_ms") / a.median("p50_ms") - 1
                     out.append(
@@ -227,7 +247,7 @@ class Report:
     def internals_table(self, size: int) -> list[str]:
         chosen = [
             m
-            for m in self.measurements
+            for m in self.main
             if m.size == size and m.system == "gateway" and not math.isnan(m.internal("steps"))
         ]
         if not chosen:
@@ -250,6 +270,74 @@ class Report:
             )
         return lines
 
+    @staticmethod
+    def header(*, size_column: bool = False) -> list[str]:
+        first = "| households " if size_column else ""
+        return [
+            first + "| query | c | system | req/s | spread | p50 ms | p95 ms | p99 ms"
+            " | server CPU ms | PG CPU ms | RSS MB (max / total) | KB/resp | others |",
+            ("| ---: " if size_column else "") + "| --- | ---: | --- " + "| ---: " * 10 + "|",
+        ]
+
+    @staticmethod
+    def rows(chosen: list[Measurement], *, size_column: bool = False) -> list[str]:
+        lines = []
+        for m in chosen:
+            rss = (
+                f"{m.rss_mb_max:.0f} / {m.rss_mb_total:.0f}"
+                if m.rss_mb_max is not None and m.rss_mb_total is not None
+                else ""
+            )
+            kb = m.median("bytes_per_request") / 1024
+            errors = sum(run.errors for run in m.runs)
+            lines.append(
+                (f"| {m.size:,} " if size_column else "")
+                + f"| {m.query} | {m.concurrency} | {m.label}"
+                + (f" ({errors} errors)" if errors else "")
+                + f" | {m.median('rps'):,.0f} | {m.spread():.0f} %"
+                f" | {m.median('p50_ms'):.2f} | {m.median('p95_ms'):.2f}"
+                f" | {m.median('p99_ms'):.2f} | {m.median('server_cpu_ms'):.2f}"
+                f" | {m.median('pg_cpu_ms'):.2f} | {rss}"
+                f" | {'' if math.isnan(kb) else f'{kb:.1f}'}"
+                f" | {m.median('others_pct'):.0f} % |"
+            )
+        return lines
+
+    def ratio_lines(self, size: int) -> list[str]:
+        lines = ["", f"Ratios (gateway x{self.primary_workers}, medians):", ""]
+        if any("gateway/gateway-b" in row for row in self.ratios(size)):
+            lines += [
+                "A/B: gateway-b against the gateway (medians of interleaved runs):",
+                "",
+                "| query | c | req/s b/a | p50 b/a | p95 b/a | CPU per request b/a |",
+                "| --- | ---: | ---: | ---: | ---: | ---: |",
+            ]
+            for row in self.ratios(size):
+                if "gateway/gateway-b" in row:
+                    lines.append(
+                        f"| {row['query']} | {row['concurrency']}"
+                        f" | {1 / row['gateway/gateway-b']:.2f}x"
+                        f" | {row['p50 gateway-b/gateway']:.2f}x"
+                        f" | {1 / row['p95 gateway/gateway-b']:.2f}x"
+                        f" | {row['cpu gateway/gateway-b']:.2f}x |"
+                    )
+            lines.append("")
+        lines += [
+            "| query | c | gateway req/s | /PostGraphile | /HTTP floor | /DB floor"
+            " | p95 vs PostGraphile | requests per CPU-second vs PostGraphile"
+            " | vs HTTP floor |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for row in self.ratios(size):
+            lines.append(
+                f"| {row['query']} | {row['concurrency']} | {row['gateway_rps']:,.0f}"
+                f" | {_x(row, 'gateway/PostGraphile')} | {_x(row, 'gateway/HTTP-floor')}"
+                f" | {_x(row, 'gateway/DB-floor')} | {_x(row, 'p95 gateway/PostGraphile')}"
+                f" | {_x(row, 'cpu gateway/PostGraphile')}"
+                f" | {_x(row, 'cpu gateway/HTTP-floor')} |"
+            )
+        return [*lines, "", *self.internals_table(size), ""]
+
     def markdown(self) -> str:
         meta = self.meta
         lines = [
@@ -268,67 +356,22 @@ class Report:
             " work on this shared 2-core machine), in % of both cores: the noise.",
             "",
         ]
-        for size in sorted({m.size for m in self.measurements}, reverse=True):
-            lines += [f"## {size:,} households", ""]
-            lines += [
-                "| query | c | system | req/s | spread | p50 ms | p95 ms | p99 ms"
-                " | server CPU ms | PG CPU ms | RSS MB (max / total) | KB/resp | others |",
-                "| --- | ---: | --- " + "| ---: " * 10 + "|",
-            ]
-            chosen = [m for m in self.measurements if m.size == size]
+        for size in sorted({m.size for m in self.main}, reverse=True):
+            lines += [f"## {size:,} households", "", *self.header()]
+            chosen = [m for m in self.main if m.size == size]
             chosen.sort(key=lambda m: (m.query, m.concurrency, _order(m)))
-            for m in chosen:
-                rss = (
-                    f"{m.rss_mb_max:.0f} / {m.rss_mb_total:.0f}"
-                    if m.rss_mb_max is not None and m.rss_mb_total is not None
-                    else ""
-                )
-                kb = m.median("bytes_per_request") / 1024
-                errors = sum(run.errors for run in m.runs)
-                lines.append(
-                    f"| {m.query} | {m.concurrency} | {m.label}"
-                    + (f" ({errors} errors)" if errors else "")
-                    + f" | {m.median('rps'):,.0f} | {m.spread():.0f} %"
-                    f" | {m.median('p50_ms'):.2f} | {m.median('p95_ms'):.2f}"
-                    f" | {m.median('p99_ms'):.2f} | {m.median('server_cpu_ms'):.2f}"
-                    f" | {m.median('pg_cpu_ms'):.2f} | {rss}"
-                    f" | {'' if math.isnan(kb) else f'{kb:.1f}'}"
-                    f" | {m.median('others_pct'):.0f} % |"
-                )
-            lines += ["", f"Ratios (gateway x{self.primary_workers}, medians):", ""]
-            compared = any("gateway/gateway-b" in row for row in self.ratios(size))
-            if compared:
-                lines += [
-                    "A/B: gateway-b against the gateway (medians of interleaved runs):",
-                    "",
-                    "| query | c | req/s b/a | p50 b/a | p95 b/a | CPU per request b/a |",
-                    "| --- | ---: | ---: | ---: | ---: | ---: |",
-                ]
-                for row in self.ratios(size):
-                    if "gateway/gateway-b" in row:
-                        lines.append(
-                            f"| {row['query']} | {row['concurrency']}"
-                            f" | {1 / row['gateway/gateway-b']:.2f}x"
-                            f" | {row['p50 gateway-b/gateway']:.2f}x"
-                            f" | {1 / row['p95 gateway/gateway-b']:.2f}x"
-                            f" | {row['cpu gateway/gateway-b']:.2f}x |"
-                        )
-                lines.append("")
+            lines += self.rows(chosen)
+            lines += self.ratio_lines(size)
+        growth = [m for m in self.measurements if m.phase == "growth"]
+        if growth:
+            growth.sort(key=lambda m: (m.query, m.concurrency, _order(m), -m.size))
             lines += [
-                "| query | c | gateway req/s | /PostGraphile | /HTTP floor | /DB floor"
-                " | p95 vs PostGraphile | requests per CPU-second vs PostGraphile"
-                " | vs HTTP floor |",
-                "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+                "## Growth: the same queries on every registry size, runs interleaved",
+                "",
+                *self.header(size_column=True),
+                *self.rows(growth, size_column=True),
+                "",
             ]
-            for row in self.ratios(size):
-                lines.append(
-                    f"| {row['query']} | {row['concurrency']} | {row['gateway_rps']:,.0f}"
-                    f" | {_x(row, 'gateway/PostGraphile')} | {_x(row, 'gateway/HTTP-floor')}"
-                    f" | {_x(row, 'gateway/DB-floor')} | {_x(row, 'p95 gateway/PostGraphile')}"
-                    f" | {_x(row, 'cpu gateway/PostGraphile')}"
-                    f" | {_x(row, 'cpu gateway/HTTP-floor')} |"
-                )
-            lines += ["", *self.internals_table(size), ""]
         lines += ["## Same rows", ""]
         for key, per_system in self.checks.items():
             for system, verdict in per_system.items():

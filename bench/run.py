@@ -38,7 +38,7 @@ import httpx
 
 from api.auth.clients import create_client
 from bench import profile as spy
-from bench.check import ROOTS, Target, check
+from bench.check import ROOTS, Target, answer, check
 from bench.compiled import CompiledQuery, compile_queries, gateway_root_fields
 from bench.databases import PROGRAM, BenchDatabase, prepare
 from bench.load import Result, lua_script, pgbench, pgbench_script, wrk
@@ -79,6 +79,7 @@ class Plan:
     compare_tree: Path | None = None
     compare_env: dict[str, str] = field(default_factory=dict)
     output: str | None = None
+    ab_only: bool = False
 
     @property
     def compares(self) -> bool:
@@ -104,7 +105,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
             [1, 2],
             True,
             args.fresh,
-            ["Q1", "Q2", "Q3", "Q4"],
+            ["Q1", "Q4"],
         )
     else:
         plan = Plan("quick", [100_000], ["Q1", "Q2"], [16], 1, 10, 3, [1, 2], False, args.fresh)
@@ -126,6 +127,9 @@ def make_plan(args: argparse.Namespace) -> Plan:
         key, _, value = item.partition("=")
         plan.compare_env[key] = value
     plan.output = args.output
+    plan.ab_only = bool(args.ab_only)
+    if plan.ab_only and not plan.compares:
+        raise SystemExit("--ab-only needs --compare-tree or --compare-env")
     return plan
 
 
@@ -139,6 +143,8 @@ class Contender:
     target: Target | None = None
     pgbench_dsn: str | None = None
     pgbench_program: str | None = None
+    db: BenchDatabase | None = None
+    """The bench database this contender serves (the group's when None)."""
 
 
 def meta(plan: Plan, server_url: str) -> dict[str, Any]:
@@ -195,7 +201,12 @@ async def run_pgbench(
         program=contender.pgbench_program,
     )
     return await pgbench(
-        contender.pgbench_dsn, script, defines, connections=concurrency, seconds=seconds
+        contender.pgbench_dsn,
+        script,
+        defines,
+        connections=concurrency,
+        seconds=seconds,
+        options=compiled.options(),
     )
 
 
@@ -296,6 +307,29 @@ class Bench:
         self.queries: list[Query] = []
         self.gateway_only: set[str] = set()
         self.policies = bench_policies()
+        self._credentials: dict[str, dict[str, str]] = {}
+        self._meters: dict[str, Meter] = {}
+
+    async def credentials(self, db: BenchDatabase) -> dict[str, str]:
+        """A dinsos-pkh client of ``db``'s registry (one per run and database)."""
+        if db.name not in self._credentials:
+            connection = await asyncpg.connect(db.url)
+            try:
+                made = await create_client(
+                    connection, program=PROGRAM, name="bench", policies=load_policies(self.policies)
+                )
+            finally:
+                await connection.close()
+            self._credentials[db.name] = {
+                "client_id": made.client_id,
+                "client_secret": made.client_secret,
+            }
+        return self._credentials[db.name]
+
+    def meter(self, db: BenchDatabase) -> Meter:
+        if db.name not in self._meters:
+            self._meters[db.name] = Meter(db.url, database=db.name)
+        return self._meters[db.name]
 
     def log(self, text: str) -> None:
         print(text, flush=True)
@@ -322,6 +356,26 @@ class Bench:
                 )
                 self.gateway_only.add(name)
             self.queries.append(query)
+        gated = [name for name, c in self.compiled.items() if c.gated]
+        self.report.notes.append(
+            "db-floor: the compiled statement as the owner (no RLS). db-floor-tx: the statement"
+            " as the gateway sends it, as the owner; db-floor-rls: the same as regsosek_app,"
+            " under RLS (the gateway's database work without HTTP, Python and audit). The"
+            " gateway on this tree sends "
+            + (
+                f"{', '.join(gated)} as statements that set their own program (one round trip)."
+                if gated
+                else "each read inside BEGIN READ ONLY; SET LOCAL …; COMMIT (three round trips)."
+            )
+        )
+        stats = self.compiled.get("Q4")
+        if stats is not None and not stats.json_text:
+            self.report.notes.append(
+                "Q4 (householdStats): PostGraphile has no equivalent and the HTTP floor passes"
+                " JSON text only; the DB floors run the gateway's statistics statement (counts at"
+                f" the finest grain, settings {stats.settings}); disclosure control runs in"
+                " Python afterwards, in the gateway only."
+            )
 
     async def run(self) -> Report:
         started = time.perf_counter()
@@ -338,49 +392,60 @@ class Bench:
             npm_install_s=round(npm_seconds, 1),
             seeding_s={db.name: db.seeded_seconds for db in databases},
         )
-        for index, db in enumerate(databases):
-            if index == 0:
-                await self.size(db, self.queries, self.plan.workers, full=True)
-                self.report.choose_primary(self.plan.workers)
-            else:
-                growth = [q for q in self.queries if q.name in self.plan.growth_queries]
-                primary = self.report.primary_workers or self.plan.workers[0]
-                await self.size(db, growth, [primary], full=False)
+        try:
+            main = databases[0]
+            for index, workers in enumerate(self.plan.workers):
+                await self.group(main, self.queries, workers, extras=index == 0)
+            self.report.choose_primary(self.plan.workers)
+            growth = [q for q in self.queries if q.name in self.plan.growth_queries]
+            if len(databases) > 1 and growth:
+                await self.growth(databases, growth)
+        finally:
+            for meter in self._meters.values():
+                await meter.close()
         self.report.meta["total_s"] = round(time.perf_counter() - started)
         return self.report
 
-    async def size(
-        self, db: BenchDatabase, queries: list[Query], workers: list[int], *, full: bool
-    ) -> None:
-        """Every group of servers on one bench database."""
-        connection = await asyncpg.connect(db.url)
+    async def growth(self, databases: list[BenchDatabase], queries: list[Query]) -> None:
+        """The same queries on every registry size, runs interleaved: what size alone costs."""
+        workers = self.report.primary_workers or self.plan.workers[0]
+        contenders: list[Contender] = []
         try:
-            made = await create_client(
-                connection, program=PROGRAM, name="bench", policies=load_policies(self.policies)
-            )
+            for db in databases:
+                self.log(f"[{db.name}] growth check: starting gateway x{workers} …")
+                gateway = start_gateway(db, workers=workers, policies=self.policies)
+                token = gateway_token(gateway, await self.credentials(db))
+                target = Target("gateway", gateway.base, {"Authorization": f"Bearer {token}"})
+                contenders.append(Contender("gateway", workers, gateway, target, db=db))
+                app_dsn = with_user(db.url, user=APP_ROLE, password=None)
+                contenders.append(
+                    Contender(
+                        "db-floor-rls", None, pgbench_dsn=app_dsn, pgbench_program=PROGRAM, db=db
+                    )
+                )
+                await self.checks(db, queries, [contenders[-2]])
+            for query in queries:
+                for concurrency in self.plan.concurrency:
+                    await self.measure(databases[0], query, concurrency, contenders, phase="growth")
+            for contender in contenders:
+                if contender.server is not None and contender.db is not None:
+                    self.record_rss(contender.db, contender, phase="growth")
         finally:
-            await connection.close()
-        credentials = {"client_id": made.client_id, "client_secret": made.client_secret}
-        meter = Meter(db.url, database=db.name)
-        try:
-            for group_index, count in enumerate(workers):
-                extras = full and group_index == 0
-                await self.group(db, queries, count, credentials, meter, extras=extras)
-        finally:
-            await meter.close()
+            for contender in contenders:
+                if contender.server is not None:
+                    stop(contender.server)
 
     async def group(
         self,
         db: BenchDatabase,
         queries: list[Query],
         workers: int,
-        credentials: dict[str, str],
-        meter: Meter,
         *,
         extras: bool,
     ) -> None:
         """Servers started together; with ``extras``, PostGraphile and pgbench join them."""
         spec = floor_spec(self.compiled, ROOTS)
+        credentials = await self.credentials(db)
         contenders: list[Contender] = []
         try:
             self.log(f"[{db.name}] starting gateway x{workers} …")
@@ -412,7 +477,7 @@ class Bench:
                         Target("gateway-b", other.base, {"Authorization": f"Bearer {token_b}"}),
                     )
                 )
-            if self.compiled:
+            if self.compiled and not self.plan.ab_only:
                 floor = start_floor(db, workers=workers, spec=spec)
                 contenders.append(
                     Contender(
@@ -422,7 +487,7 @@ class Bench:
                         Target("http-floor", floor.base, dialect="floor"),
                     )
                 )
-            if extras:
+            if extras and not self.plan.ab_only:
                 pgl = start_postgraphile(db)
                 contenders.append(
                     Contender(
@@ -443,7 +508,7 @@ class Bench:
             await self.checks(db, queries, contenders)
             for query in queries:
                 for concurrency in self.plan.concurrency:
-                    await self.measure(db, query, concurrency, contenders, meter)
+                    await self.measure(db, query, concurrency, contenders)
             for contender in contenders:
                 if contender.server is not None:
                     self.record_rss(db, contender)
@@ -474,10 +539,14 @@ class Bench:
         connection: asyncpg.Connection,
     ) -> None:
         for query in queries:
-            if query.name not in self.compiled:
-                continue
             key = f"{db.households:,} {query.name}"
             verdicts = self.report.checks.setdefault(key, {})
+            compiled = self.compiled.get(query.name)
+            if compiled is None or not compiled.json_text:
+                verdict = await served(contenders[0], query)
+                verdicts[_label(contenders[0])] = verdict
+                self.log(f"  served? {key} {_label(contenders[0])}: {verdict}")
+                continue
             for contender in contenders:
                 target = contender.target
                 if target is None or target.document(query) is None:
@@ -485,7 +554,7 @@ class Bench:
                 verdict = await check(
                     target,
                     query,
-                    self.compiled[query.name],
+                    compiled,
                     connection=connection,
                     draws=db.draws(query.variable),
                 )
@@ -495,7 +564,10 @@ class Bench:
     def supports(self, contender: Contender, query: Query) -> bool:
         if contender.system in ("gateway", "gateway-b"):
             return True
-        if query.name not in self.compiled:
+        compiled = self.compiled.get(query.name)
+        if compiled is None:
+            return False
+        if contender.system == "http-floor" and not compiled.json_text:
             return False
         if contender.target is not None:
             return contender.target.document(query) is not None
@@ -507,16 +579,23 @@ class Bench:
         query: Query,
         concurrency: int,
         contenders: list[Contender],
-        meter: Meter,
+        *,
+        phase: str = "main",
     ) -> None:
         active = [c for c in contenders if self.supports(c, query)]
         measurements = {}
         for contender in active:
+            home = contender.db or db
             m = Measurement(
-                db.households, contender.system, contender.workers, query.name, concurrency
+                home.households,
+                contender.system,
+                contender.workers,
+                query.name,
+                concurrency,
+                phase=phase,
             )
             self.report.measurements.append(m)
-            measurements[_label(contender)] = m
+            measurements[id(contender)] = m
 
         async def once(contender: Contender, seconds: float) -> Result:
             try:
@@ -532,22 +611,24 @@ class Bench:
                 return await attempt(contender, seconds)
 
         async def attempt(contender: Contender, seconds: float) -> Result:
+            home = contender.db or db
             if contender.pgbench_dsn is not None:
                 return await run_pgbench(
                     contender,
                     query,
                     self.compiled[query.name],
-                    db,
+                    home,
                     concurrency=concurrency,
                     seconds=seconds,
                 )
-            return await run_wrk(contender, query, db, concurrency=concurrency, seconds=seconds)
+            return await run_wrk(contender, query, home, concurrency=concurrency, seconds=seconds)
 
         for contender in active:
             await once(contender, self.plan.warmup)
         for run in range(self.plan.runs):
             for contender in active:
                 gauges = await scrape(contender.server)
+                meter = self.meter(contender.db or db)
                 result, usage, client = await timed(
                     meter, contender, lambda c=contender: once(c, self.plan.duration)
                 )
@@ -557,16 +638,17 @@ class Bench:
                     n = max(1, result.requests)
                     for app, seconds in usage.backend_cpu_by_app.items():
                         row.internals[f"pg_{app}_ms"] = 1000 * seconds / n
-                measurements[_label(contender)].runs.append(row)
+                measurements[id(contender)].runs.append(row)
                 self.log(
-                    f"  {db.households:>9,} {query.name} c={concurrency:<3} run {run + 1}"
+                    f"  {(contender.db or db).households:>9,} {query.name} c={concurrency:<3}"
+                    f" run {run + 1}"
                     f" {_label(contender):<16} {row.rps:8,.0f} req/s  p50 {row.p50_ms:7.2f}"
                     f"  p95 {row.p95_ms:7.2f} ms  cpu {row.server_cpu_ms:5.2f}+{row.pg_cpu_ms:5.2f}"
                     f" ms/req  others {row.others_pct:3.0f} %"
                     + (f"  ERRORS {row.errors}" if row.errors else "")
                 )
 
-    def record_rss(self, db: BenchDatabase, contender: Contender) -> None:
+    def record_rss(self, db: BenchDatabase, contender: Contender, *, phase: str = "main") -> None:
         assert contender.server is not None
         rss = contender.server.rss()
         if not rss:
@@ -576,6 +658,7 @@ class Bench:
                 m.size == db.households
                 and m.system == contender.system
                 and m.workers == contender.workers
+                and m.phase == phase
             ):
                 m.rss_mb_max, m.rss_mb_total = max(rss.values()), sum(rss.values())
 
@@ -602,6 +685,17 @@ class Bench:
             self.report.profile_text += spy.render(
                 f"{name} ({result.rps:,.0f} req/s while sampled)", found
             )
+
+
+async def served(gateway: Contender, query: Query) -> str:
+    """For a query no other system answers alike: the gateway answers it without errors."""
+    assert gateway.target is not None
+    async with httpx.AsyncClient(timeout=60) as client:
+        try:
+            data = await answer(client, gateway.target, query, None)
+        except ValueError as error:
+            return f"ERROR {error}"
+    return f"served ({len(query.pick(data))} cells; no other system answers it alike)"
 
 
 def _label(contender: Contender) -> str:
@@ -652,6 +746,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--output", help="write bench/results/<output>.{md,json} instead of latest and <mode>"
+    )
+    parser.add_argument(
+        "--ab-only", action="store_true", help="time only the gateway and gateway-b (A/B)"
     )
     return parser.parse_args(argv)
 

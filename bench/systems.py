@@ -197,6 +197,7 @@ def floor_spec(compiled: dict[str, CompiledQuery], roots: dict[str, str]) -> Pat
     spec = {
         name: {**query.as_json(), "args": [encode(a) for a in query.args], "root": roots[name]}
         for name, query in compiled.items()
+        if query.json_text
     }
     path = WORK / "floor.json"
     path.write_text(json.dumps(spec, indent=1))
