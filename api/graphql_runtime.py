@@ -70,6 +70,10 @@ def server_settings(settings: Settings) -> dict[str, str]:
     }
 
 
+READ_ONLY = {"default_transaction_read_only": "on"}
+"""Read pools: every transaction read-only, including the implicit one of a gated statement."""
+
+
 class AccessRoot:
     """``myAccess``: the caller's program, from the policy in force."""
 
@@ -105,6 +109,7 @@ async def start_graphql(
                 max_size=settings.pool_size,
                 server_settings={
                     **server_settings(settings),
+                    **READ_ONLY,
                     "application_name": "regsosek-reader",
                 },
                 command_timeout=command_timeout(settings),
@@ -117,7 +122,7 @@ async def start_graphql(
         primary = await create_pool(
             app_url,
             max_size=settings.pool_size,
-            server_settings=server_settings(settings),
+            server_settings={**server_settings(settings), **READ_ONLY},
             command_timeout=command_timeout(settings),
             reset=reset_connection,
         )
@@ -138,7 +143,7 @@ async def start_graphql(
                 **audit_report_roots(policies=lambda: policies.current, pool=primary),
             },
         )
-        app.state.quotas = QuotaKeeper(primary)
+        app.state.quotas = QuotaKeeper(app.state.primary)
         await app.state.quotas.start()
         stack.push_async_callback(app.state.quotas.close)
         engine.load(policies.current)

@@ -30,10 +30,10 @@ import contextlib
 import itertools
 import logging
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 import asyncpg
 
@@ -58,6 +58,14 @@ SERVER_FAILURES: Final = (
 
 ACQUIRE_TIMEOUT: Final = 10.0
 """Seconds a read waits for a connection of the primary's pool (then ``TimeoutError``)."""
+
+
+class _ServerFailed(Exception):
+    """A read failed because of the server (not the statement); carries the cause."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class UnsafeReadRole(Exception):
@@ -152,6 +160,59 @@ class RegistryReader:
         finally:
             await _release(target.pool, connection)
 
+    async def fetch(
+        self, statements: Sequence[tuple[str, Sequence[Any]]]
+    ) -> list[asyncpg.Record | None]:
+        """Run statements that set their own program (``CompiledStatement.gated``).
+
+        One round trip each, no transaction: every statement keys row-level
+        security on its program for its own implicit transaction. Failover
+        follows ``transaction``: a replica the server side fails on moves the
+        whole read to the next candidate (reads repeat safely), and a primary
+        connection found broken is replaced once.
+        """
+        for target in self._candidates():
+            try:
+                rows = await self._fetch_on(target, statements)
+            except _ServerFailed as failed:
+                if target is self.primary:
+                    raise failed.error from None
+                self._mark_down(target, failed.error)
+                continue
+            self._observer.read_on(target.name)
+            return rows
+        raise AssertionError("the primary is always the last candidate")
+
+    async def _fetch_on(
+        self, target: ReadTarget, statements: Sequence[tuple[str, Sequence[Any]]]
+    ) -> list[asyncpg.Record | None]:
+        is_primary = target is self.primary
+        for attempt in (1, 2):
+            try:
+                connection: asyncpg.Connection = await target.pool.acquire(
+                    timeout=ACQUIRE_TIMEOUT if is_primary else None
+                )
+            except Exception as error:
+                raise _ServerFailed(error) from None
+            retry = False
+            try:
+                return await _fetch_all(connection, statements)
+            except Exception as error:
+                if is_primary and attempt == 1 and _broken(error, connection):
+                    retry = True
+                elif _server_failed(error, connection):
+                    await self._expire_if_primary(target)
+                    raise _ServerFailed(error) from None
+                else:
+                    raise
+            finally:
+                await _release(target.pool, connection)
+            if retry:
+                # Broken while idle (a restart): replace the pool's connections
+                # and read once more on a fresh one.
+                await target.pool.expire_connections()
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
     async def _begin(self, program: str) -> tuple[ReadTarget, asyncpg.Connection]:
         """The first candidate that opens the transaction; the primary's failure is raised.
 
@@ -240,6 +301,12 @@ class RegistryReader:
         for probe in probes:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await probe
+
+
+async def _fetch_all(
+    connection: asyncpg.Connection, statements: Sequence[tuple[str, Sequence[Any]]]
+) -> list[asyncpg.Record | None]:
+    return [await connection.fetchrow(sql, *arguments) for sql, arguments in statements]
 
 
 async def _open(connection: asyncpg.Connection, program: str) -> None:

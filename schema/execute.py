@@ -113,6 +113,8 @@ class ValueRoot(Protocol):
 class Reader(Protocol):
     def transaction(self, program: str) -> Any: ...
 
+    async def fetch(self, statements: Any) -> list[Any]: ...
+
 
 class ProgramRuntime:
     """A program's schema and its caches of documents and compiled statements."""
@@ -270,25 +272,39 @@ class Engine:
             else:
                 plans.append((root.response_key, (self.value_roots[name], args, field_def, root)))
 
-        needs_database = any(
-            isinstance(plan, tuple)
-            and (isinstance(plan[0], CompiledStatement) or plan[0].needs_database)
+        statements = [plan for _, plan in plans if isinstance(plan, tuple) and _compiled(plan)]
+        python_reads = any(
+            isinstance(plan, tuple) and not _compiled(plan) and plan[0].needs_database
             for _, plan in plans
         )
         async with AsyncExitStack() as stack:
             connection = None
-            if needs_database:
+            rows: dict[int, Any] = {}
+            if python_reads:
+                # A root computed in Python reads through the connection itself:
+                # everything runs in one read transaction with SET LOCAL.
                 connection = await stack.enter_async_context(
                     self.reader.transaction(caller.program.name)
                 )
+            elif statements:
+                # Only compiled statements: each sets its own program, one round trip each.
+                fetched = await self.reader.fetch(
+                    [
+                        (statement.gated, [*statement.arguments(params), caller.program.name])
+                        for statement, params in statements
+                    ]
+                )
+                rows = {id(plan): row for plan, row in zip(statements, fetched, strict=True)}
             parts: list[bytes] = []
             for key, plan in plans:
                 if isinstance(plan, bytes):
                     text = plan
-                elif isinstance(plan[0], CompiledStatement):
+                elif _compiled(plan):
                     statement, params = plan
-                    assert connection is not None
-                    row = await connection.fetchrow(statement.sql, *statement.arguments(params))
+                    if connection is not None:
+                        row = await connection.fetchrow(statement.sql, *statement.arguments(params))
+                    else:
+                        row = rows[id(plan)]
                     if row is None:
                         text = b"null"
                     else:
@@ -428,6 +444,10 @@ class FallbackContext:
                 return None
             self.outcome.disclosure.add(statement, row[1], row[2])
             return orjson.loads(row[0])
+
+
+def _compiled(plan: tuple[Any, ...]) -> bool:
+    return isinstance(plan[0], CompiledStatement)
 
 
 async def _awaited(value: Any) -> Any:

@@ -1,4 +1,21 @@
-"""A compiled statement: SQL text for asyncpg, and how to bind it per request."""
+"""A compiled statement: SQL text for asyncpg, and how to bind it per request.
+
+``gated`` is the same statement as it runs on the fast path: wrapped so that it
+sets ``regsosek.program`` for its own (implicit) transaction before it reads
+anything::
+
+    SELECT * FROM (<statement>) AS gated
+    WHERE (SELECT set_config('regsosek.program', $n, true)) = $n
+
+The condition is a constant of the statement, so PostgreSQL evaluates it once,
+as a one-time filter at the top of the plan, before any scan beneath it runs
+and reads the setting in its row-level-security policy (the RLS reads it
+through an InitPlan, evaluated on first use). ``set_config(…, true)`` is
+``SET LOCAL``: the value ends with the statement's transaction, so the
+connection goes back to the pool with no program set (and reads nothing
+under RLS until the next statement sets one). One round trip instead of
+three (``BEGIN; SET LOCAL``, the statement, ``COMMIT``).
+"""
 
 from __future__ import annotations
 
@@ -22,6 +39,8 @@ class CompiledStatement:
     """Values fixed at compile time (policy constants, pseudonym key blocks)."""
     field_paths: frozenset[str]
     """The registry fields this statement discloses (for the audit event)."""
+    gated: str = ""
+    """The statement setting its own program (see the module); the program is the last argument."""
 
     def arguments(self, params: Mapping[str, Any]) -> list[Any]:
         """Positional arguments: request values (``q_*``) and the compiled constants."""
@@ -36,4 +55,9 @@ def compile_statement(statement: Select[Any], field_paths: frozenset[str]) -> Co
     compiled = statement.compile(dialect=_DIALECT)
     names = tuple(compiled.positiontup or ())
     static = {name: value for name, value in compiled.params.items() if not name.startswith("q_")}
-    return CompiledStatement(compiled.string, names, static, field_paths)
+    program = f"${len(names) + 1}"
+    gated = (
+        f"SELECT * FROM ({compiled.string}) AS gated"
+        f" WHERE (SELECT set_config('regsosek.program', {program}::text, true)) = {program}::text"
+    )
+    return CompiledStatement(compiled.string, names, static, field_paths, gated)

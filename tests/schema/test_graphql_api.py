@@ -233,9 +233,9 @@ async def test_an_invisible_household_answers_exactly_like_a_missing_one(
 
 @asynccontextmanager
 async def counted_statements(app: Starlette) -> AsyncIterator[list[str]]:
-    """Every statement the gateway sends inside its read transactions while the block runs."""
+    """Every statement the gateway sends to read the registry while the block runs."""
     reader = app.state.engine.reader
-    original = reader.transaction
+    original_transaction, original_fetch = reader.transaction, reader.fetch
     statements: list[str] = []
 
     def record(query: Any) -> None:
@@ -246,18 +246,22 @@ async def counted_statements(app: Starlette) -> AsyncIterator[list[str]]:
 
     @asynccontextmanager
     async def counting(program: str) -> AsyncIterator[asyncpg.Connection]:
-        async with original(program) as connection:
+        async with original_transaction(program) as connection:
             connection.add_query_logger(record)
             try:
                 yield connection
             finally:
                 connection.remove_query_logger(record)
 
-    reader.transaction = counting
+    async def fetching(batch: Any) -> Any:
+        statements.extend(sql for sql, _ in batch)
+        return await original_fetch(batch)
+
+    reader.transaction, reader.fetch = counting, fetching
     try:
         yield statements
     finally:
-        reader.transaction = original
+        reader.transaction, reader.fetch = original_transaction, original_fetch
 
 
 async def test_each_root_field_is_one_sql_statement(
