@@ -123,7 +123,7 @@ async def wrk(url: str, script: str, *, connections: int, seconds: float) -> Res
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
-        out, _ = await process.communicate()
+        out = await _communicate(process)
     finally:
         path.unlink(missing_ok=True)
     text = out.decode(errors="replace")
@@ -222,7 +222,7 @@ async def pgbench(
             stderr=asyncio.subprocess.STDOUT,
             env={**os.environ, "PGOPTIONS": f"-c jit=off {options}".strip()},
         )
-        out, _ = await process.communicate()
+        out = await _communicate(process)
         text = out.decode(errors="replace")
         if process.returncode != 0:
             path.unlink(missing_ok=True)
@@ -246,6 +246,18 @@ async def pgbench(
         errors=int(failed.group(1)) if failed else 0,
         bytes_per_request=math.nan,
     )
+
+
+async def _communicate(process: asyncio.subprocess.Process) -> bytes:
+    """The child's output; a cancelled run (Ctrl-C) takes its load generator with it."""
+    try:
+        out, _ = await process.communicate()
+    except asyncio.CancelledError:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        raise
+    return out
 
 
 def _percentile(ordered: list[float], percent: float) -> float:

@@ -33,7 +33,7 @@ COMPONENTS: list[tuple[str, str]] = [
     ("schema/documents", "document cache / limits"),
     ("schema/limits", "document cache / limits"),
     ("schema/execute", "engine: variables, arguments, SQL round trip, splice"),
-    ("db/reader", "read transaction (BEGIN/SET LOCAL/COMMIT)"),
+    ("db/reader", "reads: pool, statements (db/reader)"),
     ("api/graphql.py", "endpoint: body, audit event, response"),
     ("api/", "other api"),
     ("schema/", "other schema"),

@@ -24,6 +24,7 @@ import os
 import platform
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -720,6 +721,16 @@ async def _postgres_version(url: str) -> str:
     return f"{version} (shared_buffers {buffers})"
 
 
+async def _run(plan: Plan, server: str) -> Report:
+    """The bench, cancelled (servers stopped, load generators killed) on SIGINT or SIGTERM."""
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, task.cancel)
+    return await Bench(plan, server).run()
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     mode = parser.add_mutually_exclusive_group(required=True)
@@ -770,7 +781,7 @@ def main(argv: list[str] | None = None) -> None:
     preflight(plan)
     server = os.environ.get("DATABASE_URL") or DEFAULT_SERVER
     os.chdir(Path(__file__).resolve().parent.parent)
-    report = asyncio.run(Bench(plan, server).run())
+    report = asyncio.run(_run(plan, server))
     if plan.compares:
         report.notes.append(
             f"gateway-b: tree {plan.compare_tree or '(same)'}, environment {plan.compare_env}."
