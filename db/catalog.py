@@ -653,7 +653,7 @@ ROOT_FIELDS: dict[str, str] = {
     "myAccess": "Hak akses pemanggil / The caller's access",
     "auditEvents": "Jejak audit (auditor) / Audit trail (auditors)",
     "disclosures": "Pengungkapan data satu keluarga (auditor) / Disclosures of one household",
-    "auditSummary": "Ringkasan jejak audit satu periode (auditor) / Overview of a period (auditors)",
+    "auditSummary": "Ringkasan jejak audit satu periode (auditor) / A period's overview (auditors)",
     "auditAnomalies": "Anomali dalam satu periode (auditor) / Anomalies in a period (auditors)",
     "chainStatus": "Status rantai hash audit (auditor) / The audit chain's status (auditors)",
     "personDisclosures": "Pengungkapan data pemilik NIK (auditor) / Disclosures of a person by NIK",

@@ -24,6 +24,8 @@ class AgreementView(Protocol):
     @property
     def valid_until(self) -> date: ...
 
+    def in_force(self, on: date) -> bool: ...
+
 
 class ProgramView(Protocol):
     @property
