@@ -24,6 +24,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import hypothesis  # noqa: F401  (imported before any app freezes the heap; see api.app)
 import pytest
 import uvicorn
 from starlette.applications import Starlette
