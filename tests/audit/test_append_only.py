@@ -95,3 +95,28 @@ async def test_the_gateway_role_may_insert_and_select(written: ChainDatabase) ->
         ("audit_events", "INSERT"),
         ("audit_events", "SELECT"),
     }
+
+
+async def test_the_id_indexes_have_no_pending_list_on_any_partition(
+    written: ChainDatabase,
+) -> None:
+    """GIN's pending list would stall a chain step whenever it is merged (migration 0002)."""
+    owner = await written.owner()
+    try:
+        rows = await owner.fetch(
+            "SELECT i.indexrelid::regclass::text AS name, c.reloptions AS options"
+            " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " JOIN pg_am am ON am.oid = c.relam"
+            " WHERE am.amname = 'gin'"
+            " AND i.indrelid IN (SELECT 'audit_events'::regclass UNION ALL"
+            " SELECT inhrelid FROM pg_inherits WHERE inhparent = 'audit_events'::regclass)"
+        )
+    finally:
+        await owner.close()
+    # Two on the parent, two on each partition the writer made (this month and the next).
+    assert len(rows) >= 6
+    assert {row["name"] for row in rows} >= {
+        "ix_audit_events_household_ids",
+        "ix_audit_events_person_ids",
+    }
+    assert all(row["options"] == ["fastupdate=off"] for row in rows), rows
