@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from api.audit.maintenance import PendingListCleaner
 from api.audit.signing import KeySourceSigner
 from api.audit.writer import AuditWriter, connector
 from api.auth.keys import KeyStore
@@ -121,9 +122,18 @@ async def audit_writer(
         flush_ms=settings.audit_flush_ms,
     )
     await writer.start()
+    cleaner: PendingListCleaner | None = None
+    if settings.audit_index_merge_seconds > 0:
+        cleaner = PendingListCleaner(
+            connect=connector(url, statement_timeout_ms=settings.statement_timeout_ms),
+            every=settings.audit_index_merge_seconds,
+        )
+        cleaner.start()
     try:
         yield writer
     finally:
+        if cleaner is not None:
+            await cleaner.close()
         await writer.close()
 
 
