@@ -102,7 +102,7 @@ class AuditWriter:
         signer: CheckpointSigner,
         checkpoint_every: int = 1_000,
         checkpoint_seconds: float = 300.0,
-        flush_ms: float = 2.0,
+        flush_ms: float = 0.5,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._connect = connect
