@@ -22,7 +22,7 @@ from typing import Final
 
 import asyncpg
 
-from api.audit.writer import Connect
+from api.audit.writer import Connect, close_quietly
 
 log = logging.getLogger("regsosek.audit")
 
@@ -81,8 +81,4 @@ class PendingListCleaner:
 
     async def _drop(self) -> None:
         connection, self._connection = self._connection, None
-        if connection is not None and not connection.is_closed():
-            try:
-                await asyncio.wait_for(connection.close(), 2.0)
-            except Exception:
-                connection.terminate()
+        await close_quietly(connection)

@@ -345,11 +345,16 @@ class AuditWriter:
 
     async def _drop_connection(self) -> None:
         connection, self._connection = self._connection, None
-        if connection is not None and not connection.is_closed():
-            try:
-                await asyncio.wait_for(connection.close(), 2.0)
-            except Exception:
-                connection.terminate()
+        await close_quietly(connection)
+
+
+async def close_quietly(connection: asyncpg.Connection | None) -> None:
+    """Close ``connection`` politely within 2 s, else terminate it; ``None`` is fine."""
+    if connection is not None and not connection.is_closed():
+        try:
+            await asyncio.wait_for(connection.close(), 2.0)
+        except Exception:
+            connection.terminate()
 
 
 def _new_month(head: audit_store.ChainHead, batch: list[_Pending]) -> bool:
