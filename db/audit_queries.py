@@ -44,6 +44,18 @@ _EVENT_JSON: Final = f"""json_build_object(
 _CURSOR: Final = f"encode(convert_to('{CURSOR_PREFIX}' || {{0}}, 'UTF8'), 'base64')"
 
 
+def persons_named(alias: str, persons: str) -> str:
+    """SQL: event ``alias`` names any of the person ids ``persons`` (a bigint[] expression).
+
+    The index holds persons by bucket of 16 ids (migration 0003): the first test finds the
+    candidate events through it, the second keeps those that name one of the persons.
+    """
+    return (
+        f"(regsosek_id_buckets({alias}.person_ids) && regsosek_id_buckets({persons})"
+        f" AND {alias}.person_ids && {persons})"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class AuditEventFilter:
     """``AuditFilter``: every field set must match; ``occurred_to`` is exclusive."""
@@ -81,9 +93,9 @@ def _where(event_filter: AuditEventFilter, params: list[Any]) -> list[str]:
         conditions.append(f"e.occurred_at < {param(event_filter.occurred_to)}")
     if event_filter.household_id is not None:
         household = param(event_filter.household_id)
+        members = f"(SELECT regsosek_household_member_ids({household}::bigint))"
         conditions.append(
-            f"(e.household_ids @> ARRAY[{household}::bigint]"
-            f" OR e.person_ids && (SELECT regsosek_household_member_ids({household}::bigint)))"
+            f"(e.household_ids @> ARRAY[{household}::bigint] OR {persons_named('e', members)})"
         )
     return conditions
 
@@ -166,7 +178,7 @@ SELECT coalesce(json_agg(json_build_object(
 ) ORDER BY e.seq), '[]')::text
 FROM audit_events AS e
 WHERE e.outcome = 'allowed'
-  AND (e.household_ids @> ARRAY[$1::bigint] OR e.person_ids && (SELECT ids FROM members))
+  AND (e.household_ids @> ARRAY[$1::bigint] OR {persons_named("e", "(SELECT ids FROM members)")})
 """
 
 

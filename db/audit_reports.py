@@ -28,6 +28,8 @@ from typing import Any, Final
 
 import asyncpg
 
+from db.audit_queries import persons_named
+
 TIME_SQL: Final = """to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
 WIB_SQL: Final = "((({0}) AT TIME ZONE 'UTC') + interval '7 hours')"
 """The WIB wall-clock time of a ``timestamptz`` (a ``timestamp``)."""
@@ -188,7 +190,7 @@ SELECT json_build_object(
         ) ORDER BY e.seq), '[]')
         FROM audit_events AS e, ids
         WHERE e.outcome = 'allowed'
-          AND (e.person_ids && ids.persons OR e.household_ids && ids.households)
+          AND ({persons_named("e", "ids.persons")} OR e.household_ids && ids.households)
     )
 )::text
 """

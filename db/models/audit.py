@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, DateTime, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -52,9 +52,10 @@ class AuditEvent(Base):
             postgresql_using="gin",
             postgresql_with={"fastupdate": "on", "gin_pending_list_limit": 32768},
         ),
+        # Persons by bucket of 16 ids (migration 0003); lookups recheck person_ids.
         Index(
-            "ix_audit_events_person_ids",
-            "person_ids",
+            "ix_audit_events_person_buckets",
+            text("regsosek_id_buckets(person_ids)"),
             postgresql_using="gin",
             postgresql_with={"fastupdate": "on", "gin_pending_list_limit": 32768},
         ),

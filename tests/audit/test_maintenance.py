@@ -9,6 +9,7 @@ import asyncpg
 
 from api.audit.maintenance import PendingListCleaner
 from api.audit.writer import connector
+from db.audit_queries import persons_named
 from tests.audit.support import ChainDatabase, sample_event
 
 CLEAN_LOCK_SQL = (
@@ -35,23 +36,24 @@ async def write_wide_events(chain_db: ChainDatabase, count: int) -> None:
         await writer.close()
 
 
+CONDITIONS = {
+    "household_ids": "household_ids @> ARRAY[$1::bigint]",
+    "person_ids": persons_named("audit_events", "ARRAY[$1::bigint]"),
+}
+
+
 async def events_with(chain_db: ChainDatabase, column: str, value: int) -> int:
-    """Events whose ``column`` holds ``value``, through the GIN index only."""
+    """Events whose ``column`` holds ``value``, found through its GIN index."""
+    query = f"SELECT count(*) FROM audit_events WHERE {CONDITIONS[column]}"
     owner = await chain_db.owner()
     try:
         async with owner.transaction():
             await owner.execute("SET LOCAL enable_seqscan = off")
-            plan = await owner.fetch(
-                f"EXPLAIN SELECT count(*) FROM audit_events WHERE {column} @> ARRAY[$1::bigint]",
-                value,
-            )
-            assert "Bitmap Index Scan" in "\n".join(row[0] for row in plan)
-            return int(
-                await owner.fetchval(
-                    f"SELECT count(*) FROM audit_events WHERE {column} @> ARRAY[$1::bigint]",
-                    value,
-                )
-            )
+            plan = "\n".join(row[0] for row in await owner.fetch(f"EXPLAIN {query}", value))
+            index = "household_ids_idx" if column == "household_ids" else "id_buckets_idx"
+            assert "Bitmap Index Scan" in plan
+            assert index in plan, plan
+            return int(await owner.fetchval(query, value))
     finally:
         await owner.close()
 
