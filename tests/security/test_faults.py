@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.app import create_app
-from db.engine import database_name
+from db.engine import database_name, with_database
 from tests.conftest import REPO, TEST_PSEUDONYM_KEY, TEST_SECRET, _free_port, make_settings, running
 from tests.schema.conftest import Headers, token_headers
 from tests.security.conftest import LEAKS
@@ -137,7 +137,7 @@ async def test_broken_connections_are_replaced_without_a_500(
 
 
 async def set_connections(url: str, *, allowed: bool) -> None:
-    admin = await asyncpg.connect(url.rsplit("/", 1)[0] + "/postgres")
+    admin = await asyncpg.connect(with_database(url, "postgres"))
     try:
         name = database_name(url)
         await admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS {str(allowed).lower()}")
