@@ -22,20 +22,11 @@ requests are concurrent), the next step waits up to ``flush_ms`` for as many
 events as the last one carried, which saves commits without delaying a quiet
 gateway or a queue that has already filled up.
 
-Up to ``lanes`` steps are in flight at once, each on a connection of its own:
-the next batch is hashed onto the head the previous step *will* leave and sent
-while that step is still committing; its first row then waits for the chain
-lock, which the previous step holds until its commit, and checks the head as
-above. A request therefore waits for about one step, not for the rest of the
-step in flight and then its own. If the earlier step fails, the head is not
-the one expected, nothing of the later step is written either, and it takes
-the locked path (re-hashed onto the real head).
-
 If a step fails (database down, permission, missing partition, signing), every
 event of the batch fails with ``Unavailable`` and nothing of it is committed;
 the caller must then send no data. The next step starts on a new connection.
 
-The writer keeps its own connections (as ``regsosek_app``) rather than borrowing
+The writer keeps its own connection (as ``regsosek_app``) rather than borrowing
 from the request pool: a request may hold a pool connection while it waits for
 its audit event, so an audit commit queued behind the pool could deadlock it.
 """
@@ -82,18 +73,6 @@ class _Pending:
     future: asyncio.Future[int]
 
 
-@dataclass(slots=True)
-class _Lane:
-    """A connection for chain steps and the step running on it, if any."""
-
-    connection: asyncpg.Connection | None = None
-    task: asyncio.Task[None] | None = None
-
-    @property
-    def busy(self) -> bool:
-        return self.task is not None and not self.task.done()
-
-
 def connector(dsn: str, *, statement_timeout_ms: int = 5_000) -> Connect:
     """A factory of the writer's connections: ``dsn`` (the gateway role), durable commits."""
     settings = {
@@ -124,11 +103,8 @@ class AuditWriter:
         checkpoint_every: int = 1_000,
         checkpoint_seconds: float = 300.0,
         flush_ms: float = 0.5,
-        lanes: int = 2,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
-        if lanes < 1:
-            raise ValueError("the audit writer needs at least one lane")
         self._connect = connect
         self._signer = signer
         self._checkpoint_every = checkpoint_every
@@ -139,8 +115,7 @@ class AuditWriter:
         """How many events the flusher waits for (0: none); the size of the last batch."""
         self._queue: list[_Pending] = []
         self._wakeup = asyncio.Event()
-        self._lanes = [_Lane() for _ in range(lanes)]
-        self._partitions_lock = asyncio.Lock()
+        self._connection: asyncpg.Connection | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._months: set[tuple[int, int]] = set()
@@ -180,8 +155,7 @@ class AuditWriter:
         for pending in self._queue:
             _fail(pending.future)
         self._queue.clear()
-        for lane in self._lanes:
-            await self._drop_connection(lane)
+        await self._drop_connection()
 
     async def record(self, event: AuditEvent) -> int:
         """Append ``event`` and return its ``seq`` once committed, or raise ``Unavailable``."""
@@ -197,53 +171,32 @@ class AuditWriter:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        try:
-            while self._queue or not self._closing:
-                if not self._queue:
-                    await self._wait(until=self._checkpoint_due)
-                    if not self._queue and loop.time() < self._checkpoint_due:
-                        continue
-                lane = await self._free_lane()
-                if self._queue and len(self._queue) < self._gather and not self._closing:
-                    await self._wait(until=self._queue[0].queued + self._flush_delay)
-                batch = self._queue[:MAX_BATCH]
-                del self._queue[:MAX_BATCH]
-                if self._flush_delay > 0 and len(batch) > 1:
-                    self._gather = min(len(batch), MAX_BATCH)
-                else:
-                    self._gather = 0
-                lane.task = loop.create_task(self._lane_step(lane, batch), name="audit-step")
-        finally:
-            # Every step in flight ends (commits or fails its batch) before the writer does.
-            tasks = [lane.task for lane in self._lanes if lane.task is not None]
-            if tasks:
-                await asyncio.wait(tasks)
-        for lane in self._lanes:
-            _raise_unexpected(lane)
-
-    async def _free_lane(self) -> _Lane:
-        """A lane with no step running, waiting for one to finish if all are busy."""
-        while True:
-            for lane in self._lanes:
-                if not lane.busy:
-                    _raise_unexpected(lane)
-                    return lane
-            await asyncio.wait(
-                [lane.task for lane in self._lanes if lane.task is not None],
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-
-    async def _lane_step(self, lane: _Lane, batch: list[_Pending]) -> None:
-        """One chain step on ``lane``; tells each waiter its ``seq`` or ``Unavailable``."""
-        try:
-            seqs = await self._step(batch, lane=lane)
-        except BaseException:
-            for pending in batch:
-                _fail(pending.future)
-            raise
-        for pending, seq in zip(batch, seqs, strict=True):
-            if not pending.future.done():
-                pending.future.set_result(seq)
+        while self._queue or not self._closing:
+            if not self._queue:
+                await self._wait(until=self._checkpoint_due)
+                if not self._queue and loop.time() < self._checkpoint_due:
+                    continue
+            if self._queue and len(self._queue) < self._gather and not self._closing:
+                await self._wait(until=self._queue[0].queued + self._flush_delay)
+            batch = self._queue[:MAX_BATCH]
+            del self._queue[:MAX_BATCH]
+            if self._flush_delay > 0 and len(batch) > 1:
+                self._gather = min(len(batch), MAX_BATCH)
+            else:
+                self._gather = 0
+            try:
+                seqs = await self._step(batch)
+            except Unavailable:
+                for pending in batch:
+                    _fail(pending.future)
+                continue
+            except BaseException:
+                for pending in batch:
+                    _fail(pending.future)
+                raise
+            for pending, seq in zip(batch, seqs, strict=True):
+                if not pending.future.done():
+                    pending.future.set_result(seq)
 
     async def _wait(self, *, until: float) -> None:
         """Sleep until the loop time ``until`` or until ``record`` or ``close`` wakes us."""
@@ -253,22 +206,18 @@ class AuditWriter:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout)
 
-    async def _step(
-        self, batch: list[_Pending], *, seal: bool = False, lane: _Lane | None = None
-    ) -> list[int]:
-        """One chain step on ``lane`` (the first when none is running: start, close);
-        returns the events' ``seq``. Any failure becomes ``Unavailable``.
+    async def _step(self, batch: list[_Pending], *, seal: bool = False) -> list[int]:
+        """One chain step; returns the events' ``seq``. Any failure becomes ``Unavailable``.
 
-        After a failure the lane's connection is dropped (its next step opens a
-        new one) and the partitions are checked again.
+        After a failure the connection is dropped (the next step opens a new
+        one) and the partitions are checked again.
         """
-        lane = lane or self._lanes[0]
         try:
-            connection = await self._connection_or_connect(lane)
+            connection = await self._connection_or_connect()
             try:
                 return await self._append(connection, batch, seal=seal)
             except BaseException:
-                await self._drop_connection(lane)
+                await self._drop_connection()
                 raise
         except Exception as error:
             self._months.clear()
@@ -298,11 +247,6 @@ class AuditWriter:
             # first row check, under the lock, that it is still the head.
             rows, tip = _hash_batch(batch, cached)
             if not self._checkpoint_is_due(cached, seq=tip.seq, now=now, seal=False):
-                # The head this step will leave, for the next lane's batch (a guess
-                # until the commit: if this step fails, so does that one's check).
-                self._head = dataclasses.replace(
-                    cached, seq=tip.seq, hash=tip.hash, occurred_at=tip.occurred_at
-                )
                 try:
                     await audit_store.insert_events(
                         connection,
@@ -311,19 +255,18 @@ class AuditWriter:
                         extends=(cached.seq, cached.hash or GENESIS_HASH),
                     )
                 except asyncpg.SerializationError:
-                    # Another process (or a failed step before this one) moved the
-                    # chain: take the locked path, and try this one less often while
-                    # the others stay busy.
+                    # Another process extended the chain: take the locked path, and
+                    # try this one less often while the others stay busy.
                     self.fast_misses += 1
                     self._fast_backoff = min(self._fast_backoff * 2, 64)
                     self._fast_after = self.steps + self._fast_backoff
                 else:
                     self._fast_backoff = 1
+                    self._head = dataclasses.replace(
+                        cached, seq=tip.seq, hash=tip.hash, occurred_at=tip.occurred_at
+                    )
                     self.steps += 1
                     return [row[0] for row in rows]
-        # No guess while the head is read under the lock: a step that starts meanwhile
-        # takes the locked path too, and waits for this one's commit.
-        self._head = None
         head = await audit_store.begin_chain_step(connection)
         if head.checkpoint_seq != head.seq and _new_month(head, batch):
             # Sign the last event of each month, so that once old months are
@@ -354,12 +297,9 @@ class AuditWriter:
             wanted.add((moment.year, moment.month))
             following = moment.replace(day=28) + timedelta(days=4)
             wanted.add((following.year, following.month))
-        if not wanted - self._months:
-            return
-        async with self._partitions_lock:  # one lane creates them, the other waits
-            for year, month in sorted(wanted - self._months):
-                await audit_store.ensure_partition(connection, datetime(year, month, 1, tzinfo=UTC))
-                self._months.add((year, month))
+        for year, month in sorted(wanted - self._months):
+            await audit_store.ensure_partition(connection, datetime(year, month, 1, tzinfo=UTC))
+            self._months.add((year, month))
 
     async def _checkpoint(
         self, connection: asyncpg.Connection, head: audit_store.ChainHead, *, created_at: datetime
@@ -398,13 +338,13 @@ class AuditWriter:
             return True
         return now - head.checkpoint_at >= self._checkpoint_interval
 
-    async def _connection_or_connect(self, lane: _Lane) -> asyncpg.Connection:
-        if lane.connection is None or lane.connection.is_closed():
-            lane.connection = await self._connect()
-        return lane.connection
+    async def _connection_or_connect(self) -> asyncpg.Connection:
+        if self._connection is None or self._connection.is_closed():
+            self._connection = await self._connect()
+        return self._connection
 
-    async def _drop_connection(self, lane: _Lane) -> None:
-        connection, lane.connection = lane.connection, None
+    async def _drop_connection(self) -> None:
+        connection, self._connection = self._connection, None
         await close_quietly(connection)
 
 
@@ -449,16 +389,6 @@ def _hash_batch(
         prev_hash = digest
     tip = dataclasses.replace(head, seq=seq, hash=prev_hash, occurred_at=last_at)
     return rows, tip
-
-
-def _raise_unexpected(lane: _Lane) -> None:
-    """Re-raise what a finished step raised, unless it failed closed (``Unavailable``)."""
-    task, lane.task = lane.task, None
-    if task is None or task.cancelled():
-        return
-    error = task.exception()
-    if error is not None and not isinstance(error, Unavailable):
-        raise error
 
 
 def _fail(future: asyncio.Future[int]) -> None:

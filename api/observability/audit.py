@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from api.audit.events import AuditEvent
-from api.audit.writer import AuditWriter, _Lane, _Pending
+from api.audit.writer import AuditWriter, _Pending
 from api.errors import Unavailable
 from api.observability import metrics
 from api.observability.middleware import CURRENT
@@ -32,12 +32,10 @@ class MeteredAuditWriter(AuditWriter):
             request.event, request.audited, request.seq = event, True, seq
         return seq
 
-    async def _step(
-        self, batch: list[_Pending], *, seal: bool = False, lane: _Lane | None = None
-    ) -> list[int]:
+    async def _step(self, batch: list[_Pending], *, seal: bool = False) -> list[int]:
         started = time.perf_counter()
         try:
-            seqs = await super()._step(batch, seal=seal, lane=lane)
+            seqs = await super()._step(batch, seal=seal)
         except Unavailable:
             metrics.AUDIT_FAILURES.inc()
             raise
