@@ -75,6 +75,12 @@ class PersonDisclosuresRoot:
         assert connection is not None
         return await person_disclosures(connection, nik=str(args["nik"]))
 
+    @staticmethod
+    def subject(value: Any, args: Mapping[str, Any]) -> tuple[list[int], list[int]]:
+        """The person the NIK names and their household: the lookup is a disclosure of them."""
+        households = [int(hid) for hid in value.get("householdIds") or ()]
+        return households, [int(pid) for pid in value.get("personIds") or ()]
+
 
 def audit_report_roots(
     *, policies: Callable[[], PolicySet], pool: asyncpg.Pool

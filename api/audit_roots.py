@@ -75,3 +75,11 @@ class DisclosuresRoot:
             raise BadInput("`householdId` is not a household id.")
         listed = orjson.loads(await disclosures(connection, household_id=household_id))
         return [_sequence_as_text(item) for item in listed]
+
+    @staticmethod
+    def subject(value: Any, args: Mapping[str, Any]) -> tuple[list[int], list[int]]:
+        """The household looked up and the members named in the answer: the auditor's
+        request is itself a disclosure of them (a data subject sees who looked)."""
+        household_id = parse_id(args["householdId"])
+        persons = {int(pid) for item in value for pid in item.get("personIds") or ()}
+        return ([household_id] if household_id is not None else []), sorted(persons)

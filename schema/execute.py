@@ -77,9 +77,21 @@ class Disclosure:
         if hids or pids or statement.field_paths:
             self.field_paths.update(statement.field_paths)
 
+    def add_subject(self, field: str, subject: Subject) -> None:
+        """A value root's data subject: the ids its answer named, under the root's name."""
+        household_ids, person_ids = subject
+        if household_ids or person_ids:
+            self.household_ids.update(household_ids)
+            self.person_ids.update(person_ids)
+            self.field_paths.add(field)
+
     @property
     def rows(self) -> int:
         return len(self.household_ids) + len(self.person_ids)
+
+
+Subject = tuple[list[int], list[int]]
+"""Household ids and person ids a value root's answer is about."""
 
 
 @dataclass(frozen=True)
@@ -101,13 +113,26 @@ class Execution:
 
 
 class ValueRoot(Protocol):
-    """A root field whose value is computed in Python (full object, keyed by field name)."""
+    """A root field whose value is computed in Python (full object, keyed by field name).
+
+    A root whose answer is about particular households or persons (an auditor's lookup of
+    a data subject) also has ``subject(value, args) -> (household_ids, person_ids)``; those
+    ids are then recorded as disclosed by the request, like a compiled root's rows.
+    """
 
     needs_database: bool
 
     async def value(
         self, *, caller: Caller, args: Mapping[str, Any], connection: asyncpg.Connection | None
     ) -> Any: ...
+
+
+def _record_subject(
+    disclosure: Disclosure, root: ValueRoot, field: str, value: Any, args: Mapping[str, Any]
+) -> None:
+    subject = getattr(root, "subject", None)
+    if subject is not None:
+        disclosure.add_subject(field, subject(value, args))
 
 
 class Reader(Protocol):
@@ -313,6 +338,7 @@ class Engine:
                 else:
                     root_value, args, field_def, root = plan
                     value = await root_value.value(caller=caller, args=args, connection=connection)
+                    _record_subject(outcome.disclosure, root_value, root.field_name, value, args)
                     projected = project(
                         value,
                         field_def.type,
@@ -431,7 +457,9 @@ class FallbackContext:
             if compiler is None:
                 value_root = self.engine.value_roots[name]
                 connection = await self._connect() if value_root.needs_database else None
-                return await value_root.value(caller=self.caller, args=args, connection=connection)
+                value = await value_root.value(caller=self.caller, args=args, connection=connection)
+                _record_subject(self.outcome.disclosure, value_root, name, value, args)
+                return value
             prepared = compiler.prepare(args, self.caller.program)
             if prepared.empty:
                 return None

@@ -222,6 +222,38 @@ async def test_person_disclosures_name_exactly_the_programs_that_received_the_pe
     status, body = await gql(gateway.http, auditor, PERSON, {"nik": "35091"})
     assert error_codes(body) == ["BAD_USER_INPUT"]
 
+    # The auditor's lookups are disclosures of the data subject too (UU PDP: the subject
+    # learns who looked): the next lookup names the first one, under the auditor's program.
+    status, body = await gql(gateway.http, auditor, PERSON, {"nik": target["nik"]})
+    again = {item["program"]: item for item in body["data"]["personDisclosures"]["disclosures"]}
+    assert set(again) == {"dinsos-pkh", "dinkes-pbi", "inspektorat-audit"}
+    looked = [
+        item
+        for item in body["data"]["personDisclosures"]["disclosures"]
+        if item["program"] == "inspektorat-audit"
+    ]
+    assert len(looked) == 1  # the lookup of an unknown NIK named nobody
+    assert looked[0]["fieldPaths"] == ["personDisclosures"]
+    assert looked[0]["personDisclosed"] is True
+    assert looked[0]["householdDisclosed"] is True
+    status, body = await gql(
+        gateway.http,
+        auditor,
+        "query H($id: ID!) { disclosures(householdId: $id) { program fieldPaths } }",
+        {"id": str(target["household_id"])},
+    )
+    assert status == 200, body
+    programs = [item["program"] for item in body["data"]["disclosures"]]
+    assert programs.count("inspektorat-audit") == 2  # both NIK lookups; not this one yet
+    status, body = await gql(
+        gateway.http,
+        auditor,
+        "query H($id: ID!) { disclosures(householdId: $id) { program fieldPaths } }",
+        {"id": str(target["household_id"])},
+    )
+    paths = [item["fieldPaths"] for item in body["data"]["disclosures"]]
+    assert ["disclosures"] in paths
+
 
 async def test_a_burst_of_denials_provoked_now_is_an_anomaly_with_its_events(
     gateway: Gateway,
