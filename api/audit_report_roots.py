@@ -20,7 +20,7 @@ from api.audit.chain_status import ChainMonitor
 from api.audit.reports import anomalies, period, person_disclosures, summary
 from api.audit.scopes import ScopeSizes
 from policies import PolicySet
-from schema.execute import Caller, ValueRoot
+from schema.execute import Caller, Subject, ValueRoot
 
 
 def _period_of(args: Mapping[str, Any]) -> Any:
@@ -76,7 +76,7 @@ class PersonDisclosuresRoot:
         return await person_disclosures(connection, nik=str(args["nik"]))
 
     @staticmethod
-    def subject(value: Any, args: Mapping[str, Any]) -> tuple[list[int], list[int]]:
+    def subject(value: Any, args: Mapping[str, Any]) -> Subject:
         """The person the NIK names and their household: the lookup is a disclosure of them."""
         households = [int(hid) for hid in value.get("householdIds") or ()]
         return households, [int(pid) for pid in value.get("personIds") or ()]

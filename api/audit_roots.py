@@ -17,7 +17,7 @@ import orjson
 from api.audit.queries import audit_events, disclosures, make_filter
 from api.errors import BadInput
 from schema.compiler.filters import parse_id
-from schema.execute import Caller
+from schema.execute import Caller, Subject
 
 
 def _sequence_as_text(item: dict[str, Any]) -> dict[str, Any]:
@@ -77,7 +77,7 @@ class DisclosuresRoot:
         return [_sequence_as_text(item) for item in listed]
 
     @staticmethod
-    def subject(value: Any, args: Mapping[str, Any]) -> tuple[list[int], list[int]]:
+    def subject(value: Any, args: Mapping[str, Any]) -> Subject:
         """The household looked up and the members named in the answer: the auditor's
         request is itself a disclosure of them (a data subject sees who looked)."""
         household_id = parse_id(args["householdId"])
