@@ -88,7 +88,8 @@ class Gateway:
             "/graphql", json={"query": document, "variables": variables or {}}, headers=headers
         )
         body: dict[str, Any] = answer.json()
-        assert answer.status_code == 200 and "errors" not in body, body
+        assert answer.status_code == 200, body
+        assert "errors" not in body, body
         return body
 
 
