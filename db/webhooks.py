@@ -188,7 +188,7 @@ async def delivery_changes(
         )
         .order_by(CHANGES.c.position)
     )
-    compiled = statement.compile(dialect=_DIALECT)
+    compiled = statement.compile(dialect=_DIALECT, compile_kwargs={"render_postcompile": True})
     names = compiled.positiontup or ()
     rows = await connection.fetch(compiled.string, *[compiled.params[name] for name in names])
     return [
@@ -210,9 +210,9 @@ async def record_attempt(
     await connection.execute(
         """
         UPDATE webhook_deliveries
-        SET attempts = attempts + 1, last_attempt_at = now(), status = $2,
+        SET attempts = attempts + 1, last_attempt_at = now(), status = $2::text,
             receipt_status = $3, receipt_body = $4, last_error = $5,
-            delivered_at = CASE WHEN $2 = 'delivered' THEN now() END
+            delivered_at = CASE WHEN $2::text = 'delivered' THEN now() END
         WHERE id = $1
         """,
         delivery_id,

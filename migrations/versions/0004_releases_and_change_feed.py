@@ -118,7 +118,10 @@ def upgrade() -> None:
         sa.Column("no", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("version", sa.String(length=64), nullable=False),
         sa.Column(
-            "applied_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "applied_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
         sa.Column("files", postgresql.JSONB(), nullable=False),
         sa.Column("release_no", sa.Integer(), nullable=True),
@@ -138,7 +141,10 @@ def upgrade() -> None:
         sa.Column("events", postgresql.ARRAY(change_kind), nullable=False),
         sa.Column("enabled", sa.Boolean(), server_default="true", nullable=False),
         sa.Column(
-            "created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
         sa.Column("disabled_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_subscriptions")),
@@ -156,7 +162,10 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), server_default="pending", nullable=False),
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
         sa.Column(
-            "created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
         sa.Column("last_attempt_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
@@ -194,7 +203,10 @@ def upgrade() -> None:
         f" ON releases TO {APP_ROLE}",
         f"GRANT SELECT ON webhook_subscriptions TO {APP_ROLE}",
         f"GRANT SELECT, UPDATE ON webhook_deliveries TO {APP_ROLE}",
-        *[f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {APP_ROLE}" for table in QUEUE_TABLES],
+        *[
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {APP_ROLE}"
+            for table in QUEUE_TABLES
+        ],
         # The queue tables' id sequences (pgqueuer names them; ask PostgreSQL).
         "DO $$ DECLARE sequence_name text; BEGIN"
         f" FOR sequence_name IN SELECT pg_get_serial_sequence(t, 'id')"
