@@ -17,6 +17,7 @@ from policies.rows import (
     Readable,
     home_of_visible_person,
     readable_rows,
+    scope_rows,
     statistics_rows,
 )
 from policies.store import PolicyStore
@@ -39,5 +40,6 @@ __all__ = [
     "load_policies",
     "pseudonym",
     "readable_rows",
+    "scope_rows",
     "statistics_rows",
 ]

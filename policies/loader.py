@@ -21,6 +21,8 @@ PROGRAMS_DIR = "programs"
 
 ROW_ROOTS = {"households": "households", "household": "households"}
 PERSON_ROOTS = {"persons", "person"}
+FEED_ROOTS = {"changes", "releases"}
+"""The change feed: only for a program with a row scope (its changes are relative to it)."""
 
 
 def load_policies(directory: Path) -> PolicySet:
@@ -133,6 +135,9 @@ def _program(
         inherited = program_file.person_scope is None and program_file.household_scope is None
         if root in PERSON_ROOTS and inherited:
             reason = f"{name}: Query.{root} is granted but the program has no person rows"
+            problems.append(Problem(POLICY_FILE, line, reason))
+        if root in FEED_ROOTS and inherited:
+            reason = f"{name}: Query.{root} is granted but the program has no row scope"
             problems.append(Problem(POLICY_FILE, line, reason))
         if root == "householdStats" and program_file.statistics_scope is None:
             reason = f"{name}: Query.householdStats is granted but its statistics scope is none"

@@ -130,27 +130,30 @@ def policy_statements(policy_set: PolicySet) -> list[str]:
     return statements
 
 
-async def apply_policies(url: str, policy_set: PolicySet) -> None:
-    """Replace every RLS policy of the registry tables with ``policy_set``'s, atomically.
-
-    Other policies found on those tables are dropped too: the tables' only
-    way in for the gateway role is the one generated here.
-    """
+async def install_policies(connection: asyncpg.Connection, policy_set: PolicySet) -> None:
+    """Replace every RLS policy of the registry tables with ``policy_set``'s, in the caller's
+    transaction. Other policies found on those tables are dropped too: the tables' only
+    way in for the gateway role is the one generated here."""
     statements = policy_statements(policy_set)
     tables = [table.name for table in TABLES.values()]
+    existing = await connection.fetch(
+        "SELECT format('DROP POLICY %I ON %I.%I', policyname, schemaname, tablename)"
+        " FROM pg_policies WHERE schemaname = current_schema()"
+        " AND tablename = ANY($1::text[])",
+        tables,
+    )
+    for row in existing:
+        await connection.execute(row[0])
+    for statement in statements:
+        await connection.execute(statement)
+
+
+async def apply_policies(url: str, policy_set: PolicySet) -> None:
+    """``install_policies`` in a transaction of its own, atomically."""
     connection = await asyncpg.connect(plain_url(url))
     try:
         async with connection.transaction():
-            existing = await connection.fetch(
-                "SELECT format('DROP POLICY %I ON %I.%I', policyname, schemaname, tablename)"
-                " FROM pg_policies WHERE schemaname = current_schema()"
-                " AND tablename = ANY($1::text[])",
-                tables,
-            )
-            for row in existing:
-                await connection.execute(row[0])
-            for statement in statements:
-                await connection.execute(statement)
+            await install_policies(connection, policy_set)
     finally:
         await connection.close()
 

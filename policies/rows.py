@@ -70,6 +70,20 @@ def readable_rows(
     then left out, while the person-level conditions of a direct person scope
     still apply.
     """
+    scope = scope_rows(entity, program=program, name=name, parent_visible=parent_visible)
+    if not _reads(program, entity):
+        return scope
+    return Readable(scope.table, and_(agreement_in_force(program), scope.predicate))
+
+
+def scope_rows(
+    entity: Entity, *, program: Program, name: str, parent_visible: bool = False
+) -> Readable:
+    """``readable_rows`` without the agreement's validity window: the row scope as such.
+
+    For computing which rows enter or leave a program's scope when a release
+    or a policy change is recorded (``db.releases``); never for serving rows.
+    """
     table = TABLES[entity].alias(name)
     if not _reads(program, entity):
         return Readable(table, false())
@@ -80,7 +94,7 @@ def readable_rows(
             predicate = _person(program, table, name=name, parent_visible=parent_visible)
         case Entity.ASSISTANCE:
             predicate = _inherited(program, table, name=name, parent_visible=parent_visible)
-    return Readable(table, and_(agreement_in_force(program), predicate))
+    return Readable(table, predicate)
 
 
 def statistics_rows(*, program: Program, name: str) -> Readable:

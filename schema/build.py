@@ -27,6 +27,7 @@ from schema.audit_report_types import (
     ChainStatus,
     PersonDisclosures,
 )
+from schema.change_types import Release, change_types
 from schema.enums import HouseholdDimension, RegionLevel, household_order
 from schema.inputs import AuditFilter, HouseholdFilter, PersonFilter
 from schema.registry_types import build_registry_types
@@ -120,6 +121,20 @@ def build_strawberry_schema(program: Program, resolve: RootResolver) -> strawber
                 arguments={"id": (strawberry.ID, REQUIRED)},
                 resolve=resolve,
             )
+    if "releases" in allowed:
+        fields["releases"] = _root_field(
+            "releases", returns=list[Release], arguments={}, resolve=resolve
+        )
+    if "changes" in allowed and (household is not None or person is not None):
+        fields["changes"] = _root_field(
+            "changes",
+            returns=change_types(household, person),
+            arguments={
+                "after": (Optional[str], None),  # noqa: UP045
+                "first": (Optional[int], 100),  # noqa: UP045
+            },
+            resolve=resolve,
+        )
     if "householdStats" in allowed:
         fields["householdStats"] = _root_field(
             "householdStats",

@@ -41,7 +41,10 @@ import orjson
 GENESIS_HASH: Final = bytes(32)
 """``prev_hash`` of the first event of the chain."""
 
-ENDPOINTS: Final = frozenset({"graphql", "token"})
+ENDPOINTS: Final = frozenset({"graphql", "token", "webhook"})
+"""``webhook``: one push of a program's changes by ``regsosek worker`` (outcome ``allowed``,
+written before the body leaves; ``request_id`` ``webhook-<delivery>-<attempt>``, the ids the
+body names, no client: the subscription and release are in ``operation_name``)."""
 OUTCOMES: Final = frozenset(
     {
         "allowed",

@@ -9,9 +9,9 @@ import typer
 from api.cli.common import console, load_settings, run
 from api.database import owner_database_url
 from db import migrate
-from policies import load_policies
+from db.releases.policy_change import apply_and_record
 from policies.loader import PACKAGED_POLICY_DIR
-from policies.rls import apply_policies
+from policies.snapshot import snapshot
 
 app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
 
@@ -42,8 +42,9 @@ async def upgrade_database(url: str, *, policy_dir: Path | None = None) -> None:
     """Alembic to head, then the policies' row-level-security policies.
 
     ``policy_dir`` defaults to the packaged ``policies/``; a broken policy
-    directory fails the upgrade before anything changes (``PolicyError``).
+    directory fails the upgrade before anything changes (``PolicyError``). Applying a
+    policy other than the one in force is recorded as a release (``db.releases``).
     """
-    policy_set = load_policies(policy_dir or PACKAGED_POLICY_DIR)
+    files, policy_set = snapshot(policy_dir or PACKAGED_POLICY_DIR)
     await migrate.upgrade_async(url)
-    await apply_policies(url, policy_set)
+    await apply_and_record(url, files=files, policy_set=policy_set)

@@ -11,9 +11,11 @@ from rich.table import Table
 from api.cli.common import console, errors, load_settings, run
 from api.database import owner_database_url
 from db.catalog import CATALOG
+from db.releases.policy_change import apply_and_record
 from policies import Entity, FieldMode, PolicyError, PolicySet, Program, load_policies
-from policies.rls import apply_policies, render_predicate
+from policies.rls import render_predicate
 from policies.rows import home_of_visible_person, readable_rows, statistics_rows
+from policies.snapshot import snapshot
 
 app = typer.Typer(
     help="Access policies: check, explain, install in PostgreSQL.", no_args_is_help=True
@@ -128,13 +130,24 @@ def _field_table(program: Program) -> Table:
 
 @app.command()
 def apply(directory: Path | None = DirectoryOption) -> None:
-    """Install the row scopes as PostgreSQL row-level-security policies (one transaction)."""
+    """Install the row scopes as PostgreSQL row-level-security policies (one transaction).
+
+    A policy other than the one in force is recorded as a release: the rows it moves into or
+    out of each program's scope become ENTERED / LEFT changes of that program's feed.
+    """
     settings = load_settings()
     folder = directory if directory is not None else settings.resolved_policy_dir()
-    policy_set = _load(folder)
+    _load(folder)
+    files, policy_set = snapshot(folder)
     with owner_database_url(settings) as url:
-        run(apply_policies(url, policy_set))
+        applied = run(apply_and_record(url, files=files, policy_set=policy_set))
     console.print(
         f"row-level security installed for {len(policy_set.programs)} programs "
         f"(policy version [bold]{policy_set.version[:16]}[/bold])"
     )
+    if applied.release is not None:
+        console.print(
+            f"recorded as release {applied.release}: {applied.changes:,} program change(s)",
+            markup=False,
+            highlight=False,
+        )

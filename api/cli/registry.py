@@ -24,6 +24,7 @@ from db.importer import (
     import_regions,
     import_registry,
 )
+from db.releases.ledger import ReleaseRefused
 from db.seed import RegistryNotEmpty, seed_registry
 
 DEFAULT_SEED = 20221015
@@ -109,12 +110,19 @@ def import_command(
         Path, typer.Argument(help="A households/persons/assistance file, or a directory.")
     ],
     dry_run: bool = typer.Option(False, "--dry-run", help="Check everything, write nothing."),
+    release: str | None = typer.Option(
+        None, "--release", help="Release id to record (default: import-<UTC time>)."
+    ),
 ) -> None:
-    """Import households, persons and assistance (CSV or Parquet); any bad row writes nothing."""
+    """Import households, persons and assistance (CSV or Parquet); any bad row writes nothing.
+
+    The import is recorded as a release: each file's SHA-256, what was added, changed and
+    removed, and each program's changes (who entered or left its scope).
+    """
     with _owner_database() as url:
         try:
-            summary = run(import_registry(url, path, dry_run=dry_run))
-        except Unreadable as error:
+            summary = run(import_registry(url, path, dry_run=dry_run, release=release))
+        except (Unreadable, ReleaseRefused) as error:
             raise _fail(str(error)) from None
         except ImportRejected as rejected:
             raise _report(rejected) from None
@@ -128,6 +136,17 @@ def import_command(
         highlight=False,
         soft_wrap=True,
     )
+    if not summary.dry_run:
+        counts = summary.counts
+        console.print(
+            f"release {summary.release}: households {counts.households_added:,} added, "
+            f"{counts.households_changed:,} changed, {counts.households_removed:,} removed; "
+            f"persons {counts.persons_added:,} added, {counts.persons_changed:,} changed, "
+            f"{counts.persons_removed:,} removed; {summary.changes:,} program change(s)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _report(rejected: ImportRejected) -> typer.Exit:

@@ -5,13 +5,18 @@ does not parse, a row inconsistent in itself, a problem across rows or
 files, or a clash with the registry. Any problem rejects the whole import
 (:class:`ImportRejected` lists them all, with file, line, column and
 reason). A clean import is written in one transaction, under a lock that
-keeps other writers out between the checks and the writes. See
-:mod:`db.importer.checks` for what replaces what.
+keeps other writers out between the checks and the writes, and is recorded
+as a release (its id, time, each file's SHA-256, what was added, changed and
+removed) with each program's changes (``db.releases``). A rejected import
+records nothing. See :mod:`db.importer.checks` for what replaces what and
+:mod:`db.importer.write` for how identity is kept.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -23,6 +28,20 @@ from db.importer.parse import parse_source
 from db.importer.problems import ImportRejected, Problem, Unreadable
 from db.importer.source import SUFFIXES, Source, read_source
 from db.importer.write import write_batch
+from db.models.releases import ReleaseKind
+from db.releases.deliveries import schedule_deliveries
+from db.releases.ledger import (
+    Counts,
+    ReleaseRefused,
+    applied_policy,
+    begin_release,
+    check_release_id,
+    create_events_table,
+    lock_registry,
+    publish_events,
+    release_exists,
+)
+from db.releases.scopes import program_scopes
 
 
 @dataclass(frozen=True)
@@ -33,6 +52,10 @@ class ImportSummary:
     persons: int
     receipts: int
     dry_run: bool
+    release: str
+    counts: Counts
+    changes: int
+    """Program changes the release recorded (0 for a dry run)."""
 
 
 def find_files(path: Path) -> dict[str, Path]:
@@ -97,28 +120,66 @@ def _valid_kks(source: Source, *, only: set[int] | None = None) -> set[str]:
     }
 
 
-async def import_registry(url: str, path: Path, *, dry_run: bool = False) -> ImportSummary:
-    """Check the files at ``path`` and, unless ``dry_run``, load them in one transaction.
+def file_digests(files: dict[str, Path]) -> list[dict[str, object]]:
+    """Each file's name, size and SHA-256, as the release records them."""
+    digests = []
+    for path in sorted(files.values()):
+        digest = hashlib.sha256()
+        with path.open("rb") as stream:
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(chunk)
+        digests.append(
+            {"name": path.name, "bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+        )
+    return digests
 
-    Raises :class:`Unreadable` for input that cannot be read and
-    :class:`ImportRejected` (nothing written) for any bad row.
+
+def default_release_id() -> str:
+    """A release id for an import that names none: ``import-<UTC time>``."""
+    return "import-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+
+
+async def import_registry(
+    url: str, path: Path, *, dry_run: bool = False, release: str | None = None
+) -> ImportSummary:
+    """Check the files at ``path`` and, unless ``dry_run``, load them in one transaction
+    recorded as release ``release`` (default ``import-<UTC time>``).
+
+    Raises :class:`Unreadable` for input that cannot be read,
+    :class:`ImportRejected` (nothing written) for any bad row, and
+    :class:`ReleaseRefused` for a release id that is malformed, reserved or taken.
     """
+    release_id = check_release_id(release or default_release_id())
     files = find_files(path)
     sources, batch, problems = _read(files)
     problems += check_rows(batch, sources)
+    counts, changes = Counts(), 0
     connection = await asyncpg.connect(plain_url(url))
     try:
         async with connection.transaction(readonly=dry_run):
             if not dry_run:
-                await connection.execute(
-                    "LOCK TABLE households, persons, assistance_receipts"
-                    " IN SHARE ROW EXCLUSIVE MODE"
-                )
+                await lock_registry(connection)
+            elif await release_exists(connection, release_id):
+                raise ReleaseRefused(f"release {release_id!r} is already recorded")
             problems += await check_registry(connection, batch, sources=sources)
             if problems:
                 raise ImportRejected(problems)
             if not dry_run:
-                await write_batch(connection, batch)
+                recorded = await begin_release(
+                    connection,
+                    release_id=release_id,
+                    kind=ReleaseKind.IMPORT,
+                    files=file_digests(files),
+                )
+                await create_events_table(connection)
+                scopes = program_scopes(await applied_policy(connection))
+                written = await write_batch(
+                    connection, batch, at=recorded.imported_at, scopes=scopes
+                )
+                recorded.counts = counts = written.counts
+                await publish_events(connection, recorded)
+                await schedule_deliveries(connection, recorded)
+                changes = recorded.changes
     finally:
         await connection.close()
     replaced = sum(1 for record in batch.households if record.text("kk_number") in batch.existing)
@@ -129,4 +190,7 @@ async def import_registry(url: str, path: Path, *, dry_run: bool = False) -> Imp
         persons=sum(len(group) for group in batch.persons.values()),
         receipts=sum(len(group) for group in (batch.receipts or {}).values()),
         dry_run=dry_run,
+        release=release_id,
+        counts=counts,
+        changes=changes,
     )

@@ -18,7 +18,11 @@ Invariants:
 * a registry that already holds households is refused
   (:class:`RegistryNotEmpty`) unless ``replace=True``, which empties the three
   registry tables first, in the same transaction;
-* the whole load is one transaction: it lands completely or not at all.
+* the whole load is one transaction: it lands completely or not at all;
+* it is recorded as release ``seed``, with every row in a program's scope (of
+  the policy applied to the database) ENTERED in that program's change feed;
+  ``replace`` also forgets the earlier releases and their changes (the ids
+  they name are given to the new rows), while positions keep counting up.
 
 Speed: rows are drawn column-wise with numpy, in chunks, and written as
 PostgreSQL binary COPY; secondary indexes and constraints are set aside
@@ -40,6 +44,16 @@ from rich.progress import (
 )
 
 from db.engine import plain_url
+from db.models.releases import ReleaseKind
+from db.releases.ledger import (
+    Counts,
+    applied_policy,
+    begin_release,
+    create_events_table,
+    publish_events,
+)
+from db.releases.scope_events import record_scope_changes
+from db.releases.scopes import program_scopes
 from db.seed.chunks import CHUNK_HOUSEHOLDS, Chunk, ChunkMaker, Vocabularies
 from db.seed.households import Geography
 from db.seed.load import (
@@ -112,6 +126,8 @@ async def seed_registry(
                     await copy_registry(connection, maker=maker, sizes=sizes, on_chunk=count)
                     bar.update(task, description="indexes")
                 await reset_sequences(connection)
+                bar.update(task, description="changes")
+                await _record_seed_release(connection, households=households, totals=totals)
                 bar.update(task, description="analyse")
                 await connection.execute(f"ANALYZE {', '.join(REGISTRY_TABLES)}")
                 bar.update(task, description="done")
@@ -124,6 +140,21 @@ async def seed_registry(
         regions_added=regions_added,
         seconds=time.perf_counter() - started,
     )
+
+
+SEED_RELEASE = "seed"
+
+
+async def _record_seed_release(
+    connection: asyncpg.Connection, *, households: int, totals: dict[str, int]
+) -> None:
+    """Release ``seed``: every row in a program's scope ENTERED."""
+    release = await begin_release(connection, release_id=SEED_RELEASE, kind=ReleaseKind.SEED)
+    release.counts = Counts(households_added=households, persons_added=totals["persons"])
+    await create_events_table(connection)
+    scopes = program_scopes(await applied_policy(connection))
+    await record_scope_changes(connection, old=[], new=scopes)
+    await publish_events(connection, release)
 
 
 async def _make_room(connection: asyncpg.Connection, *, replace: bool) -> None:
@@ -143,3 +174,10 @@ async def _make_room(connection: asyncpg.Connection, *, replace: bool) -> None:
             "or pass --replace to delete every household, person and receipt first"
         )
     await connection.execute(f"TRUNCATE {', '.join(REGISTRY_TABLES)} RESTART IDENTITY")
+    await connection.execute("LOCK TABLE change_positions IN EXCLUSIVE MODE")
+    if existing:
+        await connection.execute("TRUNCATE program_changes, webhook_deliveries")
+        await connection.execute("UPDATE policy_versions SET release_no = NULL")
+        await connection.execute("DELETE FROM releases")
+    else:
+        await connection.execute("DELETE FROM releases WHERE id = $1", SEED_RELEASE)

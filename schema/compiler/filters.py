@@ -147,7 +147,10 @@ def household_predicates(shape: Iterable[Hashable], table: FromClause) -> list[C
             woman = table.c.head_sex == literal_column("'FEMALE'")
             predicates.append(woman if token[1] else not_(woman))
         elif kind == "updated_since":
-            predicates.append(table.c.updated_at >= bindparam("q_updated_since"))
+            # Exclusive: a sync that asks from the newest ``updatedAt`` it stored gets only
+            # what changed after it. Rows of one release share that time; within it, the
+            # UPDATED_AT_ASC cursor's (updatedAt, id) key is the tie-breaker.
+            predicates.append(table.c.updated_at > bindparam("q_updated_since"))
     return predicates
 
 

@@ -291,10 +291,18 @@ class RegionsRoot:
         )
 
 
+def _feed_roots() -> dict[str, RootCompiler]:
+    """``releases`` and ``changes`` (``schema.compiler.changes``, which builds on this module)."""
+    from schema.compiler.changes import ChangesRoot, ReleasesRoot
+
+    return {"releases": ReleasesRoot(), "changes": ChangesRoot()}
+
+
 ROOTS: dict[str, RootCompiler] = {
     "households": HouseholdsRoot(),
     "persons": PersonsRoot(),
     "household": ByIdRoot(Entity.HOUSEHOLD),
     "person": ByIdRoot(Entity.PERSON),
     "regions": RegionsRoot(),
+    **_feed_roots(),
 }

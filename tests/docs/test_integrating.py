@@ -2,7 +2,9 @@
 run against a live gateway. Shell blocks run in bash (curl on a real port), the operator's
 ``regsosek client create`` makes the client whose credentials are then substituted for
 the page's placeholders, GraphQL blocks are sent with a real token, JSON blocks are
-answers of the contract's shape, and the Python example syncs into SQLite, twice."""
+answers of the contract's shape, the Python sync runs against the change feed before and
+after a real import batch (and once more, receiving nothing), and the webhook signature
+check verifies a body signed by the gateway's own key."""
 
 from __future__ import annotations
 
@@ -17,8 +19,14 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
+from joserfc.errors import BadSignatureError
 
-from tests.conftest import REPO, live_server, make_settings
+from api.auth.keys import KeyStore
+from api.webhooks.signing import sign_detached
+from db.importer import import_registry
+from tests.conftest import REPO, TEST_SECRET, live_server, make_settings
+from tests.db.support import layout_rows, write_csv
 
 GUIDE = REPO / "docs" / "integrating.md"
 BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.S | re.M)
@@ -57,17 +65,31 @@ async def _run(
 
 
 def test_the_guide_has_the_blocks_it_promises() -> None:
-    assert len(blocks("sh")) == 5
+    assert len(blocks("sh")) == 6
     assert len(blocks("graphql")) == 2
-    assert len(blocks("json")) == 2
-    assert len(blocks("python")) == 1
+    assert len(blocks("json")) == 3
+    assert len(blocks("python")) == 2
     for placeholder in PLACEHOLDERS:
         assert placeholder in blocks("sh")[1]
+
+
+def _operator(block: str) -> bool:
+    return block.startswith("regsosek ")
+
+
+def test_the_webhook_example_carries_kinds_and_identities_only() -> None:
+    (example,) = [json.loads(text) for text in blocks("json") if '"changes"' in text]
+    assert {change["kind"] for change in example["changes"]} <= {"ENTERED", "UPDATED", "LEFT"}
+    for change in example["changes"]:
+        (row,) = [value for key, value in change.items() if key != "kind"]
+        assert set(row) == {"id"}
 
 
 def test_the_error_examples_have_the_contracts_shape() -> None:
     codes = []
     for text in blocks("json"):
+        if '"errors"' not in text:
+            continue
         body = json.loads(text)
         (error,) = body["errors"]
         assert error["extensions"]["code"] in CODES
@@ -88,12 +110,16 @@ async def test_the_integrators_guide_runs_as_written(
         "REGSOSEK_POLICY_DIR": str(REPO / "policies"),
         "REGSOSEK_DATA_DIR": str(tmp_path / "operator"),
     }
-    operator, exports, *calls = blocks("sh")
+    operator, subscribe = [block for block in blocks("sh") if _operator(block)]
+    exports, *calls = [block for block in blocks("sh") if not _operator(block)]
 
-    # The operator registers the client (the page's first block).
+    # The operator registers the client (the page's first block) and its webhook.
     made = await _run(["bash", "-euo", "pipefail", "-c", operator], env=environment, cwd=work)
     assert made.returncode == 0, made.stderr
     credentials = json.loads(made.stdout)
+    hooked = await _run(["bash", "-euo", "pipefail", "-c", subscribe], env=environment, cwd=work)
+    assert hooked.returncode == 0, hooked.stderr
+    assert json.loads(hooked.stdout)["program"] == "dinsos-pkh"
 
     with live_server(make_settings(url, tmp_path / "data")) as server:
         # The developer's shell: exports with the real values, then every command in order.
@@ -131,9 +157,10 @@ async def test_the_integrators_guide_runs_as_written(
                 answer = await http.post("/graphql", json={"query": document}, headers=headers)
                 body = answer.json()
                 assert "errors" not in body, body
-                assert body["data"]["households"]["nodes"]
+                (connection,) = body["data"].values()
+                assert connection["nodes"]
 
-        # The Python example, twice: everything, then only what changed since.
+        # The sync: everything, then a release's changes once, then nothing.
         example = work / "sync.py"
         example.write_text(blocks("python")[0])
         python_env = {
@@ -145,8 +172,14 @@ async def test_the_integrators_guide_runs_as_written(
         python = str(REPO / ".venv" / "bin" / "python")
         first = await _run([python, str(example)], env=python_env, cwd=work)
         assert first.returncode == 0, first.stderr
+        release = await _import_a_batch(url, tmp_path / "batch")
         second = await _run([python, str(example)], env=python_env, cwd=work)
         assert second.returncode == 0, second.stderr
+        third = await _run([python, str(example)], env=python_env, cwd=work)
+        assert third.returncode == 0, third.stderr
+
+        # The signature check, on a body signed with the gateway's own key.
+        await _check_the_verification_example(url, server.url)
 
     connection = await asyncpg.connect(url)
     try:
@@ -154,14 +187,17 @@ async def test_the_integrators_guide_runs_as_written(
             "SELECT id, kk_number, welfare_decile FROM households"
             " WHERE kabupaten_code = '3509' AND welfare_decile <= 4 ORDER BY id"
         )
-        newest = await connection.fetchval(
-            "SELECT max(updated_at) FROM households"
-            " WHERE kabupaten_code = '3509' AND welfare_decile <= 4"
+        seeded = await connection.fetchval(
+            "SELECT count(*) FROM program_changes c JOIN releases r ON r.no = c.release_no"
+            " WHERE c.program = 'dinsos-pkh' AND r.id = 'seed'"
         )
-        boundary = await connection.fetchval(
-            "SELECT count(*) FROM households WHERE kabupaten_code = '3509'"
-            " AND welfare_decile <= 4 AND updated_at = $1",
-            newest,
+        kinds = dict(
+            await connection.fetch(
+                "SELECT c.kind::text, count(*) FROM program_changes c"
+                " JOIN releases r ON r.no = c.release_no"
+                " WHERE c.program = 'dinsos-pkh' AND r.id = $1 GROUP BY c.kind",
+                release,
+            )
         )
     finally:
         await connection.close()
@@ -173,6 +209,55 @@ async def test_the_integrators_guide_runs_as_written(
     finally:
         stored.close()
     assert rows == [tuple(row) for row in expected]
-    assert first.stdout.startswith(f"received {len(expected)} households; {len(expected)} stored")
-    # The second run asks from the newest updatedAt it stored: only the boundary rows come again.
-    assert second.stdout.startswith(f"received {boundary} households; {len(expected)} stored")
+    assert first.stdout.startswith(f"received {seeded} changes ({seeded} entered, 0 updated")
+    # The batch re-imports 40 families; only those it changed come, once.
+    entered, updated, left = (kinds.get(kind, 0) for kind in ("ENTERED", "UPDATED", "LEFT"))
+    assert 0 < entered + updated + left < 40
+    assert second.stdout.startswith(
+        f"received {entered + updated + left} changes ({entered} entered, {updated} updated,"
+        f" {left} left)"
+    )
+    assert third.stdout.startswith("received 0 changes")
+
+
+async def _import_a_batch(url: str, directory: Path) -> str:
+    """A release re-importing 40 families of Jember: 10 change desil (some in or out of
+    dinsos-pkh's desil 1-4), 5 change address, the rest come unchanged."""
+    connection = await asyncpg.connect(url)
+    try:
+        kks = await connection.fetchval(
+            "SELECT array_agg(kk_number ORDER BY id) FROM (SELECT kk_number, id FROM households"
+            " WHERE kabupaten_code = '3509' ORDER BY id LIMIT 40) f"
+        )
+        rows = await layout_rows(connection, kks)
+    finally:
+        await connection.close()
+    for row in rows["households"][:10]:
+        row["welfare_decile"] = 11 - row["welfare_decile"]
+    for row in rows["households"][10:15]:
+        row["address"] = row["address"] + " (pindah RT)"
+    await import_registry(url, write_csv(directory, rows), release="2025Q4")
+    return "2025Q4"
+
+
+async def _check_the_verification_example(url: str, gateway: str) -> None:
+    namespace: dict[str, object] = {}
+    os.environ["GATEWAY"] = gateway
+    try:
+        exec(compile(blocks("python")[1], "verify_webhook.py", "exec"), namespace)
+        verify = namespace["verify"]
+        assert callable(verify)
+        pool = await asyncpg.create_pool(url, min_size=1, max_size=1)
+        try:
+            keys = await KeyStore.open(pool=pool, master_secret=bytes.fromhex(TEST_SECRET))
+        finally:
+            await pool.close()
+        body = b'{"changes": [{"kind": "LEFT", "household": {"id": "10"}}]}'
+        signature = sign_detached(body, keys=keys)
+        header = await asyncio.to_thread(verify, body, signature)
+        assert header["kid"] == keys.current().kid
+        altered = body.replace(b"LEFT", b"ENTERED")
+        with pytest.raises(BadSignatureError):
+            await asyncio.to_thread(verify, altered, signature)
+    finally:
+        del os.environ["GATEWAY"]

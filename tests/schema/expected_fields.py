@@ -104,6 +104,8 @@ EXPECTED_ROOTS: dict[str, set[str]] = {
         "householdStats",
         "regions",
         "myAccess",
+        "releases",
+        "changes",
     },
     "bappeda-statistik": {"householdStats", "regions", "myAccess"},
     "inspektorat-audit": {

@@ -1,0 +1,85 @@
+"""``regsosek policy apply`` as a release: the rows a policy change moves in or out of scope.
+
+Applying a policy installs its row-level-security policies and, in the same
+transaction and under the same lock as imports, compares every program's new
+row scope with the one last applied (``policy_versions``): rows only the new
+scope admits are ENTERED, rows only the old one admitted are LEFT, in a
+release ``policy-<time>-<version>`` (kind ``policy``). The snapshot of the
+files applied is kept for the next comparison. Applying the version already
+in force records nothing. The first policy applied to a registry that holds
+rows makes every row in scope ENTERED (nothing was in scope before).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+import orjson
+
+from db.engine import plain_url
+from db.models.releases import ReleaseKind
+from db.releases.deliveries import schedule_deliveries
+from db.releases.ledger import (
+    applied_policy,
+    begin_release,
+    create_events_table,
+    lock_registry,
+    publish_events,
+)
+from db.releases.scope_events import record_scope_changes
+from db.releases.scopes import program_scopes
+from policies import PolicySet
+from policies.rls import install_policies
+from policies.snapshot import PolicyFiles
+
+
+@dataclass(frozen=True)
+class Applied:
+    version: str
+    release: str | None
+    """The release recorded for the change; None when this version was already in force."""
+    changes: int
+
+
+async def applied_version(connection: asyncpg.Connection) -> str | None:
+    version = await connection.fetchval(
+        "SELECT version FROM policy_versions ORDER BY no DESC LIMIT 1"
+    )
+    return None if version is None else str(version)
+
+
+async def apply_and_record(url: str, *, files: PolicyFiles, policy_set: PolicySet) -> Applied:
+    """Install ``policy_set`` (loaded from ``files``) and record what it changes, atomically."""
+    connection = await asyncpg.connect(plain_url(url))
+    try:
+        async with connection.transaction():
+            await lock_registry(connection)
+            await install_policies(connection, policy_set)
+            if await applied_version(connection) == policy_set.version:
+                return Applied(policy_set.version, None, 0)
+            old = program_scopes(await applied_policy(connection))
+            moment = await connection.fetchval(
+                "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC',"
+                ' \'YYYYMMDD"T"HH24MISSUS"Z"\')'
+            )
+            release = await begin_release(
+                connection,
+                release_id=f"policy-{moment}-{policy_set.version[:8]}",
+                kind=ReleaseKind.POLICY,
+                policy_version=policy_set.version,
+            )
+            await create_events_table(connection)
+            await record_scope_changes(connection, old=old, new=program_scopes(policy_set))
+            await publish_events(connection, release)
+            await schedule_deliveries(connection, release)
+            await connection.execute(
+                "INSERT INTO policy_versions (version, files, release_no)"
+                " VALUES ($1, $2::jsonb, $3)",
+                policy_set.version,
+                orjson.dumps(files).decode(),
+                release.no,
+            )
+            return Applied(policy_set.version, release.id, release.changes)
+    finally:
+        await connection.close()
