@@ -255,7 +255,10 @@ def person_predicates(
         elif kind == "pregnant":
             predicates.append(table.c.pregnant if token[1] else not_(table.c.pregnant))
         elif kind == "disability":
-            severe = or_(*[table.c[c].in_(SEVERE) for c in DIFFICULTY_COLUMNS])
+            # Literal labels: an ``in_`` of plain values would be an "expanding" bind
+            # parameter, which the compiled statement text cannot carry.
+            labels = [literal_column(f"'{label}'") for label in SEVERE]
+            severe = or_(*[table.c[c].in_(labels) for c in DIFFICULTY_COLUMNS])
             predicates.append(severe if token[1] else not_(severe))
         elif kind == "household":
             predicates.append(table.c.household_id == bindparam("q_household", type_=BigInteger))
