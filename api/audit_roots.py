@@ -58,7 +58,7 @@ class AuditEventsRoot:
         cursors = self.cursor_keys.for_program(caller.program.name).scope(
             connection="auditEvents",
             ordering=SEQ_ORDER,
-            criteria=canonical_criteria(asdict(event_filter)),
+            criteria=lambda: canonical_criteria(asdict(event_filter)),
         )
         after = args.get("after")
         after_seq = None if after is None else struct.unpack(">q", cursors.open(after, size=8))[0]

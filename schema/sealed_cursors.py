@@ -34,8 +34,8 @@ import base64
 import binascii
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -64,6 +64,10 @@ def _derive(master_secret: bytes, *, generation: int, program: str) -> AESGCMSIV
     return AESGCMSIV(key)
 
 
+Criteria = Callable[[], bytes]
+"""The canonical filter of a connection, computed only when a cursor is sealed or opened."""
+
+
 @dataclass(frozen=True)
 class ProgramCursorKeys:
     """One program's cursor keys: ``generation`` seals; it and the previous one open."""
@@ -72,13 +76,14 @@ class ProgramCursorKeys:
     generation: int
     openers: Mapping[int, AESGCMSIV]
 
-    def scope(self, *, connection: str, ordering: str, criteria: bytes = b"") -> CursorScope:
-        """The cursors of one connection field of one request (``criteria``: the canonical
+    @property
+    def sealer(self) -> AESGCMSIV:
+        return self.openers[self.generation]
+
+    def scope(self, *, connection: str, ordering: str, criteria: Criteria) -> CursorScope:
+        """The cursors of one connection field of one request (``criteria``: its canonical
         filter, see ``canonical_criteria``)."""
-        binding = b"\x00".join(
-            (_DOMAIN, self.program.encode(), connection.encode(), ordering.encode(), criteria)
-        )
-        return CursorScope(keys=self, binding=binding)
+        return CursorScope(self, connection=connection, ordering=ordering, criteria=criteria)
 
 
 class CursorKeys:
@@ -124,24 +129,46 @@ def canonical_criteria(values: Mapping[str, Any]) -> bytes:
     return orjson.dumps(plain(values), option=orjson.OPT_SORT_KEYS)
 
 
-@dataclass(frozen=True)
 class CursorScope:
-    """Seals and opens the cursors of one connection field in one request."""
+    """Seals and opens the cursors of one connection field in one request.
 
-    keys: ProgramCursorKeys
-    binding: bytes
-    mark: str = field(default_factory=lambda: os.urandom(16).hex())
-    """What the SQL writes before each position (see the module)."""
+    Every request of a connection makes one (for its mark); the binding is computed only
+    when a cursor is sealed or opened, so a request without cursors pays a random mark.
+    """
+
+    __slots__ = ("_binding", "_connection", "_criteria", "_ordering", "keys", "mark")
+
+    def __init__(
+        self, keys: ProgramCursorKeys, *, connection: str, ordering: str, criteria: Criteria
+    ) -> None:
+        self.keys = keys
+        self.mark = os.urandom(16).hex()
+        """What the SQL writes before each position (see the module)."""
+        self._connection = connection
+        self._ordering = ordering
+        self._criteria = criteria
+        self._binding: bytes | None = None
+
+    @property
+    def binding(self) -> bytes:
+        """The associated data: program, connection, ordering, canonical filter."""
+        if self._binding is None:
+            self._binding = b"\x00".join(
+                (
+                    _DOMAIN,
+                    self.keys.program.encode(),
+                    self._connection.encode(),
+                    self._ordering.encode(),
+                    self._criteria(),
+                )
+            )
+        return self._binding
 
     def seal(self, position: bytes) -> str:
-        return self._seal(position, os.urandom(NONCE_BYTES))
-
-    def _seal(self, position: bytes, nonce: bytes) -> str:
-        sealer = self.keys.openers[self.keys.generation]
-        sealed = (
-            bytes((self.keys.generation,)) + nonce + sealer.encrypt(nonce, position, self.binding)
-        )
-        return base64.urlsafe_b64encode(sealed).rstrip(b"=").decode("ascii")
+        """A new cursor of ``position``."""
+        nonce = os.urandom(NONCE_BYTES)
+        encrypt = self.keys.sealer.encrypt
+        return _encode(self.keys.generation, nonce, encrypt(nonce, position, self.binding))
 
     def open(self, cursor: Any, *, size: int) -> bytes:
         """The position (``size`` bytes) ``cursor`` holds; ``BadInput`` if it holds none here."""
@@ -174,6 +201,7 @@ class CursorScope:
         if len(pieces) == 1:
             return text
         nonces = os.urandom(NONCE_BYTES * (len(pieces) - 1))
+        encrypt, binding, generation = self.keys.sealer.encrypt, self.binding, self.keys.generation
         sealed: dict[str, str] = {}
         out = [pieces[0]]
         for index, piece in enumerate(pieces[1:]):
@@ -182,10 +210,20 @@ class CursorScope:
             cursor = sealed.get(position)
             if cursor is None:
                 nonce = nonces[index * NONCE_BYTES : (index + 1) * NONCE_BYTES]
-                cursor = sealed[position] = self._seal(bytes.fromhex(position), nonce)
+                ciphertext = encrypt(nonce, bytes.fromhex(position), binding)
+                cursor = sealed[position] = _encode(generation, nonce, ciphertext)
             out.append(cursor)
             out.append(piece[end:])
         return "".join(out)
+
+
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _encode(generation: int, nonce: bytes, ciphertext: bytes) -> str:
+    """Unpadded base64url of ``generation ‖ nonce ‖ ciphertext``."""
+    raw = bytes((generation,)) + nonce + ciphertext
+    return binascii.b2a_base64(raw, newline=False).translate(_URLSAFE).rstrip(b"=").decode()
 
 
 def _decode(cursor: Any, expected: int) -> bytes | None:

@@ -257,7 +257,7 @@ def person_predicates(
         elif kind == "disability":
             # Literal labels: an ``in_`` of plain values would be an "expanding" bind
             # parameter, which the compiled statement text cannot carry.
-            labels = [literal_column(f"'{label}'") for label in SEVERE]
+            labels: list[ColumnElement[Any]] = [literal_column(f"'{v}'") for v in SEVERE]
             severe = or_(*[table.c[c].in_(labels) for c in DIFFICULTY_COLUMNS])
             predicates.append(severe if token[1] else not_(severe))
         elif kind == "household":

@@ -134,7 +134,7 @@ class HouseholdsRoot:
             raise Forbidden(f"Your program may not use the order `{order}`.")
         planned = plan_household_filter(args.get("filter"), program)
         cursors = cursor_keys.scope(
-            connection="households", ordering=ordering.tag, criteria=planned.criteria()
+            connection="households", ordering=ordering.tag, criteria=planned.criteria
         )
         params = {
             "q_first": _first(args),
@@ -183,7 +183,7 @@ class PersonsRoot:
     ) -> Prepared:
         planned: PlannedFilter = plan_person_filter(args.get("filter"), program)
         cursors = cursor_keys.scope(
-            connection="persons", ordering=PERSON_ORDERING.tag, criteria=planned.criteria()
+            connection="persons", ordering=PERSON_ORDERING.tag, criteria=planned.criteria
         )
         params = {
             "q_first": _first(args),

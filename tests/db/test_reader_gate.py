@@ -15,9 +15,9 @@ from db.reader import RegistryReader, reset_connection
 from policies import load_policies
 from schema.compiler.objects import CompileContext
 from schema.compiler.roots import ROOTS
-from schema.sealed_cursors import CursorKeys
 from schema.compiler.selection import Collected
 from schema.compiler.statement import compile_statement
+from schema.sealed_cursors import CursorKeys
 from tests.conftest import REPO
 from tests.policies.expected import HOUSEHOLD_SQL, PERSON_SQL
 
