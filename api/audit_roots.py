@@ -9,7 +9,6 @@ like anyone's. ``auditEvents`` cursors are sealed like every cursor
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
@@ -19,11 +18,12 @@ import orjson
 
 from api.audit.queries import audit_events, disclosures, make_filter
 from api.errors import BadInput
+from schema.compiler.cursors import Ordering
 from schema.compiler.filters import parse_id
 from schema.execute import Caller, Subject
 from schema.sealed_cursors import CursorKeys, canonical_criteria
 
-SEQ_ORDER = "seq"
+BY_SEQUENCE = Ordering("seq", ("seq",), ("int",), ())
 """The one ordering of ``auditEvents``: by sequence number."""
 
 
@@ -57,11 +57,15 @@ class AuditEventsRoot:
         first = args.get("first")
         cursors = self.cursor_keys.for_program(caller.program.name).scope(
             connection="auditEvents",
-            ordering=SEQ_ORDER,
+            ordering=BY_SEQUENCE.tag,
             criteria=lambda: canonical_criteria(asdict(event_filter)),
         )
         after = args.get("after")
-        after_seq = None if after is None else struct.unpack(">q", cursors.open(after, size=8))[0]
+        after_seq = (
+            None
+            if after is None
+            else BY_SEQUENCE.key(cursors.open(after, size=BY_SEQUENCE.size))[0]
+        )
         text = await audit_events(
             connection,
             event_filter=event_filter,
