@@ -3,12 +3,14 @@
 The policy decides who may use them (``Query.auditEvents`` / ``Query.disclosures``
 are granted to ``inspektorat-audit`` only); the SQL is in ``db.audit_queries``,
 run in the request's own read transaction, so auditors' queries are audited
-like anyone's.
+like anyone's. ``auditEvents`` cursors are sealed like every cursor
+(``schema.sealed_cursors``): bound to the program, the field and the filter.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Any
 
 import asyncpg
@@ -16,8 +18,13 @@ import orjson
 
 from api.audit.queries import audit_events, disclosures, make_filter
 from api.errors import BadInput
+from schema.compiler.cursors import Ordering
 from schema.compiler.filters import parse_id
 from schema.execute import Caller, Subject
+from schema.sealed_cursors import CursorKeys, canonical_criteria
+
+BY_SEQUENCE = Ordering("seq", ("seq",), ("int",), ())
+"""The one ordering of ``auditEvents``: by sequence number."""
 
 
 def _sequence_as_text(item: dict[str, Any]) -> dict[str, Any]:
@@ -27,6 +34,9 @@ def _sequence_as_text(item: dict[str, Any]) -> dict[str, Any]:
 
 class AuditEventsRoot:
     needs_database = True
+
+    def __init__(self, cursor_keys: CursorKeys) -> None:
+        self.cursor_keys = cursor_keys
 
     async def value(
         self, *, caller: Caller, args: Mapping[str, Any], connection: asyncpg.Connection | None
@@ -45,14 +55,25 @@ class AuditEventsRoot:
             household_id=-1 if household is not None and household_id is None else household_id,
         )
         first = args.get("first")
-        page = orjson.loads(
-            await audit_events(
-                connection,
-                event_filter=event_filter,
-                first=50 if first is None else first,
-                after=args.get("after"),
-            )
+        cursors = self.cursor_keys.for_program(caller.program.name).scope(
+            connection="auditEvents",
+            ordering=BY_SEQUENCE.tag,
+            criteria=lambda: canonical_criteria(asdict(event_filter)),
         )
+        after = args.get("after")
+        after_seq = (
+            None
+            if after is None
+            else BY_SEQUENCE.key(cursors.open(after, size=BY_SEQUENCE.size))[0]
+        )
+        text = await audit_events(
+            connection,
+            event_filter=event_filter,
+            first=50 if first is None else first,
+            after_seq=after_seq,
+            cursor_mark=cursors.mark,
+        )
+        page = orjson.loads(cursors.seal_marked(text))
         page["nodes"] = [_sequence_as_text(node) for node in page["nodes"]]
         for edge in page.get("edges") or []:
             _sequence_as_text(edge["node"])

@@ -32,6 +32,7 @@ from db.reader import RegistryReader, refuse_bypassing_role, reset_connection
 from policies import PolicyStore
 from schema.access import access_value
 from schema.execute import Caller, Engine, ValueRoot
+from schema.sealed_cursors import CursorKeys
 from schema.stats import HouseholdStatsRoot
 
 log = logging.getLogger("regsosek.graphql")
@@ -85,10 +86,15 @@ class AccessRoot:
         return access_value(caller.program, client_id=caller.client_id)
 
 
-def value_roots() -> dict[str, ValueRoot]:
+def cursor_keys(settings: Settings) -> CursorKeys:
+    """Every program's cursor keys, from the master secret and the key generation."""
+    return CursorKeys(settings.master_secret(), generation=settings.cursor_key_version)
+
+
+def value_roots(keys: CursorKeys) -> dict[str, ValueRoot]:
     return {
         "myAccess": AccessRoot(),
-        "auditEvents": AuditEventsRoot(),
+        "auditEvents": AuditEventsRoot(keys),
         "disclosures": DisclosuresRoot(),
         "householdStats": HouseholdStatsRoot(),
     }
@@ -135,11 +141,13 @@ async def start_graphql(
             "reads:primary": primary,
             **{f"reads:{name}": pool for name, pool in replicas.items()},
         }
+        keys = cursor_keys(settings)
         engine = Engine(
             reader=reader,
             pseudonym_key=settings.pseudonym_secret(),
+            cursor_keys=keys,
             value_roots={
-                **value_roots(),
+                **value_roots(keys),
                 **audit_report_roots(policies=lambda: policies.current, pool=primary),
             },
         )

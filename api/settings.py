@@ -105,9 +105,12 @@ class Settings(BaseSettings):
     trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)
 
     secret_key: SecretStr | None = None
-    """Master secret (32+ random bytes, hex or base64): encrypts signing keys, keys cursors."""
+    """Master secret (32+ random bytes, hex or base64): encrypts signing keys, seals cursors."""
     pseudonym_key: SecretStr | None = None
     """Key of the per-program NIK pseudonyms; never rotate it, or every pseudonym changes."""
+    cursor_key_version: int = Field(default=1, ge=1, le=255)
+    """Generation of the cursor keys (derived per program from the master secret). Raise it
+    by one to rotate them: cursors of the previous generation still open, older ones do not."""
 
     graphiql: bool | None = None
     console: bool | None = None

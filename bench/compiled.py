@@ -10,6 +10,7 @@ value at that position.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -21,6 +22,7 @@ from bench.queries import Query, variables
 from policies import PolicySet, load_policies
 from policies.loader import PACKAGED_POLICY_DIR
 from schema.execute import Caller, Engine
+from schema.sealed_cursors import CursorKeys
 
 PROBES: dict[str, tuple[Any, Any]] = {
     # variable: (value sent in the GraphQL request, value expected among the SQL arguments)
@@ -110,7 +112,10 @@ class _RecordingReader:
 def _engine(reader: _RecordingReader, pseudonym_key: bytes) -> tuple[Engine, PolicySet]:
     from api.graphql_runtime import value_roots
 
-    engine = Engine(reader=reader, pseudonym_key=pseudonym_key, value_roots=value_roots())
+    keys = CursorKeys(os.urandom(32))  # the benchmark's queries select no cursors
+    engine = Engine(
+        reader=reader, pseudonym_key=pseudonym_key, cursor_keys=keys, value_roots=value_roots(keys)
+    )
     policies = load_policies(PACKAGED_POLICY_DIR)
     engine.load(policies)
     return engine, policies

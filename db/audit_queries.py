@@ -19,9 +19,6 @@ from typing import Any, Final
 
 import asyncpg
 
-CURSOR_PREFIX: Final = "audit:"
-"""Cursors are base64 of ``audit:<seq>``: opaque to callers, keyset on ``seq``."""
-
 _TIME: Final = """to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
 
 _EVENT_JSON: Final = f"""json_build_object(
@@ -41,7 +38,9 @@ _EVENT_JSON: Final = f"""json_build_object(
     'personIds', e.person_ids::text[]
 )"""
 
-_CURSOR: Final = f"encode(convert_to('{CURSOR_PREFIX}' || {{0}}, 'UTF8'), 'base64')"
+_CURSOR: Final = "({mark} || encode(int8send({seq}), 'hex'))"
+"""A cursor placeholder: the request's mark, then the ``seq`` as a keyset position (sealed
+by ``schema.sealed_cursors`` before the page leaves the gateway)."""
 
 
 def persons_named(alias: str, persons: str) -> str:
@@ -106,6 +105,7 @@ async def audit_events_page(
     event_filter: AuditEventFilter,
     first: int,
     after_seq: int | None,
+    cursor_mark: str,
     with_total: bool = True,
     with_edges: bool = True,
 ) -> str:
@@ -113,7 +113,8 @@ async def audit_events_page(
 
     ``{"totalCount", "pageInfo": {"hasNextPage", "endCursor"}, "nodes", "edges"}``;
     ``totalCount`` (all events matching the filter, whatever the page) is null
-    unless ``with_total``, ``edges`` is null unless ``with_edges``.
+    unless ``with_total``, ``edges`` is null unless ``with_edges``. Cursors are
+    placeholders behind ``cursor_mark``, to be sealed (``CursorScope.seal_marked``).
     """
     params: list[Any] = []
     conditions = _where(event_filter, params)
@@ -126,10 +127,13 @@ async def audit_events_page(
     limit = f"${len(params)}"
     params.append(first)
     size = f"${len(params)}"
+    params.append(cursor_mark)
+    mark = f"${len(params)}::text"
     total = f"(SELECT count(*) FROM audit_events AS e WHERE {filtered})" if with_total else "NULL"
     edges = (
         "(SELECT coalesce(json_agg(json_build_object("
-        f"'cursor', {_CURSOR.format('p.seq')}, 'node', p.node) ORDER BY p.seq), '[]')"
+        f"'cursor', {_CURSOR.format(mark=mark, seq='p.seq')}, 'node', p.node)"
+        " ORDER BY p.seq), '[]')"
         " FROM shown AS p)"
         if with_edges
         else "NULL"
@@ -148,7 +152,7 @@ SELECT json_build_object(
     'totalCount', {total},
     'pageInfo', json_build_object(
         'hasNextPage', (SELECT count(*) FROM page) > {size},
-        'endCursor', (SELECT {_CURSOR.format("max(seq)")} FROM shown)
+        'endCursor', (SELECT {_CURSOR.format(mark=mark, seq="max(seq)")} FROM shown)
     ),
     'nodes', (SELECT coalesce(json_agg(node ORDER BY seq), '[]') FROM shown),
     'edges', {edges}

@@ -19,7 +19,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from db.catalog import ROOT_FIELDS
-from policies import FieldMode, Program
+from policies import Program
 from schema.api_types import Access, AuditEventConnection, Disclosure, StatCell, connection_types
 from schema.audit_report_types import (
     AuditAnomaly,
@@ -28,8 +28,14 @@ from schema.audit_report_types import (
     PersonDisclosures,
 )
 from schema.change_types import Release, change_types
+from schema.compiler.cursors import HOUSEHOLD_ORDERINGS
+from schema.compiler.filters import (
+    HOUSEHOLD_FILTER_NEEDS,
+    PERSON_FILTER_NEEDS,
+    usable_filter_fields,
+)
 from schema.enums import HouseholdDimension, RegionLevel, household_order
-from schema.inputs import AuditFilter, HouseholdFilter, PersonFilter
+from schema.inputs import AuditFilter, household_filter, person_filter
 from schema.registry_types import build_registry_types
 from schema.scalars import SCALARS, DateTime
 
@@ -70,24 +76,40 @@ def _root_field(
     return strawberry.field(resolver=resolver, name=name, description=ROOT_FIELDS[name])
 
 
+def _filter_argument(filter_type: Any) -> dict[str, tuple[Any, Any]]:
+    """``filter`` when the program has a filter type at all (it may use some field)."""
+    if filter_type is None:
+        return {}
+    return {"filter": (Optional[filter_type], None)}  # noqa: UP045
+
+
 def build_strawberry_schema(program: Program, resolve: RootResolver) -> strawberry.Schema:
-    """The schema ``program`` sees: its root fields, over the registry fields it may read."""
+    """The schema ``program`` sees: its root fields, over the registry fields it may read,
+    with the filter fields and orderings it may use."""
     types = build_registry_types(program)
     household, person, region = types.get("Household"), types.get("Person"), types.get("Region")
     fields: dict[str, Any] = {}
     allowed = program.root_fields
+    # One HouseholdFilter serves households and householdStats: a program with household
+    # rows plans both against itself, a statistics-only one against its dimensions' fields
+    # (imported here: schema.stats imports schema.execute, which imports this module).
+    from schema.stats import _filter_reader as statistics_filter_reader
+
+    household_filter_type = household_filter(
+        usable_filter_fields(HOUSEHOLD_FILTER_NEEDS, statistics_filter_reader(program))
+    )
 
     if household is not None:
         connection, _ = connection_types(household, "Household")
         order = household_order(
-            lambda type_name, field_name: program.mode(type_name, field_name) is FieldMode.FULL
+            [name for name, ordering in HOUSEHOLD_ORDERINGS.items() if ordering.usable_by(program)]
         )
         if "households" in allowed:
             fields["households"] = _root_field(
                 "households",
                 returns=connection,
                 arguments={
-                    "filter": (Optional[HouseholdFilter], None),  # noqa: UP045
+                    **_filter_argument(household_filter_type),
                     "orderBy": (Optional[order], order.ID_ASC),  # noqa: UP045
                     "first": (Optional[int], 50),  # noqa: UP045
                     "after": (Optional[str], None),  # noqa: UP045
@@ -108,7 +130,9 @@ def build_strawberry_schema(program: Program, resolve: RootResolver) -> strawber
                 "persons",
                 returns=connection,
                 arguments={
-                    "filter": (Optional[PersonFilter], None),  # noqa: UP045
+                    **_filter_argument(
+                        person_filter(usable_filter_fields(PERSON_FILTER_NEEDS, program))
+                    ),
                     "first": (Optional[int], 50),  # noqa: UP045
                     "after": (Optional[str], None),  # noqa: UP045
                 },
@@ -141,7 +165,7 @@ def build_strawberry_schema(program: Program, resolve: RootResolver) -> strawber
             returns=list[StatCell],
             arguments={
                 "groupBy": (list[HouseholdDimension], REQUIRED),
-                "filter": (Optional[HouseholdFilter], None),  # noqa: UP045
+                **_filter_argument(household_filter_type),
             },
             resolve=resolve,
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Collection
 from typing import Any
 
 import strawberry
@@ -33,16 +33,15 @@ HOUSEHOLD_ORDERS = {
     "WELFARE_DECILE_ASC": "Desil termiskin dahulu / Poorest decile first",
     "UPDATED_AT_ASC": "Pembaruan terlama dahulu, untuk tarikan bertahap / Oldest update first",
 }
-ORDER_NEEDS = {"WELFARE_DECILE_ASC": ("Household", "welfareDecile")}
-"""An ordering exists for a program only if it may read, in full, the field it sorts on."""
 
 
-def household_order(allowed: Callable[[str, str], bool]) -> Any:
-    """``HouseholdOrder`` with the orderings a program may use (``allowed(type, field)``)."""
+def household_order(usable: Collection[str]) -> Any:
+    """``HouseholdOrder`` with the orderings a program may use: an ordering exists for a
+    program only if it may read, in full, what it sorts on (``Ordering.usable_by``)."""
     members = {
         name: strawberry.enum_value(name, description=description)
         for name, description in HOUSEHOLD_ORDERS.items()
-        if name not in ORDER_NEEDS or allowed(*ORDER_NEEDS[name])
+        if name in usable
     }
     orders: Any = enum.Enum("HouseholdOrder", members)  # type: ignore[misc]
     return strawberry.enum(

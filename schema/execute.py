@@ -38,12 +38,13 @@ from db.failures import failure_kind
 from policies import PolicySet, Program
 from schema.build import build_strawberry_schema
 from schema.compiler.objects import CompileContext
-from schema.compiler.roots import ROOTS
+from schema.compiler.roots import ROOTS, Prepared
 from schema.compiler.selection import Collected, collect_fields, sub_selections
 from schema.compiler.statement import CompiledStatement, compile_statement
 from schema.documents import BoundedCache, ParsedDocument, clean_message, prepare_document
 from schema.limits import DEFAULT_LIMITS, PROGRAM_LIMITS, Limits
 from schema.project import project
+from schema.sealed_cursors import CursorKeys
 
 INTROSPECTION = frozenset({"__schema", "__type"})
 
@@ -151,6 +152,7 @@ class ProgramRuntime:
         self.documents: BoundedCache[str, ParsedDocument] = BoundedCache(512)
         self.statements: BoundedCache[tuple[Any, ...], CompiledStatement] = BoundedCache(2048)
         self.limits = engine.limits_for(program.name)
+        self.cursor_keys = engine.cursor_keys.for_program(program.name)
 
     def document(self, text: str) -> ParsedDocument:
         parsed = self.documents.get(text)
@@ -167,12 +169,14 @@ class Engine:
         *,
         reader: Reader,
         pseudonym_key: bytes,
+        cursor_keys: CursorKeys,
         value_roots: Mapping[str, ValueRoot],
         limits: Limits | None = None,
         program_limits: Mapping[str, Limits] | None = None,
     ) -> None:
         self.reader = reader
         self.pseudonym_key = pseudonym_key
+        self.cursor_keys = cursor_keys
         self.value_roots = dict(value_roots)
         self.limits = limits or DEFAULT_LIMITS
         self.program_limits = dict(PROGRAM_LIMITS if program_limits is None else program_limits)
@@ -276,7 +280,7 @@ class Engine:
             args = _arguments(field_def, root, variables)
             compiler = ROOTS.get(name)
             if compiler is not None:
-                prepared = compiler.prepare(args, caller.program)
+                prepared = compiler.prepare(args, caller.program, cursor_keys=runtime.cursor_keys)
                 if prepared.empty:
                     plans.append((root.response_key, b"null"))
                     continue
@@ -293,7 +297,7 @@ class Engine:
                         cache_key,
                         self._compile(caller.program, parsed, variables, root, prepared, False),
                     )
-                plans.append((root.response_key, (statement, prepared.params)))
+                plans.append((root.response_key, (statement, prepared)))
             else:
                 plans.append((root.response_key, (self.value_roots[name], args, field_def, root)))
 
@@ -315,8 +319,11 @@ class Engine:
                 # Only compiled statements: each sets its own program, one round trip each.
                 fetched = await self.reader.fetch(
                     [
-                        (statement.gated, [*statement.arguments(params), caller.program.name])
-                        for statement, params in statements
+                        (
+                            statement.gated,
+                            [*statement.arguments(prepared.params), caller.program.name],
+                        )
+                        for statement, prepared in statements
                     ]
                 )
                 rows = {id(plan): row for plan, row in zip(statements, fetched, strict=True)}
@@ -325,16 +332,18 @@ class Engine:
                 if isinstance(plan, bytes):
                     text = plan
                 elif _compiled(plan):
-                    statement, params = plan
+                    statement, prepared = plan
                     if connection is not None:
-                        row = await connection.fetchrow(statement.sql, *statement.arguments(params))
+                        row = await connection.fetchrow(
+                            statement.sql, *statement.arguments(prepared.params)
+                        )
                     else:
                         row = rows[id(plan)]
                     if row is None:
                         text = b"null"
                     else:
                         outcome.disclosure.add(statement, row[1], row[2])
-                        text = row[0].encode()
+                        text = _finished(statement, prepared, row[0]).encode()
                 else:
                     root_value, args, field_def, root = plan
                     value = await root_value.value(caller=caller, args=args, connection=connection)
@@ -367,7 +376,7 @@ class Engine:
             key_by_field_name=key_by_field_name,
         )
         statement = ROOTS[root.field_name].build(ctx, root, prepared)
-        return compile_statement(statement, frozenset(ctx.field_paths))
+        return compile_statement(statement, frozenset(ctx.field_paths), cursors=ctx.cursors)
 
     async def _fallback(
         self,
@@ -460,7 +469,9 @@ class FallbackContext:
                 value = await value_root.value(caller=self.caller, args=args, connection=connection)
                 _record_subject(self.outcome.disclosure, value_root, name, value, args)
                 return value
-            prepared = compiler.prepare(args, self.caller.program)
+            prepared = compiler.prepare(
+                args, self.caller.program, cursor_keys=self.runtime.cursor_keys
+            )
             if prepared.empty:
                 return None
             statement = self.engine._compile(
@@ -471,11 +482,16 @@ class FallbackContext:
             if row is None:
                 return None
             self.outcome.disclosure.add(statement, row[1], row[2])
-            return orjson.loads(row[0])
+            return orjson.loads(_finished(statement, prepared, row[0]))
 
 
 def _compiled(plan: tuple[Any, ...]) -> bool:
     return isinstance(plan[0], CompiledStatement)
+
+
+def _finished(statement: CompiledStatement, prepared: Prepared, text: str) -> str:
+    """A statement's JSON as it may leave: its cursor placeholders sealed."""
+    return prepared.finish(text) if statement.cursors else text
 
 
 async def _awaited(value: Any) -> Any:

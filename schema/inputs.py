@@ -1,67 +1,80 @@
-"""Input types: the filters of CONTRACT §5.
+"""Input types: the filters of CONTRACT §5, built per program like the output types.
 
-The filters are the same for every program; a filter on a field the program
-may not read is refused with FORBIDDEN when the operation is planned (see
-``schema.compiler.filters``).
+A program's ``HouseholdFilter`` and ``PersonFilter`` hold only the fields it may
+use (``schema.compiler.filters``: a filter field needs every field it reads in
+full), so a filter field it may not use is absent from its introspection and a
+query naming it fails validation exactly like one that does not exist. A
+program that may use none has no such type (and its roots no ``filter``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional
 
 import strawberry
 
 from schema.enums import AssistanceProgram, Sex
 from schema.scalars import DateTime
 
+HOUSEHOLD_FILTER_FIELDS: Mapping[str, tuple[Any, str]] = {
+    "regionCode": (
+        str,
+        "Awalan kode wilayah BPS (2, 4, 7 atau 10 digit) / BPS region code prefix",
+    ),
+    "welfareDecileMin": (int, "Desil terendah (1-10) / Lowest welfare decile"),
+    "welfareDecileMax": (int, "Desil tertinggi (1-10) / Highest welfare decile"),
+    "receivesProgram": (
+        AssistanceProgram,
+        "Menerima program bantuan (r501) / Received this program",
+    ),
+    "hasMemberAgedUnder": (
+        int,
+        "Ada anggota berumur di bawah N tahun / Has a member younger than N years",
+    ),
+    "womanHeaded": (bool, "Kepala keluarga perempuan / Headed by a woman"),
+    "updatedSince": (DateTime, "Diperbarui sejak / Updated at or after this time"),
+}
 
-@strawberry.input(description="Saringan keluarga / Household filter")
-class HouseholdFilter:
-    regionCode: str | None = strawberry.field(
-        default=None,
-        description="Awalan kode wilayah BPS (2, 4, 7 atau 10 digit) / BPS region code prefix",
-    )
-    welfareDecileMin: int | None = strawberry.field(
-        default=None, description="Desil terendah (1-10) / Lowest welfare decile"
-    )
-    welfareDecileMax: int | None = strawberry.field(
-        default=None, description="Desil tertinggi (1-10) / Highest welfare decile"
-    )
-    receivesProgram: AssistanceProgram | None = strawberry.field(
-        default=None, description="Menerima program bantuan (r501) / Received this program"
-    )
-    hasMemberAgedUnder: int | None = strawberry.field(
-        default=None,
-        description="Ada anggota berumur di bawah N tahun / Has a member younger than N years",
-    )
-    womanHeaded: bool | None = strawberry.field(
-        default=None, description="Kepala keluarga perempuan / Headed by a woman"
-    )
-    updatedSince: DateTime | None = strawberry.field(
-        default=None, description="Diperbarui sejak / Updated at or after this time"
-    )
-
-
-@strawberry.input(description="Saringan orang / Person filter")
-class PersonFilter:
-    regionCode: str | None = strawberry.field(
-        default=None, description="Awalan kode wilayah BPS / BPS region code prefix"
-    )
-    sex: Sex | None = strawberry.field(default=None, description="Jenis kelamin (r405) / Sex")
-    ageMin: int | None = strawberry.field(
-        default=None, description="Umur minimal (tahun) / Minimum age in years"
-    )
-    ageMax: int | None = strawberry.field(
-        default=None, description="Umur maksimal (tahun) / Maximum age in years"
-    )
-    pregnant: bool | None = strawberry.field(
-        default=None, description="Sedang hamil (r410) / Pregnant"
-    )
-    hasDisability: bool | None = strawberry.field(
-        default=None,
-        description="Banyak kesulitan atau tidak bisa sama sekali pada salah satu fungsi (r428)"
+PERSON_FILTER_FIELDS: Mapping[str, tuple[Any, str]] = {
+    "regionCode": (str, "Awalan kode wilayah BPS / BPS region code prefix"),
+    "sex": (Sex, "Jenis kelamin (r405) / Sex"),
+    "ageMin": (int, "Umur minimal (tahun) / Minimum age in years"),
+    "ageMax": (int, "Umur maksimal (tahun) / Maximum age in years"),
+    "pregnant": (bool, "Sedang hamil (r410) / Pregnant"),
+    "hasDisability": (
+        bool,
+        "Banyak kesulitan atau tidak bisa sama sekali pada salah satu fungsi (r428)"
         " / A lot of difficulty or cannot do at all in any domain",
+    ),
+    "householdId": (strawberry.ID, "Anggota keluarga ini / Members of this household"),
+}
+
+
+def _filter_input(
+    name: str, description: str, specs: Mapping[str, tuple[Any, str]], fields: Sequence[str]
+) -> Any:
+    if not fields:
+        return None
+    namespace: dict[str, Any] = {
+        "__annotations__": {field: Optional[specs[field][0]] for field in fields}  # noqa: UP045
+    }
+    for field in fields:
+        namespace[field] = strawberry.field(default=None, description=specs[field][1])
+    return strawberry.input(type(name, (), namespace), name=name, description=description)
+
+
+def household_filter(fields: Sequence[str]) -> Any:
+    """``HouseholdFilter`` with ``fields`` only (None when there are none)."""
+    return _filter_input(
+        "HouseholdFilter", "Saringan keluarga / Household filter", HOUSEHOLD_FILTER_FIELDS, fields
     )
-    householdId: strawberry.ID | None = strawberry.field(
-        default=None, description="Anggota keluarga ini / Members of this household"
+
+
+def person_filter(fields: Sequence[str]) -> Any:
+    """``PersonFilter`` with ``fields`` only (None when there are none)."""
+    return _filter_input(
+        "PersonFilter", "Saringan orang / Person filter", PERSON_FILTER_FIELDS, fields
     )
 
 

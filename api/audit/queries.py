@@ -1,16 +1,15 @@
 """What auditors (program ``inspektorat-audit``) read: the functions behind
 ``auditEvents`` and ``disclosures``.
 
-They validate arguments and decode cursors; the SQL, which builds the JSON in
-PostgreSQL, is in ``db.audit_queries``. The caller (the GraphQL edge) has
-already decided that the program may read these root fields, and its read
-transaction is the one passed in.
+They validate arguments; the SQL, which builds the JSON in PostgreSQL, is in
+``db.audit_queries``. Cursors are sealed and opened by the caller
+(``api.audit_roots``), like every cursor, with ``schema.sealed_cursors``. The
+caller (the GraphQL edge) has already decided that the program may read these
+root fields, and its read transaction is the one passed in.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import datetime
 from typing import Final
 
@@ -19,7 +18,6 @@ import asyncpg
 from api.audit.events import OUTCOMES
 from api.errors import BadInput
 from db.audit_queries import (
-    CURSOR_PREFIX,
     AuditEventFilter,
     audit_events_page,
     household_disclosures,
@@ -31,26 +29,9 @@ __all__ = [
     "MAX_PAGE",
     "AuditEventFilter",
     "audit_events",
-    "decode_cursor",
     "disclosures",
-    "encode_cursor",
     "make_filter",
 ]
-
-
-def decode_cursor(cursor: str) -> int:
-    """The ``seq`` an ``auditEvents`` cursor stands for; ``BadInput`` if it is not one of ours."""
-    try:
-        text = base64.b64decode(cursor.encode("ascii"), validate=False).decode("utf-8")
-    except (UnicodeError, binascii.Error, ValueError):
-        raise BadInput("Invalid cursor.") from None
-    if not text.startswith(CURSOR_PREFIX) or not text[len(CURSOR_PREFIX) :].isdigit():
-        raise BadInput("Invalid cursor.")
-    return int(text[len(CURSOR_PREFIX) :])
-
-
-def encode_cursor(seq: int) -> str:
-    return base64.b64encode(f"{CURSOR_PREFIX}{seq}".encode()).decode("ascii")
 
 
 def make_filter(
@@ -87,18 +68,21 @@ async def audit_events(
     *,
     event_filter: AuditEventFilter | None = None,
     first: int = 50,
-    after: str | None = None,
+    after_seq: int | None = None,
+    cursor_mark: str,
     with_total: bool = True,
     with_edges: bool = True,
 ) -> str:
-    """An ``AuditEventConnection`` as JSON text (see ``db.audit_queries.audit_events_page``)."""
+    """An ``AuditEventConnection`` as JSON text (see ``db.audit_queries.audit_events_page``),
+    its cursors placeholders behind ``cursor_mark``."""
     if not 0 <= first <= MAX_PAGE:
         raise BadInput(f"first must be between 0 and {MAX_PAGE}.")
     return await audit_events_page(
         connection,
         event_filter=event_filter or AuditEventFilter(),
         first=first,
-        after_seq=None if after is None else decode_cursor(after),
+        after_seq=after_seq,
+        cursor_mark=cursor_mark,
         with_total=with_total,
         with_edges=with_edges,
     )

@@ -5,6 +5,12 @@ only answers ``hasNextPage``); every node, edge and the page info are built
 from it, and the ids of what the page discloses are aggregated beside the
 JSON. ``totalCount`` counts the rows the program may see under the same
 filter, and only when it is asked for.
+
+A cursor is a disclosure of the row it points at, like the row's ``id``: an
+edge's ``cursor`` adds the edge's row to the disclosed ids, ``startCursor`` and
+``endCursor`` the first and the last row of the page, each under its field path
+(``persons.edges.cursor``, ``households.pageInfo.endCursor``). The ids come
+out of the same statement, through the same ``IdSets`` as nodes' ids.
 """
 
 from __future__ import annotations
@@ -13,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, Text, bindparam, cast, func, literal_column, select
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy import Boolean, Integer, Text, bindparam, case, cast, func, literal_column, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by, array
 from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.selectable import CTE
 
@@ -47,6 +53,9 @@ class ConnectionSource:
     has_previous: Callable[[], ColumnElement[Any]]
 
 
+PAGE_CURSORS = ("startCursor", "endCursor")
+
+
 def _page_info(
     ctx: CompileContext, selected: Collected, rows: CTE, source: ConnectionSource, count: Any
 ) -> ColumnElement[Any]:
@@ -76,6 +85,32 @@ def _page_info(
     return build_object(pairs)
 
 
+def _page_cursors(ctx: CompileContext, selected: Collected) -> set[str]:
+    """Which of ``startCursor`` / ``endCursor`` a ``pageInfo`` selection asks for."""
+    names = {field.field_name for field in ctx.collect("PageInfo", sub_selections(selected))}
+    return names & set(PAGE_CURSORS)
+
+
+def _cursor_disclosures(
+    ctx: CompileContext, *, source: ConnectionSource, path: str, cursors: set[str], ids: IdSets
+) -> None:
+    """Record the rows the selected cursors point at, as nodes' ids are recorded."""
+    page = source.page
+    disclosed = ids.of(source.node_type)
+    only = array([page.c.id])
+    if "edges.cursor" in cursors:
+        disclosed.add_own(page.c.id)
+    if "pageInfo.startCursor" in cursors:
+        disclosed.nested.append(case((page.c._rn == 1, only), else_=EMPTY_IDS))
+    if "pageInfo.endCursor" in cursors:
+        last = func.least(func.count().over(), FIRST)
+        disclosed.nested.append(case((page.c._rn == last, only), else_=EMPTY_IDS))
+    for cursor in cursors:
+        ctx.field_paths.add(f"{path}.{cursor}")
+    if cursors:
+        ctx.cursors = True
+
+
 def connection_statement(
     ctx: CompileContext, *, selected: Collected, source: ConnectionSource
 ) -> Select[Any]:
@@ -87,6 +122,7 @@ def connection_statement(
     laterals = []
     ids = IdSets()
     top: list[tuple[str, Any]] = []
+    cursors: set[str] = set()
 
     for field in ctx.collect(f"{node_type}Connection", sub_selections(selected)):
         name = field.field_name
@@ -107,6 +143,7 @@ def connection_statement(
             for edge_field in ctx.collect(f"{node_type}Edge", sub_selections(field)):
                 if edge_field.field_name == "cursor":
                     pairs.append((edge_field.response_key, cursor_sql(source.ordering, page)))
+                    cursors.add("edges.cursor")
                 elif edge_field.field_name == "node":
                     obj = compile_object(
                         ctx,
@@ -123,16 +160,21 @@ def connection_statement(
             top.append((field.response_key, ("list", len(elements))))
             elements.append(build_object(pairs))
         elif name == "pageInfo":
+            cursors |= {f"pageInfo.{cursor}" for cursor in _page_cursors(ctx, field)}
             top.append((field.response_key, ("page_info", field)))
         elif name == "totalCount":
             top.append((field.response_key, ("total", None)))
         elif name == "__typename":
             top.append((field.response_key, ("typename", f"{node_type}Connection")))
+    _cursor_disclosures(ctx, source=source, path=path, cursors=cursors, ids=ids)
 
+    page_cursor = (
+        [cursor_sql(source.ordering, page).label("_cursor")] if cursors - {"edges.cursor"} else []
+    )
     rows = (
         select(
             page.c._rn.label("_rn"),
-            cursor_sql(source.ordering, page).label("_cursor"),
+            *page_cursor,
             *[element.label(f"e{index}") for index, element in enumerate(elements)],
             *_id_columns(ids),
         )

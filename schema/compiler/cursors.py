@@ -1,78 +1,86 @@
-"""Opaque keyset cursors.
+"""Keyset orderings, and where their cursors come from in SQL.
 
-A cursor is base64url of ``<tag>|<key values>``: the values of the page's
-sort key at a row. Sorting is only offered on fields the program may read in
-full, so a cursor never carries anything the caller could not see anyway.
-Cursors are built in SQL (``cursor_sql``) and read back here.
+A page is in the order of its ordering's columns (the id last, so the order is
+total); a cursor holds a row's values of those columns, its *position*. The SQL
+writes each position as the hex of its values' ``int8send`` (8 bytes each,
+big-endian), behind the request's random mark; ``schema.sealed_cursors`` seals
+it in the JSON text and opens ``after`` again. No cursor leaves the gateway
+unsealed.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
+import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Text, cast, func, literal_column
+from sqlalchemy import BigInteger, Text, bindparam, cast, func, literal_column
 from sqlalchemy.sql import ColumnElement, FromClause
 
-from api.errors import BadInput
+from policies import FieldMode, Program
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 LOWEST_TIME = datetime(1, 1, 1, tzinfo=UTC)
+CURSOR_MARK = bindparam("q_cursor_mark", type_=Text)
+"""The request's mark before each position (see ``schema.sealed_cursors``)."""
 
 
 @dataclass(frozen=True)
 class Ordering:
-    """A keyset ordering: its cursor tag and the columns of its key (id last)."""
+    """A keyset ordering: its name in cursors, the columns of its key (id last), and
+    the fields a program must read in full to sort by it (sorting is reading)."""
 
     tag: str
     columns: tuple[str, ...]
     kinds: tuple[str, ...]
     """``int`` or ``time`` for each column."""
+    needs: tuple[tuple[str, str], ...]
+
+    @property
+    def size(self) -> int:
+        """Bytes of a position."""
+        return 8 * len(self.columns)
 
     def lowest(self) -> tuple[Any, ...]:
         """A key below every row (used when there is no ``after``)."""
         return tuple(0 if kind == "int" else LOWEST_TIME for kind in self.kinds)
 
+    def key(self, position: bytes) -> tuple[Any, ...]:
+        """The key values of a position (as ``cursor_sql`` wrote them)."""
+        numbers = struct.unpack(f">{len(self.kinds)}q", position)
+        return tuple(
+            EPOCH + timedelta(microseconds=number) if kind == "time" else number
+            for number, kind in zip(numbers, self.kinds, strict=True)
+        )
+
+    def usable_by(self, program: Program) -> bool:
+        return all(
+            program.mode(type_name, name) is FieldMode.FULL for type_name, name in self.needs
+        )
+
 
 HOUSEHOLD_ORDERINGS = {
-    "ID_ASC": Ordering("h", ("id",), ("int",)),
-    "WELFARE_DECILE_ASC": Ordering("hd", ("welfare_decile", "id"), ("int", "int")),
-    "UPDATED_AT_ASC": Ordering("hu", ("updated_at", "id"), ("time", "int")),
+    "ID_ASC": Ordering("h", ("id",), ("int",), (("Household", "id"),)),
+    "WELFARE_DECILE_ASC": Ordering(
+        "hd", ("welfare_decile", "id"), ("int", "int"), (("Household", "welfareDecile"),)
+    ),
+    "UPDATED_AT_ASC": Ordering(
+        "hu", ("updated_at", "id"), ("time", "int"), (("Household", "updatedAt"),)
+    ),
 }
-PERSON_ORDERING = Ordering("p", ("id",), ("int",))
+PERSON_ORDERING = Ordering("p", ("id",), ("int",), ())
+"""Persons come in id order (the id itself never shows: dinkes-pbi reads no Person.id)."""
 
 
 def cursor_sql(ordering: Ordering, source: FromClause) -> ColumnElement[Any]:
-    """The cursor of ``source``'s current row, built in PostgreSQL."""
-    text: ColumnElement[Any] = literal_column(f"'{ordering.tag}'")
+    """The placeholder of the cursor of ``source``'s current row: mark, then hex position."""
+    position: ColumnElement[Any] | None = None
     for column, kind in zip(ordering.columns, ordering.kinds, strict=True):
         value: ColumnElement[Any] = source.c[column]
         if kind == "time":
-            value = cast(func.extract("epoch", value) * 1_000_000, BigInteger)
-        text = text.op("||")(literal_column("'|'")).op("||")(cast(value, Text))
-    encoded = func.encode(
-        func.convert_to(text, literal_column("'UTF8'")), literal_column("'base64'")
-    )
-    return func.translate(encoded, literal_column("'+/='"), literal_column("'-_'"))
-
-
-def decode_cursor(cursor: str, ordering: Ordering) -> tuple[Any, ...]:
-    """The key values of ``cursor``; BAD_USER_INPUT if it is not one of this ordering's."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        text = base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")
-        tag, *values = text.split("|")
-        if tag != ordering.tag or len(values) != len(ordering.kinds):
-            raise ValueError
-        key: list[Any] = []
-        for value, kind in zip(values, ordering.kinds, strict=True):
-            number = int(value)
-            if not -(2**63) <= number < 2**63:
-                raise ValueError
-            key.append(EPOCH + timedelta(microseconds=number) if kind == "time" else number)
-        return tuple(key)
-    except (ValueError, UnicodeError, binascii.Error, OverflowError):
-        raise BadInput("The cursor `after` is not valid for this list and ordering.") from None
+            value = func.extract("epoch", value) * 1_000_000
+        packed = func.int8send(cast(value, BigInteger))
+        position = packed if position is None else position.op("||")(packed)
+    assert position is not None
+    return CURSOR_MARK.op("||")(func.encode(position, literal_column("'hex'")))

@@ -85,6 +85,11 @@ class Disclosed:
     def __bool__(self) -> bool:
         return bool(self.own or self.nested)
 
+    def add_own(self, column: ColumnElement[Any]) -> None:
+        """Add an id column of the row, once (a row's ``id`` and its cursor name one row)."""
+        if not any(known is column for known in self.own):
+            self.own.append(column)
+
     def row_array(self) -> ColumnElement[Any]:
         """The row's ids as one ``bigint[]``."""
         parts = ([array(self.own)] if self.own else []) + self.nested
@@ -109,11 +114,15 @@ class IdSets:
     households: Disclosed = field(default_factory=Disclosed)
     persons: Disclosed = field(default_factory=Disclosed)
 
+    def of(self, type_name: str) -> Disclosed:
+        """The ids of ``Household`` or ``Person`` rows."""
+        return self.households if type_name == "Household" else self.persons
+
     def extend(self, other: IdSets) -> None:
-        self.households.own.extend(other.households.own)
-        self.households.nested.extend(other.households.nested)
-        self.persons.own.extend(other.persons.own)
-        self.persons.nested.extend(other.persons.nested)
+        for mine, theirs in ((self.households, other.households), (self.persons, other.persons)):
+            for column in theirs.own:
+                mine.add_own(column)
+            mine.nested.extend(theirs.nested)
 
 
 @dataclass
@@ -133,6 +142,8 @@ class CompileContext:
     variables: Mapping[str, Any]
     key_by_field_name: bool = False
     field_paths: set[str] = field(default_factory=set)
+    cursors: bool = False
+    """Whether the statement writes cursor placeholders (to be sealed in its JSON)."""
     _counter: count[int] = field(default_factory=count)
 
     def alias(self, prefix: str) -> str:
@@ -173,10 +184,8 @@ def compile_object(
     pairs: list[tuple[str, ColumnElement[Any]]] = []
     laterals: list[Lateral] = []
     ids = IdSets()
-    if type_name == "Household":
-        ids.households.own.append(source.c.id)
-    elif type_name == "Person":
-        ids.persons.own.append(source.c.id)
+    if type_name in ROW_ENTITIES:
+        ids.of(type_name).add_own(source.c.id)
 
     for selected in ctx.collect(type_name, selection_sets):
         name = selected.field_name

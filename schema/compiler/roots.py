@@ -1,8 +1,9 @@
 """One SQL statement per root field.
 
 Each root compiler has two halves. ``prepare`` runs on every request: it checks
-the arguments (values, bounds, what the program may filter or sort on) and
-returns the *shape* of the SQL (a cache key) and the values to bind. ``build``
+the arguments (values, bounds, what the program may filter or sort on, the
+``after`` cursor) and returns the *shape* of the SQL (a cache key), the values
+to bind and, for a connection, the scope its cursors are sealed in. ``build``
 runs only when that shape has not been compiled yet, and returns a statement
 ``SELECT data::text, household_ids, person_ids``.
 """
@@ -33,9 +34,9 @@ from api.errors import BadInput, Forbidden
 from db.enums import RegionLevel
 from db.models import Region
 from db.models.base import pg_enum
-from policies import Entity, FieldMode, Program, home_of_visible_person, readable_rows
+from policies import Entity, Program, home_of_visible_person, readable_rows
 from schema.compiler.connections import HAS_AFTER, ConnectionSource, connection_statement
-from schema.compiler.cursors import HOUSEHOLD_ORDERINGS, PERSON_ORDERING, Ordering, decode_cursor
+from schema.compiler.cursors import HOUSEHOLD_ORDERINGS, PERSON_ORDERING, Ordering
 from schema.compiler.filters import (
     PlannedFilter,
     household_predicates,
@@ -52,6 +53,7 @@ from schema.compiler.objects import (
     with_laterals,
 )
 from schema.compiler.selection import Collected, sub_selections
+from schema.sealed_cursors import CursorScope, ProgramCursorKeys
 
 MAX_FIRST = 1000
 DEFAULT_FIRST = 50
@@ -65,10 +67,18 @@ class Prepared:
     params: dict[str, Any] = field(default_factory=dict)
     empty: bool = False
     """Answer ``null`` without asking the database (an id that cannot exist)."""
+    cursors: CursorScope | None = None
+    """A connection's cursors: sealed in the statement's JSON, and ``after`` opened."""
+
+    def finish(self, text: str) -> str:
+        """The statement's JSON text as it may leave: its cursor placeholders sealed."""
+        return text if self.cursors is None else self.cursors.seal_marked(text)
 
 
 class RootCompiler(Protocol):
-    def prepare(self, args: Mapping[str, Any], program: Program) -> Prepared: ...
+    def prepare(
+        self, args: Mapping[str, Any], program: Program, *, cursor_keys: ProgramCursorKeys
+    ) -> Prepared: ...
 
     def build(
         self, ctx: CompileContext, selected: Collected, prepared: Prepared
@@ -84,11 +94,17 @@ def _first(args: Mapping[str, Any]) -> int:
     return first
 
 
-def _keyset_params(args: Mapping[str, Any], ordering: Ordering) -> dict[str, Any]:
+def _keyset_params(
+    args: Mapping[str, Any], ordering: Ordering, cursors: CursorScope
+) -> dict[str, Any]:
     after = args.get("after")
-    key = decode_cursor(after, ordering) if after is not None else ordering.lowest()
+    if after is None:
+        key = ordering.lowest()
+    else:
+        key = ordering.key(cursors.open(after, size=ordering.size))
     params: dict[str, Any] = {f"q_after_{i}": value for i, value in enumerate(key)}
     params["q_has_after"] = after is not None
+    params["q_cursor_mark"] = cursors.mark
     return params
 
 
@@ -106,18 +122,26 @@ def _keyset(
 
 
 class HouseholdsRoot:
-    def prepare(self, args: Mapping[str, Any], program: Program) -> Prepared:
+    def prepare(
+        self, args: Mapping[str, Any], program: Program, *, cursor_keys: ProgramCursorKeys
+    ) -> Prepared:
         order_arg = args.get("orderBy")
         order = order_arg.name if order_arg is not None else "ID_ASC"
-        if (
-            order == "WELFARE_DECILE_ASC"
-            and program.mode("Household", "welfareDecile") is not FieldMode.FULL
-        ):
-            raise Forbidden("Your program may not use the order `WELFARE_DECILE_ASC`.")
-        planned = plan_household_filter(args.get("filter"), program)
         ordering = HOUSEHOLD_ORDERINGS[order]
-        params = {"q_first": _first(args), **_keyset_params(args, ordering), **planned.params}
-        return Prepared(shape=("households", order, planned.key()), params=params)
+        if not ordering.usable_by(program):
+            # The program's HouseholdOrder has no such value, so validation stops this
+            # first; this is the second lock on the same door.
+            raise Forbidden(f"Your program may not use the order `{order}`.")
+        planned = plan_household_filter(args.get("filter"), program)
+        cursors = cursor_keys.scope(
+            connection="households", ordering=ordering.tag, criteria=planned.criteria
+        )
+        params = {
+            "q_first": _first(args),
+            **_keyset_params(args, ordering, cursors),
+            **planned.params,
+        }
+        return Prepared(shape=("households", order, planned.key()), params=params, cursors=cursors)
 
     def build(self, ctx: CompileContext, selected: Collected, prepared: Prepared) -> Select[Any]:
         order, shape = prepared.shape[1], prepared.shape[2]
@@ -154,14 +178,19 @@ class HouseholdsRoot:
 
 
 class PersonsRoot:
-    def prepare(self, args: Mapping[str, Any], program: Program) -> Prepared:
+    def prepare(
+        self, args: Mapping[str, Any], program: Program, *, cursor_keys: ProgramCursorKeys
+    ) -> Prepared:
         planned: PlannedFilter = plan_person_filter(args.get("filter"), program)
+        cursors = cursor_keys.scope(
+            connection="persons", ordering=PERSON_ORDERING.tag, criteria=planned.criteria
+        )
         params = {
             "q_first": _first(args),
-            **_keyset_params(args, PERSON_ORDERING),
+            **_keyset_params(args, PERSON_ORDERING, cursors),
             **planned.params,
         }
-        return Prepared(shape=("persons", planned.key()), params=params)
+        return Prepared(shape=("persons", planned.key()), params=params, cursors=cursors)
 
     def build(self, ctx: CompileContext, selected: Collected, prepared: Prepared) -> Select[Any]:
         shape = prepared.shape[1]
@@ -224,7 +253,9 @@ class ByIdRoot:
     def __init__(self, entity: Entity) -> None:
         self.entity = entity
 
-    def prepare(self, args: Mapping[str, Any], program: Program) -> Prepared:
+    def prepare(
+        self, args: Mapping[str, Any], program: Program, *, cursor_keys: ProgramCursorKeys
+    ) -> Prepared:
         row_id = parse_id(args.get("id"))
         if row_id is None:
             return Prepared(shape=(self.entity.value,), empty=True)
@@ -253,7 +284,9 @@ class ByIdRoot:
 class RegionsRoot:
     """``regions(level, parentCode)``: public reference data."""
 
-    def prepare(self, args: Mapping[str, Any], program: Program) -> Prepared:
+    def prepare(
+        self, args: Mapping[str, Any], program: Program, *, cursor_keys: ProgramCursorKeys
+    ) -> Prepared:
         level = args["level"]
         params: dict[str, Any] = {"q_level": level.value if hasattr(level, "value") else level}
         parent = args.get("parentCode")

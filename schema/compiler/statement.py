@@ -41,6 +41,8 @@ class CompiledStatement:
     """The registry fields this statement discloses (for the audit event)."""
     gated: str = ""
     """The statement setting its own program (see the module); the program is the last argument."""
+    cursors: bool = False
+    """Its JSON holds cursor placeholders, sealed before the JSON leaves (``seal_marked``)."""
 
     def arguments(self, params: Mapping[str, Any]) -> list[Any]:
         """Positional arguments: request values (``q_*``) and the compiled constants."""
@@ -51,7 +53,9 @@ class CompiledStatement:
         return values
 
 
-def compile_statement(statement: Select[Any], field_paths: frozenset[str]) -> CompiledStatement:
+def compile_statement(
+    statement: Select[Any], field_paths: frozenset[str], *, cursors: bool = False
+) -> CompiledStatement:
     compiled = statement.compile(dialect=_DIALECT)
     names = tuple(compiled.positiontup or ())
     static = {name: value for name, value in compiled.params.items() if not name.startswith("q_")}
@@ -60,4 +64,4 @@ def compile_statement(statement: Select[Any], field_paths: frozenset[str]) -> Co
         f"SELECT * FROM ({compiled.string}) AS gated"
         f" WHERE (SELECT set_config('regsosek.program', {program}::text, true)) = {program}::text"
     )
-    return CompiledStatement(compiled.string, names, static, field_paths, gated)
+    return CompiledStatement(compiled.string, names, static, field_paths, gated, cursors)

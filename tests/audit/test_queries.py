@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import base64
+import re
+import struct
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 import orjson
 import pytest
 
-from api.audit.queries import audit_events, decode_cursor, disclosures, make_filter
+from api.audit.queries import audit_events, disclosures, make_filter
+from api.audit_roots import AuditEventsRoot
 from api.errors import BadInput
+from policies import load_policies
+from schema.execute import Caller
+from schema.sealed_cursors import INVALID_CURSOR, CursorKeys
 from tests.audit.support import ChainDatabase, sample_event
+from tests.conftest import REPO
+
+MARK = "0123456789abcdef0123456789abcdef"
+"""A cursor mark for calls of ``audit_events`` itself (its cursors stay placeholders)."""
+KEYS = CursorKeys(bytes(range(32)))
+POLICIES = load_policies(REPO / "policies")
 
 
 @dataclass
@@ -114,7 +128,12 @@ async def auditor(module_chain_db: ChainDatabase) -> AsyncIterator[asyncpg.Conne
 
 async def sequences(connection: asyncpg.Connection, **filters: object) -> list[int]:
     page = orjson.loads(
-        await audit_events(connection, event_filter=make_filter(**filters), first=100)  # type: ignore[arg-type]
+        await audit_events(
+            connection,
+            event_filter=make_filter(**filters),  # type: ignore[arg-type]
+            first=100,
+            cursor_mark=MARK,
+        )
     )
     return [node["sequence"] for node in page["nodes"]]
 
@@ -187,26 +206,42 @@ async def test_audit_events_filter_by_each_field(story: Story, auditor: asyncpg.
     ) == [seq["pbi"], seq["denied"]]
 
 
-async def test_audit_events_pages_with_an_opaque_keyset_cursor(
+async def audit_page(
+    connection: asyncpg.Connection,
+    program: str = "inspektorat-audit",
+    **args: object,
+) -> dict[str, object]:
+    """``auditEvents`` as the GraphQL root answers it (sealed cursors) for ``program``."""
+    root = AuditEventsRoot(KEYS)
+    caller = Caller("auditor-client", POLICIES.programs[program])
+    page: dict[str, object] = await root.value(caller=caller, args=args, connection=connection)
+    return page
+
+
+async def test_audit_events_pages_with_a_sealed_keyset_cursor(
     story: Story, auditor: asyncpg.Connection
 ) -> None:
-    seen: list[int] = []
+    seen: list[str] = []
     after = None
     pages = 0
     while True:
-        page = orjson.loads(await audit_events(auditor, first=4, after=after))
+        page: dict[str, Any] = await audit_page(auditor, first=4, after=after)
         pages += 1
         assert page["totalCount"] == 6
         seen += [node["sequence"] for node in page["nodes"]]
         assert [edge["node"] for edge in page["edges"]] == page["nodes"]
-        assert decode_cursor(page["edges"][-1]["cursor"]) == seen[-1]
         assert page["pageInfo"]["endCursor"] == page["edges"][-1]["cursor"]
+        for edge in page["edges"]:
+            cursor = edge["cursor"]
+            assert re.fullmatch(r"[A-Za-z0-9_-]{40,80}", cursor), cursor
+            decoded = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+            assert struct.pack(">q", int(edge["node"]["sequence"])) not in decoded
         if not page["pageInfo"]["hasNextPage"]:
             break
         after = page["pageInfo"]["endCursor"]
     assert pages == 2
-    assert seen == sorted(story.seq.values())
-    node = orjson.loads(await audit_events(auditor, first=1))["nodes"][0]
+    assert seen == [str(seq) for seq in sorted(story.seq.values())]
+    node = orjson.loads(await audit_events(auditor, first=1, cursor_mark=MARK))["nodes"][0]
     assert set(node) == {
         "sequence",
         "occurredAt",
@@ -229,7 +264,12 @@ async def test_audit_events_pages_with_an_opaque_keyset_cursor(
 
 async def test_an_empty_page_has_no_cursor(story: Story, auditor: asyncpg.Connection) -> None:
     page = orjson.loads(
-        await audit_events(auditor, event_filter=make_filter(program="nobody"), with_total=False)
+        await audit_events(
+            auditor,
+            event_filter=make_filter(program="nobody"),
+            with_total=False,
+            cursor_mark=MARK,
+        )
     )
     assert page == {
         "totalCount": None,
@@ -239,16 +279,41 @@ async def test_an_empty_page_has_no_cursor(story: Story, auditor: asyncpg.Connec
     }
 
 
-@pytest.mark.parametrize("cursor", ["", "not base64!", "YXVkaXQ6", "b3RoZXI6MTI="])
+@pytest.mark.parametrize("cursor", ["", "not base64!", "YXVkaXQ6", "b3RoZXI6MTI=", "YXVkaXQ6Mg"])
 async def test_a_foreign_cursor_is_bad_input(auditor: asyncpg.Connection, cursor: str) -> None:
-    with pytest.raises(BadInput):
-        await audit_events(auditor, after=cursor)
+    """Garbage and the old unsealed form (``audit:2``) alike: one message."""
+    with pytest.raises(BadInput) as refused:
+        await audit_page(auditor, after=cursor)
+    assert refused.value.message == INVALID_CURSOR
+
+
+async def test_an_audit_cursor_works_only_under_its_filter_and_program(
+    story: Story, auditor: asyncpg.Connection
+) -> None:
+    page: dict[str, Any] = await audit_page(auditor, first=2, filter={"program": "dinsos-pkh"})
+    cursor = page["pageInfo"]["endCursor"]
+    following: dict[str, Any] = await audit_page(
+        auditor, first=2, filter={"program": "dinsos-pkh"}, after=cursor
+    )
+    assert [node["sequence"] for node in following["nodes"]] == []
+    assert [node["sequence"] for node in page["nodes"]] == [
+        str(story.seq["pkh"]),
+        str(story.seq["other"]),
+    ]
+    for program, args in [
+        ("inspektorat-audit", {"filter": {"program": "dinkes-pbi"}}),
+        ("inspektorat-audit", {}),
+        ("bps-admin", {"filter": {"program": "dinsos-pkh"}}),
+    ]:
+        with pytest.raises(BadInput) as refused:
+            await audit_page(auditor, program, after=cursor, **args)
+        assert refused.value.message == INVALID_CURSOR
 
 
 @pytest.mark.parametrize("first", [-1, 1001])
 async def test_pages_hold_at_most_1000_events(auditor: asyncpg.Connection, first: int) -> None:
     with pytest.raises(BadInput):
-        await audit_events(auditor, first=first)
+        await audit_events(auditor, first=first, cursor_mark=MARK)
 
 
 def test_unknown_outcomes_and_naive_times_are_bad_input() -> None:

@@ -17,6 +17,7 @@ from schema.compiler.objects import CompileContext
 from schema.compiler.roots import ROOTS
 from schema.compiler.selection import Collected
 from schema.compiler.statement import compile_statement
+from schema.sealed_cursors import CursorKeys
 from tests.conftest import REPO
 from tests.policies.expected import HOUSEHOLD_SQL, PERSON_SQL
 
@@ -115,7 +116,9 @@ async def test_the_gate_is_evaluated_once_at_the_top_of_a_compiled_statement(
     node = document.definitions[0].selection_set.selections[0]  # type: ignore[attr-defined]
     root = Collected("households", "households", (node,))
     prepared = ROOTS["households"].prepare(
-        {"first": 100, "filter": {"regionCode": "3509720"}}, program
+        {"first": 100, "filter": {"regionCode": "3509720"}},
+        program,
+        cursor_keys=CursorKeys(b"c" * 32).for_program(program.name),
     )
     ctx = CompileContext(program=program, pseudonym_key=b"k" * 32, fragments={}, variables={})
     statement = compile_statement(ROOTS["households"].build(ctx, root, prepared), frozenset())

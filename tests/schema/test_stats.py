@@ -365,10 +365,12 @@ async def test_a_dimension_named_twice_is_bad_user_input(
 async def test_bappeda_may_not_filter_on_what_is_no_dimension(
     http: httpx.AsyncClient, bearer: Bearer, filter_: dict[str, Any]
 ) -> None:
+    """Its HouseholdFilter has no such field: refused as a field that does not exist."""
     _, body = await gql(
         http, await bearer("bappeda-statistik"), QUERY, {"by": ["KECAMATAN"], "filter": filter_}
     )
-    assert error_codes(body) == ["FORBIDDEN"], body
+    assert error_codes(body) == ["BAD_USER_INPUT"], body
+    assert f"'HouseholdFilter' not to include unknown field '{next(iter(filter_))}'" in str(body)
 
 
 async def test_dinsos_may_filter_its_statistics_on_what_it_reads(

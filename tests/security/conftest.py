@@ -30,6 +30,7 @@ from api.settings import Settings
 from db.models.base import Base
 from tests.conftest import REPO, make_settings, running
 from tests.schema.conftest import Headers, token_headers
+from tests.security.shifted import Shifted, shifted_gateway
 
 PROGRAMS = (
     "bps-admin",
@@ -305,3 +306,17 @@ async def probe(
     yield checked
     if checked.sent:
         await checked.check()
+
+
+@pytest.fixture(scope="module")
+async def shifted(
+    server_url: str, template_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Shifted]:
+    """A gateway over a registry with 13-digit ids (``tests.security.shifted``)."""
+    async with shifted_gateway(
+        server_url=server_url,
+        template_url=template_url,
+        data_dir=tmp_path_factory.mktemp("shifted"),
+        programs=PROGRAMS,
+    ) as gateway:
+        yield gateway

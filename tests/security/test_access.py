@@ -1,7 +1,7 @@
 """OWASP API1 (BOLA), API3 (BOPLA) and API5 (BFLA): another program's rows and root fields.
 
 Program A asks for program B's households by id, by filter, through nested
-fields and with forged cursors: it gets ``null``, nothing, or FORBIDDEN, and
+fields and with forged cursors: it gets ``null``, nothing, or a refusal, and
 its audit events name none of B's rows. Root fields A has not been granted do
 not exist for it, however they are reached.
 """
@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from schema.sealed_cursors import INVALID_CURSOR
 from tests.policies.expected import HOUSEHOLD_SQL
 from tests.security.conftest import PROGRAMS, Probe
 
@@ -105,22 +106,22 @@ async def test_filters_never_reach_another_programs_rows(
     await probe.check()
 
 
-async def test_filtering_on_what_a_program_may_not_read_is_forbidden(probe: Probe) -> None:
-    """Filtering is reading: no side channel through a filter or a sort order."""
+async def test_filtering_on_what_a_program_may_not_read_is_refused_as_unknown(
+    probe: Probe,
+) -> None:
+    """Filtering is reading: a filter field or ordering the program may not use does not
+    exist for it (no side channel through a filter or a sort order)."""
     for program, query in [
         ("dp3akb-keluarga", "{ households(filter: {welfareDecileMax: 2}) { totalCount } }"),
         ("dp3akb-keluarga", "{ households(filter: {receivesProgram: PKH}) { totalCount } }"),
         ("dinsos-pkh", '{ persons(filter: {householdId: "1"}) { totalCount } }'),
         ("kec-sumbersari", "{ households(filter: {welfareDecileMin: 1}) { totalCount } }"),
         ("kec-sumbersari", "{ households(filter: {womanHeaded: true}) { totalCount } }"),
+        ("dp3akb-keluarga", "{ households(orderBy: WELFARE_DECILE_ASC) { totalCount } }"),
     ]:
-        await probe.post(program, {"query": query}, expect="FORBIDDEN")
-    # Sorting by a field the program may not read is not offered at all.
-    await probe.post(
-        "dp3akb-keluarga",
-        {"query": "{ households(orderBy: WELFARE_DECILE_ASC) { totalCount } }"},
-        expect="BAD_USER_INPUT",
-    )
+        answer = await probe.post(program, {"query": query}, expect="BAD_USER_INPUT")
+        message = answer.json()["errors"][0]["message"]
+        assert "unknown field" in message or "does not exist in" in message, message
     await probe.check()
 
 
@@ -129,23 +130,22 @@ def cursor(text: str) -> str:
 
 
 @pytest.mark.parametrize("program", ROW_PROGRAMS)
-async def test_forged_cursors_start_a_page_but_show_only_the_programs_rows(
+async def test_forged_cursors_are_refused(
     probe: Probe, owner_pool: asyncpg.Pool, program: str
 ) -> None:
-    hidden = await households(owner_pool, program, visible=False, limit=5)
-    visible = set(await households(owner_pool, program, visible=True, limit=100_000))
-    for household_id in hidden:
+    """A hand-made cursor (the old readable form ``h|<id>``) starts no page at all."""
+    hidden = await households(owner_pool, program, visible=False, limit=3)
+    visible = await households(owner_pool, program, visible=True, limit=3)
+    for household_id in hidden + visible:
         answer = await probe.post(
             program,
             {
                 "query": "query ($a: String) { households(first: 5, after: $a) { nodes { id } } }",
                 "variables": {"a": cursor(f"h|{household_id - 1}")},
             },
-            expect=None,
+            expect="BAD_USER_INPUT",
         )
-        ids = {int(node["id"]) for node in answer.json()["data"]["households"]["nodes"]}
-        assert ids <= visible
-        assert household_id not in ids
+        assert answer.json()["errors"][0]["message"] == INVALID_CURSOR
     await probe.check()
 
 
