@@ -12,6 +12,7 @@ from api.cli.common import console, errors, load_settings, run
 from api.database import owner_database_url
 from db.catalog import CATALOG
 from policies import Entity, FieldMode, PolicyError, PolicySet, Program, load_policies
+from policies.inference import MIN_CANDIDATES, mask_strengths
 from policies.rls import apply_policies, render_predicate
 from policies.rows import home_of_visible_person, readable_rows, statistics_rows
 
@@ -78,6 +79,9 @@ def explain(
     _header(program)
     _predicates(program)
     console.print(_field_table(program))
+    masks = _mask_table(program)
+    if masks is not None:
+        console.print(masks)
 
 
 def _header(program: Program) -> None:
@@ -123,6 +127,26 @@ def _field_table(program: Program) -> Table:
             mask = attribute.mask.value if mode is FieldMode.MASKED and attribute.mask else ""
             style = MODE_STYLES[mode]
             table.add_row(type_name, field_name, f"[{style}]{mode.value}[/{style}]", mask)
+    return table
+
+
+def _mask_table(program: Program) -> Table | None:
+    """Each mask or pseudonym against the program's other fields (``policies.inference``)."""
+    strengths = mask_strengths(program)
+    if not strengths:
+        return None
+    table = Table(
+        title=f"masks of {program.name} against its other fields"
+        f" (candidates left for the hidden part; at least {MIN_CANDIDATES})"
+    )
+    for column in ("field", "candidates left", "narrowed by"):
+        table.add_column(column)
+    for strength in strengths:
+        narrowed = ", ".join(str(reading) for reading in strength.narrowed_by) or "nothing"
+        left = f"{strength.candidates:,}"
+        table.add_row(
+            str(strength.field), left if strength.holds else f"[red]{left}[/red]", narrowed
+        )
     return table
 
 

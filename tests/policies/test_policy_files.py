@@ -112,7 +112,9 @@ def test_dinsos_pkh_fields(policy_set: PolicySet) -> None:
     assert program.household_scope == And((RegionPrefix("3509"), DecileRange(1, 4)))
 
 
-def test_dp3akb_reads_family_composition_with_masked_nik(policy_set: PolicySet) -> None:
+def test_dp3akb_reads_family_composition_with_masked_nik_and_birth_year(
+    policy_set: PolicySet,
+) -> None:
     assert set(_readable(policy_set, "dp3akb-keluarga", "Household")) == {
         "id",
         "headName",
@@ -123,11 +125,11 @@ def test_dp3akb_reads_family_composition_with_masked_nik(policy_set: PolicySet) 
     }
     person = _readable(policy_set, "dp3akb-keluarga", "Person")
     assert person.pop("nik") is MASKED
+    assert person.pop("birthDate") is MASKED
     assert set(person) == {
         "id",
         "name",
         "sex",
-        "birthDate",
         "age",
         "relationshipToHead",
         "maritalStatus",
