@@ -32,6 +32,7 @@ from db.reader import RegistryReader, refuse_bypassing_role, reset_connection
 from policies import PolicyStore
 from schema.access import access_value
 from schema.execute import Caller, Engine, ValueRoot
+from schema.protection import ProtectionPool
 from schema.stats import HouseholdStatsRoot
 
 log = logging.getLogger("regsosek.graphql")
@@ -85,12 +86,12 @@ class AccessRoot:
         return access_value(caller.program, client_id=caller.client_id)
 
 
-def value_roots() -> dict[str, ValueRoot]:
+def value_roots(*, statistics: HouseholdStatsRoot | None = None) -> dict[str, ValueRoot]:
     return {
         "myAccess": AccessRoot(),
         "auditEvents": AuditEventsRoot(),
         "disclosures": DisclosuresRoot(),
-        "householdStats": HouseholdStatsRoot(),
+        "householdStats": statistics or HouseholdStatsRoot(),
     }
 
 
@@ -135,17 +136,20 @@ async def start_graphql(
             "reads:primary": primary,
             **{f"reads:{name}": pool for name, pool in replicas.items()},
         }
+        app.state.quotas = QuotaKeeper(app.state.primary)
+        await app.state.quotas.start()
+        stack.push_async_callback(app.state.quotas.close)
+        protection = ProtectionPool(settings.statistics_processes)
+        stack.push_async_callback(protection.close)
+        statistics = HouseholdStatsRoot(protector=protection, budget=app.state.quotas)
         engine = Engine(
             reader=reader,
             pseudonym_key=settings.pseudonym_secret(),
             value_roots={
-                **value_roots(),
+                **value_roots(statistics=statistics),
                 **audit_report_roots(policies=lambda: policies.current, pool=primary),
             },
         )
-        app.state.quotas = QuotaKeeper(app.state.primary)
-        await app.state.quotas.start()
-        stack.push_async_callback(app.state.quotas.close)
         engine.load(policies.current)
         stack.callback(policies.subscribe(engine.load))
         loop = asyncio.get_running_loop()

@@ -155,6 +155,7 @@ def _program(
         agreement=program_file.agreement,
         k_min=program_file.k_min,
         quota=program_file.quota,
+        concurrent_statistics=program_file.concurrent_statistics,
         root_fields=roots,
         household_scope=program_file.household_scope,
         person_scope=program_file.person_scope,

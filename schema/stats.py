@@ -32,8 +32,7 @@ total.
 
 from __future__ import annotations
 
-import asyncio
-import threading
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -41,6 +40,7 @@ from types import MappingProxyType
 from typing import Any
 
 import asyncpg
+import orjson
 
 from api.errors import BadInput, Forbidden
 from policies import FieldMode, Program
@@ -50,6 +50,7 @@ from schema.compiler.statement import CompiledStatement
 from schema.compiler.statistics import statistics_statement
 from schema.documents import BoundedCache
 from schema.execute import Caller
+from schema.protection import Admission, InlineProtector, Protector, StatisticsBudget, Unmetered
 from schema.suppression import Dimension, Protected, protect, region_steps
 
 REGION_LENGTHS = {"PROVINSI": 2, "KABUPATEN": 4, "KECAMATAN": 7, "DESA": 10}
@@ -62,6 +63,8 @@ DIMENSION_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
     "ASSISTANCE_PROGRAM": (("Household", "assistance"), ("Assistance", "program")),
 }
 """The fields a dimension reveals (the same the filter on it needs)."""
+CACHED_POPULATIONS = 16
+"""Protected populations kept per program (each a few hundred kilobytes at most)."""
 DIMENSION_FILTERS = {"region", "decile", "woman_headed"}
 """Filter tokens that select cells of the table (with k > 1)."""
 ROW_FILTERS = {"aged_under", "updated_since"}
@@ -205,14 +208,32 @@ def _selection(tokens: list[tuple[Any, ...]], params: Mapping[str, Any]) -> dict
 
 
 class HouseholdStatsRoot:
-    """The ``householdStats`` root field (a ``schema.execute.ValueRoot``)."""
+    """The ``householdStats`` root field (a ``schema.execute.ValueRoot``).
+
+    Protected populations are cached per program, keyed by a fingerprint of the
+    population itself (``population_key``): two requests whose filters differ but
+    count the same households hit, and one program's new populations never evict
+    another's. A population not in the cache is protected by ``protector`` during
+    one of the program's turns (``schema.protection``) and its CPU time charged to
+    the client's budget.
+    """
 
     needs_database = True
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        protector: Protector | None = None,
+        budget: StatisticsBudget | None = None,
+        admission: Admission | None = None,
+        cached_populations: int = CACHED_POPULATIONS,
+    ) -> None:
+        self.protector: Protector = protector or InlineProtector()
+        self.budget: StatisticsBudget = budget or Unmetered()
+        self.admission = admission or Admission()
+        self.cached_populations = cached_populations
         self._statements: dict[str, tuple[Program, BoundedCache[Any, CompiledStatement]]] = {}
-        self._protected: BoundedCache[Any, Protected] = BoundedCache(32)
-        self._protecting = threading.Lock()
+        self._protected: dict[str, BoundedCache[bytes, Protected]] = {}
 
     async def value(
         self, *, caller: Caller, args: Mapping[str, Any], connection: asyncpg.Connection | None
@@ -224,13 +245,9 @@ class HouseholdStatsRoot:
         previous = await connection.fetchval(STATISTICS_ON)
         rows = await connection.fetch(statement.sql, *statement.arguments(plan.params))
         await connection.execute(STATISTICS_OFF, previous)
-        # Protecting a sparse table can take a few hundred milliseconds of CPU:
-        # off the event loop, one at a time per worker, so other requests go on.
-        return await asyncio.to_thread(self._answer_alone, rows, plan)
-
-    def _answer_alone(self, rows: list[asyncpg.Record], plan: StatsPlan) -> list[dict[str, Any]]:
-        with self._protecting:
-            return self._answer(rows, plan)
+        counts, names = _counts(rows, plan)
+        protected = await self._protect(counts, plan, caller)
+        return _answer(protected, names=names, plan=plan)
 
     def _statement(self, program: Program, plan: StatsPlan) -> CompiledStatement:
         entry = self._statements.get(program.name)
@@ -251,42 +268,72 @@ class HouseholdStatsRoot:
             )
         return statement
 
-    def _protect(self, counts: dict[tuple[Any, ...], int], plan: StatsPlan) -> Protected:
+    async def _protect(
+        self, counts: dict[tuple[Any, ...], int], plan: StatsPlan, caller: Caller
+    ) -> Protected:
         dimensions = BY_PROGRAM if plan.by_program else UNIVERSE
         if plan.k <= 1:
-            return protect(counts, dimensions=dimensions, k=plan.k)
-        key = (plan.k, plan.by_program, tuple(sorted(counts.items())))
-        protected = self._protected.get(key)
-        if protected is None:
-            protected = self._protected.put(key, protect(counts, dimensions=dimensions, k=plan.k))
+            return protect(counts, dimensions=dimensions, k=plan.k)  # nothing to compute
+        program = caller.program
+        cache = self._protected.get(program.name)
+        if cache is None:
+            cache = self._protected[program.name] = BoundedCache(self.cached_populations)
+        key = population_key(counts, k=plan.k, by_program=plan.by_program)
+        protected = cache.get(key)
+        if protected is not None:
+            return protected
+        async with self.admission.turn(program):
+            protected = cache.get(key)  # protected meanwhile by a request that held the turn
+            if protected is None:
+                self.budget.admit_statistics(program, client_id=caller.client_id)
+                outcome = await self.protector.protect(counts, dimensions=dimensions, k=plan.k)
+                self.budget.charge_statistics(
+                    client_id=caller.client_id, seconds=outcome.cpu_seconds
+                )
+                protected = cache.put(key, outcome.protected)
         return protected
 
-    def _answer(self, rows: list[asyncpg.Record], plan: StatsPlan) -> list[dict[str, Any]]:
-        counts: dict[tuple[Any, ...], int] = {}
-        names: dict[str, str] = {}
-        for desa, decile, sex, program, n, name in rows:
-            counts[(desa, decile, sex, program) if plan.by_program else (desa, decile, sex)] = n
-            if plan.region is not None and name is not None:
-                names[desa[: plan.region]] = name
-        merged: dict[tuple[Any, ...], tuple[int, bool]] = {}
-        for cell in self._protect(counts, plan).cells(plan.level):
-            region, decile, sex = cell.key[:3]
-            if not plan.selects(region, decile, sex):
-                continue
-            key = (
-                region[: plan.region] if plan.region is not None and region else None,
-                decile if plan.by_decile else None,
-                sex if plan.by_sex else None,
-                cell.key[3] if plan.by_program else None,
-            )
-            total, hidden = merged.get(key, (0, False))
-            merged[key] = (total + cell.count, hidden or cell.suppressed)
-        if not merged and not plan.grouped:
-            merged[(None, None, None, None)] = (0, False)
-        return [
-            _cell(key, names=names, count=count, suppressed=suppressed)
-            for key, (count, suppressed) in sorted(merged.items(), key=_order)
-        ]
+
+def population_key(counts: Mapping[tuple[Any, ...], int], *, k: int, by_program: bool) -> bytes:
+    """A fingerprint of a population: its counts at the finest grain, ``k`` and the dimensions."""
+    canonical = orjson.dumps([k, by_program, sorted(counts.items())])
+    return hashlib.sha256(canonical).digest()
+
+
+def _counts(
+    rows: list[asyncpg.Record], plan: StatsPlan
+) -> tuple[dict[tuple[Any, ...], int], dict[str, str]]:
+    counts: dict[tuple[Any, ...], int] = {}
+    names: dict[str, str] = {}
+    for desa, decile, sex, program, n, name in rows:
+        counts[(desa, decile, sex, program) if plan.by_program else (desa, decile, sex)] = n
+        if plan.region is not None and name is not None:
+            names[desa[: plan.region]] = name
+    return counts, names
+
+
+def _answer(
+    protected: Protected, *, names: Mapping[str, str], plan: StatsPlan
+) -> list[dict[str, Any]]:
+    merged: dict[tuple[Any, ...], tuple[int, bool]] = {}
+    for cell in protected.cells(plan.level):
+        region, decile, sex = cell.key[:3]
+        if not plan.selects(region, decile, sex):
+            continue
+        key = (
+            region[: plan.region] if plan.region is not None and region else None,
+            decile if plan.by_decile else None,
+            sex if plan.by_sex else None,
+            cell.key[3] if plan.by_program else None,
+        )
+        total, hidden = merged.get(key, (0, False))
+        merged[key] = (total + cell.count, hidden or cell.suppressed)
+    if not merged and not plan.grouped:
+        merged[(None, None, None, None)] = (0, False)
+    return [
+        _cell(key, names=names, count=count, suppressed=suppressed)
+        for key, (count, suppressed) in sorted(merged.items(), key=_order)
+    ]
 
 
 def _order(item: tuple[tuple[Any, ...], Any]) -> tuple[Any, ...]:

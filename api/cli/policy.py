@@ -95,7 +95,9 @@ def _header(program: Program) -> None:
     )
     console.print(
         f"k_min {program.k_min}; quota {program.quota.requests_per_minute} requests/minute, "
-        f"{program.quota.rows_per_day} rows/day"
+        f"{program.quota.rows_per_day} rows/day, "
+        f"{program.quota.statistics_seconds_per_day} CPU seconds/day of new statistics; "
+        f"{program.concurrent_statistics} new statistics at a time"
     )
     console.print(f"root fields: {', '.join(sorted(program.root_fields)) or 'none'}")
     console.print(f"row scope: {program.describe_scope()}\n")
