@@ -141,7 +141,9 @@ async def start_graphql(
         stack.push_async_callback(app.state.quotas.close)
         protection = ProtectionPool(settings.statistics_processes)
         stack.push_async_callback(protection.close)
-        statistics = HouseholdStatsRoot(protector=protection, budget=app.state.quotas)
+        statistics = HouseholdStatsRoot(
+            reader=reader, protector=protection, budget=app.state.quotas
+        )
         engine = Engine(
             reader=reader,
             pseudonym_key=settings.pseudonym_secret(),

@@ -7,15 +7,19 @@ statistics on something that is not a dimension (``hasMemberAgedUnder``,
 work must not hold up anyone else:
 
 * It runs in a small pool of worker processes (``ProtectionPool``), at a
-  lower CPU priority (``nice`` 10), never on a thread of the event loop's
-  process: the gateway's requests and PostgreSQL go first on a busy machine.
-  No lock is shared across programs.
+  lower CPU priority (``nice`` 10 below the gateway), never on a thread of the
+  event loop's process: the gateway's requests and PostgreSQL go first on a
+  busy machine. No lock is shared across programs, and the request's read
+  transaction is closed before the protection starts (``schema.stats``).
 * Each program has its own turn-taking (``Admission``): at most
   ``limits.concurrent_statistics`` of its protections at once in a worker
   process (1 by default); another waits up to ``QUEUE_SECONDS`` for a turn,
   then is RATE_LIMITED. A program cannot fill the pool for the others.
 * Each protection's CPU time, measured in the worker, is charged to the
   client's ``quota.statistics_seconds_per_day`` (``StatisticsBudget``).
+* ``Populations`` keeps each program's protected populations (one program's
+  new populations never evict another's), and requests for a population that
+  is being protected wait for that protection instead of starting their own.
 
 The pool is a ``ProcessPoolExecutor`` over the *forkserver* start method: the
 server process imports the application once and forks each worker from it,
@@ -29,19 +33,26 @@ worker died.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from api.errors import Internal, RateLimited
 from policies import Program
-from schema.suppression import Dimension, Protection, protect_measured
+from schema.documents import BoundedCache
+from schema.suppression import Dimension, Protected, Protection, protect_measured
 from schema.suppression_table import Key
 
+if TYPE_CHECKING:
+    from schema.execute import Caller
+
+CACHED_POPULATIONS = 16
+"""Protected populations kept per program (each a few hundred kilobytes at most)."""
 QUEUE_SECONDS = 2.0
 """Longest a request waits for its program's turn before it is RATE_LIMITED."""
 NICENESS = 10
@@ -100,27 +111,37 @@ class ProtectionPool:
         method = (
             "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
         )
+        niceness = min(19, os.getpriority(os.PRIO_PROCESS, 0) + NICENESS)
         executor = ProcessPoolExecutor(
             max_workers=self.processes,
             mp_context=multiprocessing.get_context(method),
-            initializer=os.nice,
-            initargs=(NICENESS,),
+            initializer=os.setpriority,
+            initargs=(os.PRIO_PROCESS, 0, niceness),
         )
-        # Start every worker now, in this thread, rather than inside a request's submit.
+        # Start every worker now, in this thread, rather than inside a request's submit;
+        # set their priority from here too, so it holds before their first task.
         for future in [executor.submit(os.getpid) for _ in range(self.processes)]:
             future.result()
+        for pid in _pids(executor):
+            with contextlib.suppress(ProcessLookupError):
+                os.setpriority(os.PRIO_PROCESS, pid, niceness)
         return executor
 
     async def workers(self) -> dict[int, int]:
         """The workers' process ids and CPU niceness (diagnostics; starts the pool)."""
         executor = await self._running()
-        processes: dict[int, object] = getattr(executor, "_processes", None) or {}
-        return {pid: os.getpriority(os.PRIO_PROCESS, pid) for pid in processes}
+        return {pid: os.getpriority(os.PRIO_PROCESS, pid) for pid in _pids(executor)}
 
     async def close(self) -> None:
         executor, self._executor = self._executor, None
         if executor is not None:
             await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
+
+
+def _pids(executor: ProcessPoolExecutor) -> list[int]:
+    """The executor's worker processes (``concurrent.futures`` keeps them by pid)."""
+    processes: dict[int, object] = getattr(executor, "_processes", None) or {}
+    return list(processes)
 
 
 class Admission:
@@ -169,3 +190,68 @@ class Unmetered:
 
     def charge_statistics(self, *, client_id: str, seconds: float) -> None:
         return None
+
+
+class Populations:
+    """Each program's protected populations: the cache, the turns, the budget, the work."""
+
+    def __init__(
+        self,
+        *,
+        protector: Protector,
+        budget: StatisticsBudget,
+        admission: Admission,
+        cached: int = CACHED_POPULATIONS,
+    ) -> None:
+        self.protector = protector
+        self.budget = budget
+        self.admission = admission
+        self.cached = cached
+        self._kept: dict[str, BoundedCache[bytes, Protected]] = {}
+        self._underway: dict[tuple[str, bytes], asyncio.Future[Protected]] = {}
+
+    async def protected(
+        self,
+        counts: Mapping[Key, int],
+        *,
+        caller: Caller,
+        dimensions: Sequence[Dimension],
+        k: int,
+        key: bytes,
+    ) -> Protected:
+        """The population ``key`` (of ``counts``) protected for the caller's program."""
+        program = caller.program
+        kept = self._kept.get(program.name)
+        if kept is None:
+            kept = self._kept[program.name] = BoundedCache(self.cached)
+        found = kept.get(key)
+        if found is not None:
+            return found
+        slot = (program.name, key)
+        underway = self._underway.get(slot)
+        if underway is not None:
+            return await asyncio.shield(underway)
+        underway = self._underway[slot] = asyncio.get_running_loop().create_future()
+        try:
+            async with self.admission.turn(program):
+                self.budget.admit_statistics(program, client_id=caller.client_id)
+                outcome = await self.protector.protect(counts, dimensions=dimensions, k=k)
+                self.budget.charge_statistics(
+                    client_id=caller.client_id, seconds=outcome.cpu_seconds
+                )
+            protected = kept.put(key, outcome.protected)
+            underway.set_result(protected)
+            return protected
+        except BaseException as error:
+            # Whoever waits for this population gets the same answer (or, if this request
+            # went away, a refusal to try again).
+            failure = (
+                error
+                if isinstance(error, Exception)
+                else RateLimited("The statistics were not computed; try again.", retry_after=1)
+            )
+            underway.set_exception(failure)
+            underway.exception()  # retrieved: followers may be none
+            raise
+        finally:
+            del self._underway[slot]

@@ -49,8 +49,16 @@ from schema.compiler.filters import PlannedFilter, plan_household_filter
 from schema.compiler.statement import CompiledStatement
 from schema.compiler.statistics import statistics_statement
 from schema.documents import BoundedCache
-from schema.execute import Caller
-from schema.protection import Admission, InlineProtector, Protector, StatisticsBudget, Unmetered
+from schema.execute import Caller, Reader
+from schema.protection import (
+    CACHED_POPULATIONS,
+    Admission,
+    InlineProtector,
+    Populations,
+    Protector,
+    StatisticsBudget,
+    Unmetered,
+)
 from schema.suppression import Dimension, Protected, protect, region_steps
 
 REGION_LENGTHS = {"PROVINSI": 2, "KABUPATEN": 4, "KECAMATAN": 7, "DESA": 10}
@@ -63,8 +71,6 @@ DIMENSION_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
     "ASSISTANCE_PROGRAM": (("Household", "assistance"), ("Assistance", "program")),
 }
 """The fields a dimension reveals (the same the filter on it needs)."""
-CACHED_POPULATIONS = 16
-"""Protected populations kept per program (each a few hundred kilobytes at most)."""
 DIMENSION_FILTERS = {"region", "decile", "woman_headed"}
 """Filter tokens that select cells of the table (with k > 1)."""
 ROW_FILTERS = {"aged_under", "updated_since"}
@@ -210,41 +216,47 @@ def _selection(tokens: list[tuple[Any, ...]], params: Mapping[str, Any]) -> dict
 class HouseholdStatsRoot:
     """The ``householdStats`` root field (a ``schema.execute.ValueRoot``).
 
-    Protected populations are cached per program, keyed by a fingerprint of the
+    Protected populations are kept per program, keyed by a fingerprint of the
     population itself (``population_key``): two requests whose filters differ but
-    count the same households hit, and one program's new populations never evict
-    another's. A population not in the cache is protected by ``protector`` during
-    one of the program's turns (``schema.protection``) and its CPU time charged to
-    the client's budget.
+    count the same households share one protection. A new population is protected
+    by ``protector`` in one of the program's turns, and its CPU time charged to the
+    client's budget (``schema.protection.Populations``).
     """
-
-    needs_database = True
 
     def __init__(
         self,
         *,
+        reader: Reader | None = None,
         protector: Protector | None = None,
         budget: StatisticsBudget | None = None,
         admission: Admission | None = None,
         cached_populations: int = CACHED_POPULATIONS,
     ) -> None:
-        self.protector: Protector = protector or InlineProtector()
-        self.budget: StatisticsBudget = budget or Unmetered()
-        self.admission = admission or Admission()
-        self.cached_populations = cached_populations
+        self.reader = reader
+        self.needs_database = reader is None
+        """With a ``reader`` the root counts in a read transaction of its own, closed before
+        the protection starts (no snapshot held open for seconds); without, it counts in the
+        transaction of the connection it is given."""
+        self.populations = Populations(
+            protector=protector or InlineProtector(),
+            budget=budget or Unmetered(),
+            admission=admission or Admission(),
+            cached=cached_populations,
+        )
         self._statements: dict[str, tuple[Program, BoundedCache[Any, CompiledStatement]]] = {}
-        self._protected: dict[str, BoundedCache[bytes, Protected]] = {}
 
     async def value(
         self, *, caller: Caller, args: Mapping[str, Any], connection: asyncpg.Connection | None
     ) -> list[dict[str, Any]]:
-        if connection is None:
-            raise RuntimeError("householdStats needs the request's read transaction")
         plan = plan_statistics(args, caller.program)
         statement = self._statement(caller.program, plan)
-        previous = await connection.fetchval(STATISTICS_ON)
-        rows = await connection.fetch(statement.sql, *statement.arguments(plan.params))
-        await connection.execute(STATISTICS_OFF, previous)
+        if connection is not None:
+            rows = await _count(connection, statement, plan)
+        elif self.reader is not None:
+            async with self.reader.transaction(caller.program.name) as own:
+                rows = await _count(own, statement, plan)
+        else:
+            raise RuntimeError("householdStats needs a read transaction or a reader")
         counts, names = _counts(rows, plan)
         protected = await self._protect(counts, plan, caller)
         return _answer(protected, names=names, plan=plan)
@@ -274,24 +286,25 @@ class HouseholdStatsRoot:
         dimensions = BY_PROGRAM if plan.by_program else UNIVERSE
         if plan.k <= 1:
             return protect(counts, dimensions=dimensions, k=plan.k)  # nothing to compute
-        program = caller.program
-        cache = self._protected.get(program.name)
-        if cache is None:
-            cache = self._protected[program.name] = BoundedCache(self.cached_populations)
-        key = population_key(counts, k=plan.k, by_program=plan.by_program)
-        protected = cache.get(key)
-        if protected is not None:
-            return protected
-        async with self.admission.turn(program):
-            protected = cache.get(key)  # protected meanwhile by a request that held the turn
-            if protected is None:
-                self.budget.admit_statistics(program, client_id=caller.client_id)
-                outcome = await self.protector.protect(counts, dimensions=dimensions, k=plan.k)
-                self.budget.charge_statistics(
-                    client_id=caller.client_id, seconds=outcome.cpu_seconds
-                )
-                protected = cache.put(key, outcome.protected)
-        return protected
+        return await self.populations.protected(
+            counts,
+            caller=caller,
+            dimensions=dimensions,
+            k=plan.k,
+            key=population_key(counts, k=plan.k, by_program=plan.by_program),
+        )
+
+
+async def _count(
+    connection: asyncpg.Connection, statement: CompiledStatement, plan: StatsPlan
+) -> list[asyncpg.Record]:
+    """The statistics statement's rows, with the statistics rows open for it alone."""
+    previous = await connection.fetchval(STATISTICS_ON)
+    rows: list[asyncpg.Record] = await connection.fetch(
+        statement.sql, *statement.arguments(plan.params)
+    )
+    await connection.execute(STATISTICS_OFF, previous)
+    return rows
 
 
 def population_key(counts: Mapping[tuple[Any, ...], int], *, k: int, by_program: bool) -> bytes:

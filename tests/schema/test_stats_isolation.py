@@ -166,6 +166,18 @@ async def test_a_program_protects_at_most_its_limit_at_once_and_the_rest_is_rate
     assert spy.calls == len(outcomes) - len(refused)
 
 
+async def test_requests_for_a_population_being_protected_wait_for_that_protection(
+    app_pool: asyncpg.Pool,
+) -> None:
+    program = POLICIES.programs["dinsos-pkh"]
+    spy = Spy()
+    root = HouseholdStatsRoot(protector=spy, admission=Admission(queue_seconds=0.05))
+    args = {"groupBy": HEAVY, "filter": {"hasMemberAgedUnder": 43}}
+    answers = await asyncio.gather(*[ask(app_pool, root, program, args) for _ in range(4)])
+    assert spy.calls == 1
+    assert all(answer == answers[0] for answer in answers)
+
+
 async def test_the_turns_of_one_program_do_not_hold_up_another(app_pool: asyncpg.Pool) -> None:
     admission = Admission(queue_seconds=0.05)
     dinsos, bps = POLICIES.programs["dinsos-pkh"], POLICIES.programs["dp3akb-keluarga"]
