@@ -14,8 +14,11 @@ program, woman-headed), never on anything else; its protection is disclosure
 control with its ``k``.
 
 How. One SQL statement counts the statistics rows at the finest grain
-(``schema.compiler.statistics``); ``schema.suppression`` protects every table
-of that population at once; the answer is the requested table read from it.
+(``schema.compiler.statistics``; a count that filters the population takes
+the program's turn in the database, ``schema.stats_count``);
+``schema.suppression`` protects every table of that population at once, in a
+worker process (``schema.protection``); the answer is the requested table
+read from it.
 With ``k > 1`` the filters on dimensions (region, decile, woman-headed) select
 cells of that table rather than rows, so a filtered answer is a part of an
 unfiltered one and cannot be differenced against it; ``receivesProgram`` is a
@@ -44,7 +47,6 @@ import orjson
 
 from api.errors import BadInput, Forbidden
 from policies import FieldMode, Program
-from policies.rls import STATISTICS_SETTING
 from schema.compiler.filters import PlannedFilter, plan_household_filter
 from schema.compiler.statement import CompiledStatement
 from schema.compiler.statistics import statistics_statement
@@ -59,6 +61,7 @@ from schema.protection import (
     StatisticsBudget,
     Unmetered,
 )
+from schema.stats_count import count
 from schema.suppression import Dimension, Protected, protect, region_steps
 
 REGION_LENGTHS = {"PROVINSI": 2, "KABUPATEN": 4, "KECAMATAN": 7, "DESA": 10}
@@ -81,16 +84,6 @@ UNIVERSE = (
     Dimension("sex"),
 )
 BY_PROGRAM = (*UNIVERSE, Dimension("program", additive=False))
-STATISTICS_ON = (
-    "SELECT current_setting('random_page_cost'),"
-    f" set_config('{STATISTICS_SETTING}', 'on', true),"
-    " set_config('random_page_cost', '1.1', true)"
-)
-"""Admit the statistics rows (RLS) and let the planner count from the covering index."""
-STATISTICS_OFF = (
-    f"SELECT set_config('{STATISTICS_SETTING}', 'off', true),"
-    " set_config('random_page_cost', $1, true)"
-)
 
 
 @dataclass(frozen=True)
@@ -250,11 +243,16 @@ class HouseholdStatsRoot:
     ) -> list[dict[str, Any]]:
         plan = plan_statistics(args, caller.program)
         statement = self._statement(caller.program, plan)
+        filtered = bool(plan.sql.shape)
         if connection is not None:
-            rows = await _count(connection, statement, plan)
+            rows = await count(
+                connection, statement, params=plan.params, program=caller.program, filtered=filtered
+            )
         elif self.reader is not None:
             async with self.reader.transaction(caller.program.name) as own:
-                rows = await _count(own, statement, plan)
+                rows = await count(
+                    own, statement, params=plan.params, program=caller.program, filtered=filtered
+                )
         else:
             raise RuntimeError("householdStats needs a read transaction or a reader")
         counts, names = _counts(rows, plan)
@@ -293,18 +291,6 @@ class HouseholdStatsRoot:
             k=plan.k,
             key=population_key(counts, k=plan.k, by_program=plan.by_program),
         )
-
-
-async def _count(
-    connection: asyncpg.Connection, statement: CompiledStatement, plan: StatsPlan
-) -> list[asyncpg.Record]:
-    """The statistics statement's rows, with the statistics rows open for it alone."""
-    previous = await connection.fetchval(STATISTICS_ON)
-    rows: list[asyncpg.Record] = await connection.fetch(
-        statement.sql, *statement.arguments(plan.params)
-    )
-    await connection.execute(STATISTICS_OFF, previous)
-    return rows
 
 
 def population_key(counts: Mapping[tuple[Any, ...], int], *, k: int, by_program: bool) -> bytes:

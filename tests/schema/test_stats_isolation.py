@@ -29,9 +29,11 @@ from api.errors import RateLimited
 from db.engine import APP_ROLE, with_user
 from policies import Program, load_policies
 from policies.loader import PACKAGED_POLICY_DIR
+from schema.compiler.statement import CompiledStatement
 from schema.execute import Caller
 from schema.protection import Admission, InlineProtector, ProtectionPool
 from schema.stats import HouseholdStatsRoot
+from schema.stats_count import TURN_WAIT_MS, count, take_turn
 from schema.suppression import Dimension, Protection
 from schema.suppression_table import Key
 from tests.conftest import REPO, make_settings, running
@@ -176,6 +178,55 @@ async def test_requests_for_a_population_being_protected_wait_for_that_protectio
     answers = await asyncio.gather(*[ask(app_pool, root, program, args) for _ in range(4)])
     assert spy.calls == 1
     assert all(answer == answers[0] for answer in answers)
+
+
+async def test_a_filtered_count_takes_its_programs_turn_in_the_database(
+    app_pool: asyncpg.Pool,
+) -> None:
+    """Another worker (here: another connection) holds dinsos-pkh's turn: a filtered count of
+    dinsos-pkh waits, then is RATE_LIMITED; bappeda-statistik and dinsos-pkh's whole scope
+    count meanwhile."""
+    dinsos, bappeda = POLICIES.programs["dinsos-pkh"], POLICIES.programs["bappeda-statistik"]
+    root = HouseholdStatsRoot()
+    async with app_pool.acquire() as holder, holder.transaction(readonly=True):
+        await take_turn(holder, dinsos)
+        started = time.perf_counter()
+        with pytest.raises(RateLimited):
+            await ask(app_pool, root, dinsos, {"groupBy": [], "filter": {"hasMemberAgedUnder": 9}})
+        waited = time.perf_counter() - started
+        assert waited >= TURN_WAIT_MS / 1000
+        assert await ask(app_pool, root, dinsos, {"groupBy": ["WELFARE_DECILE"]})
+        assert await ask(
+            app_pool, root, bappeda, {"groupBy": [], "filter": {"receivesProgram": "PKH"}}
+        )
+    assert await ask(app_pool, root, dinsos, {"groupBy": [], "filter": {"hasMemberAgedUnder": 9}})
+
+
+async def test_a_filtered_count_runs_without_parallel_workers_and_restores_the_settings(
+    app_pool: asyncpg.Pool,
+) -> None:
+    program = POLICIES.programs["dinsos-pkh"]
+    probe = CompiledStatement(
+        "SELECT current_setting('max_parallel_workers_per_gather'),"
+        " current_setting('random_page_cost'), current_setting('regsosek.statistics')",
+        (),
+        {},
+        frozenset(),
+    )
+    async with app_pool.acquire() as connection, connection.transaction(readonly=True):
+        before = await connection.fetchrow(
+            "SELECT current_setting('max_parallel_workers_per_gather'),"
+            " current_setting('random_page_cost')"
+        )
+        assert before is not None
+        for filtered, workers in ((True, "0"), (False, before[0])):
+            (row,) = await count(connection, probe, params={}, program=program, filtered=filtered)
+            assert tuple(row) == (workers, "1.1", "on")
+            after = await connection.fetchrow(
+                "SELECT current_setting('max_parallel_workers_per_gather'),"
+                " current_setting('random_page_cost'), current_setting('regsosek.statistics')"
+            )
+            assert tuple(after) == (before[0], before[1], "off")
 
 
 async def test_the_turns_of_one_program_do_not_hold_up_another(app_pool: asyncpg.Pool) -> None:
