@@ -31,7 +31,7 @@ from policies.inference import MIN_CANDIDATES
 from policies.loader import PACKAGED_POLICY_DIR
 from schema.execute import Caller, Engine
 from tests.conftest import TEST_PSEUDONYM_KEY
-from tests.schema.conftest import Headers, gql
+from tests.schema.conftest import Headers
 
 PROGRAM = "dp3akb-keluarga"
 SAMPLE = 500
@@ -128,9 +128,17 @@ async def test_the_attack_rebuilt_every_nik_under_the_old_policy(
 async def test_the_shipped_policy_leaves_no_masked_nik_rebuildable(
     http: httpx.AsyncClient, program_headers: dict[str, Headers], owner: asyncpg.Connection
 ) -> None:
-    status, body = await gql(http, program_headers[PROGRAM], QUERY)
-    assert status == 200, body
-    nodes = body["data"]["persons"]["nodes"]
+    answer = await http.post("/graphql", json={"query": QUERY}, headers=program_headers[PROGRAM])
+    assert answer.status_code == 200, answer.text
+    nodes = answer.json()["data"]["persons"]["nodes"]
+    event = await owner.fetchrow(
+        "SELECT field_paths FROM audit_events WHERE request_id = $1",
+        answer.headers["x-request-id"],
+    )
+    assert event is not None
+    assert {"persons.nodes.nik[MASKED]", "persons.nodes.birthDate[MASKED]"} <= set(
+        event["field_paths"]
+    )  # the audit trail says what left, and in which mode
     assert len(nodes) == SAMPLE
     truth = await true_niks(owner, nodes)
     today: date = await owner.fetchval("SELECT current_date")
