@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint format bench bench-quick bench-faults clean
+.PHONY: run test check lint format bench bench-quick bench-faults bench-stats-isolation clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ bench-quick: $(STAMP)
 
 bench-faults: $(STAMP)
 	$(BIN)/python -m bench.faults
+
+## Statistics isolation (issue 14): dinsos-pkh's new populations beside everyone else, 1,000,000 households, 30 s.
+bench-stats-isolation: $(STAMP)
+	$(BIN)/python -m bench.stats_isolation
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

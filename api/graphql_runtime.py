@@ -32,6 +32,7 @@ from db.reader import RegistryReader, refuse_bypassing_role, reset_connection
 from policies import PolicyStore
 from schema.access import access_value
 from schema.execute import Caller, Engine, ValueRoot
+from schema.protection import ProtectionPool
 from schema.sealed_cursors import CursorKeys
 from schema.stats import HouseholdStatsRoot
 
@@ -91,12 +92,14 @@ def cursor_keys(settings: Settings) -> CursorKeys:
     return CursorKeys(settings.master_secret(), generation=settings.cursor_key_version)
 
 
-def value_roots(keys: CursorKeys) -> dict[str, ValueRoot]:
+def value_roots(
+    keys: CursorKeys, *, statistics: HouseholdStatsRoot | None = None
+) -> dict[str, ValueRoot]:
     return {
         "myAccess": AccessRoot(),
         "auditEvents": AuditEventsRoot(keys),
         "disclosures": DisclosuresRoot(),
-        "householdStats": HouseholdStatsRoot(),
+        "householdStats": statistics or HouseholdStatsRoot(),
     }
 
 
@@ -142,18 +145,23 @@ async def start_graphql(
             **{f"reads:{name}": pool for name, pool in replicas.items()},
         }
         keys = cursor_keys(settings)
+        app.state.quotas = QuotaKeeper(app.state.primary)
+        await app.state.quotas.start()
+        stack.push_async_callback(app.state.quotas.close)
+        protection = ProtectionPool(settings.statistics_processes)
+        stack.push_async_callback(protection.close)
+        statistics = HouseholdStatsRoot(
+            reader=reader, protector=protection, budget=app.state.quotas
+        )
         engine = Engine(
             reader=reader,
             pseudonym_key=settings.pseudonym_secret(),
             cursor_keys=keys,
             value_roots={
-                **value_roots(keys),
+                **value_roots(keys, statistics=statistics),
                 **audit_report_roots(policies=lambda: policies.current, pool=primary),
             },
         )
-        app.state.quotas = QuotaKeeper(app.state.primary)
-        await app.state.quotas.start()
-        stack.push_async_callback(app.state.quotas.close)
         engine.load(policies.current)
         stack.callback(policies.subscribe(engine.load))
         loop = asyncio.get_running_loop()

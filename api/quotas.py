@@ -1,4 +1,5 @@
-"""Per-client quotas from the policy: requests per minute, rows disclosed per day.
+"""Per-client quotas from the policy: requests per minute, rows disclosed per day, and
+CPU seconds per day of ``householdStats`` disclosure control (``schema.protection``).
 
 Counting is in memory per worker; every second a background task adds this
 worker's counts to the shared counters in PostgreSQL and reads back every
@@ -9,6 +10,11 @@ can overshoot a quota by what they admit in that second; a request can
 overshoot ``rows_per_day`` by the rows of its own page (and concurrent
 requests of one client by theirs, since rows are counted once they are
 disclosed). Days are days in WIB (UTC+7), where the agencies work.
+
+The statistics budget is charged after each uncached protection with the CPU
+time it took; ``admit_statistics`` refuses a new one once the day's budget is
+spent (cached statistics cost nothing and are still served). Like the rows, a
+client can overshoot it by the protections it has running.
 
 Within a worker, ``admit`` checks and counts without awaiting, so concurrent
 requests cannot both take the last unit. Counts being written by a sync stay
@@ -34,7 +40,7 @@ import asyncpg
 
 from api.errors import RateLimited
 from db import quota_store
-from db.quota_store import REQUESTS_PER_MINUTE, ROWS_PER_DAY
+from db.quota_store import REQUESTS_PER_MINUTE, ROWS_PER_DAY, STATISTICS_MS_PER_DAY
 from policies import Program
 
 log = logging.getLogger("regsosek.quotas")
@@ -95,6 +101,28 @@ class QuotaKeeper:
             )
         self._pending[minute] += 1
 
+    def admit_statistics(
+        self, program: Program, *, client_id: str, now: datetime | None = None
+    ) -> None:
+        """Refuse a new statistics protection once the client's CPU budget of the day is spent."""
+        now = now or datetime.now(UTC)
+        day = (STATISTICS_MS_PER_DAY, client_id, day_window(now))
+        budget = program.quota.statistics_seconds_per_day
+        if self._used(day) >= budget * 1000:
+            wait = int((day[2] + timedelta(days=1) - now).total_seconds()) + 1
+            raise RateLimited(
+                f"Your client may use {budget} CPU seconds a day (WIB) computing new statistics;"
+                " statistics already computed are still served.",
+                retry_after=wait,
+            )
+
+    def charge_statistics(
+        self, *, client_id: str, seconds: float, now: datetime | None = None
+    ) -> None:
+        """Count the CPU one protection took against the client's statistics budget."""
+        day = (STATISTICS_MS_PER_DAY, client_id, day_window(now or datetime.now(UTC)))
+        self._pending[day] += max(1, round(seconds * 1000))
+
     def disclosed(self, *, client_id: str, rows: int, now: datetime | None = None) -> None:
         if rows:
             self._pending[(ROWS_PER_DAY, client_id, day_window(now or datetime.now(UTC)))] += rows
@@ -109,7 +137,11 @@ class QuotaKeeper:
         deltas = [
             (scope, key, start, count) for (scope, key, start), count in pending.items() if count
         ]
-        windows = [(REQUESTS_PER_MINUTE, minute_window(now)), (ROWS_PER_DAY, day_window(now))]
+        windows = [
+            (REQUESTS_PER_MINUTE, minute_window(now)),
+            (ROWS_PER_DAY, day_window(now)),
+            (STATISTICS_MS_PER_DAY, day_window(now)),
+        ]
         try:
             rows = await quota_store.add_and_read(self.pool, deltas=deltas, windows=windows)
         except BaseException:
@@ -134,7 +166,7 @@ class QuotaKeeper:
                     cleaned = datetime.now(UTC)
                     await quota_store.forget_before(
                         self.pool,
-                        scopes=(REQUESTS_PER_MINUTE, ROWS_PER_DAY),
+                        scopes=(REQUESTS_PER_MINUTE, ROWS_PER_DAY, STATISTICS_MS_PER_DAY),
                         before=day_window(cleaned) - timedelta(days=2),
                     )
             except Exception as error:

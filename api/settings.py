@@ -124,6 +124,9 @@ class Settings(BaseSettings):
 
     statement_timeout_ms: int = Field(default=5_000, ge=100)
     pool_size: int = Field(default=10, ge=1)
+    statistics_processes: int = Field(default=2, ge=1, le=16)
+    """Worker processes per gateway worker for ``householdStats`` disclosure control
+    (``schema.protection``); started on the first new population."""
 
     audit_checkpoint_every: int = Field(default=1_000, ge=1)
     audit_checkpoint_seconds: float = Field(default=300.0, gt=0)

@@ -69,9 +69,12 @@ def _marker(households: int) -> str:
     return json.dumps({"bench": MARKER_VERSION, "households": households, "seed": SEED})
 
 
-async def prepare(server: str, *, households: int, fresh: bool) -> BenchDatabase:
-    """The bench database for ``households``: reused when its marker matches, else built."""
-    name = database_name(households)
+async def prepare(
+    server: str, *, households: int, fresh: bool, name: str | None = None
+) -> BenchDatabase:
+    """The bench database for ``households`` (named ``name`` if given): reused when its
+    marker matches, else built."""
+    name = name or database_name(households)
     url = with_database(server, name)
     admin = await asyncpg.connect(with_database(server, "postgres"))
     try:

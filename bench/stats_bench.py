@@ -32,7 +32,8 @@ from db.seed import seed_registry
 from policies import load_policies
 from policies.loader import PACKAGED_POLICY_DIR
 from schema.execute import Caller
-from schema.stats import STATISTICS_OFF, STATISTICS_ON, HouseholdStatsRoot, plan_statistics
+from schema.stats import HouseholdStatsRoot, plan_statistics
+from schema.stats_count import STATISTICS_ON, count
 
 PROGRAMS = ("bps-admin", "dinsos-pkh", "bappeda-statistik")
 GROUP_BY = ["KECAMATAN", "WELFARE_DECILE"]
@@ -120,13 +121,10 @@ async def measure_program(connection: asyncpg.Connection, caller: Caller, runs: 
     warm_root = HouseholdStatsRoot()
     plan = plan_statistics(args, program)
     statement = warm_root._statement(program, plan)
-    arguments = statement.arguments(plan.params)
     cells: list[dict[str, Any]] = []
 
     async def statement_only() -> None:
-        previous = await connection.fetchval(STATISTICS_ON)
-        await connection.fetch(statement.sql, *arguments)
-        await connection.execute(STATISTICS_OFF, previous)
+        await count(connection, statement, params=plan.params, program=program, filtered=False)
 
     async def cold() -> None:
         await HouseholdStatsRoot().value(caller=caller, args=args, connection=connection)
@@ -155,7 +153,7 @@ async def explain(connection: asyncpg.Connection, program: Any) -> None:
     statement = root._statement(program, plan)
     await connection.execute(f"BEGIN READ ONLY; SET LOCAL regsosek.program = '{program.name}'")
     try:
-        await connection.fetchval(STATISTICS_ON)
+        await connection.fetchrow(STATISTICS_ON, None)
         rows = await connection.fetch(
             "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + statement.sql,
             *statement.arguments(plan.params),

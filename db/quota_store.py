@@ -14,6 +14,8 @@ import asyncpg
 
 REQUESTS_PER_MINUTE = "requests_per_minute"
 ROWS_PER_DAY = "rows_per_day"
+STATISTICS_MS_PER_DAY = "statistics_ms_per_day"
+"""CPU milliseconds of ``householdStats`` disclosure control a client caused in a day."""
 
 _ADD = """
 INSERT INTO rate_counters AS c (scope, key, window_start, count)

@@ -9,6 +9,7 @@ from types import MappingProxyType
 from policies.errors import PolicyError, Problem
 from policies.fields import resolve_fields
 from policies.grants import PROGRAM_NAME, File, Grants, read_grants
+from policies.inference import undone_masks
 from policies.model import PolicySet, Program
 from policies.programfile import ProgramFile, read_program_file
 from policies.yamlnodes import Reader
@@ -27,6 +28,9 @@ FEED_ROOTS = {"changes", "releases"}
 
 def load_policies(directory: Path) -> PolicySet:
     """The policies of ``directory``; raises ``PolicyError`` listing every problem found.
+
+    Besides the files' own rules, no program may read fields that undo one of
+    its masks or pseudonyms (``policies.inference``).
 
     Every file is read once into memory first, so the version hash and the
     policy describe exactly the same bytes even if the files change meanwhile.
@@ -156,13 +160,18 @@ def _program(
         agreement=program_file.agreement,
         k_min=program_file.k_min,
         quota=program_file.quota,
+        concurrent_statistics=program_file.concurrent_statistics,
         root_fields=roots,
         household_scope=program_file.household_scope,
         person_scope=program_file.person_scope,
         statistics_scope=(program_file.statistics_scope if "householdStats" in roots else None),
         fields=fields,
     )
-    return program, problems
+    for undone in undone_masks(program):
+        target = undone.field
+        line = grants.lines.get((name, target.type_name, target.field_name), 0)
+        problems.append(Problem(POLICY_FILE, line, undone.reason(name)))
+    return (None if problems else program), problems
 
 
 def _version(files: list[File]) -> str:

@@ -38,10 +38,20 @@ class Agreement:
         return self.valid_from <= on <= self.valid_until
 
 
+DEFAULT_STATISTICS_SECONDS_PER_DAY = 1_800
+"""CPU seconds of disclosure control a client may cause in a day, unless its program says."""
+DEFAULT_CONCURRENT_STATISTICS = 1
+"""Uncached ``householdStats`` protections a program may have running at once (per worker)."""
+
+
 @dataclass(frozen=True)
 class Quota:
+    """Per client: requests a minute, rows disclosed a day (WIB), and CPU seconds a day spent
+    protecting new ``householdStats`` populations (``schema.protection``)."""
+
     requests_per_minute: int
     rows_per_day: int
+    statistics_seconds_per_day: int = DEFAULT_STATISTICS_SECONDS_PER_DAY
 
 
 _EMPTY: Mapping[str, FieldMode] = MappingProxyType({})
@@ -71,6 +81,8 @@ class Program:
     household_scope: Scope | None
     person_scope: PersonScope | None
     statistics_scope: Scope | None = None
+    concurrent_statistics: int = DEFAULT_CONCURRENT_STATISTICS
+    """``limits.concurrent_statistics``: uncached statistics running at once, per worker."""
     fields: Mapping[str, Mapping[str, FieldMode]] = field(
         default_factory=lambda: MappingProxyType({}), repr=False, hash=False
     )

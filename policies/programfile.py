@@ -1,6 +1,6 @@
 """``programs/<program>.yaml``: the agreement, purpose, limits and row scope of one program.
 
-Layout (every key but ``k_min`` and the ``rows`` sub-keys is required)::
+Layout (every key but those marked optional, ``k_min`` and the ``rows`` sub-keys is required)::
 
     agency_name: Dinas Sosial Kabupaten Jember
     purpose: Verifikasi dan validasi calon penerima PKH ...
@@ -13,6 +13,9 @@ Layout (every key but ``k_min`` and the ``rows`` sub-keys is required)::
     quota:
       requests_per_minute: 120
       rows_per_day: 200000
+      statistics_seconds_per_day: 1800         # optional: CPU of new householdStats populations
+    limits:                                    # optional
+      concurrent_statistics: 1                 # uncached householdStats running at once
     rows:
       households: <household condition>        # default: none
       persons:                                 # default: the members of those households
@@ -29,11 +32,28 @@ from dataclasses import dataclass
 from datetime import date
 
 from policies.conditions import Condition, Everything, Nothing, PersonScope
-from policies.model import Agreement, Quota
+from policies.model import (
+    DEFAULT_CONCURRENT_STATISTICS,
+    DEFAULT_STATISTICS_SECONDS_PER_DAY,
+    Agreement,
+    Quota,
+)
 from policies.scope_parser import parse_household_condition, parse_person_condition
 from policies.yamlnodes import Node, Reader
 
-TOP_KEYS = {"agency_name", "purpose", "legal_basis", "agreement", "k_min", "quota", "rows"}
+TOP_KEYS = {
+    "agency_name",
+    "purpose",
+    "legal_basis",
+    "agreement",
+    "k_min",
+    "quota",
+    "limits",
+    "rows",
+}
+QUOTA_KEYS = ("requests_per_minute", "rows_per_day")
+"""Required keys of ``quota``; ``statistics_seconds_per_day`` is optional."""
+MAX_CONCURRENT_STATISTICS = 16
 DEFAULT_K_MIN = 5
 
 
@@ -47,6 +67,7 @@ class ProgramFile:
     agreement: Agreement
     k_min: int
     quota: Quota
+    concurrent_statistics: int
     household_scope: Condition | None
     person_scope: PersonScope | None
     statistics_scope: Condition | None
@@ -77,6 +98,9 @@ def read_program_file(reader: Reader, text: str) -> ProgramFile | None:
     if "k_min" in entries:
         k_min = reader.integer(entries["k_min"][1], "k_min", minimum=1, maximum=1000) or 0
     quota = _quota(reader, entries["quota"][1]) if "quota" in entries else None
+    concurrent = DEFAULT_CONCURRENT_STATISTICS
+    if "limits" in entries:
+        concurrent = _limits(reader, entries["limits"][1]) or concurrent
     rows = _rows(reader, entries["rows"][1]) if "rows" in entries else None
     if len(reader.problems) > before or agreement is None or quota is None or rows is None:
         return None
@@ -88,6 +112,7 @@ def read_program_file(reader: Reader, text: str) -> ProgramFile | None:
         agreement=agreement,
         k_min=k_min,
         quota=quota,
+        concurrent_statistics=concurrent,
         household_scope=households,
         person_scope=persons,
         statistics_scope=statistics,
@@ -130,18 +155,42 @@ def _quota(reader: Reader, node: Node) -> Quota | None:
     entries = reader.mapping(node, "quota")
     if entries is None:
         return None
-    reader.unknown_keys(entries, allowed={"requests_per_minute", "rows_per_day"}, what="quota")
+    optional = "statistics_seconds_per_day"
+    reader.unknown_keys(entries, allowed={*QUOTA_KEYS, optional}, what="quota")
     values: dict[str, int] = {}
-    for key in ("requests_per_minute", "rows_per_day"):
+    for key in (*QUOTA_KEYS, optional):
         if key not in entries:
-            reader.problem(node, f"quota needs {key}")
+            if key != optional:
+                reader.problem(node, f"quota needs {key}")
             continue
         number = reader.integer(entries[key][1], f"quota.{key}", minimum=1, maximum=10**9)
         if number is not None:
             values[key] = number
-    if len(values) != 2:
+    if not all(key in values for key in QUOTA_KEYS) or (optional in entries) != (
+        optional in values
+    ):
         return None
-    return Quota(values["requests_per_minute"], values["rows_per_day"])
+    return Quota(
+        values["requests_per_minute"],
+        values["rows_per_day"],
+        values.get(optional, DEFAULT_STATISTICS_SECONDS_PER_DAY),
+    )
+
+
+def _limits(reader: Reader, node: Node) -> int | None:
+    """``limits.concurrent_statistics`` (None after a problem, or when not given)."""
+    entries = reader.mapping(node, "limits")
+    if entries is None:
+        return None
+    reader.unknown_keys(entries, allowed={"concurrent_statistics"}, what="limits")
+    if "concurrent_statistics" not in entries:
+        return None
+    return reader.integer(
+        entries["concurrent_statistics"][1],
+        "limits.concurrent_statistics",
+        minimum=1,
+        maximum=MAX_CONCURRENT_STATISTICS,
+    )
 
 
 def _rows(

@@ -14,8 +14,11 @@ program, woman-headed), never on anything else; its protection is disclosure
 control with its ``k``.
 
 How. One SQL statement counts the statistics rows at the finest grain
-(``schema.compiler.statistics``); ``schema.suppression`` protects every table
-of that population at once; the answer is the requested table read from it.
+(``schema.compiler.statistics``; a count that filters the population takes
+the program's turn in the database, ``schema.stats_count``);
+``schema.suppression`` protects every table of that population at once, in a
+worker process (``schema.protection``); the answer is the requested table
+read from it.
 With ``k > 1`` the filters on dimensions (region, decile, woman-headed) select
 cells of that table rather than rows, so a filtered answer is a part of an
 unfiltered one and cannot be differenced against it; ``receivesProgram`` is a
@@ -32,8 +35,7 @@ total.
 
 from __future__ import annotations
 
-import asyncio
-import threading
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -41,15 +43,25 @@ from types import MappingProxyType
 from typing import Any
 
 import asyncpg
+import orjson
 
 from api.errors import BadInput, Forbidden
 from policies import FieldMode, Program
-from policies.rls import STATISTICS_SETTING
 from schema.compiler.filters import PlannedFilter, plan_household_filter
 from schema.compiler.statement import CompiledStatement
 from schema.compiler.statistics import statistics_statement
 from schema.documents import BoundedCache
-from schema.execute import Caller
+from schema.execute import Caller, Reader
+from schema.protection import (
+    CACHED_POPULATIONS,
+    Admission,
+    InlineProtector,
+    Populations,
+    Protector,
+    StatisticsBudget,
+    Unmetered,
+)
+from schema.stats_count import count
 from schema.suppression import Dimension, Protected, protect, region_steps
 
 REGION_LENGTHS = {"PROVINSI": 2, "KABUPATEN": 4, "KECAMATAN": 7, "DESA": 10}
@@ -72,16 +84,6 @@ UNIVERSE = (
     Dimension("sex"),
 )
 BY_PROGRAM = (*UNIVERSE, Dimension("program", additive=False))
-STATISTICS_ON = (
-    "SELECT current_setting('random_page_cost'),"
-    f" set_config('{STATISTICS_SETTING}', 'on', true),"
-    " set_config('random_page_cost', '1.1', true)"
-)
-"""Admit the statistics rows (RLS) and let the planner count from the covering index."""
-STATISTICS_OFF = (
-    f"SELECT set_config('{STATISTICS_SETTING}', 'off', true),"
-    " set_config('random_page_cost', $1, true)"
-)
 
 
 @dataclass(frozen=True)
@@ -205,32 +207,57 @@ def _selection(tokens: list[tuple[Any, ...]], params: Mapping[str, Any]) -> dict
 
 
 class HouseholdStatsRoot:
-    """The ``householdStats`` root field (a ``schema.execute.ValueRoot``)."""
+    """The ``householdStats`` root field (a ``schema.execute.ValueRoot``).
 
-    needs_database = True
+    Protected populations are kept per program, keyed by a fingerprint of the
+    population itself (``population_key``): two requests whose filters differ but
+    count the same households share one protection. A new population is protected
+    by ``protector`` in one of the program's turns, and its CPU time charged to the
+    client's budget (``schema.protection.Populations``).
+    """
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        reader: Reader | None = None,
+        protector: Protector | None = None,
+        budget: StatisticsBudget | None = None,
+        admission: Admission | None = None,
+        cached_populations: int = CACHED_POPULATIONS,
+    ) -> None:
+        self.reader = reader
+        self.needs_database = reader is None
+        """With a ``reader`` the root counts in a read transaction of its own, closed before
+        the protection starts (no snapshot held open for seconds); without, it counts in the
+        transaction of the connection it is given."""
+        self.populations = Populations(
+            protector=protector or InlineProtector(),
+            budget=budget or Unmetered(),
+            admission=admission or Admission(),
+            cached=cached_populations,
+        )
         self._statements: dict[str, tuple[Program, BoundedCache[Any, CompiledStatement]]] = {}
-        self._protected: BoundedCache[Any, Protected] = BoundedCache(32)
-        self._protecting = threading.Lock()
 
     async def value(
         self, *, caller: Caller, args: Mapping[str, Any], connection: asyncpg.Connection | None
     ) -> list[dict[str, Any]]:
-        if connection is None:
-            raise RuntimeError("householdStats needs the request's read transaction")
         plan = plan_statistics(args, caller.program)
         statement = self._statement(caller.program, plan)
-        previous = await connection.fetchval(STATISTICS_ON)
-        rows = await connection.fetch(statement.sql, *statement.arguments(plan.params))
-        await connection.execute(STATISTICS_OFF, previous)
-        # Protecting a sparse table can take a few hundred milliseconds of CPU:
-        # off the event loop, one at a time per worker, so other requests go on.
-        return await asyncio.to_thread(self._answer_alone, rows, plan)
-
-    def _answer_alone(self, rows: list[asyncpg.Record], plan: StatsPlan) -> list[dict[str, Any]]:
-        with self._protecting:
-            return self._answer(rows, plan)
+        filtered = bool(plan.sql.shape)
+        if connection is not None:
+            rows = await count(
+                connection, statement, params=plan.params, program=caller.program, filtered=filtered
+            )
+        elif self.reader is not None:
+            async with self.reader.transaction(caller.program.name) as own:
+                rows = await count(
+                    own, statement, params=plan.params, program=caller.program, filtered=filtered
+                )
+        else:
+            raise RuntimeError("householdStats needs a read transaction or a reader")
+        counts, names = _counts(rows, plan)
+        protected = await self._protect(counts, plan, caller)
+        return _answer(protected, names=names, plan=plan)
 
     def _statement(self, program: Program, plan: StatsPlan) -> CompiledStatement:
         entry = self._statements.get(program.name)
@@ -251,42 +278,61 @@ class HouseholdStatsRoot:
             )
         return statement
 
-    def _protect(self, counts: dict[tuple[Any, ...], int], plan: StatsPlan) -> Protected:
+    async def _protect(
+        self, counts: dict[tuple[Any, ...], int], plan: StatsPlan, caller: Caller
+    ) -> Protected:
         dimensions = BY_PROGRAM if plan.by_program else UNIVERSE
         if plan.k <= 1:
-            return protect(counts, dimensions=dimensions, k=plan.k)
-        key = (plan.k, plan.by_program, tuple(sorted(counts.items())))
-        protected = self._protected.get(key)
-        if protected is None:
-            protected = self._protected.put(key, protect(counts, dimensions=dimensions, k=plan.k))
-        return protected
+            return protect(counts, dimensions=dimensions, k=plan.k)  # nothing to compute
+        return await self.populations.protected(
+            counts,
+            caller=caller,
+            dimensions=dimensions,
+            k=plan.k,
+            key=population_key(counts, k=plan.k, by_program=plan.by_program),
+        )
 
-    def _answer(self, rows: list[asyncpg.Record], plan: StatsPlan) -> list[dict[str, Any]]:
-        counts: dict[tuple[Any, ...], int] = {}
-        names: dict[str, str] = {}
-        for desa, decile, sex, program, n, name in rows:
-            counts[(desa, decile, sex, program) if plan.by_program else (desa, decile, sex)] = n
-            if plan.region is not None and name is not None:
-                names[desa[: plan.region]] = name
-        merged: dict[tuple[Any, ...], tuple[int, bool]] = {}
-        for cell in self._protect(counts, plan).cells(plan.level):
-            region, decile, sex = cell.key[:3]
-            if not plan.selects(region, decile, sex):
-                continue
-            key = (
-                region[: plan.region] if plan.region is not None and region else None,
-                decile if plan.by_decile else None,
-                sex if plan.by_sex else None,
-                cell.key[3] if plan.by_program else None,
-            )
-            total, hidden = merged.get(key, (0, False))
-            merged[key] = (total + cell.count, hidden or cell.suppressed)
-        if not merged and not plan.grouped:
-            merged[(None, None, None, None)] = (0, False)
-        return [
-            _cell(key, names=names, count=count, suppressed=suppressed)
-            for key, (count, suppressed) in sorted(merged.items(), key=_order)
-        ]
+
+def population_key(counts: Mapping[tuple[Any, ...], int], *, k: int, by_program: bool) -> bytes:
+    """A fingerprint of a population: its counts at the finest grain, ``k`` and the dimensions."""
+    canonical = orjson.dumps([k, by_program, sorted(counts.items())])
+    return hashlib.sha256(canonical).digest()
+
+
+def _counts(
+    rows: list[asyncpg.Record], plan: StatsPlan
+) -> tuple[dict[tuple[Any, ...], int], dict[str, str]]:
+    counts: dict[tuple[Any, ...], int] = {}
+    names: dict[str, str] = {}
+    for desa, decile, sex, program, n, name in rows:
+        counts[(desa, decile, sex, program) if plan.by_program else (desa, decile, sex)] = n
+        if plan.region is not None and name is not None:
+            names[desa[: plan.region]] = name
+    return counts, names
+
+
+def _answer(
+    protected: Protected, *, names: Mapping[str, str], plan: StatsPlan
+) -> list[dict[str, Any]]:
+    merged: dict[tuple[Any, ...], tuple[int, bool]] = {}
+    for cell in protected.cells(plan.level):
+        region, decile, sex = cell.key[:3]
+        if not plan.selects(region, decile, sex):
+            continue
+        key = (
+            region[: plan.region] if plan.region is not None and region else None,
+            decile if plan.by_decile else None,
+            sex if plan.by_sex else None,
+            cell.key[3] if plan.by_program else None,
+        )
+        total, hidden = merged.get(key, (0, False))
+        merged[key] = (total + cell.count, hidden or cell.suppressed)
+    if not merged and not plan.grouped:
+        merged[(None, None, None, None)] = (0, False)
+    return [
+        _cell(key, names=names, count=count, suppressed=suppressed)
+        for key, (count, suppressed) in sorted(merged.items(), key=_order)
+    ]
 
 
 def _order(item: tuple[tuple[Any, ...], Any]) -> tuple[Any, ...]:

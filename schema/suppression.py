@@ -53,6 +53,7 @@ program's scope) are protected independently and can be differenced.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -78,6 +79,24 @@ def suppress(counts: Mapping[Key, int], *, dimensions: Sequence[Dimension], k: i
     and absent keys are the same. ``k <= 1`` suppresses nothing.
     """
     return protect(counts, dimensions=dimensions, k=k).cells()
+
+
+@dataclass(frozen=True)
+class Protection:
+    """A protected population, as published, and the CPU seconds protecting it took."""
+
+    protected: Protected
+    cpu_seconds: float
+
+
+def protect_measured(
+    counts: Mapping[Key, int], dimensions: Sequence[Dimension], k: int
+) -> Protection:
+    """``protect``, timed by the CPU clock of the process that runs it (a worker of
+    ``schema.protection.ProtectionPool``), keeping only what is published."""
+    started = time.process_time()
+    protected = protect(counts, dimensions=dimensions, k=k).published()
+    return Protection(protected, time.process_time() - started)
 
 
 def protect(counts: Mapping[Key, int], *, dimensions: Sequence[Dimension], k: int) -> Protected:
@@ -111,8 +130,20 @@ class Protected:
     dimensions: list[Dimension]
     counts: dict[Key, int]
     k: int
-    lattices: dict[Key, Lattice] = field(default_factory=dict)
+    lattices: dict[Key, Lattice | Tables] = field(default_factory=dict)
     """Per slice (values of the non-additive dimensions; ``()`` if none); empty for k <= 1."""
+
+    def published(self) -> Protected:
+        """The same outcome holding only the protected tables (small, quick to pickle)."""
+        return Protected(
+            self.dimensions,
+            self.counts,
+            self.k,
+            {
+                slice_key: Tables(dict(lattice.tables), list(lattice.unresolved))
+                for slice_key, lattice in self.lattices.items()
+            },
+        )
 
     def slice_of(self, key: Key) -> Key:
         return tuple(key[j] for j, dim in enumerate(self.dimensions) if not dim.additive)
@@ -161,6 +192,15 @@ class Protected:
 
 def _order(cell: Cell) -> tuple[Any, ...]:
     return tuple((value is not None, value) for value in cell.key)
+
+
+@dataclass
+class Tables:
+    """What a protected ``Lattice`` publishes: its tables, and the cells that stayed
+    determined (expected none)."""
+
+    tables: dict[Level, Table]
+    unresolved: list[tuple[Level, Key]]
 
 
 class Lattice:
@@ -260,14 +300,17 @@ class Lattice:
 def region_steps(length: int) -> tuple[Callable[[Any], Any], ...]:
     """Steps of a BPS region code of ``length`` digits up to the provinsi (2 digits)."""
     lengths = [n for n in (10, 7, 4, 2) if n < length]
-    return tuple(_prefix(n) for n in lengths)
+    return tuple(RegionPrefix(n) for n in lengths)
 
 
-def _prefix(length: int) -> Callable[[Any], Any]:
-    def step(code: Any) -> Any:
-        return str(code)[:length]
+@dataclass(frozen=True)
+class RegionPrefix:
+    """A region code cut to its first ``length`` digits (a value, so dimensions pickle)."""
 
-    return step
+    length: int
+
+    def __call__(self, code: Any) -> Any:
+        return str(code)[: self.length]
 
 
 __all__ = [
@@ -275,9 +318,13 @@ __all__ = [
     "Dimension",
     "Lattice",
     "Protected",
+    "Protection",
+    "RegionPrefix",
     "Table",
+    "Tables",
     "project",
     "protect",
+    "protect_measured",
     "region_steps",
     "suppress",
 ]

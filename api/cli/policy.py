@@ -13,6 +13,7 @@ from api.database import owner_database_url
 from db.catalog import CATALOG
 from db.releases.policy_change import apply_and_record
 from policies import Entity, FieldMode, PolicyError, PolicySet, Program, load_policies
+from policies.inference import MIN_CANDIDATES, mask_strengths
 from policies.rls import render_predicate
 from policies.rows import home_of_visible_person, readable_rows, statistics_rows
 from policies.snapshot import snapshot
@@ -80,6 +81,9 @@ def explain(
     _header(program)
     _predicates(program)
     console.print(_field_table(program))
+    masks = _mask_table(program)
+    if masks is not None:
+        console.print(masks)
 
 
 def _header(program: Program) -> None:
@@ -93,7 +97,9 @@ def _header(program: Program) -> None:
     )
     console.print(
         f"k_min {program.k_min}; quota {program.quota.requests_per_minute} requests/minute, "
-        f"{program.quota.rows_per_day} rows/day"
+        f"{program.quota.rows_per_day} rows/day, "
+        f"{program.quota.statistics_seconds_per_day} CPU seconds/day of new statistics; "
+        f"{program.concurrent_statistics} new statistics at a time"
     )
     console.print(f"root fields: {', '.join(sorted(program.root_fields)) or 'none'}")
     console.print(f"row scope: {program.describe_scope()}\n")
@@ -125,6 +131,26 @@ def _field_table(program: Program) -> Table:
             mask = attribute.mask.value if mode is FieldMode.MASKED and attribute.mask else ""
             style = MODE_STYLES[mode]
             table.add_row(type_name, field_name, f"[{style}]{mode.value}[/{style}]", mask)
+    return table
+
+
+def _mask_table(program: Program) -> Table | None:
+    """Each mask or pseudonym against the program's other fields (``policies.inference``)."""
+    strengths = mask_strengths(program)
+    if not strengths:
+        return None
+    table = Table(
+        title=f"masks of {program.name} against its other fields"
+        f" (candidates left for the hidden part; at least {MIN_CANDIDATES})"
+    )
+    for column in ("field", "candidates left", "narrowed by"):
+        table.add_column(column)
+    for strength in strengths:
+        narrowed = ", ".join(str(reading) for reading in strength.narrowed_by) or "nothing"
+        left = f"{strength.candidates:,}"
+        table.add_row(
+            str(strength.field), left if strength.holds else f"[red]{left}[/red]", narrowed
+        )
     return table
 
 

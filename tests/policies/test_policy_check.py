@@ -101,7 +101,27 @@ CASES = {
         lambda d: append(d / DINSOS, "k_min: 7\n"), DINSOS, "k_min: 7", "duplicate key 'k_min'"
     ),
     "unknown_yaml_key": Case(
-        lambda d: append(d / DINSOS, "limits: {}\n"), DINSOS, "limits", "unknown key 'limits'"
+        lambda d: append(d / DINSOS, "extras: {}\n"), DINSOS, "extras", "unknown key 'extras'"
+    ),
+    "no_concurrent_statistics": Case(
+        lambda d: replace(d / DINSOS, "concurrent_statistics: 1", new="concurrent_statistics: 0"),
+        DINSOS,
+        "concurrent_statistics: 0",
+        "limits.concurrent_statistics must be between 1 and 16",
+    ),
+    "unknown_limit": Case(
+        lambda d: replace(d / DINSOS, "limits:\n", new="limits:\n  max_cost: 10\n"),
+        DINSOS,
+        "max_cost",
+        "unknown key 'max_cost' in limits",
+    ),
+    "no_statistics_budget": Case(
+        lambda d: replace(
+            d / DINSOS, "statistics_seconds_per_day: 1800", new="statistics_seconds_per_day: 0"
+        ),
+        DINSOS,
+        "statistics_seconds_per_day",
+        "quota.statistics_seconds_per_day must be between 1",
     ),
     "inverted_agreement_window": Case(
         lambda d: replace(d / DINSOS, "valid_until: 2027-01-31", new="valid_until: 2025-01-31"),

@@ -112,7 +112,9 @@ def test_dinsos_pkh_fields(policy_set: PolicySet) -> None:
     assert program.household_scope == And((RegionPrefix("3509"), DecileRange(1, 4)))
 
 
-def test_dp3akb_reads_family_composition_with_masked_nik(policy_set: PolicySet) -> None:
+def test_dp3akb_reads_family_composition_with_masked_nik_and_birth_year(
+    policy_set: PolicySet,
+) -> None:
     assert set(_readable(policy_set, "dp3akb-keluarga", "Household")) == {
         "id",
         "headName",
@@ -123,11 +125,11 @@ def test_dp3akb_reads_family_composition_with_masked_nik(policy_set: PolicySet) 
     }
     person = _readable(policy_set, "dp3akb-keluarga", "Person")
     assert person.pop("nik") is MASKED
+    assert person.pop("birthDate") is MASKED
     assert set(person) == {
         "id",
         "name",
         "sex",
-        "birthDate",
         "age",
         "relationshipToHead",
         "maritalStatus",
@@ -217,3 +219,20 @@ def test_version_hashes_the_files(tmp_path: Path, policy_set: PolicySet) -> None
     path = copy / "programs" / "kec-sumbersari.yaml"
     path.write_text(path.read_text() + "# reviewed\n")
     assert load_policies(copy).version != policy_set.version
+
+
+def test_statistics_limits_default_to_one_turn_and_thirty_cpu_minutes(
+    policy_set: PolicySet, tmp_path: Path
+) -> None:
+    for program in policy_set.programs.values():  # dinsos-pkh writes the defaults out
+        assert program.concurrent_statistics == 1
+        assert program.quota.statistics_seconds_per_day == 1_800
+    copy = tmp_path / "policies"
+    shutil.copytree(PACKAGED_POLICY_DIR, copy, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    program_file = copy / "programs" / "dinsos-pkh.yaml"
+    text = program_file.read_text()
+    text = text.replace("statistics_seconds_per_day: 1800", "statistics_seconds_per_day: 600")
+    program_file.write_text(text.replace("concurrent_statistics: 1", "concurrent_statistics: 2"))
+    dinsos = load_policies(copy).programs["dinsos-pkh"]
+    assert dinsos.concurrent_statistics == 2
+    assert dinsos.quota.statistics_seconds_per_day == 600

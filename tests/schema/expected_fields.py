@@ -1,6 +1,7 @@
 """What each shipped program's schema must expose (CONTRACT §6), written out by hand.
 
 Registry types only; ``Region`` is public reference data for anyone who reaches it.
+``EXPECTED_MODES`` lists every field a program reads in another mode than FULL.
 """
 
 from __future__ import annotations
@@ -94,6 +95,15 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
     "bappeda-statistik": {"Region": REGION},
     "inspektorat-audit": {},
 }
+
+EXPECTED_MODES: dict[str, dict[tuple[str, str], str]] = {
+    "dp3akb-keluarga": {
+        ("Person", "nik"): "MASKED",  # first 6 and last 4 digits
+        ("Person", "birthDate"): "MASKED",  # the year only, as text: "2008"
+    },
+    "dinkes-pbi": {("Person", "nik"): "PSEUDONYM"},
+}
+"""Fields read MASKED or PSEUDONYM (a String in the program's schema); every other field FULL."""
 
 EXPECTED_ROOTS: dict[str, set[str]] = {
     "bps-admin": {

@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 
 from tests.policies.expected import HOUSEHOLD_SQL, PERSON_SQL
 from tests.schema.conftest import Headers, error_codes, gql
-from tests.schema.expected_fields import EXPECTED, EXPECTED_ROOTS
+from tests.schema.expected_fields import EXPECTED, EXPECTED_MODES, EXPECTED_ROOTS
 
 Bearer = Callable[[str], Awaitable[Headers]]
 PROGRAMS = list(EXPECTED)
@@ -72,6 +72,38 @@ async def test_introspection_lists_exactly_the_programs_fields(
     if program in EXPECTED_ROOTS:
         assert roots == EXPECTED_ROOTS[program]
     assert "myAccess" in roots
+
+
+FIELD_TYPES = '{ __type(name: "%s") { fields { name type { kind name ofType { name } } } } }'
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+async def test_masked_and_pseudonymised_fields_are_text_and_named_in_my_access(
+    program: str, http: httpx.AsyncClient, bearer: Bearer
+) -> None:
+    headers = await bearer(program)
+    expected = EXPECTED_MODES.get(program, {})
+    _, body = await gql(http, headers, "{ myAccess { fields { type field mode } } }")
+    modes = {(f["type"], f["field"]): f["mode"] for f in body["data"]["myAccess"]["fields"]}
+    assert {key: mode for key, mode in modes.items() if mode != "FULL"} == expected
+    for type_name, field_name in expected:
+        _, body = await gql(http, headers, FIELD_TYPES % type_name)
+        (found,) = [f for f in body["data"]["__type"]["fields"] if f["name"] == field_name]
+        assert found["type"]["kind"] == "NON_NULL"
+        assert found["type"]["ofType"]["name"] == "String"
+
+
+async def test_dp3akb_reads_the_birth_year_as_text(http: httpx.AsyncClient, bearer: Bearer) -> None:
+    headers = await bearer("dp3akb-keluarga")
+    status, body = await gql(
+        http, headers, "{ persons(first: 50) { nodes { nik birthDate age } } }"
+    )
+    assert status == 200, body
+    nodes = body["data"]["persons"]["nodes"]
+    assert nodes
+    for node in nodes:
+        assert re.fullmatch(r"(19|20)\d\d", node["birthDate"]), node
+        assert re.fullmatch(r"\d{6}\*{6}\d{4}", node["nik"]), node
 
 
 def body_roots(answer: tuple[int, dict[str, Any]]) -> list[dict[str, Any]]:
