@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
 from api.cli.common import console, errors, load_settings, run
-from api.database import owner_database_url
-from db.catalog import CATALOG
-from policies import Entity, FieldMode, PolicyError, PolicySet, Program, load_policies
-from policies.rls import apply_policies, render_predicate
-from policies.rows import home_of_visible_person, readable_rows, statistics_rows
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from policies import PolicySet, Program
 
 app = typer.Typer(
     help="Access policies: check, explain, install in PostgreSQL.", no_args_is_help=True
@@ -22,12 +22,7 @@ app = typer.Typer(
 DirectoryOption = typer.Option(
     None, "--dir", help="Policy directory (default: REGSOSEK_POLICY_DIR or the packaged one)."
 )
-MODE_STYLES = {
-    FieldMode.FULL: "green",
-    FieldMode.MASKED: "yellow",
-    FieldMode.PSEUDONYM: "cyan",
-    FieldMode.DENIED: "red",
-}
+MODE_STYLES = {"FULL": "green", "MASKED": "yellow", "PSEUDONYM": "cyan", "DENIED": "red"}
 
 
 def _directory(option: Path | None) -> Path:
@@ -36,11 +31,14 @@ def _directory(option: Path | None) -> Path:
 
 def _load(directory: Path) -> PolicySet:
     """The policy set, or exit 1 printing ``file:line: reason`` for every problem."""
+    from api.cli.checks import policy_problem_lines
+    from policies import PolicyError, load_policies
+
     try:
         return load_policies(directory)
     except PolicyError as error:
-        for problem in error.problems:
-            typer.echo(f"{directory / problem.file}:{problem.line}: {problem.reason}")
+        for line in policy_problem_lines(error, directory):
+            typer.echo(line)
         errors.print(f"[red]{len(error.problems)} problem(s)[/red] in {directory}")
         raise typer.Exit(1) from None
 
@@ -72,6 +70,12 @@ def explain(
     policy_set = _load(_directory(directory))
     program = policy_set.programs.get(program_name)
     if program is None:
+        import difflib
+
+        close = difflib.get_close_matches(program_name, list(policy_set.programs), n=1)
+        if close:
+            errors.print(f"[red]unknown program[/red] {program_name!r}: did you mean {close[0]!r}?")
+            raise typer.Exit(1)
         known = ", ".join(sorted(policy_set.programs))
         errors.print(f"[red]unknown program[/red] {program_name!r} (known: {known})")
         raise typer.Exit(1)
@@ -98,6 +102,10 @@ def _header(program: Program) -> None:
 
 
 def _predicates(program: Program) -> None:
+    from policies import Entity
+    from policies.rls import render_predicate
+    from policies.rows import home_of_visible_person, readable_rows, statistics_rows
+
     for entity, name in ((Entity.HOUSEHOLD, "households"), (Entity.PERSON, "persons")):
         readable = readable_rows(entity, program=program, name=name)
         console.rule(f"{name}: WHERE")
@@ -114,6 +122,11 @@ def _predicates(program: Program) -> None:
 
 
 def _field_table(program: Program) -> Table:
+    from rich.table import Table
+
+    from db.catalog import CATALOG
+    from policies import FieldMode
+
     table = Table(title=f"fields of {program.name}")
     for column in ("type", "field", "mode", "mask"):
         table.add_column(column)
@@ -121,7 +134,7 @@ def _field_table(program: Program) -> Table:
         for field_name, attribute in entity.attributes.items():
             mode = program.mode(type_name, field_name)
             mask = attribute.mask.value if mode is FieldMode.MASKED and attribute.mask else ""
-            style = MODE_STYLES[mode]
+            style = MODE_STYLES[mode.value]
             table.add_row(type_name, field_name, f"[{style}]{mode.value}[/{style}]", mask)
     return table
 
@@ -129,10 +142,13 @@ def _field_table(program: Program) -> Table:
 @app.command()
 def apply(directory: Path | None = DirectoryOption) -> None:
     """Install the row scopes as PostgreSQL row-level-security policies (one transaction)."""
+    from api.cli.checks import owner_database
+    from policies.rls import apply_policies
+
     settings = load_settings()
     folder = directory if directory is not None else settings.resolved_policy_dir()
     policy_set = _load(folder)
-    with owner_database_url(settings) as url:
+    with owner_database(settings) as url:
         run(apply_policies(url, policy_set))
     console.print(
         f"row-level security installed for {len(policy_set.programs)} programs "

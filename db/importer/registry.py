@@ -11,8 +11,12 @@ keeps other writers out between the checks and the writes. See
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -24,6 +28,9 @@ from db.importer.problems import ImportRejected, Problem, Unreadable
 from db.importer.source import SUFFIXES, Source, read_source
 from db.importer.write import write_batch
 
+PROGRESS_ROWS = 10_000
+"""Files with more rows than this show a progress bar while their rows are checked."""
+
 
 @dataclass(frozen=True)
 class ImportSummary:
@@ -33,6 +40,8 @@ class ImportSummary:
     persons: int
     receipts: int
     dry_run: bool
+    notes: tuple[str, ...] = ()
+    """How files were read that the operator should know (a ';' separator)."""
 
 
 def find_files(path: Path) -> dict[str, Path]:
@@ -61,16 +70,41 @@ def find_files(path: Path) -> dict[str, Path]:
     return {table: path}
 
 
-def _read(files: dict[str, Path]) -> tuple[dict[str, Source], Batch, list[Problem]]:
+@contextmanager
+def _progress(console: Any, *, rows: int) -> Iterator[Any]:
+    """A rich progress bar on ``console`` when there are more than ``PROGRESS_ROWS`` rows."""
+    if console is None or rows <= PROGRESS_ROWS:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
+        yield bar
+
+
+def _read(
+    files: dict[str, Path], *, progress: Any = None
+) -> tuple[dict[str, Source], Batch, list[Problem]]:
     specs: dict[str, FileSpec] = {spec.table: spec for spec in FILES}
     sources = {table: read_source(path) for table, path in files.items()}
     batch = Batch()
     problems: list[Problem] = []
     parsed = {}
-    for table, source in sources.items():
-        records, found = parse_source(source, specs[table])
-        parsed[table] = records
-        problems += found
+    with _progress(progress, rows=sum(len(s.rows) for s in sources.values())) as bar:
+        for table, source in sources.items():
+            advance = None
+            if bar is not None:
+                task = bar.add_task(f"checking {source.name}", total=len(source.rows))
+                advance = functools.partial(bar.advance, task)
+            records, found = parse_source(source, specs[table], advance=advance)
+            parsed[table] = records
+            problems += found
     batch.households = parsed.get("households", [])
     batch.persons = by_family(parsed.get("persons", []))
     if "assistance" in parsed:
@@ -97,14 +131,17 @@ def _valid_kks(source: Source, *, only: set[int] | None = None) -> set[str]:
     }
 
 
-async def import_registry(url: str, path: Path, *, dry_run: bool = False) -> ImportSummary:
+async def import_registry(
+    url: str, path: Path, *, dry_run: bool = False, progress: Any = None
+) -> ImportSummary:
     """Check the files at ``path`` and, unless ``dry_run``, load them in one transaction.
 
     Raises :class:`Unreadable` for input that cannot be read and
-    :class:`ImportRejected` (nothing written) for any bad row.
+    :class:`ImportRejected` (nothing written) for any bad row. ``progress``: a
+    rich console on which files of more than ``PROGRESS_ROWS`` rows show a bar.
     """
     files = find_files(path)
-    sources, batch, problems = _read(files)
+    sources, batch, problems = _read(files, progress=progress)
     problems += check_rows(batch, sources)
     connection = await asyncpg.connect(plain_url(url))
     try:
@@ -116,7 +153,7 @@ async def import_registry(url: str, path: Path, *, dry_run: bool = False) -> Imp
                 )
             problems += await check_registry(connection, batch, sources=sources)
             if problems:
-                raise ImportRejected(problems)
+                raise ImportRejected(problems, notes=_notes(sources))
             if not dry_run:
                 await write_batch(connection, batch)
     finally:
@@ -129,4 +166,9 @@ async def import_registry(url: str, path: Path, *, dry_run: bool = False) -> Imp
         persons=sum(len(group) for group in batch.persons.values()),
         receipts=sum(len(group) for group in (batch.receipts or {}).values()),
         dry_run=dry_run,
+        notes=_notes(sources),
     )
+
+
+def _notes(sources: dict[str, Source]) -> tuple[str, ...]:
+    return tuple(source.note for source in sources.values() if source.note)
