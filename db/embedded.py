@@ -34,6 +34,10 @@ DATABASE = "regsosek"
 HANDLES = ".handle_pids.json"
 
 
+class EmbeddedUnavailable(RuntimeError):
+    """pgserver is not installed (the serving image leaves out the ``demo`` extra)."""
+
+
 class Stopped(SystemExit):
     """The process was asked to stop (SIGTERM or SIGINT) while it held the embedded server."""
 
@@ -93,7 +97,13 @@ def _pgserver() -> Any:
     with warnings.catch_warnings():
         # platformdirs warns at import when XDG_RUNTIME_DIR is unset (it falls back to /tmp).
         warnings.simplefilter("ignore")
-        import pgserver
+        try:
+            import pgserver
+        except ImportError:
+            raise EmbeddedUnavailable(
+                "DATABASE_URL is unset and the embedded PostgreSQL is not installed: set"
+                " DATABASE_URL, or install the demo extra (pip install 'regsosek-gateway[demo]')"
+            ) from None
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     return pgserver
 

@@ -95,6 +95,7 @@ def database_problem(error: BaseException, url: str) -> str | None:
 def owner_database(settings: Settings) -> Iterator[str]:
     """The owner's URL (``api.database.owner_database_url``), its failures as one line, exit 1."""
     from api.database import owner_database_url
+    from db.embedded import EmbeddedUnavailable
 
     url = settings.database_url or "postgresql://embedded/regsosek"
     try:
@@ -102,6 +103,8 @@ def owner_database(settings: Settings) -> Iterator[str]:
             yield url
     except (typer.Exit, SystemExit, KeyboardInterrupt):
         raise
+    except EmbeddedUnavailable as error:
+        raise _fail(str(error)) from None
     except Exception as error:
         message = database_problem(error, url)
         if message is None:

@@ -52,7 +52,12 @@ def seed(
     ),
 ) -> None:
     """Load deterministic synthetic Kabupaten Jember data (regions, families, members, receipts)."""
-    from db.seed import RegistryNotEmpty, seed_registry
+    try:
+        from db.seed import RegistryNotEmpty, seed_registry
+    except ImportError:
+        raise _fail(
+            "the seeder needs the demo extra (pip install 'regsosek-gateway[demo]')"
+        ) from None
 
     with _owner_database() as url:
         try:

@@ -113,8 +113,14 @@ def _csv_row(source: Source, line: int, values: list[str]) -> RawRow:
 
 
 def _read_parquet(path: Path) -> Source:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise Unreadable(
+            f"{path.name}: reading Parquet needs the import extra"
+            " (pip install 'regsosek-gateway[import]'); CSV files need nothing more"
+        ) from None
 
     try:
         table = pq.read_table(path)
