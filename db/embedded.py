@@ -39,10 +39,14 @@ class EmbeddedUnavailable(RuntimeError):
 
 
 class Stopped(SystemExit):
-    """The process was asked to stop (SIGTERM or SIGINT) while it held the embedded server."""
+    """The process was asked to stop (SIGTERM or SIGINT) while it held the embedded server.
+
+    It exits with status 0: stopping when asked is what it was meant to do (``docker stop``,
+    systemd and ``make run`` then report no failure).
+    """
 
     def __init__(self, signum: int) -> None:
-        super().__init__(128 + signum)
+        super().__init__(0)
         self.signum = signum
 
 

@@ -86,6 +86,7 @@ def serve_on(url: str, *, listener: socket.socket, workers: int) -> None:
 
     from api.observability.logs import configure_logging
     from api.settings import get_settings
+    from db.embedded import stopping_on_signals
 
     host, port = listener.getsockname()[:2]
     os.environ["DATABASE_URL"] = url
@@ -118,11 +119,14 @@ def serve_on(url: str, *, listener: socket.socket, workers: int) -> None:
     )
     console.print(f"serving on {base_url(settings)} with {workers} worker(s)", highlight=False)
     server = uvicorn.Server(config)
-    if workers > 1:
-        Multiprocess(config, sockets=[listener]).run()
-        return
-    config.load_app()
-    server.run(sockets=[listener])
+    # After its graceful shutdown uvicorn re-raises SIGTERM/SIGINT: here that ends the
+    # process as a clean exit, unwinding (and so stopping an embedded PostgreSQL).
+    with stopping_on_signals():
+        if workers > 1:
+            Multiprocess(config, sockets=[listener]).run()
+            return
+        config.load_app()
+        server.run(sockets=[listener])
     if not server.started:
         raise typer.Exit(3)
 

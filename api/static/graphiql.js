@@ -22,10 +22,10 @@
   const INTROSPECTION = "IntrospectionQuery";
   const BEARER = /^Bearer\s+[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
   const DEFAULT_QUERY = [
-    "# Masuk di atas dengan client id dan secret program Anda; skema dan Docs",
-    "# dimuat sesudahnya. / Sign in above with your program's client id and",
-    "# secret; the schema and Docs load right after. Only the fields your",
-    "# program may read exist in this schema (Ctrl-Space completes).",
+    "# Masuk di atas dengan client id dan secret Anda.",
+    "# Sign in above with your client id and secret:",
+    "# the schema, Docs and Ctrl-Space completion",
+    "# then hold only what your program may read.",
     "{",
     "  myAccess { program agency purpose rowScope }",
     "}",

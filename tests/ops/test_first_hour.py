@@ -116,7 +116,7 @@ def test_a_signal_to_the_demo_stops_its_embedded_postgresql(
             postmaster = _postmaster(data_dir)
             assert _alive(postmaster)
             demo.send_signal(stop_signal)
-            demo.wait(timeout=60)
+            assert demo.wait(timeout=60) == 0, "a stop when asked is not a failure"
         output = log.read_text(errors="replace")
         _wait(lambda: not _alive(postmaster), seconds=30, what="PostgreSQL still runs")
         assert _handles(data_dir) == []
