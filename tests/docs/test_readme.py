@@ -78,3 +78,14 @@ def test_the_demo_prints_each_client_on_one_line_an_80_column_terminal_keeps_who
         assert credentials["client_id"] in line
     assert "export DP3AKB_PERLINDUNGAN_ANAK_CLIENT_ID=" in screen.getvalue()
     assert str(REPO / "x.json") in screen.getvalue()
+
+
+def test_the_readme_and_the_integrators_guide_say_how_to_run_the_cli() -> None:
+    guide = (REPO / "docs" / "integrating.md").read_text()
+    for text in (README, guide):
+        assert ".venv/bin/regsosek" in text
+        assert "source .venv/bin/activate" in text
+        assert "python -m regsosek" in text
+    assert "make run PORT=8012" in README
+    assert "REGSOSEK_PORT" in README
+    assert "regsosek db stop" in README
