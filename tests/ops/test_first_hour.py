@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +25,17 @@ import pytest
 from tests.conftest import REPO, TEST_PSEUDONYM_KEY, TEST_SECRET, _free_port
 
 REGSOSEK = [sys.executable, "-m", "regsosek"]
+
+
+@pytest.fixture
+def own_dir() -> Iterator[Path]:
+    """A directory of this test's own, outside pytest's numbered temporary directories (which
+    other pytest sessions on a shared machine prune while an embedded server still runs there)."""
+    path = Path(tempfile.mkdtemp(prefix="regsosek-first-hour-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _environment(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -106,9 +118,9 @@ def _stop_left_over(data_dir: Path) -> None:
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_to_the_demo_stops_its_embedded_postgresql(
-    tmp_path: Path, stop_signal: signal.Signals
+    own_dir: Path, stop_signal: signal.Signals
 ) -> None:
-    data_dir, port, log = tmp_path / "data", _free_port(), tmp_path / "demo.log"
+    data_dir, port, log = own_dir / "data", _free_port(), own_dir / "demo.log"
     try:
         arguments = ["demo", "--households", "60", "--port", str(port)]
         with started(arguments, _environment(data_dir), log) as demo:
@@ -128,9 +140,9 @@ def test_a_signal_to_the_demo_stops_its_embedded_postgresql(
 
 
 def test_a_killed_servers_pid_is_cleared_so_the_next_command_stops_postgresql(
-    tmp_path: Path,
+    own_dir: Path,
 ) -> None:
-    data_dir, port, log = tmp_path / "data", _free_port(), tmp_path / "serve.log"
+    data_dir, port, log = own_dir / "data", _free_port(), own_dir / "serve.log"
     try:
         with started(["serve", "--port", str(port)], _environment(data_dir), log) as server:
             _ready(port, server, log)
@@ -154,8 +166,8 @@ def test_a_killed_servers_pid_is_cleared_so_the_next_command_stops_postgresql(
         _stop_left_over(data_dir)
 
 
-def test_db_stop_stops_an_orphaned_embedded_postgresql(tmp_path: Path) -> None:
-    data_dir, port, log = tmp_path / "data", _free_port(), tmp_path / "serve.log"
+def test_db_stop_stops_an_orphaned_embedded_postgresql(own_dir: Path) -> None:
+    data_dir, port, log = own_dir / "data", _free_port(), own_dir / "serve.log"
     try:
         with started(["serve", "--port", str(port)], _environment(data_dir), log) as server:
             _ready(port, server, log)
