@@ -5,17 +5,25 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint format bench bench-quick bench-faults bench-stats-isolation clean
+.PHONY: run test check lint format lock bench bench-quick bench-faults bench-stats-isolation clean
 
-$(STAMP): pyproject.toml
+# Everything (demo, import, dev extras) at the versions and hashes of requirements/dev.txt
+# (scripts/lock.sh writes it from pyproject.toml), then the project itself, editable.
+$(STAMP): pyproject.toml requirements/dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip
-	@$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.txt
+	@$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
-## Serve the demo: embedded PostgreSQL (unless DATABASE_URL is set), 20,000 synthetic households, demo clients.
+## Serve the demo: embedded PostgreSQL (unless DATABASE_URL is set), 20,000 synthetic households,
+## demo clients, on http://127.0.0.1:8000 (another port: make run PORT=8012, or REGSOSEK_PORT).
 run: $(STAMP)
-	$(BIN)/regsosek demo
+	$(BIN)/regsosek demo $(if $(PORT),--port $(PORT))
+
+## Rewrite requirements/*.txt from pyproject.toml (PyPI only, with hashes).
+lock: $(STAMP)
+	scripts/lock.sh
 
 ## The whole test suite, against DATABASE_URL or an embedded PostgreSQL.
 test: $(STAMP)

@@ -36,6 +36,9 @@ from schema.execute import Caller, Execution
 log = logging.getLogger("regsosek.graphql")
 
 JSON = "application/json"
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+"""The GraphQL-over-HTTP spec's media type: answered when the Accept header prefers it.
+Its status-code rules are the gateway's own already: 200 with ``data``, 4xx/5xx without."""
 MAX_BODY_BYTES = 64 * 1024
 MAX_VARIABLES_BYTES = 16 * 1024
 
@@ -58,8 +61,35 @@ class OperationBody:
     variables_hash: str | None
 
 
+def response_media_type(accept: str | None) -> str:
+    """``application/graphql-response+json`` when the client names it and prefers it at least
+    as much as ``application/json``; otherwise ``application/json`` (a missing Accept, ``*/*``
+    and every client written before the spec get what they always got)."""
+    if not accept or GRAPHQL_RESPONSE not in accept:
+        return JSON
+    weights: dict[str, float] = {}
+    for part in accept.split(","):
+        media, *parameters = (piece.strip() for piece in part.split(";"))
+        weight = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        weights[media.lower()] = max(weight, weights.get(media.lower(), 0.0))
+    preferred = weights.get(GRAPHQL_RESPONSE, 0.0)
+    plain = max(weights.get(JSON, 0.0), weights.get("application/*", 0.0), weights.get("*/*", 0.0))
+    return GRAPHQL_RESPONSE if preferred > 0 and preferred >= plain else JSON
+
+
 def error_response(
-    error: GatewayError, *, request_id: str, messages: list[dict[str, Any]] | None = None
+    error: GatewayError,
+    *,
+    request_id: str,
+    messages: list[dict[str, Any]] | None = None,
+    media_type: str = JSON,
 ) -> Response:
     """The one shape of every error answer: GraphQL errors with ``extensions.code``."""
     entries = messages or [{"message": error.message}]
@@ -69,8 +99,10 @@ def error_response(
             for entry in entries
         ]
     }
-    headers = {**error.headers, "X-Request-Id": request_id}
-    return Response(orjson.dumps(body), status_code=error.status, media_type=JSON, headers=headers)
+    headers = {**error.headers, "X-Request-Id": request_id, "Vary": "Accept"}
+    return Response(
+        orjson.dumps(body), status_code=error.status, media_type=media_type, headers=headers
+    )
 
 
 async def _read_body(request: Request) -> bytes:
@@ -122,6 +154,7 @@ def _remote(request: Request) -> str | None:
 async def graphql_post(request: Request) -> Response:
     state = request.app.state
     request_id = uuid.uuid4().hex
+    media_type = response_media_type(request.headers.get("accept"))
     event = AuditEvent(
         endpoint="graphql", outcome="error", request_id=request_id, remote_addr=_remote(request)
     )
@@ -132,7 +165,7 @@ async def graphql_post(request: Request) -> Response:
         except Unauthenticated as refused:
             event.outcome, event.error_code = "unauthenticated", refused.code
             await state.audit.record(event)
-            return error_response(refused, request_id=request_id)
+            return error_response(refused, request_id=request_id, media_type=media_type)
         program = state.policies.current.programs.get(principal.program)
         event.client_id, event.agency, event.program = (
             principal.client_id,
@@ -170,7 +203,11 @@ async def graphql_post(request: Request) -> Response:
         await state.audit.record(event)
         state.quotas.disclosed(client_id=principal.client_id, rows=disclosure.rows)
         assert execution.body is not None
-        return Response(execution.body, media_type=JSON, headers={"X-Request-Id": request_id})
+        return Response(
+            execution.body,
+            media_type=media_type,
+            headers={"X-Request-Id": request_id, "Vary": "Accept"},
+        )
     except GatewayError as error:
         if isinstance(error, Internal):
             log.error(
@@ -204,8 +241,11 @@ async def _refuse(
     event.outcome = OUTCOMES.get(error.code, "error")
     event.error_code = error.code
     event.field_paths, event.household_ids, event.person_ids, event.row_count = [], [], [], 0
+    media_type = response_media_type(request.headers.get("accept"))
     try:
         await request.app.state.audit.record(event)
     except GatewayError as failed:
-        return error_response(failed, request_id=event.request_id)
-    return error_response(error, request_id=event.request_id, messages=messages)
+        return error_response(failed, request_id=event.request_id, media_type=media_type)
+    return error_response(
+        error, request_id=event.request_id, messages=messages, media_type=media_type
+    )

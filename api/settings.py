@@ -97,7 +97,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".regsosek")
     policy_dir: Path = Path("policies")
 
-    issuer: str = "http://127.0.0.1:8000"
+    issuer: str = ""
+    """The tokens' ``iss`` and the metadata's base; unset: ``http://HOST:PORT`` of this server."""
     audience: str = "regsosek-gateway"
     token_ttl: int = Field(default=900, ge=60, le=86_400)
     token_leeway: int = Field(default=30, ge=0, le=120)
@@ -149,6 +150,19 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _issuer_follows_host_and_port(cls, data: Any) -> Any:
+        """An unset issuer is this server's own address (a wildcard host as loopback)."""
+        if isinstance(data, dict) and not data.get("issuer"):
+            host = str(data.get("host") or "127.0.0.1")
+            if host in ("0.0.0.0", "::", ""):  # noqa: S104  (a name for the wildcard, not a bind)
+                host = "127.0.0.1"
+            if ":" in host:
+                host = f"[{host}]"
+            data = {**data, "issuer": f"http://{host}:{data.get('port') or 8000}"}
+        return data
 
     @model_validator(mode="after")
     def _production_needs_secrets(self) -> Settings:

@@ -1,40 +1,108 @@
-"""The ``regsosek`` command line."""
+"""The ``regsosek`` command line.
+
+Sub-commands are imported only when they run (or when their own ``--help`` is
+asked for): ``regsosek --help`` lists them from the table below without
+importing the database drivers, the policy engine or the importer, and each
+sub-command's module keeps its heavy imports inside the functions that use
+them (``tests/api/test_cli_startup.py`` holds both to that).
+"""
 
 from __future__ import annotations
 
-import typer
+import importlib
+from typing import Any
 
-from api.cli import audit as audit_commands
-from api.cli import clients as client_commands
-from api.cli import db as db_commands
-from api.cli import demo as demo_commands
-from api.cli import policy as policy_commands
-from api.cli import registry as registry_commands
-from api.cli import releases as release_commands
-from api.cli import serve as serve_commands
-from api.cli import webhooks as webhook_commands
+import typer
+from typer.core import TyperGroup
+
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    # name: (module, attribute: a Typer app or a command function, one-line help)
+    "serve": (
+        "api.cli.serve",
+        "serve",
+        "Serve the gateway (embedded PostgreSQL unless DATABASE_URL).",
+    ),
+    "demo": (
+        "api.cli.demo",
+        "demo",
+        "Serve the demo: migrate, seed if empty, demo clients, serve.",
+    ),
+    "db": ("api.cli.db", "app", "Database migrations; the embedded server (db stop)."),
+    "seed": ("api.cli.registry", "seed", "Load deterministic synthetic Kabupaten Jember data."),
+    "import-regions": (
+        "api.cli.registry",
+        "import_regions_command",
+        "Upsert an official BPS region master file.",
+    ),
+    "export-template": (
+        "api.cli.registry",
+        "export_template_command",
+        "Write the import layout's CSV headers and a README of every column.",
+    ),
+    "import": (
+        "api.cli.registry",
+        "import_command",
+        "Import households, persons and assistance (CSV or Parquet), all or nothing.",
+    ),
+    "client": ("api.cli.clients", "client_app", "OAuth clients of agency systems."),
+    "keys": ("api.cli.clients", "keys_app", "The keys that sign access tokens."),
+    "policy": ("api.cli.policy", "app", "Access policies: check, explain, install in PostgreSQL."),
+    "audit": ("api.cli.audit", "app", "The tamper-evident audit trail."),
+    "releases": ("api.cli.releases", "releases", "The registry's releases, newest first."),
+    "webhook": ("api.cli.webhooks", "app", "Push each program's changes to its agency."),
+    "worker": (
+        "api.cli.webhooks",
+        "worker",
+        "Send the webhook deliveries (pgqueuer on the gateway's PostgreSQL).",
+    ),
+}
+
+
+class LazyGroup(TyperGroup):
+    """A Typer group whose sub-commands are imported on first use."""
+
+    listing = False
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module_name, attribute, summary = entry
+        if self.listing:  # the group's own --help: a name and a line, nothing imported
+            return typer.core.TyperCommand(cmd_name, help=summary, short_help=summary)
+        target = getattr(importlib.import_module(module_name), attribute)
+        if isinstance(target, typer.Typer):
+            command: Any = typer.main.get_group(target)
+        else:
+            single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+            single.command(cmd_name)(target)
+            command = typer.main.get_command(single)
+        command.name = cmd_name
+        return command
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self.listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self.listing = False
+
 
 app = typer.Typer(
     name="regsosek",
-    help="Regsosek gateway: serve the registry to agency programs, under policy and audit.",
+    cls=LazyGroup,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.add_typer(db_commands.app, name="db")
-app.add_typer(policy_commands.app, name="policy")
-app.add_typer(audit_commands.app, name="audit")
-app.add_typer(client_commands.client_app, name="client")
-app.add_typer(client_commands.keys_app, name="keys")
-app.add_typer(webhook_commands.app, name="webhook")
-app.command("serve")(serve_commands.serve)
-app.command("demo")(demo_commands.demo)
-app.command("seed")(registry_commands.seed)
-app.command("import-regions")(registry_commands.import_regions_command)
-app.command("export-template")(registry_commands.export_template_command)
-app.command("import")(registry_commands.import_command)
-app.command("releases")(release_commands.releases)
-app.command("worker")(webhook_commands.worker)
+
+
+@app.callback()
+def regsosek() -> None:
+    """Regsosek gateway: serve the registry to agency programs, under policy and audit."""
 
 
 def main() -> None:

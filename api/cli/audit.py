@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
-import asyncpg
-import orjson
 import typer
 
-from api.audit.events import format_time
-from api.audit.verify import Report, verify_chain
 from api.cli.common import console, load_settings, run
-from api.database import owner_database_url
-from db.engine import plain_url
+
+if TYPE_CHECKING:
+    from api.audit.verify import Report
 
 app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
 
@@ -22,8 +20,12 @@ def verify(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of text."),
 ) -> None:
     """Walk the whole chain and its signed checkpoints; exit 1 naming the first bad seq."""
+    import orjson
+
+    from api.cli.checks import owner_database
+
     settings = load_settings()
-    with owner_database_url(settings) as url:
+    with owner_database(settings) as url:
         report = run(verify_database(url))
     if as_json:
         typer.echo(orjson.dumps(report.to_json()).decode())
@@ -34,6 +36,11 @@ def verify(
 
 
 async def verify_database(url: str) -> Report:
+    import asyncpg
+
+    from api.audit.verify import verify_chain
+    from db.engine import plain_url
+
     connection = await asyncpg.connect(plain_url(url))
     try:
         return await verify_chain(connection)
@@ -43,6 +50,8 @@ async def verify_database(url: str) -> Report:
 
 def print_report(report: Report) -> None:
     """The human-readable verdict (the shape of ``aws cloudtrail validate-logs``)."""
+    from api.audit.events import format_time
+
     print_line = functools.partial(console.print, soft_wrap=True, highlight=False)
     print_line("Results requested for the whole chain")
     if report.first_seq is None:

@@ -10,20 +10,15 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import asyncpg
 import typer
 
-from api.audit.chain_status import full_status
-from api.audit.report_html import render_report
-from api.audit.reports import Period, anomalies, summary, wib_days
-from api.audit.scopes import count_scope, programs_with_rows
 from api.cli.common import console, errors, load_settings, run
-from api.database import owner_database_url
-from api.errors import GatewayError
-from db.engine import plain_url
-from policies import PolicySet, load_policies
+
+if TYPE_CHECKING:
+    from api.audit.reports import Period
+    from policies import PolicySet
 
 
 def _day(text: str, option: str) -> date:
@@ -39,6 +34,11 @@ def report(
     out: Annotated[Path, typer.Option("--out", help="The HTML file to write.")],
 ) -> None:
     """Write the period's overview, anomalies and chain status as one self-contained HTML file."""
+    from api.audit.reports import wib_days
+    from api.cli.checks import owner_database
+    from api.errors import GatewayError
+    from policies import load_policies
+
     settings = load_settings()
     try:
         when = wib_days(_day(first, "--from"), _day(last, "--to"))
@@ -46,7 +46,7 @@ def report(
         errors.print(f"[red]error[/red] {error.message}")
         raise typer.Exit(2) from None
     policies = load_policies(settings.resolved_policy_dir())
-    with owner_database_url(settings) as url:
+    with owner_database(settings) as url:
         text, found, ok = run(build_report(url, when=when, policies=policies))
     out.write_text(text, encoding="utf-8")
     console.print(
@@ -58,6 +58,14 @@ def report(
 
 async def build_report(url: str, *, when: Period, policies: PolicySet) -> tuple[str, int, bool]:
     """The report's HTML, its number of anomalies, and whether the chain is intact."""
+    import asyncpg
+
+    from api.audit.chain_status import full_status
+    from api.audit.report_html import render_report
+    from api.audit.reports import anomalies, summary
+    from api.audit.scopes import count_scope, programs_with_rows
+    from db.engine import plain_url
+
     connection = await asyncpg.connect(plain_url(url))
     try:
         chain = await full_status(connection)

@@ -8,22 +8,18 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import asyncpg
 import typer
-from rich.table import Column, Table
 
-from api.auth import clients as client_ops
-from api.auth.keys import rotate_signing_key
-from api.auth.policy_view import PolicySetView
-from api.auth.sealing import UnsealError
-from api.cli.common import console, errors, load_settings, run
-from api.database import owner_database_url
-from api.settings import Settings
-from db import access
-from db.engine import plain_url
-from policies import PolicyError, load_policies
+from api.cli.common import console, errors, load_settings, print_json, print_table, run
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from api.auth import clients as client_ops
+    from api.auth.policy_view import PolicySetView
+    from api.settings import Settings
 
 T = TypeVar("T")
 
@@ -32,6 +28,11 @@ keys_app = typer.Typer(help="The keys that sign access tokens.", no_args_is_help
 
 
 def _as_owner(settings: Settings, action: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    import asyncpg
+
+    from api.cli.checks import owner_database
+    from db.engine import plain_url
+
     async def go(url: str) -> T:
         connection = await asyncpg.connect(plain_url(url))
         try:
@@ -39,11 +40,13 @@ def _as_owner(settings: Settings, action: Callable[[asyncpg.Connection], Awaitab
         finally:
             await connection.close()
 
-    with owner_database_url(settings) as url:
+    with owner_database(settings) as url:
         return run(go(url))
 
 
 def _policies(settings: Settings) -> PolicySetView:
+    from policies import PolicyError, load_policies
+
     try:
         return load_policies(settings.resolved_policy_dir())
     except PolicyError as error:
@@ -78,6 +81,8 @@ def create(
     as_json: bool = typer.Option(False, "--json", help="Print {client_id, client_secret}."),
 ) -> None:
     """Register a client bound to PROGRAM; print its id and secret once."""
+    from api.auth import clients as client_ops
+
     settings = load_settings()
     policies = _policies(settings)
     try:
@@ -88,19 +93,44 @@ def create(
             ),
         )
     except client_ops.UnknownProgram as error:
-        errors.print(f"[red]{error}[/red]")
+        import difflib
+
+        close = difflib.get_close_matches(program, list(policies.programs), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        errors.print(f"{error}{hint}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     _print_credentials(credentials, as_json=as_json)
 
 
 @client_app.command("list")
-def list_clients() -> None:
+def list_clients(
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array instead of a table."),
+) -> None:
     """Every client: id, name, program, agency, enabled, created."""
+    from api.auth import clients as client_ops
+
     settings = load_settings()
     policies = _policies(settings)
     rows = _as_owner(
         settings, lambda connection: client_ops.list_clients(connection, policies=policies)
     )
+    if as_json:
+        print_json(
+            [
+                {
+                    "client_id": row.client_id,
+                    "name": row.name,
+                    "program": row.program,
+                    "agency": row.agency,
+                    "enabled": row.enabled,
+                    "created_at": row.created_at.isoformat(),
+                }
+                for row in rows
+            ]
+        )
+        return
+    from rich.table import Column, Table
+
     table = Table(Column("id", no_wrap=True), "name", "program", "agency", "enabled", "created")
     for row in rows:
         table.add_row(
@@ -111,10 +141,12 @@ def list_clients() -> None:
             "yes" if row.enabled else "no",
             row.created_at.isoformat(timespec="seconds"),
         )
-    console.print(table)
+    print_table(table)
 
 
 def _set_enabled(client_id: str, *, enabled: bool) -> None:
+    from api.auth import clients as client_ops
+
     settings = load_settings()
     try:
         _as_owner(
@@ -145,6 +177,8 @@ def rotate_secret(
     as_json: bool = typer.Option(False, "--json", help="Print {client_id, client_secret}."),
 ) -> None:
     """Give a client a new secret (printed once); the old secret stops working at once."""
+    from api.auth import clients as client_ops
+
     settings = load_settings()
     try:
         credentials = _as_owner(
@@ -169,6 +203,9 @@ def rotate(
 
     The old public key stays in JWKS until the last token it signed has expired.
     """
+    from api.auth.keys import rotate_signing_key
+    from api.auth.sealing import UnsealError
+
     settings = load_settings()
     try:
         kid = _as_owner(
@@ -189,10 +226,31 @@ def rotate(
 
 
 @keys_app.command("list")
-def list_keys() -> None:
+def list_keys(
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array instead of a table."),
+) -> None:
     """Every signing key: kid, algorithm, state, activated, retired, published until."""
+    from db import access
+
     settings = load_settings()
     rows = _as_owner(settings, access.list_signing_keys)
+    if as_json:
+        print_json(
+            [
+                {
+                    "kid": row["kid"],
+                    "alg": row["alg"],
+                    "state": "active" if row["retired_at"] is None else "retired",
+                    "activated_at": _iso(row["activated_at"]),
+                    "retired_at": _iso(row["retired_at"]),
+                    "publish_until": _iso(row["publish_until"]),
+                }
+                for row in rows
+            ]
+        )
+        return
+    from rich.table import Column, Table
+
     table = Table(
         Column("kid", no_wrap=True), "alg", "state", "activated", "retired", "published until"
     )
@@ -205,4 +263,8 @@ def list_keys() -> None:
             _when(row["retired_at"]),
             _when(row["publish_until"]),
         )
-    console.print(table)
+    print_table(table)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()

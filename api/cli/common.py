@@ -1,16 +1,19 @@
-"""What the commands share: settings, the console, and running coroutines."""
+"""What the commands share: settings, the console, and running coroutines.
+
+Kept light to import (no pydantic until settings are read): see ``api.cli``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
-from api.settings import Settings, get_settings
+if TYPE_CHECKING:
+    from api.settings import Settings
 
 T = TypeVar("T")
 
@@ -20,6 +23,10 @@ errors = Console(stderr=True)
 
 def load_settings() -> Settings:
     """Validated settings, or exit 2 with every problem listed (never a traceback)."""
+    from pydantic import ValidationError
+
+    from api.settings import get_settings
+
     try:
         return get_settings()
     except ValidationError as error:
@@ -31,3 +38,15 @@ def load_settings() -> Settings:
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
+
+
+def print_json(value: Any) -> None:
+    """One JSON document on stdout (``--json``): what scripts read instead of a table."""
+    import json
+
+    typer.echo(json.dumps(value, ensure_ascii=False, default=str))
+
+
+def print_table(table: Any) -> None:
+    """A rich table: fitted to a terminal, never cut to 80 columns in a pipe or a log file."""
+    console.print(table, width=None if console.is_terminal else 10_000)

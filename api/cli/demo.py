@@ -13,21 +13,20 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import asyncpg
 import typer
-from rich.table import Table
 
-from api.auth.clients import create_client, list_clients
 from api.cli.common import console, load_settings, run
-from api.cli.db import upgrade_database
-from api.cli.serve import serve_on
-from api.database import owner_database_url
-from api.settings import Settings
-from db.engine import plain_url
-from db.seed import seed_registry
-from policies import PolicySet, load_policies
+from api.cli.serve import HOST_HELP, PORT_HELP, base_url, bind_listener, serve_on
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from api.settings import Settings
+    from policies import PolicySet
 
 DEMO_HOUSEHOLDS = 20_000
 DEMO_SEED = 20221015
@@ -37,7 +36,14 @@ async def prepare_demo(
     url: str, *, settings: Settings, households: int
 ) -> dict[str, dict[str, str]]:
     """Migrate, seed if empty, and make sure every program has an enabled demo client."""
-    await upgrade_database(url)
+    import asyncpg
+
+    from api.cli.db import upgrade_database
+    from db.engine import plain_url
+    from db.seed import seed_registry
+    from policies import load_policies
+
+    await upgrade_database(url, policy_dir=settings.resolved_policy_dir())
     policies = load_policies(settings.resolved_policy_dir())
     connection = await asyncpg.connect(plain_url(url))
     try:
@@ -52,6 +58,8 @@ async def prepare_demo(
 async def _demo_clients(
     connection: asyncpg.Connection, *, settings: Settings, policies: PolicySet
 ) -> dict[str, dict[str, str]]:
+    from api.auth.clients import create_client, list_clients
+
     path = settings.data_dir / "demo-clients.json"
     saved: dict[str, dict[str, str]] = json.loads(path.read_text()) if path.exists() else {}
     enabled = {
@@ -78,35 +86,56 @@ def _write_private(path: Path, text: str) -> None:
         handle.write(text)
 
 
-def _print_welcome(clients: dict[str, dict[str, str]], *, base: str) -> None:
-    table = Table(title="Demo clients (one per program in policies/)")
-    table.add_column("program", no_wrap=True)
-    table.add_column("client_id", no_wrap=True)
-    table.add_column("client_secret", overflow="fold")
+def environment_prefix(program: str) -> str:
+    """``dinsos-pkh`` → ``DINSOS_PKH``: the shell variables of a program's demo client."""
+    return re.sub(r"[^A-Z0-9]+", "_", program.upper()).strip("_")
+
+
+def welcome_lines(clients: dict[str, dict[str, str]], *, base: str, path: Path) -> list[str]:
+    """What the demo prints: one copyable ``export`` line per client, never folded.
+
+    Every line is printed whole (``soft_wrap``), so a log file, tmux or an
+    80-column terminal keeps each secret on one line to copy.
+    """
+    lines = [f"Demo clients, one per program in policies/ (also in {path}, mode 0600):", ""]
     for program, credentials in clients.items():
-        table.add_row(program, credentials["client_id"], credentials["client_secret"])
-    console.print(table)
-    example = clients.get("dinsos-pkh") or next(iter(clients.values()))
-    console.print(f"\nGraphiQL: [bold]{base}/graphql[/bold]  (paste a token into its Headers tab)")
-    console.print("Get a token:")
-    console.print(
-        f"  curl -s -u {example['client_id']}:{example['client_secret']}"
+        prefix = environment_prefix(program)
+        lines.append(
+            f"export {prefix}_CLIENT_ID={credentials['client_id']}"
+            f" {prefix}_CLIENT_SECRET={credentials['client_secret']}  # {program}"
+        )
+    example = "DINSOS_PKH" if "dinsos-pkh" in clients else environment_prefix(next(iter(clients)))
+    lines += [
+        "",
+        f"GraphiQL: {base}/graphql  (sign in there with a client id and secret)",
+        "A token from the shell, after pasting the export lines above:",
+        f'  curl -s -u "${example}_CLIENT_ID:${example}_CLIENT_SECRET"'
         f" -d grant_type=client_credentials {base}/oauth/token",
-        soft_wrap=True,
-    )
-    console.print("Auditor's console: " + f"{base}/console/  (sign in as inspektorat-audit)\n")
+        f"Auditor's console: {base}/console/  (sign in as inspektorat-audit)",
+        "Stop with Ctrl-C; the embedded PostgreSQL stops with the gateway.",
+        "",
+    ]
+    return lines
 
 
 def demo(
     households: int = typer.Option(
         DEMO_HOUSEHOLDS, help="Households to seed into an empty registry."
     ),
-    port: int = typer.Option(None, help="Port (default REGSOSEK_PORT)."),
+    host: str = typer.Option(None, help=HOST_HELP),
+    port: int = typer.Option(None, help=PORT_HELP),
 ) -> None:
     """Serve the demo: migrate, seed if empty, demo clients, then serve."""
+    from api.cli.checks import check_policies_or_exit, owner_database
+
     settings = load_settings()
-    with owner_database_url(settings) as url:
+    check_policies_or_exit(settings)
+    listener = bind_listener(host or settings.host, port or settings.port)
+    bound_host, bound_port = listener.getsockname()[:2]
+    settings = settings.model_copy(update={"host": bound_host, "port": bound_port})
+    with owner_database(settings) as url:
         clients = run(prepare_demo(url, settings=settings, households=households))
-        chosen_port = port or settings.port
-        _print_welcome(clients, base=f"http://{settings.host}:{chosen_port}")
-        serve_on(url, host=settings.host, port=chosen_port, workers=settings.workers)
+        path = settings.data_dir / "demo-clients.json"
+        for line in welcome_lines(clients, base=base_url(settings), path=path):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+        serve_on(url, listener=listener, workers=settings.workers)

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
 from api.cli.common import console, errors, load_settings, run
-from api.database import owner_database_url
-from db.catalog import CATALOG
-from db.releases.policy_change import apply_and_record
-from policies import Entity, FieldMode, PolicyError, PolicySet, Program, load_policies
-from policies.inference import MIN_CANDIDATES, mask_strengths
-from policies.rls import render_predicate
-from policies.rows import home_of_visible_person, readable_rows, statistics_rows
-from policies.snapshot import snapshot
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from policies import PolicySet, Program
 
 app = typer.Typer(
     help="Access policies: check, explain, install in PostgreSQL.", no_args_is_help=True
@@ -25,12 +22,7 @@ app = typer.Typer(
 DirectoryOption = typer.Option(
     None, "--dir", help="Policy directory (default: REGSOSEK_POLICY_DIR or the packaged one)."
 )
-MODE_STYLES = {
-    FieldMode.FULL: "green",
-    FieldMode.MASKED: "yellow",
-    FieldMode.PSEUDONYM: "cyan",
-    FieldMode.DENIED: "red",
-}
+MODE_STYLES = {"FULL": "green", "MASKED": "yellow", "PSEUDONYM": "cyan", "DENIED": "red"}
 
 
 def _directory(option: Path | None) -> Path:
@@ -39,11 +31,14 @@ def _directory(option: Path | None) -> Path:
 
 def _load(directory: Path) -> PolicySet:
     """The policy set, or exit 1 printing ``file:line: reason`` for every problem."""
+    from api.cli.checks import policy_problem_lines
+    from policies import PolicyError, load_policies
+
     try:
         return load_policies(directory)
     except PolicyError as error:
-        for problem in error.problems:
-            typer.echo(f"{directory / problem.file}:{problem.line}: {problem.reason}")
+        for line in policy_problem_lines(error, directory):
+            typer.echo(line)
         errors.print(f"[red]{len(error.problems)} problem(s)[/red] in {directory}")
         raise typer.Exit(1) from None
 
@@ -75,6 +70,12 @@ def explain(
     policy_set = _load(_directory(directory))
     program = policy_set.programs.get(program_name)
     if program is None:
+        import difflib
+
+        close = difflib.get_close_matches(program_name, list(policy_set.programs), n=1)
+        if close:
+            errors.print(f"[red]unknown program[/red] {program_name!r}: did you mean {close[0]!r}?")
+            raise typer.Exit(1)
         known = ", ".join(sorted(policy_set.programs))
         errors.print(f"[red]unknown program[/red] {program_name!r} (known: {known})")
         raise typer.Exit(1)
@@ -106,6 +107,10 @@ def _header(program: Program) -> None:
 
 
 def _predicates(program: Program) -> None:
+    from policies import Entity
+    from policies.rls import render_predicate
+    from policies.rows import home_of_visible_person, readable_rows, statistics_rows
+
     for entity, name in ((Entity.HOUSEHOLD, "households"), (Entity.PERSON, "persons")):
         readable = readable_rows(entity, program=program, name=name)
         console.rule(f"{name}: WHERE")
@@ -122,6 +127,11 @@ def _predicates(program: Program) -> None:
 
 
 def _field_table(program: Program) -> Table:
+    from rich.table import Table
+
+    from db.catalog import CATALOG
+    from policies import FieldMode
+
     table = Table(title=f"fields of {program.name}")
     for column in ("type", "field", "mode", "mask"):
         table.add_column(column)
@@ -129,13 +139,17 @@ def _field_table(program: Program) -> Table:
         for field_name, attribute in entity.attributes.items():
             mode = program.mode(type_name, field_name)
             mask = attribute.mask.value if mode is FieldMode.MASKED and attribute.mask else ""
-            style = MODE_STYLES[mode]
+            style = MODE_STYLES[mode.value]
             table.add_row(type_name, field_name, f"[{style}]{mode.value}[/{style}]", mask)
     return table
 
 
 def _mask_table(program: Program) -> Table | None:
     """Each mask or pseudonym against the program's other fields (``policies.inference``)."""
+    from rich.table import Table
+
+    from policies.inference import MIN_CANDIDATES, mask_strengths
+
     strengths = mask_strengths(program)
     if not strengths:
         return None
@@ -161,11 +175,15 @@ def apply(directory: Path | None = DirectoryOption) -> None:
     A policy other than the one in force is recorded as a release: the rows it moves into or
     out of each program's scope become ENTERED / LEFT changes of that program's feed.
     """
+    from api.cli.checks import owner_database
+    from db.releases.policy_change import apply_and_record
+    from policies.snapshot import snapshot
+
     settings = load_settings()
     folder = directory if directory is not None else settings.resolved_policy_dir()
     _load(folder)
     files, policy_set = snapshot(folder)
-    with owner_database_url(settings) as url:
+    with owner_database(settings) as url:
         applied = run(apply_and_record(url, files=files, policy_set=policy_set))
     console.print(
         f"row-level security installed for {len(policy_set.programs)} programs "

@@ -10,22 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import asyncpg
 import typer
 
 from api.cli.common import console, errors, load_settings, run
-from api.database import owner_database_url
-from db.importer import (
-    ImportRejected,
-    Unreadable,
-    export_template,
-    import_regions,
-    import_registry,
-)
-from db.releases.ledger import ReleaseRefused
-from db.seed import RegistryNotEmpty, seed_registry
+
+if TYPE_CHECKING:
+    from db.importer import ImportRejected
 
 DEFAULT_SEED = 20221015
 
@@ -38,14 +30,14 @@ def _fail(message: str) -> typer.Exit:
 @contextmanager
 def _owner_database() -> Iterator[str]:
     """The owner's URL, with database failures turned into one-line messages."""
+    import asyncpg
+
+    from api.cli.checks import owner_database
+
     settings = load_settings()
     try:
-        with owner_database_url(settings) as url:
+        with owner_database(settings) as url:
             yield url
-    except asyncpg.UndefinedTableError:
-        raise _fail("the database is not migrated: run `regsosek db upgrade` first") from None
-    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InvalidCatalogNameError) as e:
-        raise _fail(f"cannot reach the database: {e}") from None
     except asyncpg.PostgresError as error:
         raise _fail(f"the database refused the change, nothing was written: {error}") from None
 
@@ -60,6 +52,13 @@ def seed(
     ),
 ) -> None:
     """Load deterministic synthetic Kabupaten Jember data (regions, families, members, receipts)."""
+    try:
+        from db.seed import RegistryNotEmpty, seed_registry
+    except ImportError:
+        raise _fail(
+            "the seeder needs the demo extra (pip install 'regsosek-gateway[demo]')"
+        ) from None
+
     with _owner_database() as url:
         try:
             summary = run(
@@ -81,6 +80,8 @@ def import_regions_command(
     ],
 ) -> None:
     """Upsert an official BPS region master file; any bad row rejects the whole file."""
+    from db.importer import ImportRejected, Unreadable, import_regions
+
     with _owner_database() as url:
         try:
             summary = run(import_regions(url, file))
@@ -97,6 +98,8 @@ def export_template_command(
     directory: Annotated[Path, typer.Argument(help="Directory to write the template into.")],
 ) -> None:
     """Write header-only CSV files in the import layout and a README describing every column."""
+    from db.importer import export_template
+
     try:
         written = export_template(directory)
     except OSError as error:
@@ -119,13 +122,20 @@ def import_command(
     The import is recorded as a release: each file's SHA-256, what was added, changed and
     removed, and each program's changes (who entered or left its scope).
     """
+    from db.importer import ImportRejected, Unreadable, import_registry
+    from db.releases.ledger import ReleaseRefused
+
     with _owner_database() as url:
         try:
-            summary = run(import_registry(url, path, dry_run=dry_run, release=release))
+            summary = run(
+                import_registry(url, path, dry_run=dry_run, release=release, progress=errors)
+            )
         except (Unreadable, ReleaseRefused) as error:
             raise _fail(str(error)) from None
         except ImportRejected as rejected:
             raise _report(rejected) from None
+    for note in summary.notes:
+        errors.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     verb = "would import" if summary.dry_run else "imported"
     console.print(
         f"{verb} {summary.households_added + summary.households_replaced:,} households "
@@ -150,6 +160,8 @@ def import_command(
 
 
 def _report(rejected: ImportRejected) -> typer.Exit:
+    for note in getattr(rejected, "notes", ()):
+        errors.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     for problem in rejected.problems:
         errors.print(str(problem), markup=False, highlight=False, soft_wrap=True)
     return _fail(str(rejected))

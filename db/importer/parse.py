@@ -25,6 +25,7 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 TRUE = {"true", "t", "1", "yes", "y", "ya"}
 FALSE = {"false", "f", "0", "no", "n", "tidak"}
 OLDEST_BIRTH = dt.date(1900, 1, 1)
+PROGRESS_STEP = 1000
 
 
 class BadValue(ValueError):
@@ -83,8 +84,19 @@ def parse_value(spec: ColumnSpec, text: str | None) -> Value:
     if spec.kind is Kind.ENUM:
         assert spec.enum is not None
         allowed = [member.value for member in spec.enum]
+        if text.isascii() and text.isdigit():  # the questionnaire's code: 1 = its first answer
+            number = int(text)
+            if 1 <= number <= len(allowed):
+                return allowed[number - 1]
+            raise BadValue(
+                f"must be one of {', '.join(allowed)} or its questionnaire code 1-{len(allowed)};"
+                f" not {shown(text)}"
+            )
         if text.upper() not in allowed:
-            raise BadValue(f"must be one of {', '.join(allowed)}; not {shown(text)}")
+            raise BadValue(
+                f"must be one of {', '.join(allowed)} or its questionnaire code 1-{len(allowed)};"
+                f" not {shown(text)}"
+            )
         return text.upper()
     return text
 
@@ -157,13 +169,20 @@ ROW_CHECKS: dict[str, Callable[[Record], list[tuple[str, str]]]] = {
 }
 
 
-def parse_source(source: Source, spec: FileSpec) -> tuple[list[Record], list[Problem]]:
-    """Every row of ``source`` that is valid on its own, and a problem for each bad value."""
+def parse_source(
+    source: Source, spec: FileSpec, *, advance: Callable[[int], object] | None = None
+) -> tuple[list[Record], list[Problem]]:
+    """Every row of ``source`` that is valid on its own, and a problem for each bad value.
+
+    ``advance(n)`` is called after every ``PROGRESS_STEP`` rows (a progress bar).
+    """
     problems, complete = _header_problems(source, spec)
     if not complete:
         return [], problems
     records = []
-    for raw in source.rows:
+    for index, raw in enumerate(source.rows, start=1):
+        if advance is not None and index % PROGRESS_STEP == 0:
+            advance(PROGRESS_STEP)
         if raw.malformed:
             problems.append(source.problem(raw.line, "(row)", reason=raw.malformed))
             continue
@@ -180,6 +199,8 @@ def parse_source(source: Source, spec: FileSpec) -> tuple[list[Record], list[Pro
             if not bad:
                 records.append(record)
         problems += bad
+    if advance is not None:
+        advance(len(source.rows) % PROGRESS_STEP)
     return records, problems
 
 

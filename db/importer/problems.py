@@ -27,8 +27,10 @@ class Unreadable(Exception):
 class ImportRejected(Exception):
     """Validation found bad rows; nothing was written."""
 
-    def __init__(self, problems: Sequence[Problem]) -> None:
+    def __init__(self, problems: Sequence[Problem], *, notes: Sequence[str] = ()) -> None:
         self.problems = sorted(problems)
+        self.notes = tuple(notes)
+        """How files were read (a ';' separator), to show before the problems."""
         rows = {(problem.file, problem.line) for problem in self.problems}
         super().__init__(
             f"{len(self.problems)} problem(s) in {len(rows)} row(s); nothing was written"

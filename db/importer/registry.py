@@ -14,10 +14,14 @@ records nothing. See :mod:`db.importer.checks` for what replaces what and
 
 from __future__ import annotations
 
+import functools
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -43,6 +47,9 @@ from db.releases.ledger import (
 )
 from db.releases.scopes import program_scopes
 
+PROGRESS_ROWS = 10_000
+"""Files with more rows than this show a progress bar while their rows are checked."""
+
 
 @dataclass(frozen=True)
 class ImportSummary:
@@ -56,6 +63,8 @@ class ImportSummary:
     counts: Counts
     changes: int
     """Program changes the release recorded (0 for a dry run)."""
+    notes: tuple[str, ...] = ()
+    """How files were read that the operator should know (a ';' separator)."""
 
 
 def find_files(path: Path) -> dict[str, Path]:
@@ -84,16 +93,41 @@ def find_files(path: Path) -> dict[str, Path]:
     return {table: path}
 
 
-def _read(files: dict[str, Path]) -> tuple[dict[str, Source], Batch, list[Problem]]:
+@contextmanager
+def _progress(console: Any, *, rows: int) -> Iterator[Any]:
+    """A rich progress bar on ``console`` when there are more than ``PROGRESS_ROWS`` rows."""
+    if console is None or rows <= PROGRESS_ROWS:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
+        yield bar
+
+
+def _read(
+    files: dict[str, Path], *, progress: Any = None
+) -> tuple[dict[str, Source], Batch, list[Problem]]:
     specs: dict[str, FileSpec] = {spec.table: spec for spec in FILES}
     sources = {table: read_source(path) for table, path in files.items()}
     batch = Batch()
     problems: list[Problem] = []
     parsed = {}
-    for table, source in sources.items():
-        records, found = parse_source(source, specs[table])
-        parsed[table] = records
-        problems += found
+    with _progress(progress, rows=sum(len(s.rows) for s in sources.values())) as bar:
+        for table, source in sources.items():
+            advance = None
+            if bar is not None:
+                task = bar.add_task(f"checking {source.name}", total=len(source.rows))
+                advance = functools.partial(bar.advance, task)
+            records, found = parse_source(source, specs[table], advance=advance)
+            parsed[table] = records
+            problems += found
     batch.households = parsed.get("households", [])
     batch.persons = by_family(parsed.get("persons", []))
     if "assistance" in parsed:
@@ -140,7 +174,12 @@ def default_release_id() -> str:
 
 
 async def import_registry(
-    url: str, path: Path, *, dry_run: bool = False, release: str | None = None
+    url: str,
+    path: Path,
+    *,
+    dry_run: bool = False,
+    release: str | None = None,
+    progress: Any = None,
 ) -> ImportSummary:
     """Check the files at ``path`` and, unless ``dry_run``, load them in one transaction
     recorded as release ``release`` (default ``import-<UTC time>``).
@@ -148,10 +187,12 @@ async def import_registry(
     Raises :class:`Unreadable` for input that cannot be read,
     :class:`ImportRejected` (nothing written) for any bad row, and
     :class:`ReleaseRefused` for a release id that is malformed, reserved or taken.
+    ``progress``: a rich console on which files of more than ``PROGRESS_ROWS`` rows show a
+    bar.
     """
     release_id = check_release_id(release or default_release_id())
     files = find_files(path)
-    sources, batch, problems = _read(files)
+    sources, batch, problems = _read(files, progress=progress)
     problems += check_rows(batch, sources)
     counts, changes = Counts(), 0
     connection = await asyncpg.connect(plain_url(url))
@@ -163,7 +204,7 @@ async def import_registry(
                 raise ReleaseRefused(f"release {release_id!r} is already recorded")
             problems += await check_registry(connection, batch, sources=sources)
             if problems:
-                raise ImportRejected(problems)
+                raise ImportRejected(problems, notes=_notes(sources))
             if not dry_run:
                 recorded = await begin_release(
                     connection,
@@ -193,4 +234,9 @@ async def import_registry(
         release=release_id,
         counts=counts,
         changes=changes,
+        notes=_notes(sources),
     )
+
+
+def _notes(sources: dict[str, Source]) -> tuple[str, ...]:
+    return tuple(source.note for source in sources.values() if source.note)

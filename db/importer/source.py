@@ -4,6 +4,13 @@ Every value becomes text (or None when empty), whatever the file format, so
 one set of parsers validates both. CSV files are UTF-8 (a byte-order mark
 is allowed) with the header on line 1; a row's number is the line on which
 it starts. Parquet rows are numbered from 1.
+
+CSV files are comma-separated, but Excel in the id-ID locale (and others
+whose decimal mark is a comma) saves "CSV" separated by ``;``: the separator
+is read off the header line (``,``, ``;`` or a tab, whichever splits it into
+more columns), and a file not separated by commas says so
+(:attr:`Source.note`), so that neither a silent guess nor 35 "missing from
+the header" lines is what the operator sees.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from db.importer.problems import Problem, Unreadable
 
 Row = dict[str, str | None]
 SUFFIXES = (".csv", ".parquet")
+SEPARATORS = {",": "','", ";": "';'", "\t": "a tab"}
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,8 @@ class Source:
     """How a position in the file is named: "line" (CSV) or "row" (Parquet)."""
     header: list[str]
     rows: list[RawRow] = field(default_factory=list)
+    note: str | None = None
+    """What the operator should know about how the file was read (a ';' separator)."""
 
     @property
     def name(self) -> str:
@@ -55,14 +65,28 @@ def read_source(path: Path) -> Source:
     raise Unreadable(f"{path.name}: not a .csv or .parquet file")
 
 
+def separator_of(header_line: str) -> str:
+    """A CSV file's separator, read off its header line (a comma unless another splits more)."""
+    counts = {separator: header_line.count(separator) for separator in SEPARATORS}
+    best = max(counts, key=lambda separator: (counts[separator], separator == ","))
+    return best if counts[best] > 0 else ","
+
+
 def _read_csv(path: Path) -> Source:
     try:
         with path.open(newline="", encoding="utf-8-sig") as file:
-            reader = csv.reader(file)
+            separator = separator_of(file.readline())
+            file.seek(0)  # (utf-8-sig drops the byte-order mark again)
+            reader = csv.reader(file, delimiter=separator)
             header = next(reader, None)
             if header is None:
                 raise Unreadable(f"{path.name}: empty file (the header belongs on line 1)")
             source = Source(path, "line", [name.strip() for name in header])
+            if separator != ",":
+                source.note = (
+                    f"{path.name} is separated by {SEPARATORS[separator]}, not commas (as Excel"
+                    " saves CSV in the id-ID locale): read it that way"
+                )
             line = reader.line_num + 1
             for values in reader:
                 if any(value.strip() for value in values):
@@ -89,8 +113,14 @@ def _csv_row(source: Source, line: int, values: list[str]) -> RawRow:
 
 
 def _read_parquet(path: Path) -> Source:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise Unreadable(
+            f"{path.name}: reading Parquet needs the import extra"
+            " (pip install 'regsosek-gateway[import]'); CSV files need nothing more"
+        ) from None
 
     try:
         table = pq.read_table(path)

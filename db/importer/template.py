@@ -17,6 +17,8 @@ Regsosek registry import layout
 Fill households.csv, persons.csv and assistance.csv (UTF-8, comma-separated,
 header on line 1; Parquet files with the same column names work too) and load
 them with `regsosek import DIR` (add --dry-run to check without writing).
+A file separated by ';' (what Excel saves as CSV in the id-ID locale) or by
+tabs is read as such, and the import says so.
 
 * A family is identified by its No KK (kk_number). A family in households.csv
   replaces the registry's family with that No KK, or is added.
@@ -29,6 +31,9 @@ them with `regsosek import DIR` (add --dry-run to check without writing).
   problem is printed with its file, line, column and reason.
 * An empty value means "none" and is allowed only where a column is optional.
   Booleans are true/false (also 1/0, yes/no, ya/tidak); dates are YYYY-MM-DD.
+* A coded column takes the value's name (OWN) or the questionnaire's numeric
+  code as BPS raw files carry it (1 for Milik sendiri in tenure [r301a]): the
+  code is the number shown beside each value below.
 * A NIK is 16 digits: 6 region digits, the birth date as DDMMYY with 40 added
   to the day for women, and a 4-digit serial; its date part must agree with
   birth_date and sex. Each family has exactly one HEAD, member_count members
@@ -43,8 +48,11 @@ def _describe(column: ColumnSpec) -> list[str]:
     lines.append(f"    type: {column.type_text()}, {presence}")
     values = allowed_values(column)
     if values:
-        lines.append("    values:")
-        lines += [f"      {value:<32} {label}" for value, label in values]
+        lines.append("    values (code, name, label):")
+        lines += [
+            f"      {code:>2}  {value:<32} {label}"
+            for code, (value, label) in enumerate(values, start=1)
+        ]
     return lines
 
 

@@ -133,3 +133,30 @@ async def test_commands_on_an_unknown_client_exit_1(gateway: Gateway, tmp_path: 
         code, _, err = await regsosek("client", command, "rc_nobody00000000000000", env=env)
         assert code == 1, command
         assert "rc_nobody" in err
+
+
+async def test_client_list_json_and_a_piped_table_keep_every_column_whole(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    env = cli_env(gateway.url, tmp_path)
+    name = "Sistem Informasi Kesejahteraan Sosial Next Generation, Dinas Sosial Kabupaten Jember"
+    code, out, err = await regsosek(
+        "client", "create", "--program", "dinsos-pkh", "--name", name, "--json", env=env
+    )
+    assert code == 0, err
+    client_id = json.loads(out)["client_id"]
+    code, out, err = await regsosek("client", "list", "--json", env=env)
+    assert code == 0, err
+    listed = {row["client_id"]: row for row in json.loads(out)}
+    assert listed[client_id]["name"] == name
+    assert listed[client_id]["program"] == "dinsos-pkh"
+    assert listed[client_id]["enabled"] is True
+    code, out, _ = await regsosek("client", "list", env=env)  # stdout is a pipe here
+    assert code == 0
+    line = next(line for line in out.splitlines() if client_id in line)
+    assert name in line, "the table was cut to the width of a terminal"
+    code, out, err = await regsosek("keys", "list", "--json", env=env)
+    assert code == 0, err
+    keys = json.loads(out)
+    assert [key["state"] for key in keys].count("active") == 1
+    assert {"kid", "alg", "activated_at", "retired_at", "publish_until"} <= set(keys[0])

@@ -139,7 +139,9 @@ def assert_command_exists(words: list[str], *, strict: bool = True) -> None:
     path = ["regsosek"]
     rest = list(words)
     while hasattr(command, "commands") and rest and not rest[0].startswith("-"):
-        sub = command.commands.get(rest[0])
+        sub = command.get_command(
+            command.make_context(path[-1], [], resilient_parsing=True), rest[0]
+        )
         assert sub is not None, f"`{' '.join([*path, rest[0]])}` is not a command"
         path.append(rest.pop(0))
         command = sub

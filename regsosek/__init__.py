@@ -1,0 +1,1 @@
+"""``python -m regsosek``: the ``regsosek`` command line (``api.cli``) without the venv's script."""
