@@ -10,7 +10,9 @@ ENV PIP_NO_CACHE_DIR=1 \
 WORKDIR /src
 RUN python -m venv /opt/regsosek
 COPY pyproject.toml README.md ./
+COPY errors.py ./
 COPY api ./api
+COPY audit ./audit
 COPY schema ./schema
 COPY policies ./policies
 COPY db ./db

@@ -16,21 +16,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from api.audit.maintenance import PendingListCleaner
-from api.audit.signing import KeySourceSigner
-from api.audit.writer import AuditWriter, connector
 from api.auth.keys import KeyStore
 from api.auth.service import auth_routes, start_auth
 from api.console import console_routes
 from api.database import app_database_url
-from api.errors import GatewayError, Internal
 from api.graphql_runtime import graphql_routes, start_graphql
-from api.observability.audit import MeteredAuditWriter
+from api.observability.audit import AuditMetrics
 from api.observability.logs import configure_logging
 from api.observability.metrics import metrics, observing
 from api.observability.middleware import RequestObserver
 from api.settings import Settings, get_settings
+from audit.maintenance import PendingListCleaner
+from audit.signing import KeySourceSigner
+from audit.sql.chain import connector
+from audit.writer import AuditWriter
 from db.engine import create_pool
+from errors import GatewayError, Internal
 from policies import PolicyStore
 
 
@@ -114,12 +115,13 @@ async def audit_writer(
     settings: Settings, *, url: str, keys: KeyStore
 ) -> AsyncIterator[AuditWriter]:
     """The audit writer, started (a gateway that cannot audit does not serve), closed at the end."""
-    writer = MeteredAuditWriter(
+    writer = AuditWriter(
         connect=connector(url, statement_timeout_ms=settings.statement_timeout_ms),
         signer=KeySourceSigner(keys),
         checkpoint_every=settings.audit_checkpoint_every,
         checkpoint_seconds=settings.audit_checkpoint_seconds,
         flush_ms=settings.audit_flush_ms,
+        observer=AuditMetrics(),
     )
     await writer.start()
     cleaner: PendingListCleaner | None = None

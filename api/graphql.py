@@ -20,8 +20,9 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.audit.events import AuditEvent
-from api.errors import (
+from audit.events import AuditEvent
+from db.failures import failure_kind
+from errors import (
     BadInput,
     Forbidden,
     GatewayError,
@@ -30,7 +31,6 @@ from api.errors import (
     Unauthenticated,
     Unavailable,
 )
-from db.failures import failure_kind
 from schema.execute import Caller, Execution
 
 log = logging.getLogger("regsosek.graphql")

@@ -18,20 +18,21 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from api.audit.events import AuditEvent
-from api.audit_report_roots import audit_report_roots
-from api.audit_roots import AuditEventsRoot, DisclosuresRoot
 from api.database import read_database_urls
-from api.errors import BadInput
 from api.graphql import error_response, graphql_post
 from api.observability.metrics import ReadMetrics
 from api.quotas import QuotaKeeper
 from api.settings import Settings
+from audit.events import AuditEvent
+from audit.reports import ScopeCounter
+from audit.roots import audit_roots
 from db.engine import create_pool
 from db.reader import RegistryReader, refuse_bypassing_role, reset_connection
+from errors import BadInput
 from policies import PolicyStore
 from schema.access import access_value
 from schema.execute import Caller, Engine, ValueRoot
+from schema.scope_sizes import ScopeSizes
 from schema.stats import HouseholdStatsRoot
 
 log = logging.getLogger("regsosek.graphql")
@@ -88,10 +89,18 @@ class AccessRoot:
 def value_roots() -> dict[str, ValueRoot]:
     return {
         "myAccess": AccessRoot(),
-        "auditEvents": AuditEventsRoot(),
-        "disclosures": DisclosuresRoot(),
         "householdStats": HouseholdStatsRoot(),
     }
+
+
+def scope_counter(policies: PolicyStore) -> ScopeCounter:
+    """The scope sizes of the policy in force, counted at most every ten minutes."""
+    sizes = ScopeSizes()
+
+    async def count(connection: asyncpg.Connection) -> list[tuple[str, int, int]]:
+        return await sizes.get(connection, policies.current)
+
+    return count
 
 
 @asynccontextmanager
@@ -140,7 +149,7 @@ async def start_graphql(
             pseudonym_key=settings.pseudonym_secret(),
             value_roots={
                 **value_roots(),
-                **audit_report_roots(policies=lambda: policies.current, pool=primary),
+                **audit_roots(scopes=scope_counter(policies), pool=primary),
             },
         )
         app.state.quotas = QuotaKeeper(app.state.primary)

@@ -32,9 +32,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import asyncpg
 
-from api.errors import RateLimited
 from db import quota_store
 from db.quota_store import REQUESTS_PER_MINUTE, ROWS_PER_DAY
+from errors import RateLimited
 from policies import Program
 
 log = logging.getLogger("regsosek.quotas")

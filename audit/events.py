@@ -1,86 +1,54 @@
-"""The audit event and its canonical serialization.
+"""The audit event: what one request did, as it is stored.
 
 One ``AuditEvent`` is recorded for every request to ``/graphql`` and
 ``/oauth/token``, allowed or not, before the response is sent. The writer
-gives it a sequence number ``seq`` and a time ``occurred_at`` and appends it to
-the hash chain::
+gives it a sequence number ``seq`` and a time ``occurred_at``, normalizes it
+with ``event_row`` (the values that are stored and hashed) and appends it to
+the hash chain (``audit.chain``: the canonical form and the hash rule).
 
-    hash = SHA-256(prev_hash ‖ canonical(row))
-
-where ``prev_hash`` is the previous event's ``hash`` (32 zero bytes,
-``GENESIS_HASH``, before the first event) and ``canonical(row)`` is, exactly:
-
-* a JSON object (RFC 8259) with the 19 keys of ``HASHED_COLUMNS``, no more and
-  no fewer, in ascending key order, no whitespace, UTF-8 with non-ASCII
-  characters unescaped (what ``orjson.dumps(..., option=OPT_SORT_KEYS)``
-  writes);
-* ``occurred_at`` as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (UTC, always six fraction
-  digits); ``seq`` and ``row_count`` as JSON integers; absent values as
-  ``null``;
-* ``field_paths``, ``household_ids`` and ``person_ids`` as JSON arrays in the
-  order they are stored; the writer stores them sorted ascending without
-  duplicates;
-* ``document_hash`` and ``variables_hash`` as the lower-case hex strings that
-  are stored.
-
-The verifier recomputes the hash from the stored columns with the same
-function, so anyone holding the rows can check the chain with nothing but
-SHA-256 and a JSON encoder.
+Every ``outcome`` an event can have is an ``Outcome``; the SQL of the reports
+and anomaly rules, the request metrics and the ``AuditFilter`` all take their
+outcomes from it.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, Final
 
-import orjson
 
-GENESIS_HASH: Final = bytes(32)
-"""``prev_hash`` of the first event of the chain."""
+class Endpoint(StrEnum):
+    """Where the request came in."""
 
-ENDPOINTS: Final = frozenset({"graphql", "token"})
-OUTCOMES: Final = frozenset(
-    {
-        "allowed",
-        "denied",
-        "unauthenticated",
-        "invalid",
-        "rate_limited",
-        "too_complex",
-        "unavailable",
-        "error",
-        "page",  # GET /graphql answered with the GraphiQL page (no operation runs)
-    }
+    GRAPHQL = "graphql"
+    TOKEN = "token"  # noqa: S105 (an endpoint's name, not a password)
+
+
+class Outcome(StrEnum):
+    """How a request ended, as stored in ``audit_events.outcome`` (lower case).
+
+    GraphQL shows them upper-cased (``ALLOWED``, ``RATE_LIMITED`` …).
+    """
+
+    ALLOWED = "allowed"
+    DENIED = "denied"
+    UNAUTHENTICATED = "unauthenticated"
+    INVALID = "invalid"
+    RATE_LIMITED = "rate_limited"
+    TOO_COMPLEX = "too_complex"
+    UNAVAILABLE = "unavailable"
+    ERROR = "error"
+    PAGE = "page"
+    """``GET /graphql`` answered with the GraphiQL page (no operation runs)."""
+
+
+REFUSED: Final = frozenset(
+    {Outcome.DENIED, Outcome.INVALID, Outcome.TOO_COMPLEX, Outcome.RATE_LIMITED}
 )
-
-HASHED_COLUMNS: Final = (
-    "seq",
-    "occurred_at",
-    "request_id",
-    "endpoint",
-    "client_id",
-    "agency",
-    "program",
-    "agreement",
-    "purpose",
-    "remote_addr",
-    "operation_name",
-    "document_hash",
-    "variables_hash",
-    "outcome",
-    "error_code",
-    "row_count",
-    "field_paths",
-    "household_ids",
-    "person_ids",
-)
-"""The columns of ``audit_events`` the hash covers, in the order ``canonical`` takes them."""
-
-STORED_COLUMNS: Final = (*HASHED_COLUMNS, "prev_hash", "hash")
-"""Every column of ``audit_events``, in the order the writer copies rows in."""
+"""Requests refused for what they asked (``FORBIDDEN``, ``BAD_USER_INPUT``,
+``QUERY_TOO_COMPLEX``, ``RATE_LIMITED``), as the reports and anomaly rules count them."""
 
 # Widths of the bounded columns: longer values are cut, never refused, so that
 # one odd request (say a 200-character client_id sent to /oauth/token) cannot
@@ -143,7 +111,7 @@ def _hex(value: str | None) -> str | None:
 
 
 def event_row(event: AuditEvent, *, seq: int, occurred_at: datetime) -> tuple[Any, ...]:
-    """The ``HASHED_COLUMNS`` values of ``event`` as they are stored (and hashed).
+    """The ``audit.chain.HASHED_COLUMNS`` values of ``event`` as they are stored (and hashed).
 
     Normalizes on the way: ids as integers, lists sorted without duplicates, hashes lower-case,
     text cut to its column's width and freed of NUL characters.
@@ -180,57 +148,3 @@ def format_time(moment: datetime) -> str:
             raise ValueError("audit times must be timezone-aware")
         text = moment.astimezone(UTC).isoformat(timespec="microseconds")
     return text[:26] + "Z"
-
-
-def canonical(row: Sequence[Any]) -> bytes:
-    """The canonical JSON of one event: ``row`` holds the ``HASHED_COLUMNS`` values in order."""
-    (
-        seq,
-        occurred_at,
-        request_id,
-        endpoint,
-        client_id,
-        agency,
-        program,
-        agreement,
-        purpose,
-        remote_addr,
-        operation_name,
-        document_hash,
-        variables_hash,
-        outcome,
-        error_code,
-        row_count,
-        field_paths,
-        household_ids,
-        person_ids,
-    ) = row[:19]
-    # Written in ascending key order, so orjson emits the sorted form without sorting.
-    return orjson.dumps(
-        {
-            "agency": agency,
-            "agreement": agreement,
-            "client_id": client_id,
-            "document_hash": document_hash,
-            "endpoint": endpoint,
-            "error_code": error_code,
-            "field_paths": field_paths,
-            "household_ids": household_ids,
-            "occurred_at": format_time(occurred_at),
-            "operation_name": operation_name,
-            "outcome": outcome,
-            "person_ids": person_ids,
-            "program": program,
-            "purpose": purpose,
-            "remote_addr": remote_addr,
-            "request_id": request_id,
-            "row_count": row_count,
-            "seq": seq,
-            "variables_hash": variables_hash,
-        }
-    )
-
-
-def chain_hash(prev_hash: bytes, row: Sequence[Any]) -> bytes:
-    """``SHA-256(prev_hash ‖ canonical(row))``: the hash stored with the event."""
-    return hashlib.sha256(prev_hash + canonical(row)).digest()

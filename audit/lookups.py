@@ -2,7 +2,7 @@
 ``auditEvents`` and ``disclosures``.
 
 They validate arguments and decode cursors; the SQL, which builds the JSON in
-PostgreSQL, is in ``db.audit_queries``. The caller (the GraphQL edge) has
+PostgreSQL, is in ``audit.sql.lookups``. The caller (the GraphQL edge) has
 already decided that the program may read these root fields, and its read
 transaction is the one passed in.
 """
@@ -16,14 +16,14 @@ from typing import Final
 
 import asyncpg
 
-from api.audit.events import OUTCOMES
-from api.errors import BadInput
-from db.audit_queries import (
+from audit.events import Outcome
+from audit.sql.lookups import (
     CURSOR_PREFIX,
     AuditEventFilter,
     audit_events_page,
     household_disclosures,
 )
+from errors import BadInput
 
 MAX_PAGE: Final = 1000
 
@@ -65,9 +65,10 @@ def make_filter(
 ) -> AuditEventFilter:
     """An ``AuditFilter`` from GraphQL arguments; outcomes in either case (``ALLOWED``)."""
     if outcome is not None:
-        outcome = outcome.lower()
-        if outcome not in OUTCOMES:
-            raise BadInput("Unknown outcome.")
+        try:
+            outcome = Outcome(outcome.lower()).value
+        except ValueError:
+            raise BadInput("Unknown outcome.") from None
     for moment in (occurred_from, occurred_to):
         if moment is not None and moment.tzinfo is None:
             raise BadInput("Times need a time zone (for example 2026-11-29T08:00:00Z).")
@@ -91,7 +92,7 @@ async def audit_events(
     with_total: bool = True,
     with_edges: bool = True,
 ) -> str:
-    """An ``AuditEventConnection`` as JSON text (see ``db.audit_queries.audit_events_page``)."""
+    """An ``AuditEventConnection`` as JSON text (see ``audit.sql.lookups.audit_events_page``)."""
     if not 0 <= first <= MAX_PAGE:
         raise BadInput(f"first must be between 0 and {MAX_PAGE}.")
     return await audit_events_page(

@@ -22,7 +22,7 @@ from typing import Final
 
 import asyncpg
 
-from api.audit.writer import Connect, close_quietly
+from audit.sql.chain import Connect, close_quietly
 
 log = logging.getLogger("regsosek.audit")
 

@@ -4,19 +4,24 @@ chain's status of ``regsosek audit report``, with the charts as inline SVG.
 Nothing is fetched when the file is opened (no script, no style sheet, no
 image from anywhere; its own Content-Security-Policy forbids them), so it can be
 mailed, archived and opened offline. Every text from the audit trail is
-escaped. Figures come from ``api.audit.reports``, the functions behind the
+escaped. Figures come from ``audit.reports``, the functions behind the
 GraphQL fields, so the report and the console agree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any, Final
 
-from api.audit.anomaly_rules import THRESHOLDS, Thresholds
-from api.audit.reports import WIB, Period
+import asyncpg
+
+from audit.anomaly_rules import THRESHOLDS, Thresholds
+from audit.reports import Period, ScopeCounter, anomalies, summary
+from audit.status import full_status
+from db.engine import plain_url
+from db.wib import WIB
 
 COLOURS: Final = (
     "#0b5cad",
@@ -290,3 +295,25 @@ Periode / Period: {first} – {last} (WIB). Dibuat / Generated {_wib(generated_a
 </body>
 </html>
 """
+
+
+async def build_report(url: str, *, when: Period, scopes: ScopeCounter) -> tuple[str, int, bool]:
+    """``regsosek audit report``: the HTML of ``when``, its number of anomalies, and whether
+    the chain is intact, read as the owner (``url``) after a full walk of the chain, in one
+    REPEATABLE READ snapshot."""
+    connection = await asyncpg.connect(plain_url(url))
+    try:
+        chain = await full_status(connection)
+        async with connection.transaction(isolation="repeatable_read", readonly=True):
+            overview = await summary(connection, when)
+            found = await anomalies(connection, when, scopes=await scopes(connection))
+    finally:
+        await connection.close()
+    html = render_report(
+        when=when,
+        summary=overview,
+        anomalies=found,
+        chain=chain.to_json(),
+        generated_at=datetime.now(UTC),
+    )
+    return html, len(found), chain.ok

@@ -1,31 +1,38 @@
 """What auditors see in the console and the monthly report: the overview of a period, the
 anomalies found in it, and the disclosures of one person found by NIK.
 
-The GraphQL roots (``api.audit_report_roots``) and ``regsosek audit report``
+The GraphQL roots (``audit.roots``) and ``regsosek audit report``
 call these same functions, so the console and the HTML report show the same
-figures. The SQL is in ``db.audit_reports``; the rules and their thresholds in
-``api.audit.anomaly_rules``.
+figures. The SQL is in ``audit.sql.reports`` and ``audit.sql.anomalies``; the
+rules and their thresholds in ``audit.anomaly_rules``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
 import asyncpg
 import orjson
 
-from api.audit.anomaly_rules import THRESHOLDS, Rule, Thresholds
-from api.audit.events import format_time
-from api.audit.scopes import ScopeSize
-from api.errors import BadInput
-from db import audit_anomalies, audit_reports
-from db.audit_anomalies import Found
+from audit.anomaly_rules import THRESHOLDS, Rule, Thresholds
+from audit.events import format_time
+from audit.sql import anomalies as audit_anomalies
+from audit.sql import reports as audit_reports
+from audit.sql.anomalies import Found
+from db.wib import WIB
+from errors import BadInput
 
-WIB: Final = timezone(timedelta(hours=7), "WIB")
 MAX_PERIOD: Final = timedelta(days=366)
+
+ScopeSize = tuple[str, int, int]
+"""``(program, households, persons)`` a program may read: what ``SCOPE_SWEEP`` measures
+against (counted with the program's own row predicate, ``schema.scope_sizes``)."""
+ScopeCounter = Callable[[asyncpg.Connection], Awaitable[Sequence[ScopeSize]]]
+"""The scope sizes of the programs in force, over a given connection (the app and the CLI
+bind ``schema.scope_sizes`` to their policies)."""
 
 
 @dataclass(frozen=True, slots=True)

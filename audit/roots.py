@@ -1,26 +1,92 @@
-"""The auditors' report fields as GraphQL value roots: ``auditSummary``, ``auditAnomalies``,
-``chainStatus``, ``personDisclosures``.
+"""The auditors' root fields as GraphQL value roots: ``auditEvents``, ``disclosures``,
+``auditSummary``, ``auditAnomalies``, ``chainStatus``, ``personDisclosures``.
 
-Like ``auditEvents`` and ``disclosures`` (``api.audit_roots``), the policy
-decides who may use them (granted to ``inspektorat-audit`` only: for every other
-program they are absent from the schema), they run in the request's own read
-transaction, and each request that uses them is audited like any other. The
-auditor's console (``/console/``) and ``regsosek audit report`` call the same
-functions (``api.audit.reports``).
+The policy decides who may use them (granted to ``inspektorat-audit`` only: for
+every other program they are absent from the schema); they run in the request's
+own read transaction, and each request that uses them is audited like any
+other. The auditor's console (``/console/``) and ``regsosek audit report`` call
+the same functions (``audit.lookups``, ``audit.reports``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
+import orjson
 
-from api.audit.chain_status import ChainMonitor
-from api.audit.reports import anomalies, period, person_disclosures, summary
-from api.audit.scopes import ScopeSizes
-from policies import PolicySet
+from audit.lookups import audit_events, disclosures, make_filter
+from audit.reports import ScopeCounter, anomalies, period, person_disclosures, summary
+from audit.status import ChainMonitor
+from errors import BadInput
 from schema.execute import Caller, Subject, ValueRoot
+from schema.scalars import parse_id
+
+
+def _sequence_as_text(item: dict[str, Any]) -> dict[str, Any]:
+    item["sequence"] = str(item["sequence"])
+    return item
+
+
+class AuditEventsRoot:
+    needs_database = True
+
+    async def value(
+        self, *, caller: Caller, args: Mapping[str, Any], connection: asyncpg.Connection | None
+    ) -> Any:
+        assert connection is not None
+        given = args.get("filter") or {}
+        household = given.get("householdId")
+        household_id = parse_id(household) if household is not None else None
+        event_filter = make_filter(
+            client_id=given.get("clientId"),
+            program=given.get("program"),
+            agency=given.get("agency"),
+            outcome=given.get("outcome"),
+            occurred_from=given.get("from_") or given.get("from"),
+            occurred_to=given.get("to"),
+            household_id=-1 if household is not None and household_id is None else household_id,
+        )
+        first = args.get("first")
+        page = orjson.loads(
+            await audit_events(
+                connection,
+                event_filter=event_filter,
+                first=50 if first is None else first,
+                after=args.get("after"),
+            )
+        )
+        page["nodes"] = [_sequence_as_text(node) for node in page["nodes"]]
+        for edge in page.get("edges") or []:
+            _sequence_as_text(edge["node"])
+        page["pageInfo"].setdefault("hasPreviousPage", args.get("after") is not None)
+        page["pageInfo"].setdefault(
+            "startCursor", page["edges"][0]["cursor"] if page.get("edges") else None
+        )
+        return page
+
+
+class DisclosuresRoot:
+    needs_database = True
+
+    async def value(
+        self, *, caller: Caller, args: Mapping[str, Any], connection: asyncpg.Connection | None
+    ) -> Any:
+        assert connection is not None
+        household_id = parse_id(args["householdId"])
+        if household_id is None:
+            raise BadInput("`householdId` is not a household id.")
+        listed = orjson.loads(await disclosures(connection, household_id=household_id))
+        return [_sequence_as_text(item) for item in listed]
+
+    @staticmethod
+    def subject(value: Any, args: Mapping[str, Any]) -> Subject:
+        """The household looked up and the members named in the answer: the auditor's
+        request is itself a disclosure of them (a data subject sees who looked)."""
+        household_id = parse_id(args["householdId"])
+        persons = {int(pid) for item in value for pid in item.get("personIds") or ()}
+        return ([household_id] if household_id is not None else []), sorted(persons)
 
 
 def _period_of(args: Mapping[str, Any]) -> Any:
@@ -40,16 +106,15 @@ class AuditSummaryRoot:
 class AuditAnomaliesRoot:
     needs_database = True
 
-    def __init__(self, policies: Callable[[], PolicySet]) -> None:
-        self._policies = policies
-        self._scopes = ScopeSizes()
+    def __init__(self, scopes: ScopeCounter) -> None:
+        self._scopes = scopes
 
     async def value(
         self, *, caller: Caller, args: Mapping[str, Any], connection: asyncpg.Connection | None
     ) -> Any:
         assert connection is not None
         when = _period_of(args)
-        scopes = await self._scopes.get(connection, self._policies())
+        scopes = await self._scopes(connection)
         return await anomalies(connection, when, scopes=scopes)
 
 
@@ -82,13 +147,13 @@ class PersonDisclosuresRoot:
         return households, [int(pid) for pid in value.get("personIds") or ()]
 
 
-def audit_report_roots(
-    *, policies: Callable[[], PolicySet], pool: asyncpg.Pool
-) -> dict[str, ValueRoot]:
-    """The report roots; ``pool`` (the gateway role's) serves ``chainStatus``' full walks."""
+def audit_roots(*, scopes: ScopeCounter, pool: asyncpg.Pool) -> dict[str, ValueRoot]:
+    """Every auditors' root; ``pool`` (the gateway role's) serves ``chainStatus``' full walks."""
     return {
+        "auditEvents": AuditEventsRoot(),
+        "disclosures": DisclosuresRoot(),
         "auditSummary": AuditSummaryRoot(),
-        "auditAnomalies": AuditAnomaliesRoot(policies),
+        "auditAnomalies": AuditAnomaliesRoot(scopes),
         "chainStatus": ChainStatusRoot(pool),
         "personDisclosures": PersonDisclosuresRoot(),
     }

@@ -18,7 +18,7 @@ import orjson
 from joserfc import jws
 from joserfc.jwk import JWKRegistry
 
-from api.audit.events import format_time
+from audit.events import format_time
 
 CHECKPOINT_TYPE: Final = "audit-checkpoint"
 ALGORITHMS: Final = ("RS256", "ES256")

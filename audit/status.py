@@ -1,6 +1,6 @@
 """``chainStatus``: is the audit chain intact, as far as a request can afford to check.
 
-A full walk (``api.audit.verify.verify_chain``, what ``regsosek audit verify``
+A full walk (``audit.verify.verify_chain``, what ``regsosek audit verify``
 runs) reads every event, which takes seconds per million events: too slow for
 every request. So each gateway process keeps the head it last verified and:
 
@@ -25,21 +25,18 @@ when the last full walk ran.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import asyncpg
-import orjson
 
-from api.audit.events import GENESIS_HASH, STORED_COLUMNS, canonical, format_time
-from api.audit.verify import Report, checkpoint_problem, verify_chain
-from db import audit_reports
-from db.audit_store import StoredCheckpoint
+from audit.chain import GENESIS_HASH, STORED_COLUMNS, Head, contents_hash, step
+from audit.events import format_time
+from audit.sql import chain as chain_sql
+from audit.verify import Report, checkpoint_problem, verify_chain
 
 BATCH: Final = 20_000
-_PREV, _HASH = STORED_COLUMNS.index("prev_hash"), STORED_COLUMNS.index("hash")
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,55 +149,35 @@ async def _incremental(
 ) -> ChainState:
     """``state`` carried forward over what was appended since; ``_Suspect`` on any doubt."""
     # Checkpoints first: their events committed with them, so the events read next include them.
-    new_checkpoints = [
-        StoredCheckpoint(
-            id=row[0],
-            seq=row[1],
-            head_hash=row[2],
-            event_count=row[3],
-            created_at=row[4],
-            kid=row[5],
-            signature=row[6],
-            public_jwk=None if row[7] is None else orjson.loads(row[7]),
-        )
-        for row in await audit_reports.checkpoints_after(
-            connection, after_id=state.last_checkpoint_id
-        )
-    ]
+    new_checkpoints = await chain_sql.checkpoints_after(
+        connection, after_id=state.last_checkpoint_id
+    )
     if state.head_seq > 0:
         # The verified head, re-checked whole: re-hashed or edited in place, it shows here.
-        stored = await audit_reports.events_at(
-            connection, columns=STORED_COLUMNS, seq=state.head_seq
-        )
-        if len(stored) != 1 or stored[0][_HASH] != state.head_hash:
+        stored = await chain_sql.events_at(connection, columns=STORED_COLUMNS, seq=state.head_seq)
+        if len(stored) != 1 or stored[0]["hash"] != state.head_hash:
             raise _Suspect
-        if hashlib.sha256(stored[0][_PREV] + canonical(stored[0])).digest() != state.head_hash:
+        if contents_hash(stored[0]) != state.head_hash:
             raise _Suspect
     wanted = {checkpoint.seq for checkpoint in new_checkpoints}
     seen: dict[int, tuple[bytes, datetime]] = {}
-    head_seq, head_hash, head_at = state.head_seq, state.head_hash, state.head_at
-    sha256 = hashlib.sha256
+    head = Head(state.head_seq, state.head_hash or GENESIS_HASH, state.head_at)
     while True:
-        rows = await audit_reports.events_after(
-            connection, columns=STORED_COLUMNS, after_seq=head_seq, limit=BATCH
+        rows = await chain_sql.events_after(
+            connection, columns=STORED_COLUMNS, after_seq=head.seq, limit=BATCH
         )
         for row in rows:
-            seq, occurred_at = row[0], row[1]
-            prev_hash, stored_hash = row[_PREV], row[_HASH]
-            if seq != head_seq + 1 or prev_hash != (head_hash or GENESIS_HASH):
+            link = step(head, row)
+            if not link.sound:
                 raise _Suspect
-            if sha256(prev_hash + canonical(row)).digest() != stored_hash:
-                raise _Suspect
-            if head_at is not None and occurred_at < head_at:
-                raise _Suspect
-            head_seq, head_hash, head_at = seq, stored_hash, occurred_at
-            if seq in wanted:
-                seen[seq] = (stored_hash, occurred_at)
+            head = link.head
+            if link.seq in wanted:
+                seen[link.seq] = (link.hash, link.at)
         if len(rows) < BATCH:
             break
     signed_seq = state.signed_seq
     for checkpoint in new_checkpoints:
-        if checkpoint_problem(checkpoint) is not None or checkpoint.seq > head_seq:
+        if checkpoint_problem(checkpoint) is not None or checkpoint.seq > head.seq:
             raise _Suspect
         if checkpoint.seq == 0:
             if checkpoint.head_hash != GENESIS_HASH:
@@ -208,21 +185,21 @@ async def _incremental(
         else:
             at_seq = seen.get(checkpoint.seq)
             if at_seq is None:
-                hashes = await audit_reports.event_hashes(connection, seq=checkpoint.seq)
+                hashes = await chain_sql.event_hashes(connection, seq=checkpoint.seq)
                 if hashes != [checkpoint.head_hash]:
                     raise _Suspect
             elif at_seq[0] != checkpoint.head_hash or checkpoint.created_at < at_seq[1]:
                 raise _Suspect
         signed_seq = max(signed_seq or 0, checkpoint.seq)
-    last_seq = await audit_reports.last_sequence(connection)
+    last_seq = await chain_sql.last_sequence(connection)
     return replace(
         state,
         verification="INCREMENTAL",
         checked_at=now,
-        head_seq=head_seq,
-        head_hash=head_hash,
-        head_at=head_at,
-        last_seq=max(last_seq, head_seq),
+        head_seq=head.seq,
+        head_hash=head.hash,
+        head_at=head.at,
+        last_seq=max(last_seq, head.seq),
         signed_seq=signed_seq,
         checkpoints=state.checkpoints + len(new_checkpoints),
         checkpoints_valid=state.checkpoints_valid + len(new_checkpoints),

@@ -16,7 +16,7 @@ REPEATABLE READ snapshot and stops at the first damage, which it names:
   chain at the checkpoint's ``seq`` is not the chain that was signed (it was
   re-hashed after an edit somewhere after the previous good checkpoint).
 
-``api.audit.walk`` tells these apart. Only public keys are needed. The verdict
+``audit.walk`` tells these apart. Only public keys are needed. The verdict
 is the damage with the lowest sequence number.
 """
 
@@ -30,10 +30,12 @@ from typing import Any
 import asyncpg
 import orjson
 
-from api.audit.events import GENESIS_HASH, format_time
-from api.audit.signing import InvalidSignature, checkpoint_payload, verify_signature
-from api.audit.walk import Damage, SignedHead, Walk, walk_chain
-from db import audit_store
+from audit.chain import GENESIS_HASH
+from audit.events import format_time
+from audit.signing import InvalidSignature, checkpoint_payload, verify_signature
+from audit.sql import chain as chain_sql
+from audit.walk import Damage, SignedHead, Walk, walk_chain
+from db.engine import plain_url
 
 _NOT_PROBLEMS = ("valid", "not_reached", "archived")
 
@@ -127,18 +129,15 @@ async def verify_chain(connection: asyncpg.Connection) -> Report:
     started = time.perf_counter()
     report = Report()
     async with connection.transaction(isolation="repeatable_read", readonly=True):
-        summary = await connection.fetchrow(
-            "SELECT min(seq), max(seq), count(*), min(occurred_at), max(occurred_at)"
-            " FROM audit_events"
-        )
-        assert summary is not None
-        report.first_seq, report.last_seq, report.stored_events = summary[0], summary[1], summary[2]
-        report.first_at, report.last_at = summary[3], summary[4]
+        stored = await chain_sql.stored_range(connection)
+        report.first_seq, report.last_seq = stored.first_seq, stored.last_seq
+        report.stored_events = stored.events
+        report.first_at, report.last_at = stored.first_at, stored.last_at
         damages: list[Damage] = []
         forged: list[tuple[CheckpointResult, str]] = []
         signed: dict[int, list[SignedHead]] = {}
         results: dict[int, CheckpointResult] = {}
-        for checkpoint in await audit_store.read_checkpoints(connection):
+        for checkpoint in await chain_sql.read_checkpoints(connection):
             result = CheckpointResult(
                 id=checkpoint.id,
                 seq=checkpoint.seq,
@@ -222,10 +221,7 @@ async def _archive_anchor(
     connection: asyncpg.Connection, *, first_seq: int, signed: dict[int, list[SignedHead]]
 ) -> SignedHead | None:
     """The valid checkpoint of the last archived event, which the first stored one extends."""
-    prev_hash = await connection.fetchval(
-        "SELECT prev_hash FROM audit_events WHERE seq = $1 ORDER BY occurred_at LIMIT 1",
-        first_seq,
-    )
+    prev_hash = await chain_sql.first_prev_hash(connection, seq=first_seq)
     for head in signed.get(first_seq - 1, ()):
         if head.head_hash == prev_hash:
             return head
@@ -284,7 +280,7 @@ def _beyond_chain(
     ]
 
 
-def checkpoint_problem(checkpoint: audit_store.StoredCheckpoint) -> str | None:
+def checkpoint_problem(checkpoint: chain_sql.StoredCheckpoint) -> str | None:
     """Why the checkpoint's signature or columns cannot be trusted, or None."""
     if checkpoint.public_jwk is None:
         return f"no public key recorded for kid {checkpoint.kid!r}"
@@ -307,13 +303,17 @@ def checkpoint_problem(checkpoint: audit_store.StoredCheckpoint) -> str | None:
     return None
 
 
-_signature_problem = checkpoint_problem  # the name api.audit.chain_status imports
-
-
 async def _hash_at(connection: asyncpg.Connection, seq: int) -> tuple[int, bytes]:
     if seq <= 0:
         return 0, GENESIS_HASH
-    value = await connection.fetchval(
-        "SELECT hash FROM audit_events WHERE seq = $1 ORDER BY occurred_at LIMIT 1", seq
-    )
+    value = await chain_sql.first_hash(connection, seq=seq)
     return (seq, value) if value is not None else (0, GENESIS_HASH)
+
+
+async def verify_database(url: str) -> Report:
+    """``verify_chain`` over a connection of its own to ``url`` (the owner's)."""
+    connection = await asyncpg.connect(plain_url(url))
+    try:
+        return await verify_chain(connection)
+    finally:
+        await connection.close()

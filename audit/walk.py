@@ -32,7 +32,6 @@ signed head differs           ``forged`` (re-hashed somewhere after the
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,13 +39,20 @@ from typing import Any, Final
 
 import asyncpg
 
-from api.audit.events import GENESIS_HASH, STORED_COLUMNS, canonical
-from db import audit_store
+from audit.chain import (
+    GENESIS_HASH,
+    SEQ,
+    STORED_COLUMNS,
+    Head,
+    StoredRow,
+    chain_hash,
+    hashed_values,
+    step,
+)
+from audit.sql import chain as chain_sql
 
 NEIGHBOURHOOD: Final = 64
 """How far from its position an event's contents are looked for."""
-
-_PREV, _HASH = STORED_COLUMNS.index("prev_hash"), STORED_COLUMNS.index("hash")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,17 +100,18 @@ async def walk_chain(
     the last archived event.
     """
     walk = Walk(head_seq=start[0], head_hash=start[1])
-    for head in signed.get(0, ()) if start[0] == 0 else ():
-        if head.head_hash != GENESIS_HASH:
-            walk.mismatched = head.checkpoint_id
-            walk.damage = Damage(1, "forged", f"checkpoint #{head.checkpoint_id}: bad empty head")
+    for genesis in signed.get(0, ()) if start[0] == 0 else ():
+        if genesis.head_hash != GENESIS_HASH:
+            walk.mismatched = genesis.checkpoint_id
+            walk.damage = Damage(
+                1, "forged", f"checkpoint #{genesis.checkpoint_id}: bad empty head"
+            )
             return walk
-        walk.matched.append(head.checkpoint_id)
-    sha256 = hashlib.sha256
-    last_seq, last_hash, last_at = start[0], start[1], None
+        walk.matched.append(genesis.checkpoint_id)
+    head = Head(*start)
     signed_seq, signed_hash = start
     pending: Any = None
-    stream = audit_store.stream_events(connection, columns=STORED_COLUMNS)
+    stream = chain_sql.stream_events(connection, columns=STORED_COLUMNS)
     finished = False
     while not finished:
         rows: Sequence[Any] = await anext(stream, [])
@@ -115,45 +122,43 @@ async def walk_chain(
             current, pending = pending, row
             if current is None:
                 continue
-            seq = current[0]
-            if row is not None and row[0] == seq:
+            link = step(head, current)
+            seq = link.seq
+            if row is not None and row["seq"] == seq:
                 walk.damage = Damage(seq, "inserted", f"seq {seq} is stored more than once")
                 return walk
-            if seq != last_seq + 1:
-                walk.damage = _gap(last_seq, seq)
+            if not link.next_in_line:
+                walk.damage = _gap(head.seq, seq)
                 return walk
-            prev_hash, stored_hash = current[19], current[20]
-            consistent = sha256(prev_hash + canonical(current)).digest() == stored_hash
-            linked = prev_hash == last_hash
-            if not (consistent and linked):
+            if not (link.consistent and link.linked):
                 walk.damage = await _classify(
-                    connection, current, consistent=consistent, linked=linked
+                    connection, current, consistent=link.consistent, linked=link.linked
                 )
                 return walk
-            occurred_at = current[1]
-            if last_at is not None and occurred_at < last_at:
-                walk.damage = Damage(seq, "reordered", f"time runs backwards from seq {last_seq}")
+            if not link.in_order:
+                walk.damage = Damage(seq, "reordered", f"time runs backwards from seq {head.seq}")
                 return walk
-            last_seq, last_hash, last_at = seq, stored_hash, occurred_at
-            walk.head_seq, walk.head_hash = seq, stored_hash
+            head = link.head
+            walk.head_seq, walk.head_hash = seq, link.hash
             walk.events_valid += 1
             heads = signed.get(seq)
             if heads:
-                for head in heads:
-                    if head.head_hash != stored_hash or head.created_at < occurred_at:
-                        walk.mismatched = head.checkpoint_id
+                for signed_head in heads:
+                    if signed_head.head_hash != link.hash or signed_head.created_at < link.at:
+                        walk.mismatched = signed_head.checkpoint_id
                         walk.head_seq, walk.head_hash = signed_seq, signed_hash
                         walk.events_valid = signed_seq - start[0]
                         walk.damage = Damage(
                             signed_seq + 1,
                             "forged",
-                            f"checkpoint #{head.checkpoint_id} signed another head at seq {seq}:"
-                            f" events {signed_seq + 1}–{seq} were changed and re-hashed",
+                            f"checkpoint #{signed_head.checkpoint_id} signed another head at"
+                            f" seq {seq}: events {signed_seq + 1}–{seq} were changed and"
+                            " re-hashed",
                             through_seq=seq,
                         )
                         return walk
-                    walk.matched.append(head.checkpoint_id)
-                signed_seq, signed_hash = seq, stored_hash
+                    walk.matched.append(signed_head.checkpoint_id)
+                signed_seq, signed_hash = seq, link.hash
     return walk
 
 
@@ -168,10 +173,10 @@ def _gap(last_seq: int, seq: int) -> Damage:
 
 
 async def _classify(
-    connection: asyncpg.Connection, row: Any, *, consistent: bool, linked: bool
+    connection: asyncpg.Connection, row: StoredRow, *, consistent: bool, linked: bool
 ) -> Damage:
     """Name the damage at ``row``, the first event that is not both consistent and linked."""
-    seq = row[0]
+    seq: int = row["seq"]
     if consistent:
         if seq == 1:
             return Damage(1, "inserted", "the first event does not start from the genesis hash")
@@ -181,7 +186,7 @@ async def _classify(
             f"prev_hash is not the hash of seq {seq - 1}: a forged event, or seq {seq - 1}"
             " was edited and re-hashed",
         )
-    neighbours = await audit_store.events_between(
+    neighbours = await chain_sql.events_between(
         connection,
         columns=STORED_COLUMNS,
         first=max(1, seq - NEIGHBOURHOOD),
@@ -205,7 +210,7 @@ async def _classify(
             through_seq=seq - 1,
         )
     # Contents of a later seq: a swap, or every later event renumbered after a deletion.
-    following = next((other for other in neighbours if other[0] == seq + 1), None)
+    following = next((other for other in neighbours if other["seq"] == seq + 1), None)
     next_origin = None if following is None else _origin(following, neighbours)[0]
     shifted = next_origin is not None and next_origin - (seq + 1) == origin - seq
     if following is None or shifted:
@@ -218,23 +223,25 @@ async def _classify(
     return Damage(seq, "reordered", f"holds the contents of seq {origin}")
 
 
-def _origin(row: Any, neighbours: Sequence[Any]) -> tuple[int | None, bool]:
+def _origin(row: StoredRow, neighbours: Sequence[StoredRow]) -> tuple[int | None, bool]:
     """The other ``seq`` whose position ``row``'s contents were hashed for, if nearby, and
     whether the row was moved whole (with its own hashes) rather than only its contents.
 
     Tries the contents with each nearby ``seq`` against the row's own hashes,
     then against each neighbour's.
     """
-    values = list(row)
-    seq = values[0]
+    values = list(hashed_values(row))
+    seq = values[SEQ]
     candidates: list[tuple[int, bytes, bytes, bool]] = [
-        (other, values[_PREV], values[_HASH], True)
+        (other, row["prev_hash"], row["hash"], True)
         for other in range(max(1, seq - NEIGHBOURHOOD), seq + NEIGHBOURHOOD + 1)
         if other != seq
     ]
-    candidates += [(n[0], n[_PREV], n[_HASH], False) for n in neighbours if n[0] != seq]
+    candidates += [
+        (n["seq"], n["prev_hash"], n["hash"], False) for n in neighbours if n["seq"] != seq
+    ]
     for other, prev_hash, stored_hash, whole in candidates:
-        values[0] = other
-        if hashlib.sha256(prev_hash + canonical(values)).digest() == stored_hash:
+        values[SEQ] = other
+        if chain_hash(prev_hash, values) == stored_hash:
             return int(other), whole
     return None, False

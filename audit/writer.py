@@ -36,19 +36,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import asyncpg
 
-from api.audit.events import GENESIS_HASH, STORED_COLUMNS, AuditEvent, canonical, event_row
-from api.audit.signing import CheckpointSigner, checkpoint_payload
-from api.errors import Unavailable
-from db import audit_store
+from audit.chain import GENESIS_HASH, HASHED_COLUMNS, STORED_COLUMNS, chain_hash
+from audit.events import AuditEvent, event_row
+from audit.signing import CheckpointSigner, checkpoint_payload
+from audit.sql import chain as chain_sql
+from audit.sql.chain import Connect, close_quietly
+from errors import Unavailable
 
 log = logging.getLogger("regsosek.audit")
 
@@ -57,12 +59,24 @@ MAX_BATCH: Final = 2_000
 
 UNAVAILABLE_MESSAGE: Final = "The audit trail cannot be written; nothing was disclosed."
 
-Connect = Callable[[], Awaitable[asyncpg.Connection]]
+_SEQ: Final = STORED_COLUMNS.index("seq")
+_ID_LISTS: Final = tuple(HASHED_COLUMNS.index(name) for name in ("household_ids", "person_ids"))
+"""Where the id lists are among the stored values (they travel as array literals)."""
 
 
 def utc_now() -> datetime:
     """The writer's default clock (tests pass their own to cross month boundaries)."""
     return datetime.now(UTC)
+
+
+class WriterObserver(Protocol):
+    """What the gateway learns from the writer (``api.observability.audit`` measures it)."""
+
+    def recorded(self, event: AuditEvent, *, seq: int | None, seconds: float) -> None:
+        """``record(event)`` returned ``seq`` after ``seconds`` (``seq`` None: it failed)."""
+
+    def stepped(self, *, events: int, seconds: float | None) -> None:
+        """A chain step carried ``events`` in ``seconds`` (None: it failed, nothing written)."""
 
 
 @dataclass(slots=True)
@@ -71,25 +85,6 @@ class _Pending:
     at: datetime
     queued: float
     future: asyncio.Future[int]
-
-
-def connector(dsn: str, *, statement_timeout_ms: int = 5_000) -> Connect:
-    """A factory of the writer's connections: ``dsn`` (the gateway role), durable commits."""
-    settings = {
-        "application_name": "regsosek-audit",
-        "synchronous_commit": "on",
-        # Each chain step must read the head after taking the lock, with a new snapshot.
-        "default_transaction_isolation": "read committed",
-        "statement_timeout": str(statement_timeout_ms),
-        "idle_in_transaction_session_timeout": str(max(statement_timeout_ms * 2, 10_000)),
-    }
-
-    async def connect() -> asyncpg.Connection:
-        return await asyncpg.connect(
-            dsn, server_settings=settings, timeout=statement_timeout_ms / 1000
-        )
-
-    return connect
 
 
 class AuditWriter:
@@ -104,8 +99,10 @@ class AuditWriter:
         checkpoint_seconds: float = 300.0,
         flush_ms: float = 0.5,
         clock: Callable[[], datetime] = utc_now,
+        observer: WriterObserver | None = None,
     ) -> None:
         self._connect = connect
+        self._observer = observer
         self._signer = signer
         self._checkpoint_every = checkpoint_every
         self._checkpoint_interval = timedelta(seconds=checkpoint_seconds)
@@ -119,7 +116,7 @@ class AuditWriter:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._months: set[tuple[int, int]] = set()
-        self._head: audit_store.ChainHead | None = None
+        self._head: chain_sql.ChainHead | None = None
         """The head as this writer last committed it (a guess: others may have moved it)."""
         self._fast_after = 0
         self._fast_backoff = 1
@@ -159,6 +156,19 @@ class AuditWriter:
 
     async def record(self, event: AuditEvent) -> int:
         """Append ``event`` and return its ``seq`` once committed, or raise ``Unavailable``."""
+        observer = self._observer
+        if observer is None:
+            return await self._record(event)
+        started = time.perf_counter()
+        try:
+            seq = await self._record(event)
+        except BaseException:
+            observer.recorded(event, seq=None, seconds=time.perf_counter() - started)
+            raise
+        observer.recorded(event, seq=seq, seconds=time.perf_counter() - started)
+        return seq
+
+    async def _record(self, event: AuditEvent) -> int:
         if self._closing or self._task is None or self._task.done():
             raise Unavailable(UNAVAILABLE_MESSAGE)
         loop = asyncio.get_running_loop()
@@ -212,6 +222,18 @@ class AuditWriter:
         After a failure the connection is dropped (the next step opens a new
         one) and the partitions are checked again.
         """
+        started = time.perf_counter()
+        try:
+            seqs = await self._try_step(batch, seal=seal)
+        except Unavailable:
+            if self._observer is not None:
+                self._observer.stepped(events=len(batch), seconds=None)
+            raise
+        if self._observer is not None:
+            self._observer.stepped(events=len(batch), seconds=time.perf_counter() - started)
+        return seqs
+
+    async def _try_step(self, batch: list[_Pending], *, seal: bool) -> list[int]:
         try:
             connection = await self._connection_or_connect()
             try:
@@ -248,7 +270,7 @@ class AuditWriter:
             rows, tip = _hash_batch(batch, cached)
             if not self._checkpoint_is_due(cached, seq=tip.seq, now=now, seal=False):
                 try:
-                    await audit_store.insert_events(
+                    await chain_sql.insert_events(
                         connection,
                         rows,
                         columns=STORED_COLUMNS,
@@ -266,8 +288,8 @@ class AuditWriter:
                         cached, seq=tip.seq, hash=tip.hash, occurred_at=tip.occurred_at
                     )
                     self.steps += 1
-                    return [row[0] for row in rows]
-        head = await audit_store.begin_chain_step(connection)
+                    return [row[_SEQ] for row in rows]
+        head = await chain_sql.begin_chain_step(connection)
         if head.checkpoint_seq != head.seq and _new_month(head, batch):
             # Sign the last event of each month, so that once old months are
             # archived the chain still starts from a signed head.
@@ -275,17 +297,17 @@ class AuditWriter:
             head = await self._checkpoint(connection, head, created_at=max(now, head.occurred_at))
         rows, tip = _hash_batch(batch, head)
         if rows:
-            await audit_store.insert_events(connection, rows, columns=STORED_COLUMNS)
+            await chain_sql.insert_events(connection, rows, columns=STORED_COLUMNS)
         created_at = max(now, tip.occurred_at) if tip.occurred_at is not None else now
         if self._checkpoint_is_due(head, seq=tip.seq, now=created_at, seal=seal):
             tip = await self._checkpoint(connection, tip, created_at=created_at)
-        await audit_store.commit(connection)
+        await chain_sql.commit(connection)
         self._head = tip
         self.steps += 1
         assert tip.checkpoint_at is not None
         wait = (tip.checkpoint_at + self._checkpoint_interval - self._clock()).total_seconds()
         self._checkpoint_due = asyncio.get_running_loop().time() + max(wait, 0.0)
-        return [row[0] for row in rows]
+        return [row[_SEQ] for row in rows]
 
     async def _ensure_partitions(
         self, connection: asyncpg.Connection, batch: list[_Pending], *, now: datetime
@@ -298,19 +320,19 @@ class AuditWriter:
             following = moment.replace(day=28) + timedelta(days=4)
             wanted.add((following.year, following.month))
         for year, month in sorted(wanted - self._months):
-            await audit_store.ensure_partition(connection, datetime(year, month, 1, tzinfo=UTC))
+            await chain_sql.ensure_partition(connection, datetime(year, month, 1, tzinfo=UTC))
             self._months.add((year, month))
 
     async def _checkpoint(
-        self, connection: asyncpg.Connection, head: audit_store.ChainHead, *, created_at: datetime
-    ) -> audit_store.ChainHead:
+        self, connection: asyncpg.Connection, head: chain_sql.ChainHead, *, created_at: datetime
+    ) -> chain_sql.ChainHead:
         """Sign and store a checkpoint of ``head``; ``head`` with that checkpoint as its last."""
         head_hash = head.hash or GENESIS_HASH
         payload = checkpoint_payload(
             seq=head.seq, head_hash=head_hash, event_count=head.seq, created_at=created_at
         )
         signature = self._signer.sign(payload)
-        await audit_store.insert_checkpoint(
+        await chain_sql.insert_checkpoint(
             connection,
             seq=head.seq,
             head_hash=head_hash,
@@ -322,7 +344,7 @@ class AuditWriter:
         return dataclasses.replace(head, checkpoint_seq=head.seq, checkpoint_at=created_at)
 
     def _checkpoint_is_due(
-        self, head: audit_store.ChainHead, *, seq: int, now: datetime, seal: bool
+        self, head: chain_sql.ChainHead, *, seq: int, now: datetime, seal: bool
     ) -> bool:
         """Due after ``checkpoint_every`` events or ``checkpoint_seconds``, by the chain's record,
         or (``seal``, when closing) whenever the head has moved since the last one.
@@ -348,16 +370,7 @@ class AuditWriter:
         await close_quietly(connection)
 
 
-async def close_quietly(connection: asyncpg.Connection | None) -> None:
-    """Close ``connection`` politely within 2 s, else terminate it; ``None`` is fine."""
-    if connection is not None and not connection.is_closed():
-        try:
-            await asyncio.wait_for(connection.close(), 2.0)
-        except Exception:
-            connection.terminate()
-
-
-def _new_month(head: audit_store.ChainHead, batch: list[_Pending]) -> bool:
+def _new_month(head: chain_sql.ChainHead, batch: list[_Pending]) -> bool:
     """Whether the batch's first event falls in a later month than the head."""
     if head.occurred_at is None or not batch:
         return False
@@ -366,16 +379,15 @@ def _new_month(head: audit_store.ChainHead, batch: list[_Pending]) -> bool:
 
 
 def _hash_batch(
-    batch: list[_Pending], head: audit_store.ChainHead
-) -> tuple[list[tuple[Any, ...]], audit_store.ChainHead]:
+    batch: list[_Pending], head: chain_sql.ChainHead
+) -> tuple[list[tuple[Any, ...]], chain_sql.ChainHead]:
     """The batch's rows (``STORED_COLUMNS``, id lists as literals) chained onto ``head``,
     and the new head."""
     seq = head.seq
     prev_hash = head.hash or GENESIS_HASH
     last_at = head.occurred_at
     rows: list[tuple[Any, ...]] = []
-    sha256 = hashlib.sha256
-    id_array = audit_store.id_array
+    id_array = chain_sql.id_array
     for pending in batch:
         seq += 1
         # Times never go backwards along the chain, whichever process wrote the step.
@@ -384,8 +396,11 @@ def _hash_batch(
             at = last_at
         last_at = at
         row = event_row(pending.event, seq=seq, occurred_at=at)
-        digest = sha256(prev_hash + canonical(row)).digest()
-        rows.append((*row[:17], id_array(row[17]), id_array(row[18]), prev_hash, digest))
+        digest = chain_hash(prev_hash, row)
+        stored = [*row, prev_hash, digest]
+        for index in _ID_LISTS:
+            stored[index] = id_array(stored[index])
+        rows.append(tuple(stored))
         prev_hash = digest
     tip = dataclasses.replace(head, seq=seq, hash=prev_hash, occurred_at=last_at)
     return rows, tip

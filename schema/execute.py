@@ -33,8 +33,8 @@ from graphql import (
 from graphql.execution.values import VariableValues
 from strawberry.types import Info
 
-from api.errors import BadInput, GatewayError, Internal, QueryTooComplex, Unavailable
 from db.failures import failure_kind
+from errors import BadInput, GatewayError, Internal, QueryTooComplex, Unavailable
 from policies import PolicySet, Program
 from schema.build import build_strawberry_schema
 from schema.compiler.objects import CompileContext

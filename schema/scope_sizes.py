@@ -1,5 +1,6 @@
-"""How many households and persons each program may read: the denominators of
-``SCOPE_SWEEP``.
+"""How many households and persons each program may read: the denominators of the audit
+anomaly rule ``SCOPE_SWEEP`` (``audit.anomaly_rules``), which the auditors' roots and
+``regsosek audit report`` hand to ``audit.reports.anomalies``.
 
 Counted with the program's own predicate from ``policies.readable_rows`` (the
 one place that decides readability), with ``regsosek.program`` set to the
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 import asyncpg
 from sqlalchemy import func, select
 
-from db import audit_reports
+from db.programs import count_as_program
 from policies import Entity, PolicySet, Program, readable_rows
 from schema.compiler.statement import compile_statement
 
@@ -33,7 +34,7 @@ async def count_scope(connection: asyncpg.Connection, program: Program) -> Scope
             select(func.count()).select_from(rows.table).where(rows.predicate), frozenset()
         )
         counts.append(
-            await audit_reports.count_in_scope(
+            await count_as_program(
                 connection,
                 program=program.name,
                 sql=statement.sql,
@@ -52,6 +53,11 @@ def programs_with_rows(policies: PolicySet) -> list[Program]:
     ]
 
 
+async def count_scopes(connection: asyncpg.Connection, policies: PolicySet) -> list[ScopeSize]:
+    """The scope of every program of ``policies`` that reads registry rows, counted now."""
+    return [await count_scope(connection, program) for program in programs_with_rows(policies)]
+
+
 @dataclass
 class ScopeSizes:
     """Scope sizes per program, counted at most once per ``ttl`` seconds per policy version."""
@@ -64,6 +70,6 @@ class ScopeSizes:
         now = time.monotonic()
         if cached is not None and cached[0] == policies.version and now - cached[1] < self.ttl:
             return cached[2]
-        sizes = [await count_scope(connection, program) for program in programs_with_rows(policies)]
+        sizes = await count_scopes(connection, policies)
         self._cached = (policies.version, now, sizes)
         return sizes

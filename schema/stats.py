@@ -42,7 +42,7 @@ from typing import Any
 
 import asyncpg
 
-from api.errors import BadInput, Forbidden
+from errors import BadInput, Forbidden
 from policies import FieldMode, Program
 from policies.rls import STATISTICS_SETTING
 from schema.compiler.filters import PlannedFilter, plan_household_filter

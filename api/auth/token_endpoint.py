@@ -22,12 +22,12 @@ from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from api.audit.events import AuditEvent
 from api.auth.policy_view import PolicySource
 from api.auth.ratelimit import FailedAuthLimiter
 from api.auth.server import ClientProfile, TokenClient, TokenRequest, TokenResponse, TokenServer
-from api.errors import Unavailable
+from audit.events import AuditEvent
 from db import access
+from errors import Unavailable
 
 log = logging.getLogger(__name__)
 

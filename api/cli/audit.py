@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import functools
 
-import asyncpg
 import orjson
 import typer
 
-from api.audit.events import format_time
-from api.audit.verify import Report, verify_chain
 from api.cli.common import console, load_settings, run
 from api.database import owner_database_url
-from db.engine import plain_url
+from audit.events import format_time
+from audit.verify import Report, verify_database
 
 app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
 
@@ -31,14 +29,6 @@ def verify(
         print_report(report)
     if not report.ok:
         raise typer.Exit(1)
-
-
-async def verify_database(url: str) -> Report:
-    connection = await asyncpg.connect(plain_url(url))
-    try:
-        return await verify_chain(connection)
-    finally:
-        await connection.close()
 
 
 def print_report(report: Report) -> None:

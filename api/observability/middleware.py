@@ -18,9 +18,9 @@ from typing import Any, Final
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.audit.events import AuditEvent
 from api.observability import metrics
 from api.observability.logs import request_log
+from audit.events import AuditEvent
 
 QUIET_ENDPOINTS: Final = frozenset({"/healthz", "/readyz", "/metrics"})
 """Probed every few seconds: their lines are logged at DEBUG."""

@@ -1,11 +1,11 @@
 """SQL of the anomaly rules of ``auditAnomalies`` and ``regsosek audit report``.
 
-The rules and their thresholds are explained in ``api.audit.anomaly_rules``;
+The rules and their thresholds are explained in ``audit.anomaly_rules``;
 the thresholds arrive here as parameters. Each statement returns one row per
 anomaly: its subject, first and last event, exact event count, the measure
 that tripped the rule, and up to ``max_events`` of the events behind it as a
 JSON array of ``AnomalyEvent`` objects (never the ids of disclosed rows).
-Periods are ``[from, to)``; days are WIB days (see ``db.audit_reports``).
+Periods are ``[from, to)``; days are WIB days (see ``audit.sql.reports``).
 """
 
 from __future__ import annotations
@@ -17,26 +17,28 @@ from typing import Any, Final
 
 import asyncpg
 
-from db.audit_reports import FAILED_SIGN_IN, REFUSED_SQL, TIME_SQL, WIB_SQL
+from audit.sql.projection import event_json as projected
+from audit.sql.reports import FAILED_SIGN_IN, REFUSED_SQL
+from db.wib import WIB, WIB_SQL
 
-ANOMALY_EVENT_SQL: Final = f"""json_build_object(
-    'sequence', {{0}}.seq::text,
-    'occurredAt', {TIME_SQL.format("{0}.occurred_at")},
-    'endpoint', {{0}}.endpoint,
-    'clientId', {{0}}.client_id,
-    'program', {{0}}.program,
-    'remoteAddr', {{0}}.remote_addr,
-    'operationName', {{0}}.operation_name,
-    'outcome', upper({{0}}.outcome),
-    'errorCode', {{0}}.error_code,
-    'rowCount', {{0}}.row_count,
-    'fieldPaths', {{0}}.field_paths
-)"""
-"""One event behind an anomaly, as ``AnomalyEvent`` (no ids of disclosed rows)."""
+ANOMALY_EVENT: Final = (
+    "sequence",
+    "occurredAt",
+    "endpoint",
+    "clientId",
+    "program",
+    "remoteAddr",
+    "operationName",
+    "outcome",
+    "errorCode",
+    "rowCount",
+    "fieldPaths",
+)
+"""The fields of one event behind an anomaly, ``AnomalyEvent`` (no ids of disclosed rows)."""
 
 
 def event_json(alias: str) -> str:
-    return ANOMALY_EVENT_SQL.replace("{0}", alias)
+    return projected(alias, ANOMALY_EVENT, sequence_as_text=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,9 +163,8 @@ async def volume_spikes(
     """Clients whose requests or rows on a WIB day of the period are ``factor`` times their
     daily average over the ``baseline_days`` days before (and at least the minimum)."""
     baseline_start = datetime.combine(
-        first_day - timedelta(days=baseline_days), datetime.min.time()
+        first_day - timedelta(days=baseline_days), datetime.min.time(), tzinfo=WIB
     )
-    baseline_start = (baseline_start - timedelta(hours=7)).replace(tzinfo=occurred_from.tzinfo)
     query = _VOLUME.replace("{days}", str(int(baseline_days)))
     rows = await connection.fetch(
         query,

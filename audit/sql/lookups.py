@@ -19,27 +19,30 @@ from typing import Any, Final
 
 import asyncpg
 
+from audit.sql.projection import DISCLOSURE, event_json
+
 CURSOR_PREFIX: Final = "audit:"
 """Cursors are base64 of ``audit:<seq>``: opaque to callers, keyset on ``seq``."""
 
-_TIME: Final = """to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
-
-_EVENT_JSON: Final = f"""json_build_object(
-    'sequence', e.seq,
-    'occurredAt', {_TIME.format("e.occurred_at")},
-    'clientId', e.client_id,
-    'agency', e.agency,
-    'program', e.program,
-    'agreement', e.agreement,
-    'purpose', e.purpose,
-    'operationName', e.operation_name,
-    'documentHash', e.document_hash,
-    'outcome', upper(e.outcome),
-    'errorCode', e.error_code,
-    'fieldPaths', e.field_paths,
-    'householdIds', e.household_ids::text[],
-    'personIds', e.person_ids::text[]
-)"""
+_EVENT_JSON: Final = event_json(
+    "e",
+    (
+        "sequence",
+        "occurredAt",
+        "clientId",
+        "agency",
+        "program",
+        "agreement",
+        "purpose",
+        "operationName",
+        "documentHash",
+        "outcome",
+        "errorCode",
+        "fieldPaths",
+        "householdIds",
+        "personIds",
+    ),
+)
 
 _CURSOR: Final = f"encode(convert_to('{CURSOR_PREFIX}' || {{0}}, 'UTF8'), 'base64')"
 
@@ -159,23 +162,21 @@ SELECT json_build_object(
     return result
 
 
-_DISCLOSURES: Final = f"""
-WITH members AS (SELECT regsosek_household_member_ids($1::bigint) AS ids)
-SELECT coalesce(json_agg(json_build_object(
-    'sequence', e.seq,
-    'occurredAt', {_TIME.format("e.occurred_at")},
-    'clientId', e.client_id,
-    'agency', e.agency,
-    'program', e.program,
-    'agreement', e.agreement,
-    'purpose', e.purpose,
-    'fieldPaths', e.field_paths,
-    'householdDisclosed', e.household_ids @> ARRAY[$1::bigint],
-    'personIds', ARRAY(
+_DISCLOSURE_JSON: Final = event_json(
+    "e",
+    DISCLOSURE,
+    extra={
+        "householdDisclosed": "e.household_ids @> ARRAY[$1::bigint]",
+        "personIds": """ARRAY(
         SELECT p::text FROM unnest(e.person_ids) AS p
         WHERE p = ANY ((SELECT ids FROM members)::bigint[]) ORDER BY p
-    )
-) ORDER BY e.seq), '[]')::text
+    )""",
+    },
+)
+
+_DISCLOSURES: Final = f"""
+WITH members AS (SELECT regsosek_household_member_ids($1::bigint) AS ids)
+SELECT coalesce(json_agg({_DISCLOSURE_JSON} ORDER BY e.seq), '[]')::text
 FROM audit_events AS e
 WHERE e.outcome = 'allowed'
   AND (e.household_ids @> ARRAY[$1::bigint] OR {persons_named("e", "(SELECT ids FROM members)")})

@@ -1,10 +1,10 @@
-"""SQL of the auditors' reports: the overview of a period, the anomaly rules, a person's
-disclosures found by NIK, and the incremental reads of the chain check.
+"""SQL of the auditors' reports: the overview of a period and a person's disclosures found
+by NIK (the anomaly rules are in ``audit.sql.anomalies``).
 
 Every aggregate is computed in PostgreSQL and comes back as JSON text with the
 GraphQL names of ``schema.audit_report_types``: times as
 ``2026-11-29T15:10:00.000123Z``, days as WIB dates (``2026-11-29``), outcomes
-upper-cased. Days are days in WIB (UTC+7, no daylight saving), where the
+upper-cased (``audit.sql.projection``). Days are days in WIB (UTC+7, no daylight saving), where the
 agencies and the Inspektorat work: ``wib_day(t) = ((t AT TIME ZONE 'UTC') +
 7 hours)::date``.
 
@@ -22,24 +22,21 @@ own blocks. What counts as what (outcomes, failed sign-ins) is fixed here, once:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any, Final
+from typing import Final
 
 import asyncpg
 
-from db.audit_queries import persons_named
+from audit.events import REFUSED
+from audit.sql.lookups import persons_named
+from audit.sql.projection import DISCLOSURE, TIME_SQL, event_json
+from db.wib import WIB_SQL
 
-TIME_SQL: Final = """to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
-WIB_SQL: Final = "((({0}) AT TIME ZONE 'UTC') + interval '7 hours')"
-"""The WIB wall-clock time of a ``timestamptz`` (a ``timestamp``)."""
-
-REFUSED_OUTCOMES: Final = ("denied", "invalid", "too_complex", "rate_limited")
 FAILED_SIGN_IN: Final = (
     "((e.endpoint = 'token' AND e.outcome IN ('unauthenticated', 'rate_limited'))"
     " OR (e.endpoint = 'graphql' AND e.outcome = 'unauthenticated'))"
 )
-REFUSED_SQL: Final = "(" + ", ".join(f"'{outcome}'" for outcome in REFUSED_OUTCOMES) + ")"
+REFUSED_SQL: Final = "(" + ", ".join(f"'{outcome}'" for outcome in sorted(REFUSED)) + ")"
 
 # ---- the overview ----------------------------------------------------------------------
 
@@ -142,24 +139,17 @@ async def period_summary(
     return result
 
 
-async def count_in_scope(
-    connection: asyncpg.Connection, *, program: str, sql: str, arguments: Sequence[Any]
-) -> int:
-    """Run a count of the rows ``program`` may read (``sql`` applies its predicate), with
-    ``regsosek.program`` set to it for the statement, so row-level security agrees.
-
-    The transaction's own ``regsosek.program`` is restored afterwards.
-    """
-    previous = await connection.fetchval("SELECT current_setting('regsosek.program', true)")
-    await connection.execute("SELECT set_config('regsosek.program', $1, true)", program)
-    try:
-        count = await connection.fetchval(sql, *arguments)
-    finally:
-        await connection.execute("SELECT set_config('regsosek.program', $1, true)", previous or "")
-    return int(count or 0)
-
-
 # ---- a data subject's disclosures ------------------------------------------------------
+
+_PERSON_DISCLOSURE_JSON: Final = event_json(
+    "e",
+    DISCLOSURE,
+    sequence_as_text=True,
+    extra={
+        "personDisclosed": "e.person_ids && ids.persons",
+        "householdDisclosed": "e.household_ids && ids.households",
+    },
+)
 
 _PERSON_DISCLOSURES: Final = f"""
 WITH found AS (
@@ -176,18 +166,7 @@ SELECT json_build_object(
         SELECT coalesce(json_agg(DISTINCT household_id::text), '[]') FROM found
     ),
     'disclosures', (
-        SELECT coalesce(json_agg(json_build_object(
-            'sequence', e.seq::text,
-            'occurredAt', {TIME_SQL.format("e.occurred_at")},
-            'clientId', e.client_id,
-            'agency', e.agency,
-            'program', e.program,
-            'agreement', e.agreement,
-            'purpose', e.purpose,
-            'fieldPaths', e.field_paths,
-            'personDisclosed', e.person_ids && ids.persons,
-            'householdDisclosed', e.household_ids && ids.households
-        ) ORDER BY e.seq), '[]')
+        SELECT coalesce(json_agg({_PERSON_DISCLOSURE_JSON} ORDER BY e.seq), '[]')
         FROM audit_events AS e, ids
         WHERE e.outcome = 'allowed'
           AND ({persons_named("e", "ids.persons")} OR e.household_ids && ids.households)
@@ -207,52 +186,3 @@ async def person_disclosures(connection: asyncpg.Connection, *, nik: str) -> str
     result = await connection.fetchval(_PERSON_DISCLOSURES, nik)
     assert isinstance(result, str)
     return result
-
-
-# ---- the chain check, incrementally ----------------------------------------------------
-
-_CHECKPOINTS_AFTER: Final = """
-SELECT c.id, c.seq, c.head_hash, c.event_count, c.created_at, c.kid, c.signature,
-       k.public_jwk::text
-FROM audit_checkpoints AS c LEFT JOIN signing_keys AS k USING (kid)
-WHERE c.id > $1
-ORDER BY c.id
-"""
-
-
-async def checkpoints_after(
-    connection: asyncpg.Connection, *, after_id: int
-) -> list[asyncpg.Record]:
-    """Checkpoints with ``id > after_id`` in id order, each with its key's public JWK (text)."""
-    return list(await connection.fetch(_CHECKPOINTS_AFTER, after_id))
-
-
-async def event_hashes(connection: asyncpg.Connection, *, seq: int) -> list[bytes]:
-    """The stored hash of every row holding ``seq`` (one, unless the chain was tampered with)."""
-    rows = await connection.fetch("SELECT hash FROM audit_events WHERE seq = $1", seq)
-    return [row[0] for row in rows]
-
-
-async def events_at(
-    connection: asyncpg.Connection, *, columns: Sequence[str], seq: int
-) -> list[asyncpg.Record]:
-    """Every stored row holding ``seq`` (one, unless the chain was tampered with)."""
-    query = f"SELECT {', '.join(columns)} FROM audit_events WHERE seq = $1"
-    return list(await connection.fetch(query, seq))
-
-
-async def events_after(
-    connection: asyncpg.Connection, *, columns: Sequence[str], after_seq: int, limit: int
-) -> list[asyncpg.Record]:
-    """Up to ``limit`` stored events with ``seq > after_seq`` in ``(seq, occurred_at)`` order."""
-    query = (
-        f"SELECT {', '.join(columns)} FROM audit_events WHERE seq > $1"
-        " ORDER BY seq, occurred_at LIMIT $2"
-    )
-    return list(await connection.fetch(query, after_seq, limit))
-
-
-async def last_sequence(connection: asyncpg.Connection) -> int:
-    """The highest stored ``seq`` (0 when there is none)."""
-    value = await connection.fetchval("SELECT max(seq) FROM audit_events")
-    return int(value or 0)

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Text, cast, func, literal_column
 from sqlalchemy.sql import ColumnElement, FromClause
 
-from api.errors import BadInput
+from errors import BadInput
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 LOWEST_TIME = datetime(1, 1, 1, tzinfo=UTC)

@@ -11,10 +11,11 @@ import asyncpg
 import orjson
 from joserfc.jwk import ECKey
 
-from api.audit.events import AuditEvent
-from api.audit.signing import KeySourceSigner
-from api.audit.verify import Report, verify_chain
-from api.audit.writer import AuditWriter, connector
+from audit.events import AuditEvent
+from audit.signing import KeySourceSigner
+from audit.sql.chain import connector
+from audit.verify import Report, verify_chain
+from audit.writer import AuditWriter
 from db.engine import APP_ROLE, with_user
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncpg
 from starlette.applications import Starlette
 
-from api.audit.verify import verify_chain
-from api.audit.writer import AuditWriter
+from audit.verify import verify_chain
+from audit.writer import AuditWriter
 from tests.audit.support import sample_event
 
 

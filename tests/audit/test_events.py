@@ -9,15 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
-from api.audit.events import (
-    GENESIS_HASH,
-    HASHED_COLUMNS,
-    AuditEvent,
-    canonical,
-    chain_hash,
-    event_row,
-    format_time,
-)
+from audit.chain import GENESIS_HASH, HASHED_COLUMNS, canonical, chain_hash
+from audit.events import AuditEvent, event_row, format_time
 
 GOLDEN_JSON = (
     '{"agency":"Dinas Sosial","agreement":"PKS 470/1/2026","client_id":"dinsos-client-01",'

@@ -10,8 +10,8 @@ import asyncpg
 import orjson
 import pytest
 
-from api.audit.queries import audit_events, decode_cursor, disclosures, make_filter
-from api.errors import BadInput
+from audit.lookups import audit_events, decode_cursor, disclosures, make_filter
+from errors import BadInput
 from tests.audit.support import ChainDatabase, sample_event
 
 

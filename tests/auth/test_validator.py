@@ -33,8 +33,8 @@ from auth_support import (
 )
 from joserfc.jwk import ECKey, RSAKey
 
-from api.audit.signing import KeySourceSigner, checkpoint_payload
 from api.auth.jose_checks import MAX_TOKEN_BYTES
+from audit.signing import KeySourceSigner, checkpoint_payload
 from db.engine import database_name
 
 UNAUTHENTICATED = 'Bearer error="invalid_token"'

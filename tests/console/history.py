@@ -27,8 +27,9 @@ from datetime import date, datetime, timedelta, timezone
 
 import asyncpg
 
-from api.audit.events import GENESIS_HASH, STORED_COLUMNS, AuditEvent, chain_hash, event_row
-from db import audit_store
+from audit.chain import GENESIS_HASH, STORED_COLUMNS, chain_hash
+from audit.events import AuditEvent, event_row
+from audit.sql import chain as chain_sql
 
 WIB = timezone(timedelta(hours=7))
 
@@ -206,7 +207,7 @@ async def append_history(owner_url: str, history: History) -> None:
         events = sorted(history.events, key=lambda item: item[0])
         assert events == history.events, "the story is written in time order"
         for at in (events[0][0], events[-1][0]):
-            await audit_store.ensure_partition(connection, at)
+            await chain_sql.ensure_partition(connection, at)
         rows = []
         for at, event in events:
             seq += 1
@@ -215,13 +216,13 @@ async def append_history(owner_url: str, history: History) -> None:
             rows.append(
                 (
                     *row[:17],
-                    audit_store.id_array(row[17]),
-                    audit_store.id_array(row[18]),
+                    chain_sql.id_array(row[17]),
+                    chain_sql.id_array(row[18]),
                     prev_hash,
                     digest,
                 )
             )
             prev_hash = digest
-        await audit_store.insert_events(connection, rows, columns=STORED_COLUMNS)
+        await chain_sql.insert_events(connection, rows, columns=STORED_COLUMNS)
     finally:
         await connection.close()

@@ -10,10 +10,10 @@ from typing import Any
 import asyncpg
 import pytest
 
-from api.audit.anomaly_rules import THRESHOLDS
-from api.audit.reports import anomalies, wib_days
-from api.audit.scopes import ScopeSizes, count_scope
+from audit.anomaly_rules import THRESHOLDS
+from audit.reports import anomalies, wib_days
 from policies import load_policies
+from schema.scope_sizes import ScopeSizes, count_scope
 from tests.conftest import REPO
 from tests.console.conftest import HistoryDatabase
 

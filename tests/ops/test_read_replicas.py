@@ -20,8 +20,8 @@ import pytest
 from starlette.applications import Starlette
 
 from api.app import create_app
-from api.audit.verify import verify_chain
 from api.cli.db import upgrade_database
+from audit.verify import verify_chain
 from db.engine import create_pool
 from db.reader import RegistryReader, refuse_bypassing_role
 from db.seed import seed_registry
