@@ -1,9 +1,11 @@
-"""One error hierarchy for the whole gateway.
+"""One error hierarchy for the whole gateway, below every layer (``db``, ``policies``,
+``schema``, ``audit`` and ``api`` may all raise these).
 
 Each expected failure is a ``GatewayError`` with a GraphQL ``extensions.code``
-and an HTTP status; ``api.app`` maps them in one place. Messages are written
-for the caller: they never carry SQL, table names, stack traces or the name of
-a field the caller may not see.
+and an HTTP status. ``api.error_response`` turns any of them into the one error
+answer; ``db.failures.as_gateway_error`` is the one place a database failure
+becomes one of them. Messages are written for the caller: they never carry SQL,
+table names, stack traces or the name of a field the caller may not see.
 """
 
 from __future__ import annotations

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
-import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from http import HTTPStatus
 
@@ -20,18 +19,19 @@ from api.auth.keys import KeyStore
 from api.auth.service import auth_routes, start_auth
 from api.console import console_routes
 from api.database import app_database_url
+from api.error_response import error_response
 from api.graphql_runtime import graphql_routes, start_graphql
 from api.observability.audit import AuditMetrics
 from api.observability.logs import configure_logging
 from api.observability.metrics import metrics, observing
-from api.observability.middleware import RequestObserver
+from api.observability.middleware import RequestObserver, request_id
 from api.settings import Settings, get_settings
 from audit.maintenance import PendingListCleaner
 from audit.signing import KeySourceSigner
 from audit.sql.chain import connector
 from audit.writer import AuditWriter
 from db.engine import create_pool
-from errors import GatewayError, Internal
+from errors import BadInput, GatewayError, Internal, Unavailable
 from policies import PolicyStore
 
 
@@ -64,50 +64,37 @@ async def readyz(request: Request) -> Response:
 log = logging.getLogger("regsosek.app")
 
 
-def _error_body(
-    message: str, *, code: str, status: int, headers: Mapping[str, str] | None = None
-) -> Response:
-    """The one error shape of the gateway: GraphQL errors with ``code`` and ``requestId``."""
-    request_id = uuid.uuid4().hex
-    body = {"errors": [{"message": message, "extensions": {"code": code, "requestId": request_id}}]}
-    return JSONResponse(
-        body, status_code=status, headers={**(headers or {}), "X-Request-Id": request_id}
-    )
-
-
 async def gateway_error(request: Request, error: Exception) -> Response:
     """Expected errors as GraphQL-over-HTTP error bodies, with their status and headers."""
     assert isinstance(error, GatewayError)
-    return _error_body(error.message, code=error.code, status=error.status, headers=error.headers)
+    return error_response(error, request_id=request_id(request))
 
 
 async def http_error(request: Request, error: Exception) -> Response:
     """Starlette's own refusals (unknown route, wrong method) in the same shape, nothing more."""
     assert isinstance(error, HTTPException)
     status = error.status_code
-    code = "BAD_USER_INPUT" if status < 500 else "UNAVAILABLE" if status == 503 else "INTERNAL"
+    kind = BadInput if status < 500 else Unavailable if status == 503 else Internal
     try:
         phrase = HTTPStatus(status).phrase
     except ValueError:
         phrase = "Error"
-    return _error_body(f"{phrase}.", code=code, status=status, headers=error.headers)
+    refusal = kind(f"{phrase}.", headers=dict(error.headers or {}))
+    return error_response(refusal, request_id=request_id(request), status=status)
 
 
 async def internal_error(request: Request, error: Exception) -> Response:
     """Anything unhandled: INTERNAL with a request id, logged with its traceback, never shown."""
-    response = _error_body(
-        Internal("The gateway failed to answer.").message, code=Internal.code, status=500
-    )
-    request_id = response.headers["X-Request-Id"]
+    minted = request_id(request)
     log.error(
         "request %s failed: %s %s",
-        request_id,
+        minted,
         request.method,
         request.url.path,
         exc_info=error,
-        extra={"request_id": request_id},
+        extra={"request_id": minted},
     )
-    return response
+    return error_response(Internal("The gateway failed to answer."), request_id=minted)
 
 
 @asynccontextmanager

@@ -11,23 +11,25 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import uuid
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Final
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from audit.events import AuditEvent
-from db.failures import failure_kind
+from api.error_response import JSON, error_response
+from api.observability.middleware import request_id
+from audit.events import AuditEvent, Endpoint, Outcome
+from db.failures import as_gateway_error
 from errors import (
     BadInput,
     Forbidden,
     GatewayError,
     Internal,
     QueryTooComplex,
+    RateLimited,
     Unauthenticated,
     Unavailable,
 )
@@ -35,19 +37,19 @@ from schema.execute import Caller, Execution
 
 log = logging.getLogger("regsosek.graphql")
 
-JSON = "application/json"
 MAX_BODY_BYTES = 64 * 1024
 MAX_VARIABLES_BYTES = 16 * 1024
 
-OUTCOMES = {
-    "BAD_USER_INPUT": "invalid",
-    "FORBIDDEN": "denied",
-    "QUERY_TOO_COMPLEX": "too_complex",
-    "RATE_LIMITED": "rate_limited",
-    "UNAVAILABLE": "unavailable",
-    "UNAUTHENTICATED": "unauthenticated",
-    "INTERNAL": "error",
+OUTCOME_OF_CODE: Final = {
+    BadInput.code: Outcome.INVALID,
+    Forbidden.code: Outcome.DENIED,
+    QueryTooComplex.code: Outcome.TOO_COMPLEX,
+    RateLimited.code: Outcome.RATE_LIMITED,
+    Unavailable.code: Outcome.UNAVAILABLE,
+    Unauthenticated.code: Outcome.UNAUTHENTICATED,
+    Internal.code: Outcome.ERROR,
 }
+"""The audit outcome of a request refused with an ``extensions.code``."""
 
 
 @dataclass(frozen=True)
@@ -56,21 +58,6 @@ class OperationBody:
     variables: dict[str, Any] | None
     operation_name: str | None
     variables_hash: str | None
-
-
-def error_response(
-    error: GatewayError, *, request_id: str, messages: list[dict[str, Any]] | None = None
-) -> Response:
-    """The one shape of every error answer: GraphQL errors with ``extensions.code``."""
-    entries = messages or [{"message": error.message}]
-    body = {
-        "errors": [
-            {**entry, "extensions": {"code": error.code, "requestId": request_id}}
-            for entry in entries
-        ]
-    }
-    headers = {**error.headers, "X-Request-Id": request_id}
-    return Response(orjson.dumps(body), status_code=error.status, media_type=JSON, headers=headers)
 
 
 async def _read_body(request: Request) -> bytes:
@@ -121,18 +108,21 @@ def _remote(request: Request) -> str | None:
 
 async def graphql_post(request: Request) -> Response:
     state = request.app.state
-    request_id = uuid.uuid4().hex
+    minted = request_id(request)
     event = AuditEvent(
-        endpoint="graphql", outcome="error", request_id=request_id, remote_addr=_remote(request)
+        endpoint=Endpoint.GRAPHQL,
+        outcome=Outcome.ERROR,
+        request_id=minted,
+        remote_addr=_remote(request),
     )
     messages: list[dict[str, Any]] | None = None
     try:
         try:
             principal = await state.auth.authenticate(request)
         except Unauthenticated as refused:
-            event.outcome, event.error_code = "unauthenticated", refused.code
+            event.outcome, event.error_code = Outcome.UNAUTHENTICATED, refused.code
             await state.audit.record(event)
-            return error_response(refused, request_id=request_id)
+            return error_response(refused, request_id=minted)
         program = state.policies.current.programs.get(principal.program)
         event.client_id, event.agency, event.program = (
             principal.client_id,
@@ -162,7 +152,7 @@ async def graphql_post(request: Request) -> Response:
             messages = execution.messages or None
             raise execution.error
         disclosure = execution.disclosure
-        event.outcome = "allowed"
+        event.outcome = Outcome.ALLOWED
         event.field_paths = sorted(disclosure.field_paths)
         event.household_ids = sorted(disclosure.household_ids)
         event.person_ids = sorted(disclosure.person_ids)
@@ -170,26 +160,26 @@ async def graphql_post(request: Request) -> Response:
         await state.audit.record(event)
         state.quotas.disclosed(client_id=principal.client_id, rows=disclosure.rows)
         assert execution.body is not None
-        return Response(execution.body, media_type=JSON, headers={"X-Request-Id": request_id})
+        return Response(execution.body, media_type=JSON, headers={"X-Request-Id": minted})
     except GatewayError as error:
         if isinstance(error, Internal):
-            log.error(
-                "request %s failed", request_id, exc_info=error, extra={"request_id": request_id}
-            )
+            log.error("request %s failed", minted, exc_info=error, extra={"request_id": minted})
         return await _refuse(request, event, error, messages)
     except Exception as error:
-        return await _refuse(request, event, unexpected(error, request_id=request_id), None)
+        return await _refuse(request, event, unexpected(error, request_id=minted), None)
 
 
 def unexpected(error: Exception, *, request_id: str) -> GatewayError:
-    """An exception nothing below handled: UNAVAILABLE when the database is down, else INTERNAL.
+    """An exception nothing below handled: the database failure's answer (UNAVAILABLE when it
+    is down, ``db.failures.as_gateway_error``), else INTERNAL.
 
     INTERNAL is logged with the request id the caller was given, and its text
     never reaches the caller.
     """
-    if failure_kind(error) == "unavailable":
-        log.warning("request %s: database unavailable: %s", request_id, type(error).__name__)
-        return Unavailable("The registry database is not available; try again shortly.")
+    answer = as_gateway_error(error)
+    if answer is not None:
+        log.warning("request %s: database failure: %s", request_id, type(error).__name__)
+        return answer
     log.error("request %s failed", request_id, exc_info=error, extra={"request_id": request_id})
     return Internal("The gateway failed to answer.")
 
@@ -201,7 +191,7 @@ async def _refuse(
     messages: list[dict[str, Any]] | None,
 ) -> Response:
     """Answer an error, after auditing it; a failed audit write becomes UNAVAILABLE."""
-    event.outcome = OUTCOMES.get(error.code, "error")
+    event.outcome = OUTCOME_OF_CODE.get(error.code, Outcome.ERROR)
     event.error_code = error.code
     event.field_paths, event.household_ids, event.person_ids, event.row_count = [], [], [], 0
     try:

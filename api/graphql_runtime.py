@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -19,11 +18,13 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from api.database import read_database_urls
-from api.graphql import error_response, graphql_post
+from api.error_response import error_response
+from api.graphql import graphql_post
 from api.observability.metrics import ReadMetrics
+from api.observability.middleware import request_id
 from api.quotas import QuotaKeeper
 from api.settings import Settings
-from audit.events import AuditEvent
+from audit.events import AuditEvent, Endpoint, Outcome
 from audit.reports import ScopeCounter
 from audit.roots import audit_roots
 from db.engine import create_pool
@@ -169,46 +170,38 @@ async def start_graphql(
 async def graphql_get(request: Request) -> Response:
     """GraphiQL for browsers (when enabled); a GET never executes an operation."""
     settings: Settings = request.app.state.settings
-    wants_page = "text/html" in request.headers.get("accept", "")
+    if "text/html" not in request.headers.get("accept", "") or not settings.graphiql_enabled:
+        return await refuse_method(request, allow="POST")
     event = AuditEvent(
-        endpoint="graphql",
-        outcome="page" if wants_page and settings.graphiql_enabled else "invalid",
-        error_code=None if wants_page and settings.graphiql_enabled else BadInput.code,
-        request_id=_request_id(),
+        endpoint=Endpoint.GRAPHQL,
+        outcome=Outcome.PAGE,
+        request_id=request_id(request),
         remote_addr=request.client.host if request.client else None,
     )
     await request.app.state.audit.record(event)
-    if event.outcome == "page":
-        return FileResponse(STATIC / "graphiql.html", headers=PAGE_HEADERS)
-    error = BadInput("Send operations with POST and `Content-Type: application/json`.")
-    response = error_response(error, request_id=event.request_id)
-    response.status_code = 405
-    response.headers["Allow"] = "POST"
-    return response
+    return FileResponse(STATIC / "graphiql.html", headers=PAGE_HEADERS)
 
 
 async def graphql_other(request: Request) -> Response:
     """Any other method on ``/graphql``: refused with 405, and audited like every request."""
+    return await refuse_method(request, allow="GET, POST")
+
+
+async def refuse_method(request: Request, *, allow: str) -> Response:
+    """405 ``BAD_USER_INPUT``: operations are POSTed; audited like every request."""
     event = AuditEvent(
-        endpoint="graphql",
-        outcome="invalid",
+        endpoint=Endpoint.GRAPHQL,
+        outcome=Outcome.INVALID,
         error_code=BadInput.code,
-        request_id=_request_id(),
+        request_id=request_id(request),
         remote_addr=request.client.host if request.client else None,
     )
     await request.app.state.audit.record(event)
     error = BadInput("Send operations with POST and `Content-Type: application/json`.")
-    response = error_response(error, request_id=event.request_id)
-    response.status_code = 405
-    response.headers["Allow"] = "GET, POST"
-    return response
+    return error_response(error, request_id=event.request_id, status=405, headers={"Allow": allow})
 
 
 OTHER_METHODS = ["PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
-
-
-def _request_id() -> str:
-    return uuid.uuid4().hex
 
 
 def graphql_routes() -> list[BaseRoute]:
