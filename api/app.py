@@ -20,12 +20,15 @@ from api.auth.service import auth_routes, start_auth
 from api.console import console_routes
 from api.database import app_database_url
 from api.error_response import error_response
-from api.graphql_runtime import graphql_routes, start_graphql
+from api.graphql import graphql_routes
+from api.graphql.startup import start_graphql
 from api.observability.audit import AuditMetrics
 from api.observability.logs import configure_logging
 from api.observability.metrics import metrics, observing
 from api.observability.middleware import RequestObserver, request_id
+from api.quotas import QuotaKeeper
 from api.settings import Settings, get_settings
+from api.state import GatewayState, gateway_state
 from audit.maintenance import PendingListCleaner
 from audit.signing import KeySourceSigner
 from audit.sql.chain import connector
@@ -52,7 +55,7 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     """Readiness: the database answers."""
-    pool = request.app.state.primary
+    pool = gateway_state(request.app).primary
     try:
         async with pool.acquire(timeout=2) as connection:
             await connection.fetchval("SELECT 1", timeout=2)
@@ -135,35 +138,48 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.settings = settings
         app_url = app_database_url(settings, owner_url)
-        app.state.primary = await create_pool(app_url, max_size=settings.pool_size)
+        primary = await create_pool(app_url, max_size=settings.pool_size)
         async with AsyncExitStack() as stack:
-            stack.push_async_callback(app.state.primary.close)
-            policy_store = app.state.policies = PolicyStore(settings.resolved_policy_dir())
+            stack.push_async_callback(primary.close)
+            policies = PolicyStore(settings.resolved_policy_dir())
             auth = await stack.enter_async_context(
                 start_auth(
-                    app,
+                    pool=primary,
                     settings=settings,
                     owner_url=owner_url,
-                    policies=lambda: policy_store.current,
+                    policies=lambda: policies.current,
                 )
             )
-            app.state.audit = await stack.enter_async_context(
+            writer = await stack.enter_async_context(
                 audit_writer(settings, url=app_url, keys=auth.keys)
             )
-            app.state.engine = await stack.enter_async_context(
-                start_graphql(app, settings=settings, app_url=app_url, policies=app.state.policies)
+            graphql = await stack.enter_async_context(
+                start_graphql(settings=settings, app_url=app_url, policies=policies)
             )
-            await stack.enter_async_context(
+            quotas = QuotaKeeper(primary)
+            await quotas.start()
+            stack.push_async_callback(quotas.close)
+            sampler = await stack.enter_async_context(
                 observing(
-                    app,
-                    pools={"primary": app.state.primary, **app.state.read_pools},
+                    policies=policies,
+                    pools={"primary": primary, **graphql.read_pools},
                     multiprocess_dir=settings.prometheus_multiproc_dir,
                 )
             )
+            app.state.gateway = GatewayState(
+                settings=settings,
+                primary=primary,
+                policies=policies,
+                auth=auth,
+                audit=writer,
+                engine=graphql.engine,
+                read_pools=graphql.read_pools,
+                quotas=quotas,
+                pool_sampler=sampler,
+            )
             freeze_long_lived_objects()
-            stack.callback(policy_store.subscribe(lambda _: freeze_long_lived_objects()))
+            stack.callback(policies.subscribe(lambda _: freeze_long_lived_objects()))
             yield
 
     routes = [

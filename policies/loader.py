@@ -6,9 +6,10 @@ import hashlib
 from pathlib import Path
 from types import MappingProxyType
 
+from db.programs import PROGRAM_NAME
 from policies.errors import PolicyError, Problem
 from policies.fields import resolve_fields
-from policies.grants import PROGRAM_NAME, File, Grants, read_grants
+from policies.grants import File, Grants, read_grants
 from policies.model import PolicySet, Program
 from policies.programfile import ProgramFile, read_program_file
 from policies.yamlnodes import Reader

@@ -25,6 +25,7 @@ from api.auth.policy_view import PolicySource
 from api.auth.ratelimit import FailedAuthLimiter
 from api.auth.server import ClientProfile, TokenClient, TokenRequest, TokenResponse, TokenServer
 from api.observability.middleware import request_id
+from api.state import gateway_state
 from audit.events import AuditEvent, Endpoint, Outcome
 from db import access
 from errors import Unavailable
@@ -96,7 +97,7 @@ class TokenEndpoint:
             response = _unavailable()
             attempt.outcome, attempt.error_code = Outcome.UNAVAILABLE, "temporarily_unavailable"
         try:
-            await request.app.state.audit.record(_audit_event(attempt))
+            await gateway_state(request.app).audit.record(_audit_event(attempt))
         except Exception:
             # Fail closed: without its audit event the request gets no token.
             log.error("token endpoint: audit event not recorded", exc_info=True)

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.observability import metrics
 from api.observability.logs import request_log
+from api.state import gateway_state
 from audit.events import AuditEvent, Endpoint, Outcome
 
 QUIET_ENDPOINTS: Final = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -115,10 +116,11 @@ def _program(scope: Scope, name: str | None) -> str:
     """A program of the policy in force, or ``none``/``other`` (labels stay a bounded set)."""
     if not name:
         return NO_PROGRAM
-    policies = getattr(scope["app"].state, "policies", None)
-    if policies is not None and name in policies.current.programs:
-        return name
-    return "other"
+    try:
+        programs = gateway_state(scope["app"]).policies.current.programs
+    except RuntimeError:  # not started (or stopped): no program is known
+        return "other"
+    return name if name in programs else "other"
 
 
 _OUTCOMES: Final = frozenset(Outcome)

@@ -31,11 +31,11 @@ from sqlalchemy.sql import ColumnElement, FromClause
 
 from db.enums import AssistanceProgram, Sex
 from db.models.base import pg_enum
+from db.models.registry import REGION_COLUMNS
 from errors import BadInput, Forbidden
 from policies import FieldMode, Program
 from schema.scalars import parse_id
 
-REGION_COLUMNS = {2: "provinsi_code", 4: "kabupaten_code", 7: "kecamatan_code", 10: "desa_code"}
 SEVERE = ("A_LOT", "CANNOT")
 DIFFICULTY_COLUMNS = (
     "difficulty_seeing",

@@ -12,6 +12,7 @@ import yaml
 
 from api.app import create_app
 from api.auth.clients import create_client
+from api.state import gateway_state
 from tests.conftest import REPO, make_settings, running
 from tests.schema.conftest import error_codes, token_headers
 
@@ -45,7 +46,7 @@ async def test_an_expired_agreement_gets_no_token(make_database, tmp_path: Path)
                 connection,
                 program="kec-sumbersari",
                 name="expired",
-                policies=app.state.policies.current,
+                policies=gateway_state(app).policies.current,
             )
         finally:
             await connection.close()
@@ -80,7 +81,7 @@ async def test_a_token_issued_in_force_is_refused_once_the_policy_says_the_agree
             )
             shutil.rmtree(policy_dir)
             shutil.copytree(ended, policy_dir)
-            assert app.state.policies.reload()
+            assert gateway_state(app).policies.reload()
             after = await http.post("/graphql", json=QUERY, headers=headers)
     assert before.status_code == 200
     assert after.status_code == 403
@@ -99,7 +100,7 @@ async def test_a_token_issued_in_force_is_refused_once_the_policy_says_the_agree
 async def test_dp3akb_schema_has_no_ordering_by_welfare_decile(
     http: httpx.AsyncClient, app
 ) -> None:
-    url = app.state.settings.database_url
+    url = gateway_state(app).settings.database_url
     headers = await token_headers(app, http, owner_url=url, program="dp3akb-keluarga")
     answer = await http.post(
         "/graphql",

@@ -10,6 +10,7 @@ import httpx
 import yaml
 
 from api.app import create_app
+from api.state import gateway_state
 from tests.conftest import REPO, make_settings, running
 from tests.schema.conftest import error_codes, token_headers
 
@@ -106,8 +107,8 @@ async def test_two_workers_share_one_quota(make_database, tmp_path: Path) -> Non
                 (await clients[0].post("/graphql", json=QUERY, headers=headers)).status_code
                 for _ in range(4)
             ]
-            await one.state.quotas.sync()
-            await two.state.quotas.sync()
+            await gateway_state(one).quotas.sync()
+            await gateway_state(two).quotas.sync()
             refused_elsewhere = await clients[1].post("/graphql", json=QUERY, headers=headers)
         finally:
             for client in clients:

@@ -30,6 +30,7 @@ from starlette.routing import Route
 from api.app import create_app
 from api.auth import clients as client_ops
 from api.settings import Settings
+from api.state import gateway_state
 from db.engine import database_name, with_database, with_user
 from policies import load_policies
 
@@ -82,7 +83,7 @@ def auth_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
 
 async def whoami(request: Request) -> Response:
     """A protected route as the GraphQL route protects itself: authenticate, then read the body."""
-    principal = await request.app.state.auth.authenticate(request)
+    principal = await gateway_state(request.app).auth.authenticate(request)
     body = await request.body()
     return JSONResponse(
         {
@@ -137,8 +138,8 @@ class Gateway:
 
     async def refreshed(self) -> None:
         """Reload the registry and keys now, as the background tasks would within seconds."""
-        await self.app.state.auth.registry.refresh()
-        await self.app.state.auth.keys.refresh()
+        await gateway_state(self.app).auth.registry.refresh()
+        await gateway_state(self.app).auth.keys.refresh()
 
     async def audit_events(self) -> list[asyncpg.Record]:
         return list(

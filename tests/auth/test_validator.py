@@ -34,6 +34,7 @@ from auth_support import (
 from joserfc.jwk import ECKey, RSAKey
 
 from api.auth.jose_checks import MAX_TOKEN_BYTES
+from api.state import gateway_state
 from audit.signing import KeySourceSigner, checkpoint_payload
 from db.engine import database_name
 
@@ -63,7 +64,7 @@ async def client_id(gw: Gateway) -> str:
 
 
 def real_header(gw: Gateway, **changes: Any) -> dict[str, Any]:
-    key = gw.app.state.keys.current()
+    key = gateway_state(gw.app).keys.current()
     header: dict[str, Any] = {"alg": key.alg, "kid": key.kid, "typ": "at+jwt"}
     for name, value in changes.items():
         if value is None:
@@ -74,7 +75,7 @@ def real_header(gw: Gateway, **changes: Any) -> dict[str, Any]:
 
 
 def real_key(gw: Gateway) -> Any:
-    return gw.app.state.keys.current().private_key
+    return gateway_state(gw.app).keys.current().private_key
 
 
 def forge(gw: Gateway, client_id: str, *, header: Any = (), claims: Any = ()) -> str:
@@ -264,7 +265,7 @@ async def test_an_audit_checkpoint_signature_is_not_an_access_token(gw: Gateway)
     payload = checkpoint_payload(
         seq=1, head_hash=bytes(32), event_count=1, created_at=datetime.now(UTC)
     )
-    signature = KeySourceSigner(gw.app.state.keys).sign(payload)
+    signature = KeySourceSigner(gateway_state(gw.app).keys).sign(payload)
     await assert_refused(gw, signature.jws)
 
 

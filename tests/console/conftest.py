@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 
 from api.app import create_app
 from api.auth.clients import create_client
+from api.state import gateway_state
 from db.engine import database_name
 from tests.conftest import create_database, drop_database, make_settings, running
 from tests.console.history import History, append_history, october_story
@@ -60,7 +61,7 @@ class Gateway:
                 connection,
                 program=program,
                 name=f"console test {program}",
-                policies=self.app.state.policies.current,
+                policies=gateway_state(self.app).policies.current,
             )
         finally:
             await connection.close()

@@ -12,6 +12,7 @@ import httpx
 
 from api.app import create_app
 from api.auth.clients import create_client
+from api.state import gateway_state
 from tests.audit.support import audit_tables
 from tests.conftest import make_settings, running
 from tests.schema.conftest import gql
@@ -33,7 +34,7 @@ async def test_chain_status_walks_then_checks_incrementally_and_sees_an_edit(
                 connection,
                 program="inspektorat-audit",
                 name="chain",
-                policies=app.state.policies.current,
+                policies=gateway_state(app).policies.current,
             )
         finally:
             await connection.close()

@@ -9,7 +9,7 @@ import orjson
 import pytest
 from graphql import parse
 
-from api.graphql_runtime import READ_ONLY
+from api.graphql.startup import READ_ONLY
 from db.engine import APP_ROLE, create_pool, with_user
 from db.reader import RegistryReader, reset_connection
 from policies import load_policies

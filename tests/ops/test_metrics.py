@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 
 from api.app import create_app
 from api.observability.logs import configure_logging
+from api.state import gateway_state
 from tests.conftest import make_settings, running
 from tests.ops.support import Series, names, scrape, tight_policies, value
 from tests.schema.conftest import token_headers
@@ -152,7 +153,7 @@ def test_pools_policy_version_and_reads_are_exported(traffic: Traffic) -> None:
         assert value(traffic.after, "regsosek_db_pool_connections", pool=pool) >= 1
         assert value(traffic.after, "regsosek_db_pool_max_connections", pool=pool) >= 1
         assert ("regsosek_db_pool_idle_connections", frozenset({("pool", pool)})) in traffic.after
-    version = traffic.app.state.policies.current.version
+    version = gateway_state(traffic.app).policies.current.version
     assert value(traffic.after, "regsosek_policy_version_info", version=version) == 1
     assert delta(traffic, "regsosek_read_transactions_total", target="primary") == ALLOWED
 

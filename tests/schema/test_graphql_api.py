@@ -13,6 +13,7 @@ import orjson
 import pytest
 from starlette.applications import Starlette
 
+from api.state import gateway_state
 from tests.policies.expected import HOUSEHOLD_SQL, PERSON_SQL
 from tests.schema.conftest import Headers, error_codes, gql
 from tests.schema.expected_fields import EXPECTED, EXPECTED_ROOTS
@@ -234,7 +235,7 @@ async def test_an_invisible_household_answers_exactly_like_a_missing_one(
 @asynccontextmanager
 async def counted_statements(app: Starlette) -> AsyncIterator[list[str]]:
     """Every statement the gateway sends to read the registry while the block runs."""
-    reader = app.state.engine.reader
+    reader = gateway_state(app).engine.reader
     original_transaction, original_fetch = reader.transaction, reader.fetch
     statements: list[str] = []
 

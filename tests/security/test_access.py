@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from api.state import gateway_state
 from tests.policies.expected import HOUSEHOLD_SQL
 from tests.security.conftest import PROGRAMS, Probe
 
@@ -150,7 +151,7 @@ async def test_forged_cursors_start_a_page_but_show_only_the_programs_rows(
 
 
 def roots(probe: Probe, program: str) -> set[str]:
-    return set(probe.app.state.engine.runtimes[program].graphql.query_type.fields)
+    return set(gateway_state(probe.app).engine.runtimes[program].graphql.query_type.fields)
 
 
 @pytest.mark.parametrize("program", PROGRAMS)

@@ -14,7 +14,7 @@ import orjson
 import pytest
 from graphql import get_introspection_query
 
-from api.graphql import MAX_BODY_BYTES, MAX_VARIABLES_BYTES
+from api.graphql.endpoint import MAX_BODY_BYTES, MAX_VARIABLES_BYTES
 from schema.limits import DEFAULT_LIMITS, PROGRAM_LIMITS
 from tests.security.conftest import PROGRAMS, Probe
 

@@ -18,8 +18,9 @@ import httpx
 import orjson
 import pytest
 
-from api.graphql import MAX_BODY_BYTES
+from api.graphql.endpoint import MAX_BODY_BYTES
 from api.settings import Settings
+from api.state import gateway_state
 from tests.conftest import LiveServer, live_server
 from tests.security.conftest import LEAKS, Probe
 
@@ -227,8 +228,8 @@ async def test_quota_admission_is_exact_under_concurrency(
             answers = await asyncio.gather(
                 *(http.post("/graphql", json=QUERY, headers=headers) for _ in range(40))
             )
-            quotas = app.state.quotas
-            program = app.state.policies.current.programs["kec-sumbersari"]
+            quotas = gateway_state(app).quotas
+            program = gateway_state(app).policies.current.programs["kec-sumbersari"]
             client_id = "in-flight-probe"
             for _ in range(4):
                 quotas.admit(program, client_id=client_id)

@@ -1,10 +1,12 @@
-"""``POST /graphql``: authenticate, execute, audit, answer.
+"""``/graphql``: ``POST`` authenticates, executes, audits, answers; ``GET`` serves GraphiQL to
+browsers; every other request is refused the one way (405), and audited.
 
 The order is the contract: the bearer token is checked before the body is
 read (401 ``invalid_token`` otherwise); the operation runs under the program
 the server's registry binds the client to; one audit event is committed for
 every request, allowed or not, before anything is sent back. If it cannot be
-committed, the caller gets UNAVAILABLE and no data.
+committed, the caller gets UNAVAILABLE and no data. A GET never executes an
+operation.
 """
 
 from __future__ import annotations
@@ -13,14 +15,16 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any, Final
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 
 from api.error_response import JSON, error_response
 from api.observability.middleware import request_id
+from api.state import gateway_state
 from audit.events import AuditEvent, Endpoint, Outcome
 from db.failures import as_gateway_error
 from errors import (
@@ -36,6 +40,16 @@ from errors import (
 from schema.execute import Caller, Execution
 
 log = logging.getLogger("regsosek.graphql")
+STATIC: Final = Path(__file__).resolve().parent.parent / "static"
+PAGE_HEADERS: Final = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self';"
+    " style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:;"
+    " connect-src 'self'; frame-ancestors 'none';"
+    " base-uri 'none'; object-src 'none'; form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_VARIABLES_BYTES = 16 * 1024
@@ -107,7 +121,7 @@ def _remote(request: Request) -> str | None:
 
 
 async def graphql_post(request: Request) -> Response:
-    state = request.app.state
+    state = gateway_state(request.app)
     minted = request_id(request)
     event = AuditEvent(
         endpoint=Endpoint.GRAPHQL,
@@ -195,7 +209,42 @@ async def _refuse(
     event.error_code = error.code
     event.field_paths, event.household_ids, event.person_ids, event.row_count = [], [], [], 0
     try:
-        await request.app.state.audit.record(event)
+        await gateway_state(request.app).audit.record(event)
     except GatewayError as failed:
         return error_response(failed, request_id=event.request_id)
     return error_response(error, request_id=event.request_id, messages=messages)
+
+
+async def graphql_get(request: Request) -> Response:
+    """GraphiQL for browsers (when enabled); a GET never executes an operation."""
+    state = gateway_state(request.app)
+    if "text/html" not in request.headers.get("accept", "") or not state.settings.graphiql_enabled:
+        return await refuse_method(request, allow="POST")
+    event = AuditEvent(
+        endpoint=Endpoint.GRAPHQL,
+        outcome=Outcome.PAGE,
+        request_id=request_id(request),
+        remote_addr=_remote(request),
+    )
+    await state.audit.record(event)
+    return FileResponse(STATIC / "graphiql.html", headers=PAGE_HEADERS)
+
+
+async def graphql_other(request: Request) -> Response:
+    """Any other method on ``/graphql``."""
+    return await refuse_method(request, allow="GET, POST")
+
+
+async def refuse_method(request: Request, *, allow: str) -> Response:
+    """The one refusal of what is not a POSTed operation (nor a browser's GET of GraphiQL):
+    405 ``BAD_USER_INPUT`` with ``Allow``, audited like every request."""
+    event = AuditEvent(
+        endpoint=Endpoint.GRAPHQL,
+        outcome=Outcome.INVALID,
+        error_code=BadInput.code,
+        request_id=request_id(request),
+        remote_addr=_remote(request),
+    )
+    await gateway_state(request.app).audit.record(event)
+    error = BadInput("Send operations with POST and `Content-Type: application/json`.")
+    return error_response(error, request_id=event.request_id, status=405, headers={"Allow": allow})
