@@ -14,8 +14,8 @@ import httpx
 from api.app import create_app
 from audit.verify import verify_chain
 from tests.audit.support import ChainDatabase, StaticKey
-from tests.conftest import make_settings, running
 from tests.schema.conftest import gql, token_headers
+from tests.support import make_settings, running
 
 PROGRAMS = ("dinsos-pkh", "dp3akb-keluarga", "kec-sumbersari", "bps-admin")
 

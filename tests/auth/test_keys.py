@@ -10,13 +10,13 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from auth_support import SECRET, Gateway, cli_env, regsosek, running_gateway
 
 from api.auth.keys import KEY_PICKUP_SECONDS, ensure_signing_key, rotate_signing_key
 from api.auth.sealing import UnsealError, seal, unseal
 from api.state import gateway_state
+from tests.support import TEST_SECRET, Gateway, cli_env, regsosek, running_gateway
 
-MASTER = bytes.fromhex(SECRET)
+MASTER = bytes.fromhex(TEST_SECRET)
 OTHER_MASTER = bytes(range(32))
 
 

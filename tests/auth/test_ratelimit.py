@@ -6,10 +6,9 @@ import asyncio
 import time
 from pathlib import Path
 
-from auth_support import Gateway, running_gateway
-
 from api.auth.ratelimit import FailureLimits
 from api.state import gateway_state
+from tests.support import Gateway, running_gateway
 
 
 async def _fresh_window(limits: FailureLimits, *, needed: float) -> None:

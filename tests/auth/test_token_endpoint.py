@@ -10,11 +10,11 @@ from typing import Any
 
 import asyncpg
 import pytest
-from auth_support import AUDIENCE, ISSUER, Gateway, app_role_url, running_gateway
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from api.state import gateway_state
+from tests.support import AUDIENCE, ISSUER, Gateway, app_role_url, running_gateway
 
 
 def _segment(token: str, index: int) -> dict[str, Any]:

@@ -17,8 +17,8 @@ from schema.compiler.objects import CompileContext
 from schema.compiler.roots import ROOTS
 from schema.compiler.selection import Collected
 from schema.compiler.statement import compile_statement
-from tests.conftest import REPO
 from tests.policies.expected import HOUSEHOLD_SQL, PERSON_SQL
+from tests.support import REPO
 
 PROGRAMS = sorted(HOUSEHOLD_SQL)
 WALL_HOUSEHOLD_SQL = {**HOUSEHOLD_SQL, "dinkes-pbi": PERSON_SQL["dinkes-pbi"]}

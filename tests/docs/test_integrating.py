@@ -18,7 +18,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from tests.conftest import REPO, live_server, make_settings
+from tests.support import REPO, live_server, make_settings
 
 GUIDE = REPO / "docs" / "integrating.md"
 BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.S | re.M)

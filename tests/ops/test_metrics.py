@@ -17,9 +17,9 @@ from starlette.applications import Starlette
 from api.app import create_app
 from api.observability.logs import configure_logging
 from api.state import gateway_state
-from tests.conftest import make_settings, running
 from tests.ops.support import Series, names, scrape, tight_policies, value
 from tests.schema.conftest import token_headers
+from tests.support import make_settings, running
 
 PROGRAM = "kec-sumbersari"
 QUERY = "query Page($first: Int) { households(first: $first) { nodes { id headName } } }"
@@ -48,7 +48,7 @@ async def traffic(
     server_url: str, template_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Traffic]:
     from db.engine import database_name
-    from tests.conftest import create_database, drop_database
+    from tests.support import create_database, drop_database
 
     url = await create_database(server_url, template=database_name(template_url))
     tmp_path: Path = tmp_path_factory.mktemp("metrics")

@@ -26,10 +26,10 @@ from audit.verify import verify_chain
 from db.engine import create_pool
 from db.reader import RegistryReader, refuse_bypassing_role
 from db.seed import seed_registry
-from tests.conftest import make_settings, running
 from tests.ops.clusters import Server, clone_standby, primary_and_standby
 from tests.ops.support import scrape, value
 from tests.schema.conftest import token_headers
+from tests.support import make_settings, running
 
 HOUSEHOLDS = 200
 PROGRAM = "bps-admin"

@@ -29,8 +29,8 @@ from api.app import create_app
 from api.settings import Settings
 from api.state import gateway_state
 from db.models.base import Base
-from tests.conftest import REPO, make_settings, running
 from tests.schema.conftest import Headers, token_headers
+from tests.support import REPO, make_settings, running
 
 PROGRAMS = (
     "bps-admin",

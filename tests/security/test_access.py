@@ -151,7 +151,9 @@ async def test_forged_cursors_start_a_page_but_show_only_the_programs_rows(
 
 
 def roots(probe: Probe, program: str) -> set[str]:
-    return set(gateway_state(probe.app).engine.runtimes[program].graphql.query_type.fields)
+    query_type = gateway_state(probe.app).engine.runtimes[program].graphql.query_type
+    assert query_type is not None
+    return set(query_type.fields)
 
 
 @pytest.mark.parametrize("program", PROGRAMS)

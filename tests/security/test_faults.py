@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -29,12 +29,19 @@ from api.app import create_app
 from api.state import gateway_state
 from db.engine import database_name, with_database
 from policies import load_policies
-from tests.conftest import REPO, TEST_PSEUDONYM_KEY, TEST_SECRET, _free_port, make_settings, running
 from tests.schema.conftest import Headers, program_token, token_headers
 from tests.security.conftest import LEAKS
+from tests.support import (
+    REPO,
+    TEST_PSEUDONYM_KEY,
+    TEST_SECRET,
+    MakeDatabase,
+    _free_port,
+    make_settings,
+    running,
+)
 
 HOUSEHOLDS = {"query": "{ households(first: 3) { nodes { id headName } } }"}
-MakeDatabase = Callable[[], Awaitable[str]]
 
 
 @asynccontextmanager
@@ -206,7 +213,7 @@ async def test_an_unexpected_error_is_internal_with_a_logged_request_id(
                 raise RuntimeError(secret)
 
             with caplog.at_level(logging.ERROR):
-                engine.execute = failing_execute
+                engine.execute = failing_execute  # type: ignore[method-assign,assignment]
                 graphql = await http.post("/graphql", json=HOUSEHOLDS, headers=headers)
                 route = await http.get("/boom")
     for answer in (graphql, route):

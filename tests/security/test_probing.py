@@ -36,7 +36,9 @@ def hidden_fields(probe: Probe, program: str, type_name: str) -> list[str]:
 
 @pytest.mark.parametrize("program", PROGRAMS)
 async def test_typos_of_hidden_fields_get_no_suggestions(probe: Probe, program: str) -> None:
-    roots = set(gateway_state(probe.app).engine.runtimes[program].graphql.query_type.fields)
+    query_type = gateway_state(probe.app).engine.runtimes[program].graphql.query_type
+    assert query_type is not None
+    roots = set(query_type.fields)
     for hidden in hidden_fields(probe, program, "Query"):
         for typo in near_misses(hidden)[:2]:
             answer = await probe.post(program, {"query": f"{{ {typo} }}"}, expect="BAD_USER_INPUT")

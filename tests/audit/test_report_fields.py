@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.console.conftest import Gateway
+from tests.audit.conftest import HistoryGateway
 from tests.schema.conftest import error_codes, gql
 
 REPORT_FIELDS = ("auditSummary", "auditAnomalies", "chainStatus", "personDisclosures")
@@ -51,24 +51,28 @@ query Person($nik: String!) {
 
 
 @pytest.mark.parametrize("program", PROGRAMS)
-async def test_no_other_program_has_the_report_fields(gateway: Gateway, program: str) -> None:
-    headers = await gateway.bearer(program)
-    status, body = await gql(gateway.http, headers, ROOT_NAMES)
+async def test_no_other_program_has_the_report_fields(
+    history_gateway: HistoryGateway, program: str
+) -> None:
+    headers = await history_gateway.bearer(program)
+    status, body = await gql(history_gateway.http, headers, ROOT_NAMES)
     assert status == 200
     names = {field["name"] for field in body["data"]["__schema"]["queryType"]["fields"]}
     assert not names & set(REPORT_FIELDS)
-    status, body = await gql(gateway.http, headers, "{ chainStatus { ok } }")
+    status, body = await gql(history_gateway.http, headers, "{ chainStatus { ok } }")
     assert error_codes(body) == ["BAD_USER_INPUT"]
     assert body["errors"][0]["message"] == "Cannot query field 'chainStatus' on type 'Query'."
 
 
-async def test_the_auditor_has_them_and_each_request_is_audited(gateway: Gateway) -> None:
-    headers = await gateway.bearer("inspektorat-audit")
-    status, body = await gql(gateway.http, headers, ROOT_NAMES)
+async def test_the_auditor_has_them_and_each_request_is_audited(
+    history_gateway: HistoryGateway,
+) -> None:
+    headers = await history_gateway.bearer("inspektorat-audit")
+    status, body = await gql(history_gateway.http, headers, ROOT_NAMES)
     names = {field["name"] for field in body["data"]["__schema"]["queryType"]["fields"]}
     assert set(REPORT_FIELDS) <= names
     status, body = await gql(
-        gateway.http,
+        history_gateway.http,
         headers,
         OVERVIEW,
         {"from": "2026-10-01T00:00:00+07:00", "to": "2026-11-01T00:00:00+07:00"},
@@ -76,7 +80,7 @@ async def test_the_auditor_has_them_and_each_request_is_audited(gateway: Gateway
     assert status == 200, body
     assert body["data"]["chainStatus"]["ok"] is True
     status, trail = await gql(
-        gateway.http,
+        history_gateway.http,
         headers,
         '{ auditEvents(filter: {program: "inspektorat-audit", outcome: "ALLOWED"},'
         " first: 1000) { nodes { operationName outcome fieldPaths householdIds personIds } } }",
@@ -93,10 +97,10 @@ async def test_the_auditor_has_them_and_each_request_is_audited(gateway: Gateway
     }
 
 
-async def test_the_october_overview_counts_what_happened(gateway: Gateway) -> None:
-    headers = await gateway.bearer("inspektorat-audit")
+async def test_the_october_overview_counts_what_happened(history_gateway: HistoryGateway) -> None:
+    headers = await history_gateway.bearer("inspektorat-audit")
     _status, body = await gql(
-        gateway.http,
+        history_gateway.http,
         headers,
         OVERVIEW,
         {"from": "2026-10-01T00:00:00+07:00", "to": "2026-11-01T00:00:00+07:00"},
@@ -131,20 +135,20 @@ async def test_the_october_overview_counts_what_happened(gateway: Gateway) -> No
     )
 
 
-async def test_periods_are_checked(gateway: Gateway) -> None:
-    headers = await gateway.bearer("inspektorat-audit")
+async def test_periods_are_checked(history_gateway: HistoryGateway) -> None:
+    headers = await history_gateway.bearer("inspektorat-audit")
     for variables in (
         {"from": "2026-11-01T00:00:00+07:00", "to": "2026-10-01T00:00:00+07:00"},
         {"from": "2024-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
         {"from": "2026-10-01T00:00:00", "to": "2026-11-01T00:00:00+07:00"},
     ):
-        _status, body = await gql(gateway.http, headers, OVERVIEW, variables)
+        _status, body = await gql(history_gateway.http, headers, OVERVIEW, variables)
         assert error_codes(body) == ["BAD_USER_INPUT"], body
 
 
-async def _target(gateway: Gateway) -> dict[str, Any]:
+async def _target(history_gateway: HistoryGateway) -> dict[str, Any]:
     """A person in dinsos-pkh's and dinkes-pbi's scopes, in a household no history names."""
-    connection = await asyncpg.connect(gateway.url)
+    connection = await asyncpg.connect(history_gateway.url)
     try:
         row = await connection.fetchrow(
             "SELECT p.id, p.nik, p.household_id, h.desa_code FROM persons AS p"
@@ -164,20 +168,20 @@ async def _target(gateway: Gateway) -> dict[str, Any]:
 
 
 async def test_person_disclosures_name_exactly_the_programs_that_received_the_person(
-    gateway: Gateway,
+    history_gateway: HistoryGateway,
 ) -> None:
-    target = await _target(gateway)
-    dinsos = await gateway.bearer("dinsos-pkh")
+    target = await _target(history_gateway)
+    dinsos = await history_gateway.bearer("dinsos-pkh")
     status, body = await gql(
-        gateway.http,
+        history_gateway.http,
         dinsos,
         "query Family($id: ID!) { household(id: $id) { id headName members { nik name } } }",
         {"id": str(target["household_id"])},
     )
     assert body["data"]["household"]["id"] == str(target["household_id"])
-    dinkes = await gateway.bearer("dinkes-pbi")
+    dinkes = await history_gateway.bearer("dinkes-pbi")
     status, body = await gql(
-        gateway.http,
+        history_gateway.http,
         dinkes,
         "query Desa($code: String!) { persons(first: 1000, filter: {regionCode: $code})"
         " { nodes { nik sex age } } }",
@@ -185,17 +189,17 @@ async def test_person_disclosures_name_exactly_the_programs_that_received_the_pe
     )
     assert status == 200, body
     assert body["data"]["persons"]["nodes"]
-    dp3akb = await gateway.bearer("dp3akb-keluarga")
+    dp3akb = await history_gateway.bearer("dp3akb-keluarga")
     status, body = await gql(
-        gateway.http,
+        history_gateway.http,
         dp3akb,
         "query Other($id: ID!) { household(id: $id) { id headName } }",
         {"id": str(target["other_household"])},
     )
     assert body["data"]["household"] is not None
-    auditor = await gateway.bearer("inspektorat-audit")
+    auditor = await history_gateway.bearer("inspektorat-audit")
 
-    status, body = await gql(gateway.http, auditor, PERSON, {"nik": target["nik"]})
+    status, body = await gql(history_gateway.http, auditor, PERSON, {"nik": target["nik"]})
     assert status == 200, body
     answer = body["data"]["personDisclosures"]
     assert set(answer) == {"found", "personIds", "householdIds", "disclosures"}
@@ -212,19 +216,19 @@ async def test_person_disclosures_name_exactly_the_programs_that_received_the_pe
     assert received["dinkes-pbi"]["householdDisclosed"] is False
     assert received["dinkes-pbi"]["agreement"] is not None
 
-    status, body = await gql(gateway.http, auditor, PERSON, {"nik": "9999999999999999"})
+    status, body = await gql(history_gateway.http, auditor, PERSON, {"nik": "9999999999999999"})
     assert body["data"]["personDisclosures"] == {
         "found": False,
         "personIds": [],
         "householdIds": [],
         "disclosures": [],
     }
-    status, body = await gql(gateway.http, auditor, PERSON, {"nik": "35091"})
+    status, body = await gql(history_gateway.http, auditor, PERSON, {"nik": "35091"})
     assert error_codes(body) == ["BAD_USER_INPUT"]
 
     # The auditor's lookups are disclosures of the data subject too (UU PDP: the subject
     # learns who looked): the next lookup names the first one, under the auditor's program.
-    status, body = await gql(gateway.http, auditor, PERSON, {"nik": target["nik"]})
+    status, body = await gql(history_gateway.http, auditor, PERSON, {"nik": target["nik"]})
     again = {item["program"]: item for item in body["data"]["personDisclosures"]["disclosures"]}
     assert set(again) == {"dinsos-pkh", "dinkes-pbi", "inspektorat-audit"}
     looked = [
@@ -237,7 +241,7 @@ async def test_person_disclosures_name_exactly_the_programs_that_received_the_pe
     assert looked[0]["personDisclosed"] is True
     assert looked[0]["householdDisclosed"] is True
     status, body = await gql(
-        gateway.http,
+        history_gateway.http,
         auditor,
         "query H($id: ID!) { disclosures(householdId: $id) { program fieldPaths } }",
         {"id": str(target["household_id"])},
@@ -246,7 +250,7 @@ async def test_person_disclosures_name_exactly_the_programs_that_received_the_pe
     programs = [item["program"] for item in body["data"]["disclosures"]]
     assert programs.count("inspektorat-audit") == 2  # both NIK lookups; not this one yet
     status, body = await gql(
-        gateway.http,
+        history_gateway.http,
         auditor,
         "query H($id: ID!) { disclosures(householdId: $id) { program fieldPaths } }",
         {"id": str(target["household_id"])},
@@ -256,28 +260,28 @@ async def test_person_disclosures_name_exactly_the_programs_that_received_the_pe
 
 
 async def test_a_burst_of_denials_provoked_now_is_an_anomaly_with_its_events(
-    gateway: Gateway,
+    history_gateway: HistoryGateway,
 ) -> None:
     started = datetime.now(UTC) - timedelta(seconds=1)
-    client_id, secret = await gateway.client("dp3akb-keluarga")
-    answer = await gateway.http.post(
+    client_id, secret = await history_gateway.client("dp3akb-keluarga")
+    answer = await history_gateway.http.post(
         "/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
     )
     headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
     for _ in range(10):
         _status, body = await gql(
-            gateway.http,
+            history_gateway.http,
             headers,
             "{ households(filter: {welfareDecileMax: 3}) { totalCount } }",
         )
         assert error_codes(body) == ["FORBIDDEN"]
-    auditor = await gateway.bearer("inspektorat-audit")
+    auditor = await history_gateway.bearer("inspektorat-audit")
     period = {
         "from": started.isoformat(),
         "to": (datetime.now(UTC) + timedelta(seconds=1)).isoformat(),
     }
     _status, body = await gql(
-        gateway.http,
+        history_gateway.http,
         auditor,
         "query A($from: DateTime!, $to: DateTime!) { auditAnomalies(from: $from, to: $to)"
         " { rule subject program eventCount sequences } }",
@@ -288,7 +292,7 @@ async def test_a_burst_of_denials_provoked_now_is_an_anomaly_with_its_events(
         (client_id, "dp3akb-keluarga", 10)
     ]
     _status, trail = await gql(
-        gateway.http,
+        history_gateway.http,
         auditor,
         'query T($client: String) { auditEvents(filter: {clientId: $client, outcome: "DENIED"})'
         " { nodes { sequence } } }",

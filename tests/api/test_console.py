@@ -11,7 +11,7 @@ import pytest
 
 from api.app import create_app
 from api.console import CONSOLE_HEADERS
-from tests.conftest import make_settings, running
+from tests.support import make_settings, running
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
@@ -64,6 +64,7 @@ async def test_the_page_has_a_strict_csp_and_nothing_inline(http: httpx.AsyncCli
     loaded = [a.get("src") or a.get("href") for t, a in tags.tags if t in ("script", "link")]
     assert all(url and url.startswith("/") and not url.startswith("//") for url in loaded)
     for url in loaded:
+        assert url is not None
         assert (await http.get(url)).status_code == 200, url
 
 

@@ -10,9 +10,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import REPO
-from tests.console.conftest import Gateway, HistoryDatabase
+from tests.audit.conftest import HistoryDatabase, HistoryGateway
 from tests.schema.conftest import gql
+from tests.support import REPO
 
 REGSOSEK = REPO / ".venv" / "bin" / "regsosek"
 OCTOBER = {"from": "2026-10-01T00:00:00+07:00", "to": "2026-11-01T00:00:00+07:00"}
@@ -74,7 +74,7 @@ def _text(value: Any) -> str:
 
 
 async def test_the_report_holds_the_figures_the_api_gives(
-    history_db: HistoryDatabase, gateway: Gateway, tmp_path: Path
+    history_db: HistoryDatabase, history_gateway: HistoryGateway, tmp_path: Path
 ) -> None:
     out = tmp_path / "oktober.html"
     environment = {
@@ -105,8 +105,8 @@ async def test_the_report_holds_the_figures_the_api_gives(
     assert done.returncode == 0, done.stderr
     assert "6 anomalies; audit chain intact" in done.stdout
 
-    headers = await gateway.bearer("inspektorat-audit")
-    status, body = await gql(gateway.http, headers, QUERY, OCTOBER)
+    headers = await history_gateway.bearer("inspektorat-audit")
+    status, body = await gql(history_gateway.http, headers, QUERY, OCTOBER)
     assert status == 200, body
     summary, anomalies = body["data"]["auditSummary"], body["data"]["auditAnomalies"]
 
@@ -133,7 +133,7 @@ async def test_the_report_holds_the_figures_the_api_gives(
         ]
         for cell in summary["programDays"]
     ]
-    totals = dict(map(tuple, _body(tables["totals"])))  # type: ignore[arg-type]
+    totals = {row[0]: row[1] for row in _body(tables["totals"])}
     assert totals["Requests"] == str(summary["totals"]["requests"])
     assert totals["Rows disclosed"] == str(summary["totals"]["rowsDisclosed"])
     assert totals["Failed sign-ins"] == str(summary["totals"]["failedSignIns"])

@@ -1,27 +1,29 @@
-"""Helpers of the authentication tests: databases, running gateways, the CLI, forged tokens."""
+"""What every test world shares: the constants of the test gateway, databases made and
+dropped on the suite's server, settings, running gateways (in-process, over their own
+database, or on a real port), and the ``regsosek`` command.
+
+The fixtures that hand these out are in ``tests/conftest.py``; forged tokens and a
+stand-in OIDC provider for the authentication tests are in ``tests.tokens``.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
-import json
 import os
+import socket
 import sys
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
-from joserfc.jws import JWSRegistry
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -34,21 +36,26 @@ from api.state import gateway_state
 from db.engine import database_name, with_database, with_user
 from policies import load_policies
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parent.parent
 POLICY_DIR = REPO / "policies"
-SECRET = "5f" * 32
-PSEUDONYM_KEY = "a7" * 32
+TEST_HOUSEHOLDS = 1500
+TEST_SEED = 20221015
+TEST_SECRET = "5f" * 32
+TEST_PSEUDONYM_KEY = "a7" * 32
 ISSUER = "http://testserver"
 AUDIENCE = "regsosek-gateway"
 REGSOSEK = str(Path(sys.executable).with_name("regsosek"))
 
+MakeDatabase = Callable[[], Awaitable[str]]
+"""``make_database`` and ``new_database``: each call makes a database and returns its URL."""
 
-async def _admin(url: str) -> asyncpg.Connection:
-    return await asyncpg.connect(with_database(url, "postgres"))
+
+async def _admin(server_url: str) -> asyncpg.Connection:
+    return await asyncpg.connect(with_database(server_url, "postgres"))
 
 
 async def create_database(server_url: str, *, template: str | None = None) -> str:
-    name = f"regsosek_auth_{uuid.uuid4().hex[:10]}"
+    name = f"regsosek_test_{uuid.uuid4().hex[:10]}"
     admin = await _admin(server_url)
     try:
         clause = f" TEMPLATE {template}" if template else ""
@@ -66,19 +73,27 @@ async def drop_database(url: str) -> None:
         await admin.close()
 
 
-def auth_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
+def make_settings(database_url: str, data_dir: Path, **overrides: object) -> Settings:
+    """Settings for an app under test: fixed secrets, the repository's policies."""
+    values: dict[str, object] = {
         "database_url": database_url,
         "data_dir": data_dir,
         "policy_dir": POLICY_DIR,
-        "secret_key": SECRET,
-        "pseudonym_key": PSEUDONYM_KEY,
+        "secret_key": TEST_SECRET,
+        "pseudonym_key": TEST_PSEUDONYM_KEY,
         "issuer": ISSUER,
         "audience": AUDIENCE,
         "audit_flush_ms": 0.5,
     }
     values.update(overrides)
-    return Settings(**values)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def running(app: Starlette) -> AsyncIterator[Starlette]:
+    """Run the app's lifespan (start-up and shutdown) around a block."""
+    async with app.router.lifespan_context(app):
+        yield app
 
 
 async def whoami(request: Request) -> Response:
@@ -151,7 +166,7 @@ class Gateway:
 
 @asynccontextmanager
 async def running_gateway(url: str, data_dir: Path, **overrides: Any) -> AsyncIterator[Gateway]:
-    settings = auth_settings(url, data_dir, **overrides)
+    settings = make_settings(url, data_dir, **overrides)
     app = gateway_app(settings)
     owner = await asyncpg.connect(url)
     try:
@@ -176,8 +191,8 @@ def cli_env(url: str, data_dir: Path) -> dict[str, str]:
             "DATABASE_URL": url,
             "REGSOSEK_DATA_DIR": str(data_dir),
             "REGSOSEK_POLICY_DIR": str(POLICY_DIR),
-            "REGSOSEK_SECRET_KEY": SECRET,
-            "REGSOSEK_PSEUDONYM_KEY": PSEUDONYM_KEY,
+            "REGSOSEK_SECRET_KEY": TEST_SECRET,
+            "REGSOSEK_PSEUDONYM_KEY": TEST_PSEUDONYM_KEY,
             "REGSOSEK_ISSUER": ISSUER,
             "COLUMNS": "200",
         }
@@ -199,91 +214,37 @@ async def regsosek(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
     return process.returncode, stdout.decode(), stderr.decode()
 
 
-# -- Forging tokens ----------------------------------------------------------------------------
+@dataclass
+class LiveServer:
+    """The gateway on a real loopback port (uvicorn in a thread), for browsers and curl."""
+
+    url: str
+    settings: Settings
 
 
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
-def signing_input(header: dict[str, Any], claims: dict[str, Any]) -> str:
-    return b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(claims).encode())
-
-
-def sign(header: dict[str, Any], claims: dict[str, Any], key: Any) -> str:
-    """A compact JWS signed with ``key`` under ``header["alg"]``, whatever else the header says."""
-    data = signing_input(header, claims)
-    algorithm = JWSRegistry.algorithms[header["alg"]]
-    return data + "." + b64url(algorithm.sign(data.encode("ascii"), key))
-
-
-def hmac_token(header: dict[str, Any], claims: dict[str, Any], secret: bytes) -> str:
-    """An HS256 token keyed with ``secret`` (for key-confusion forgeries)."""
-    data = signing_input(header, claims)
-    return data + "." + b64url(hmac.new(secret, data.encode(), hashlib.sha256).digest())
-
-
-def access_claims(client: str, /, **changes: Any) -> dict[str, Any]:
-    """The claims of a valid gateway access token; ``changes`` set (or, with None, drop) claims."""
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "iss": ISSUER,
-        "sub": client,
-        "client_id": client,
-        "aud": AUDIENCE,
-        "exp": now + 300,
-        "iat": now,
-        "nbf": now,
-        "jti": uuid.uuid4().hex,
-        "scope": "registry.read",
-        "program": "dinsos-pkh",
-        "agency": "dinsos-jember",
-    }
-    for name, value in changes.items():
-        if value is None:
-            claims.pop(name, None)
-        else:
-            claims[name] = value
-    return claims
-
-
-# -- A JWKS server on loopback (an agency's OIDC provider, or an attacker's) ---------------------
-
-
-class JwksServer:
-    """Serves ``document`` as JSON at every path of ``http://127.0.0.1:<port>``; counts requests."""
-
-    def __init__(self, document: dict[str, Any]) -> None:
-        self.document = document
-        self.hits: list[str] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                server.hits.append(self.path)
-                body = json.dumps(server.document).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return None
-
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._http.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def __enter__(self) -> JwksServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._http.shutdown()
-        self._http.server_close()
-        self._thread.join()
+@contextmanager
+def live_server(settings: Settings) -> Iterator[LiveServer]:
+    port = _free_port()
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the live server did not start")
+        time.sleep(0.05)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", settings)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

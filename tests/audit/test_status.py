@@ -14,8 +14,8 @@ from api.app import create_app
 from api.auth.clients import create_client
 from api.state import gateway_state
 from tests.audit.support import audit_tables
-from tests.conftest import make_settings, running
 from tests.schema.conftest import gql
+from tests.support import make_settings, running
 
 STATUS = (
     "{ chainStatus { ok verification headSequence lastSequence checkpoints checkpointsValid"

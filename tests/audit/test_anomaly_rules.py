@@ -14,8 +14,8 @@ from audit.anomaly_rules import THRESHOLDS
 from audit.reports import anomalies, wib_days
 from policies import load_policies
 from schema.scope_sizes import ScopeSizes, count_scope
-from tests.conftest import REPO
-from tests.console.conftest import HistoryDatabase
+from tests.audit.conftest import HistoryDatabase
+from tests.support import REPO
 
 
 @pytest.fixture(scope="module")
