@@ -23,7 +23,9 @@ RUN python -m venv /opt/regsosek
 COPY requirements/serve.txt ./requirements/serve.txt
 RUN /opt/regsosek/bin/pip install --no-compile --require-hashes -r requirements/serve.txt
 COPY pyproject.toml README.md ./
+COPY errors.py ./
 COPY api ./api
+COPY audit ./audit
 COPY schema ./schema
 COPY policies ./policies
 COPY db ./db

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
-import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from http import HTTPStatus
 
@@ -16,21 +15,26 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from api.audit.maintenance import PendingListCleaner
-from api.audit.signing import KeySourceSigner
-from api.audit.writer import AuditWriter, connector
 from api.auth.keys import KeyStore
 from api.auth.service import auth_routes, start_auth
 from api.console import console_routes
 from api.database import app_database_url
-from api.errors import GatewayError, Internal
-from api.graphql_runtime import graphql_routes, start_graphql
-from api.observability.audit import MeteredAuditWriter
+from api.error_response import error_response
+from api.graphql import graphql_routes
+from api.graphql.startup import start_graphql
+from api.observability.audit import AuditMetrics
 from api.observability.logs import configure_logging
 from api.observability.metrics import metrics, observing
-from api.observability.middleware import RequestObserver
+from api.observability.middleware import RequestObserver, request_id
+from api.quotas import QuotaKeeper
 from api.settings import Settings, get_settings
+from api.state import GatewayState, gateway_state
+from audit.maintenance import PendingListCleaner
+from audit.signing import KeySourceSigner
+from audit.sql.chain import connector
+from audit.writer import AuditWriter
 from db.engine import create_pool
+from errors import BadInput, GatewayError, Internal, Unavailable
 from policies import PolicyStore
 
 
@@ -51,7 +55,7 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     """Readiness: the database answers."""
-    pool = request.app.state.primary
+    pool = gateway_state(request.app).primary
     try:
         async with pool.acquire(timeout=2) as connection:
             await connection.fetchval("SELECT 1", timeout=2)
@@ -63,50 +67,37 @@ async def readyz(request: Request) -> Response:
 log = logging.getLogger("regsosek.app")
 
 
-def _error_body(
-    message: str, *, code: str, status: int, headers: Mapping[str, str] | None = None
-) -> Response:
-    """The one error shape of the gateway: GraphQL errors with ``code`` and ``requestId``."""
-    request_id = uuid.uuid4().hex
-    body = {"errors": [{"message": message, "extensions": {"code": code, "requestId": request_id}}]}
-    return JSONResponse(
-        body, status_code=status, headers={**(headers or {}), "X-Request-Id": request_id}
-    )
-
-
 async def gateway_error(request: Request, error: Exception) -> Response:
     """Expected errors as GraphQL-over-HTTP error bodies, with their status and headers."""
     assert isinstance(error, GatewayError)
-    return _error_body(error.message, code=error.code, status=error.status, headers=error.headers)
+    return error_response(error, request_id=request_id(request))
 
 
 async def http_error(request: Request, error: Exception) -> Response:
     """Starlette's own refusals (unknown route, wrong method) in the same shape, nothing more."""
     assert isinstance(error, HTTPException)
     status = error.status_code
-    code = "BAD_USER_INPUT" if status < 500 else "UNAVAILABLE" if status == 503 else "INTERNAL"
+    kind = BadInput if status < 500 else Unavailable if status == 503 else Internal
     try:
         phrase = HTTPStatus(status).phrase
     except ValueError:
         phrase = "Error"
-    return _error_body(f"{phrase}.", code=code, status=status, headers=error.headers)
+    refusal = kind(f"{phrase}.", headers=dict(error.headers or {}))
+    return error_response(refusal, request_id=request_id(request), status=status)
 
 
 async def internal_error(request: Request, error: Exception) -> Response:
     """Anything unhandled: INTERNAL with a request id, logged with its traceback, never shown."""
-    response = _error_body(
-        Internal("The gateway failed to answer.").message, code=Internal.code, status=500
-    )
-    request_id = response.headers["X-Request-Id"]
+    minted = request_id(request)
     log.error(
         "request %s failed: %s %s",
-        request_id,
+        minted,
         request.method,
         request.url.path,
         exc_info=error,
-        extra={"request_id": request_id},
+        extra={"request_id": minted},
     )
-    return response
+    return error_response(Internal("The gateway failed to answer."), request_id=minted)
 
 
 @asynccontextmanager
@@ -114,12 +105,13 @@ async def audit_writer(
     settings: Settings, *, url: str, keys: KeyStore
 ) -> AsyncIterator[AuditWriter]:
     """The audit writer, started (a gateway that cannot audit does not serve), closed at the end."""
-    writer = MeteredAuditWriter(
+    writer = AuditWriter(
         connect=connector(url, statement_timeout_ms=settings.statement_timeout_ms),
         signer=KeySourceSigner(keys),
         checkpoint_every=settings.audit_checkpoint_every,
         checkpoint_seconds=settings.audit_checkpoint_seconds,
         flush_ms=settings.audit_flush_ms,
+        observer=AuditMetrics(),
     )
     await writer.start()
     cleaner: PendingListCleaner | None = None
@@ -146,35 +138,48 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.settings = settings
         app_url = app_database_url(settings, owner_url)
-        app.state.primary = await create_pool(app_url, max_size=settings.pool_size)
+        primary = await create_pool(app_url, max_size=settings.pool_size)
         async with AsyncExitStack() as stack:
-            stack.push_async_callback(app.state.primary.close)
-            policy_store = app.state.policies = PolicyStore(settings.resolved_policy_dir())
+            stack.push_async_callback(primary.close)
+            policies = PolicyStore(settings.resolved_policy_dir())
             auth = await stack.enter_async_context(
                 start_auth(
-                    app,
+                    pool=primary,
                     settings=settings,
                     owner_url=owner_url,
-                    policies=lambda: policy_store.current,
+                    policies=lambda: policies.current,
                 )
             )
-            app.state.audit = await stack.enter_async_context(
+            writer = await stack.enter_async_context(
                 audit_writer(settings, url=app_url, keys=auth.keys)
             )
-            app.state.engine = await stack.enter_async_context(
-                start_graphql(app, settings=settings, app_url=app_url, policies=app.state.policies)
+            quotas = QuotaKeeper(primary)
+            await quotas.start()
+            stack.push_async_callback(quotas.close)
+            graphql = await stack.enter_async_context(
+                start_graphql(settings=settings, app_url=app_url, policies=policies, quotas=quotas)
             )
-            await stack.enter_async_context(
+            sampler = await stack.enter_async_context(
                 observing(
-                    app,
-                    pools={"primary": app.state.primary, **app.state.read_pools},
+                    policies=policies,
+                    pools={"primary": primary, **graphql.read_pools},
                     multiprocess_dir=settings.prometheus_multiproc_dir,
                 )
             )
+            app.state.gateway = GatewayState(
+                settings=settings,
+                primary=primary,
+                policies=policies,
+                auth=auth,
+                audit=writer,
+                engine=graphql.engine,
+                read_pools=graphql.read_pools,
+                quotas=quotas,
+                pool_sampler=sampler,
+            )
             freeze_long_lived_objects()
-            stack.callback(policy_store.subscribe(lambda _: freeze_long_lived_objects()))
+            stack.callback(policies.subscribe(lambda _: freeze_long_lived_objects()))
             yield
 
     routes = [

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from api.settings import Settings
+from api.state import gateway_state
 
 CONSOLE: Final = Path(__file__).parent / "static" / "console"
 ASSETS: Final = {"console.js": "text/javascript", "console.css": "text/css"}
@@ -38,8 +38,7 @@ CONSOLE_HEADERS: Final = {
 
 
 def _enabled(request: Request) -> None:
-    settings: Settings = request.app.state.settings
-    if not settings.console_enabled:
+    if not gateway_state(request.app).settings.console_enabled:
         raise HTTPException(status_code=404)
 
 

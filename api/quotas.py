@@ -34,17 +34,17 @@ import contextlib
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from api.errors import RateLimited
 from db import quota_store
 from db.quota_store import REQUESTS_PER_MINUTE, ROWS_PER_DAY, STATISTICS_MS_PER_DAY
+from db.wib import WIB
+from errors import RateLimited
 from policies import Program
 
 log = logging.getLogger("regsosek.quotas")
-WIB = timezone(timedelta(hours=7))
 Key = tuple[str, str, datetime]
 
 

@@ -26,8 +26,9 @@ import asyncpg
 import orjson
 from joserfc.jwk import ECKey
 
-from api.audit.events import GENESIS_HASH, STORED_COLUMNS, AuditEvent, chain_hash, event_row
-from api.audit.signing import KeySourceSigner, checkpoint_payload
+from audit.chain import GENESIS_HASH, STORED_COLUMNS, chain_hash
+from audit.events import AuditEvent, event_row
+from audit.signing import KeySourceSigner, checkpoint_payload
 from db import migrate
 from db.engine import plain_url, with_database
 

@@ -23,9 +23,10 @@ from typing import Any
 import asyncpg
 import orjson
 
-from api.audit.events import AuditEvent
-from api.audit.signing import KeySourceSigner
-from api.audit.writer import AuditWriter, connector
+from audit.events import AuditEvent
+from audit.signing import KeySourceSigner
+from audit.sql.chain import connector
+from audit.writer import AuditWriter
 from bench.audit_verify import _Key, _Keys
 from db import migrate
 from db.engine import APP_ROLE, plain_url, with_database, with_user
@@ -198,7 +199,7 @@ def main() -> None:
 
 
 async def _verify(url: str) -> str:
-    from api.audit.verify import verify_chain
+    from audit.verify import verify_chain
 
     connection = await asyncpg.connect(url)
     try:

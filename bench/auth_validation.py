@@ -5,7 +5,7 @@
 
 Creates a scratch database, migrates it, starts the gateway's lifespan, issues
 a real token through ``/oauth/token``, then times
-``app.state.auth.authenticate(request)``: once per round on the cached path
+``gateway_state(app).auth.authenticate(request)``: once per round on the cached path
 (the token seen before) and on the full path (cache cleared: parse, header
 checks, ES256 verification, claims, registry). Prints microseconds per call.
 """
@@ -28,6 +28,7 @@ from api.app import create_app
 from api.auth import clients as client_ops
 from api.cli.db import upgrade_database
 from api.settings import Settings
+from api.state import gateway_state
 from db.engine import plain_url, with_database
 from policies import load_policies
 
@@ -81,7 +82,7 @@ async def bench(server: str, *, rounds: int) -> None:
                         auth=(credentials.client_id, credentials.client_secret),
                     )
                 token = response.json()["access_token"]
-                auth = app.state.auth
+                auth = gateway_state(app).auth
                 request = _request(token)
                 await auth.authenticate(request)
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from bench.databases import PROGRAM
 from bench.queries import Query, variables
-from policies import PolicySet, load_policies
+from policies import PolicySet
 from policies.loader import PACKAGED_POLICY_DIR
 from schema.execute import Caller, Engine
 from schema.sealed_cursors import CursorKeys
@@ -110,13 +110,15 @@ class _RecordingReader:
 
 
 def _engine(reader: _RecordingReader, pseudonym_key: bytes) -> tuple[Engine, PolicySet]:
-    from api.graphql_runtime import value_roots
+    from api.graphql.roots import value_roots
+    from policies import PolicyStore
 
+    store = PolicyStore(PACKAGED_POLICY_DIR)
     keys = CursorKeys(os.urandom(32))  # the benchmark's queries select no cursors
-    engine = Engine(
-        reader=reader, pseudonym_key=pseudonym_key, cursor_keys=keys, value_roots=value_roots(keys)
-    )
-    policies = load_policies(PACKAGED_POLICY_DIR)
+    # No pool: chainStatus, the one root that keeps one, is not asked for here.
+    roots = value_roots(policies=store, pool=None, keys=keys)  # type: ignore[arg-type]
+    engine = Engine(reader=reader, pseudonym_key=pseudonym_key, cursor_keys=keys, value_roots=roots)
+    policies = store.current
     engine.load(policies)
     return engine, policies
 

@@ -3,7 +3,7 @@
 ``py-spy record --format raw`` writes collapsed stacks (``frame;frame;… count``)
 of the samples where a thread was running (idle waits in the event loop are
 not sampled). Each sample is charged to the *component* of its deepest
-product frame (``api/``, ``schema/``, ``db/``, ``policies/``); samples with no
+product frame (``api/``, ``audit/``, ``schema/``, ``db/``, ``policies/``); samples with no
 product frame are charged to the library at their leaf (uvicorn/httptools,
 Starlette, asyncpg protocol, the event loop). The inclusive view counts a
 sample once for every product function on its stack.
@@ -22,8 +22,7 @@ FRAME = re.compile(r"^(?P<function>.*?) \((?P<file>[^:()]+)(?::(?P<line>\d+))?\)
 
 COMPONENTS: list[tuple[str, str]] = [
     # (path fragment, component); first match on the deepest product frame wins
-    ("api/audit/", "audit writer (canonical JSON, hash chain, COPY, commit)"),
-    ("db/audit_store", "audit writer (canonical JSON, hash chain, COPY, commit)"),
+    ("/audit/", "audit writer (canonical JSON, hash chain, COPY, commit)"),
     ("api/observability/", "observability (metrics, logs, request id)"),
     ("api/quotas", "quotas"),
     ("db/quota_store", "quotas"),
@@ -34,7 +33,7 @@ COMPONENTS: list[tuple[str, str]] = [
     ("schema/limits", "document cache / limits"),
     ("schema/execute", "engine: variables, arguments, SQL round trip, splice"),
     ("db/reader", "reads: pool, statements (db/reader)"),
-    ("api/graphql.py", "endpoint: body, audit event, response"),
+    ("api/graphql/endpoint", "endpoint: body, audit event, response"),
     ("api/", "other api"),
     ("schema/", "other schema"),
     ("policies/", "policies"),
@@ -49,7 +48,7 @@ LIBRARIES: list[tuple[str, str]] = [
     ("asyncio/", "event loop (asyncio / uvloop)"),
     ("uvloop", "event loop (asyncio / uvloop)"),
 ]
-PRODUCT = ("/api/", "/schema/", "/db/", "/policies/")
+PRODUCT = ("/api/", "/audit/", "/schema/", "/db/", "/policies/", "/errors.py")
 LAUNCHER = "/api/cli/"
 """``regsosek serve`` frames sit under every sample of a single-worker server: not work."""
 

@@ -39,7 +39,7 @@ PROGRAMS = ("bps-admin", "dinsos-pkh", "bappeda-statistik")
 GROUP_BY = ["KECAMATAN", "WELFARE_DECILE"]
 SEED = 20221015
 SESSION = {"TimeZone": "UTC", "jit": "off"}
-"""As ``api.graphql_runtime.server_settings``."""
+"""As ``api.graphql.startup.server_settings``."""
 
 
 async def prepare(server: str, name: str, households: int) -> str:

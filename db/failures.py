@@ -6,13 +6,18 @@ could be had in time, too many connections), the statement ran out of its
 *timeout* (``statement_timeout``), or a value the caller sent is a *bad value*
 PostgreSQL cannot take (a NUL character in text, a number out of range). Anything
 else is a fault of the gateway and stays one.
+
+``as_gateway_error`` is the one place such a failure becomes what the caller is
+told (an ``errors.GatewayError``): the GraphQL engine and the HTTP edge both ask it.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 from asyncpg import exceptions as pg
+
+from errors import BadInput, GatewayError, QueryTooComplex, Unavailable
 
 FailureKind = Literal["unavailable", "timeout", "bad_value"]
 
@@ -39,3 +44,24 @@ def failure_kind(error: BaseException) -> FailureKind | None:
     if isinstance(error, pg.DataError):  # class 22: a bound value PostgreSQL cannot take
         return "bad_value"
     return None
+
+
+ANSWERS: Final[dict[FailureKind, tuple[type[GatewayError], str]]] = {
+    "unavailable": (Unavailable, "The registry database is not available; try again shortly."),
+    "timeout": (
+        QueryTooComplex,
+        "The query ran longer than the gateway allows one request: ask for fewer rows"
+        " (`first`) or fewer nested lists.",
+    ),
+    "bad_value": (BadInput, "A value in the request cannot be used (for example a NUL character)."),
+}
+"""What the caller is told for each ``failure_kind``."""
+
+
+def as_gateway_error(error: BaseException) -> GatewayError | None:
+    """The caller's answer to a database failure; None for a fault of the gateway itself."""
+    kind = failure_kind(error)
+    if kind is None:
+        return None
+    error_type, message = ANSWERS[kind]
+    return error_type(message)

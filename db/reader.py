@@ -29,7 +29,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -37,9 +36,10 @@ from typing import Any, Final, Protocol
 
 import asyncpg
 
+from db.programs import PROGRAM_NAME, PROGRAM_SETTING
+
 log = logging.getLogger("regsosek.reader")
 
-PROGRAM_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 PRIMARY: Final = "primary"
 FIRST_BACKOFF: Final = 1.0
 MAX_BACKOFF: Final = 16.0
@@ -311,7 +311,7 @@ async def _fetch_all(
 
 async def _open(connection: asyncpg.Connection, program: str) -> None:
     # One round trip opens the transaction and keys RLS on the program.
-    await connection.execute(f"BEGIN READ ONLY; SET LOCAL regsosek.program = '{program}'")
+    await connection.execute(f"BEGIN READ ONLY; SET LOCAL {PROGRAM_SETTING} = '{program}'")
 
 
 def _broken(error: Exception, connection: asyncpg.Connection) -> bool:

@@ -24,11 +24,10 @@ from casbin.model import Model
 from casbin.util import key_match
 
 from db.catalog import CATALOG, ROOT_FIELDS, Attribute
+from db.programs import PROGRAM_NAME
 from policies.errors import Problem
 from policies.model import FieldMode
 
-PROGRAM_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
-"""Program names: as ``oauth_clients.program`` allows, and safe as SQL literals."""
 AGENCY_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 GRANTABLE = (FieldMode.FULL, FieldMode.MASKED, FieldMode.PSEUDONYM)
 

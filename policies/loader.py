@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 from types import MappingProxyType
+from typing import Final
 
+from db.programs import PROGRAM_NAME
 from policies.errors import PolicyError, Problem
 from policies.fields import resolve_fields
-from policies.grants import PROGRAM_NAME, File, Grants, read_grants
+from policies.grants import File, Grants, read_grants
 from policies.inference import undone_masks
 from policies.model import PolicySet, Program
 from policies.programfile import ProgramFile, read_program_file
@@ -25,6 +27,16 @@ PERSON_ROOTS = {"persons", "person"}
 FEED_ROOTS = {"changes", "releases"}
 """The change feed: only for a program with a row scope (its changes are relative to it)."""
 
+DECIDED_KEPT: Final = 8
+_decided: dict[str, PolicySet] = {}
+"""Valid sets this process has loaded, by ``version`` (the hash of every file's text).
+
+Deciding a set asks casbin about every field of every program (some two thousand
+questions, most of a load's time); a set is immutable and its version names exactly
+the bytes it was decided from, so a directory whose files hash to a known version is
+answered with that set. Every gateway started in one process (the workers' reloads,
+a test session's apps) decides each policy set once."""
+
 
 def load_policies(directory: Path) -> PolicySet:
     """The policies of ``directory``; raises ``PolicyError`` listing every problem found.
@@ -37,6 +49,9 @@ def load_policies(directory: Path) -> PolicySet:
     """
     problems: list[Problem] = []
     files = _read_files(directory, problems)
+    version = None if problems else _version_of(files)
+    if version is not None and version in _decided:
+        return _decided[version]
     model, policy = files.pop(MODEL_FILE, None), files.pop(POLICY_FILE, None)
     parsed: dict[str, ProgramFile] = {}
     for name, file in files.items():
@@ -59,7 +74,11 @@ def load_policies(directory: Path) -> PolicySet:
     if problems:
         raise PolicyError(problems)
     version = _version([model, policy, *(files[name] for name in sorted(files))])
-    return PolicySet(version=version, programs=MappingProxyType(programs))
+    decided = PolicySet(version=version, programs=MappingProxyType(programs))
+    while len(_decided) >= DECIDED_KEPT:
+        del _decided[next(iter(_decided))]
+    _decided[version] = decided
+    return decided
 
 
 def _read_files(directory: Path, problems: list[Problem]) -> dict[str, File]:
@@ -172,6 +191,15 @@ def _program(
         line = grants.lines.get((name, target.type_name, target.field_name), 0)
         problems.append(Problem(POLICY_FILE, line, undone.reason(name)))
     return (None if problems else program), problems
+
+
+def _version_of(files: dict[str, File]) -> str | None:
+    """The version the files would have as a set (None without the casbin files)."""
+    model, policy = files.get(MODEL_FILE), files.get(POLICY_FILE)
+    if model is None or policy is None:
+        return None
+    programs = sorted(name for name in files if name not in (MODEL_FILE, POLICY_FILE))
+    return _version([model, policy, *(files[name] for name in programs)])
 
 
 def _version(files: list[File]) -> str:

@@ -32,7 +32,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql import ClauseElement
 
 from db.engine import APP_ROLE, plain_url
-from policies.grants import PROGRAM_NAME
+from db.programs import PROGRAM_NAME, PROGRAM_SETTING
 from policies.model import PolicySet, Program
 from policies.rows import (
     TABLES,
@@ -43,7 +43,6 @@ from policies.rows import (
 )
 
 POLICY_NAME = "regsosek_program_rows"
-PROGRAM_SETTING = "regsosek.program"
 STATISTICS_SETTING = "regsosek.statistics"
 SET_PROGRAM_SQL = f"SELECT set_config('{PROGRAM_SETTING}', $1, true)"
 """Run first in each read transaction, with the program's name as $1."""

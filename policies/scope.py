@@ -29,6 +29,7 @@ from sqlalchemy.dialects import postgresql
 from db.catalog import DISABILITY
 from db.enums import AssistanceProgram, DifficultyLevel, Sex
 from db.models.base import pg_enum
+from db.models.registry import REGION_COLUMNS
 from policies.conditions import (
     AgeRange,
     And,
@@ -47,7 +48,6 @@ from policies.conditions import (
     WomanHeaded,
 )
 
-REGION_COLUMNS = {2: "provinsi_code", 4: "kabupaten_code", 7: "kecamatan_code", 10: "desa_code"}
 DIFFICULTY_COLUMNS = tuple(
     attribute.column for attribute in DISABILITY.attributes.values() if attribute.column
 )

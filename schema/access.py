@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+import asyncpg
+
 from policies import Program
+from schema.execute import Caller
 from schema.registry_types import readable_fields
+
+
+class AccessRoot:
+    """``myAccess``: the caller's program, from the policy in force (a value root)."""
+
+    needs_database = False
+
+    async def value(
+        self, *, caller: Caller, args: Mapping[str, Any], connection: asyncpg.Connection | None
+    ) -> Any:
+        return access_value(caller.program, client_id=caller.client_id)
 
 
 def access_value(program: Program, *, client_id: str) -> dict[str, Any]:

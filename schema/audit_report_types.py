@@ -1,7 +1,7 @@
 """GraphQL types of the auditors' reports: ``auditSummary``, ``auditAnomalies``,
 ``chainStatus`` and ``personDisclosures`` (program ``inspektorat-audit`` only).
 
-Values are built by ``api.audit.reports`` (JSON from PostgreSQL) and projected
+Values are built by ``audit.reports`` (JSON from PostgreSQL) and projected
 onto the selection; these classes only declare the shapes.
 """
 

@@ -33,8 +33,8 @@ from graphql import (
 from graphql.execution.values import VariableValues
 from strawberry.types import Info
 
-from api.errors import BadInput, GatewayError, Internal, QueryTooComplex, Unavailable
-from db.failures import failure_kind
+from db.failures import as_gateway_error, failure_kind
+from errors import BadInput, GatewayError, Internal, QueryTooComplex
 from policies import PolicySet, Program
 from schema.build import build_strawberry_schema
 from schema.compiler.objects import CompileContext
@@ -47,17 +47,6 @@ from schema.project import project
 from schema.sealed_cursors import CursorKeys
 
 INTROSPECTION = frozenset({"__schema", "__type"})
-
-DATABASE_FAILURES: dict[str, tuple[type[GatewayError], str]] = {
-    "unavailable": (Unavailable, "The registry database is not available; try again shortly."),
-    "timeout": (
-        QueryTooComplex,
-        "The query ran longer than the gateway allows one request: ask for fewer rows"
-        " (`first`) or fewer nested lists.",
-    ),
-    "bad_value": (BadInput, "A value in the request cannot be used (for example a NUL character)."),
-}
-"""What the caller is told for each ``db.failures.failure_kind``."""
 
 
 @dataclass
@@ -246,11 +235,10 @@ class Engine:
             outcome.error = error
             outcome.body = None
         except Exception as error:
-            failure = failure_kind(error)
-            if failure is None:
+            answer = as_gateway_error(error)
+            if answer is None:
                 raise
-            error_type, message = DATABASE_FAILURES[failure]
-            outcome.error = error_type(message)
+            outcome.error = answer
             outcome.body = None
         return outcome
 

@@ -42,7 +42,7 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Protocol
 
-from api.errors import Internal, RateLimited
+from errors import Internal, RateLimited
 from policies import Program
 from schema.documents import BoundedCache
 from schema.suppression import Dimension, Protected, Protection, protect_measured

@@ -59,3 +59,11 @@ SCALARS: dict[object, Any] = {
     ),
 }
 """The custom scalars, for ``StrawberryConfig(scalar_map=...)``."""
+
+
+def parse_id(value: Any) -> int | None:
+    """A registry id from its GraphQL form; None when it cannot be one (answered as absent)."""
+    text = str(value)
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        return None
+    return int(text)

@@ -45,7 +45,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from api.errors import BadInput
+from errors import BadInput
 
 INVALID_CURSOR: Final = "The cursor `after` is not valid here: use a cursor this list gave you."
 """The one message of every bad cursor, whatever made it bad."""

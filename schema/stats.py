@@ -45,7 +45,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from api.errors import BadInput, Forbidden
+from errors import BadInput, Forbidden
 from policies import FieldMode, Program
 from schema.compiler.filters import PlannedFilter, plan_household_filter
 from schema.compiler.statement import CompiledStatement

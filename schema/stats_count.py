@@ -34,7 +34,7 @@ import zlib
 
 import asyncpg
 
-from api.errors import RateLimited
+from errors import RateLimited
 from policies import Program
 from policies.rls import STATISTICS_SETTING
 from schema.compiler.statement import CompiledStatement

@@ -7,7 +7,7 @@
 * ``api.auth.external``: tokens of trusted agency OIDC providers;
 * ``api.auth.clients``: what ``regsosek client …`` does.
 
-The GraphQL route calls ``await request.app.state.auth.authenticate(request)``.
+The GraphQL route calls ``await gateway_state(request.app).auth.authenticate(request)``.
 """
 
 from api.auth.principal import Principal

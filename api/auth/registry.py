@@ -15,8 +15,8 @@ from typing import Final
 
 import asyncpg
 
-from api.errors import Unavailable
 from db import access
+from errors import Unavailable
 
 REFRESH_SECONDS: Final = 1.0
 MAX_STALENESS_SECONDS: Final = 10.0

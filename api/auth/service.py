@@ -1,8 +1,8 @@
 """Authentication as the app runs it: start-up, background refreshes, routes.
 
 ``start_auth`` is entered by the app's lifespan once the primary pool is open;
-it leaves ``app.state.auth`` (an ``AuthService``) and ``app.state.keys`` (the
-``KeyStore``, which also signs audit checkpoints). ``auth_routes()`` are the
+it yields the ``AuthService`` (whose ``KeyStore`` also signs audit checkpoints),
+which the app keeps in its state (``api.state``). ``auth_routes()`` are the
 token endpoint, JWKS and the RFC 8414 metadata.
 
 The first signing key is ensured here, over one short owner connection
@@ -22,7 +22,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
-from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -41,6 +40,7 @@ from api.auth.token_endpoint import TokenEndpoint
 from api.auth.tokens import REGISTRY_SCOPE, TokenSettings, mint_access_token
 from api.auth.validator import Authenticator
 from api.settings import Environment, Settings
+from api.state import gateway_state
 from db.engine import plain_url
 
 TOKEN_PATH = "/oauth/token"  # noqa: S105 (a path, not a password)
@@ -97,16 +97,16 @@ async def ensure_key_as_owner(settings: Settings, *, owner_url: str) -> str:
 
 @asynccontextmanager
 async def start_auth(
-    app: Starlette,
     *,
+    pool: asyncpg.Pool,
     settings: Settings,
     owner_url: str,
     policies: PolicySource,
     limits: FailureLimits | None = None,
 ) -> AsyncIterator[AuthService]:
-    """Ensure a signing key, load keys and clients, keep them fresh; ``app.state.auth``."""
+    """Ensure a signing key, load keys and clients, keep them fresh (``pool``: the gateway
+    role's, on the primary)."""
     _check_issuer(settings)
-    pool: asyncpg.Pool = app.state.primary
     await ensure_key_as_owner(settings, owner_url=owner_url)
     keys = await KeyStore.open(pool=pool, master_secret=settings.master_secret())
     registry = await ClientRegistry.open(pool=pool)
@@ -168,8 +168,6 @@ async def start_auth(
         ),
         start_periodic(limiter.forget_old_windows, every=300.0, name="failed-auth-counters"),
     ]
-    app.state.keys = keys
-    app.state.auth = service
     try:
         yield service
     finally:
@@ -178,12 +176,11 @@ async def start_auth(
 
 
 async def token(request: Request) -> Response:
-    endpoint: TokenEndpoint = request.app.state.auth.token_endpoint
-    return await endpoint(request)
+    return await gateway_state(request.app).auth.token_endpoint(request)
 
 
 async def jwks(request: Request) -> Response:
-    keys: KeyStore = request.app.state.auth.keys
+    keys = gateway_state(request.app).keys
     return JSONResponse(
         keys.jwks(),
         headers={"Cache-Control": "public, max-age=60"},
@@ -192,7 +189,7 @@ async def jwks(request: Request) -> Response:
 
 async def metadata(request: Request) -> Response:
     return JSONResponse(
-        request.app.state.auth.metadata, headers={"Cache-Control": "public, max-age=300"}
+        gateway_state(request.app).auth.metadata, headers={"Cache-Control": "public, max-age=300"}
     )
 
 

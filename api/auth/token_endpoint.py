@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
@@ -22,12 +21,14 @@ from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from api.audit.events import AuditEvent
 from api.auth.policy_view import PolicySource
 from api.auth.ratelimit import FailedAuthLimiter
 from api.auth.server import ClientProfile, TokenClient, TokenRequest, TokenResponse, TokenServer
-from api.errors import Unavailable
+from api.observability.middleware import request_id
+from api.state import gateway_state
+from audit.events import AuditEvent, Endpoint, Outcome
 from db import access
+from errors import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +37,9 @@ FORM_TYPE: Final = "application/x-www-form-urlencoded"
 NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 _OUTCOMES: Final = {
-    "invalid_client": "unauthenticated",
-    "unauthorized_client": "denied",
-    "access_denied": "denied",
+    "invalid_client": Outcome.UNAUTHENTICATED,
+    "unauthorized_client": Outcome.DENIED,
+    "access_denied": Outcome.DENIED,
 }
 
 
@@ -50,7 +51,7 @@ class _Attempt:
     address: str | None
     client_id: str | None = None
     profile: ClientProfile | None = None
-    outcome: str = "error"
+    outcome: str = Outcome.ERROR
     error_code: str | None = None
 
 
@@ -83,20 +84,20 @@ class TokenEndpoint:
 
     async def __call__(self, request: Request) -> Response:
         attempt = _Attempt(
-            request_id=getattr(request.state, "request_id", None) or uuid.uuid4().hex,
+            request_id=request_id(request),
             address=request.client.host if request.client else None,
         )
         try:
             response = await self._respond(request, attempt)
         except Unavailable:
             response = _unavailable()
-            attempt.outcome, attempt.error_code = "unavailable", "temporarily_unavailable"
+            attempt.outcome, attempt.error_code = Outcome.UNAVAILABLE, "temporarily_unavailable"
         except (OSError, asyncpg.PostgresError, TimeoutError):
             log.warning("token endpoint: database unavailable", exc_info=True)
             response = _unavailable()
-            attempt.outcome, attempt.error_code = "unavailable", "temporarily_unavailable"
+            attempt.outcome, attempt.error_code = Outcome.UNAVAILABLE, "temporarily_unavailable"
         try:
-            await request.app.state.audit.record(_audit_event(attempt))
+            await gateway_state(request.app).audit.record(_audit_event(attempt))
         except Exception:
             # Fail closed: without its audit event the request gets no token.
             log.error("token endpoint: audit event not recorded", exc_info=True)
@@ -115,7 +116,7 @@ class TokenEndpoint:
 
         wait = await self._limiter.retry_after(client_id=attempt.client_id, address=attempt.address)
         if wait is not None:
-            attempt.outcome, attempt.error_code = "rate_limited", "rate_limited"
+            attempt.outcome, attempt.error_code = Outcome.RATE_LIMITED, "rate_limited"
             return JSONResponse(
                 {
                     "error": "rate_limited",
@@ -174,10 +175,10 @@ class TokenEndpoint:
         status, body, headers = result
         error = body.get("error")
         if status == 200 and error is None:
-            attempt.outcome = "allowed"
+            attempt.outcome = Outcome.ALLOWED
         else:
             attempt.error_code = str(error)
-            attempt.outcome = _OUTCOMES.get(str(error), "invalid")
+            attempt.outcome = _OUTCOMES.get(str(error), Outcome.INVALID)
         response_headers = {
             name: value for name, value in headers if name.lower() != "content-type"
         }
@@ -239,7 +240,7 @@ def _audit_event(attempt: _Attempt) -> AuditEvent:
             "purpose": profile.purpose,
         }
     return AuditEvent(
-        endpoint="token",
+        endpoint=Endpoint.TOKEN,
         outcome=attempt.outcome,
         request_id=attempt.request_id,
         client_id=attempt.client_id,

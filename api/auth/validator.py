@@ -41,7 +41,7 @@ from api.auth.policy_view import PolicySource
 from api.auth.principal import Principal
 from api.auth.registry import ClientRegistry
 from api.auth.tokens import ACCEPTED_TOKEN_TYPES
-from api.errors import Unauthenticated
+from errors import Unauthenticated
 
 log = logging.getLogger(__name__)
 

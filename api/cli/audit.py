@@ -10,7 +10,7 @@ import typer
 from api.cli.common import console, load_settings, run
 
 if TYPE_CHECKING:
-    from api.audit.verify import Report
+    from audit.verify import Report
 
 app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
 
@@ -23,6 +23,7 @@ def verify(
     import orjson
 
     from api.cli.checks import owner_database
+    from audit.verify import verify_database
 
     settings = load_settings()
     with owner_database(settings) as url:
@@ -35,22 +36,9 @@ def verify(
         raise typer.Exit(1)
 
 
-async def verify_database(url: str) -> Report:
-    import asyncpg
-
-    from api.audit.verify import verify_chain
-    from db.engine import plain_url
-
-    connection = await asyncpg.connect(plain_url(url))
-    try:
-        return await verify_chain(connection)
-    finally:
-        await connection.close()
-
-
 def print_report(report: Report) -> None:
     """The human-readable verdict (the shape of ``aws cloudtrail validate-logs``)."""
-    from api.audit.events import format_time
+    from audit.events import format_time
 
     print_line = functools.partial(console.print, soft_wrap=True, highlight=False)
     print_line("Results requested for the whole chain")

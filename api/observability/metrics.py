@@ -32,10 +32,10 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api.state import gateway_state
 from policies import PolicySet, PolicyStore
 
 LATENCY_BUCKETS: Final = (
@@ -198,14 +198,14 @@ def _track_policy_version(store: PolicyStore) -> Callable[[], None]:
 
 @asynccontextmanager
 async def observing(
-    app: Starlette, *, pools: Mapping[str, asyncpg.Pool], multiprocess_dir: Path | None
-) -> AsyncIterator[None]:
+    *, policies: PolicyStore, pools: Mapping[str, asyncpg.Pool], multiprocess_dir: Path | None
+) -> AsyncIterator[PoolSampler]:
     """For the app's lifetime: pool gauges, the policy version; a clean exit for the worker."""
-    unsubscribe = _track_policy_version(app.state.policies)
-    sampler = app.state.pool_sampler = PoolSampler(pools)
+    unsubscribe = _track_policy_version(policies)
+    sampler = PoolSampler(pools)
     task = asyncio.create_task(sampler.run(), name="pool-sampler")
     try:
-        yield
+        yield sampler
     finally:
         unsubscribe()
         task.cancel()
@@ -236,9 +236,8 @@ def render(multiprocess_dir: Path | None) -> bytes:
 
 async def metrics(request: Request) -> Response:
     """``GET /metrics`` (Prometheus text format), unauthenticated, nothing personal."""
-    sampler: PoolSampler | None = getattr(request.app.state, "pool_sampler", None)
-    if sampler is not None:
-        sampler.sample()
-    directory = request.app.state.settings.prometheus_multiproc_dir
+    state = gateway_state(request.app)
+    state.pool_sampler.sample()
+    directory = state.settings.prometheus_multiproc_dir
     body = await asyncio.to_thread(render, directory) if directory else render(None)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

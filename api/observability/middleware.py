@@ -1,5 +1,9 @@
 """One ASGI middleware around every HTTP request: request id, latency, status, the log line.
 
+The request id is minted here, once, before any handler runs: handlers read it
+with ``request_id(request)`` for their error bodies (``requestId``) and audit
+events, and the answer carries it as ``X-Request-Id``.
+
 The handlers of ``/graphql`` and ``/oauth/token`` already build an audit event
 that says who asked, under which program, and how it ended; the audit writer
 (``api.observability.audit``) hands that event to the request's
@@ -16,27 +20,18 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Final
 
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.audit.events import AuditEvent
 from api.observability import metrics
 from api.observability.logs import request_log
+from api.state import gateway_state
+from audit.events import AuditEvent, Endpoint, Outcome
 
 QUIET_ENDPOINTS: Final = frozenset({"/healthz", "/readyz", "/metrics"})
 """Probed every few seconds: their lines are logged at DEBUG."""
-OUTCOMES: Final = frozenset(
-    {
-        "allowed",
-        "denied",
-        "unauthenticated",
-        "invalid",
-        "rate_limited",
-        "too_complex",
-        "unavailable",
-        "error",
-        "page",
-    }
-)
+REQUEST_ID: Final = "request_id"
+"""The key of the request id in the request's state (``request.state.request_id``)."""
 NO_PROGRAM: Final = "none"
 METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 """HTTP methods kept as label values; anything else a client sends counts as ``other``."""
@@ -65,9 +60,11 @@ class RequestObserver:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        minted = uuid.uuid4().hex
+        scope.setdefault("state", {})[REQUEST_ID] = minted
         record = RequestRecord()
         token = CURRENT.set(record)
-        answer: dict[str, Any] = {"status": 500, "request_id": None}
+        answer: dict[str, Any] = {"status": 500, "request_id": minted}
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -75,8 +72,7 @@ class RequestObserver:
                 headers = list(message.get("headers", ()))
                 request_id = _header(headers, b"x-request-id")
                 if request_id is None:
-                    event = record.event
-                    request_id = event.request_id if event is not None else uuid.uuid4().hex
+                    request_id = minted
                     message["headers"] = [*headers, (b"x-request-id", request_id.encode())]
                 answer["request_id"] = request_id
             await send(message)
@@ -92,6 +88,14 @@ class RequestObserver:
                 request_id=answer["request_id"],
                 seconds=time.perf_counter() - started,
             )
+
+
+def request_id(connection: HTTPConnection) -> str:
+    """The id ``RequestObserver`` minted for this request."""
+    minted = connection.scope.get("state", {}).get(REQUEST_ID)
+    if not isinstance(minted, str):
+        raise RuntimeError("the request did not pass through RequestObserver")
+    return minted
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
@@ -112,11 +116,15 @@ def _program(scope: Scope, name: str | None) -> str:
     """A program of the policy in force, or ``none``/``other`` (labels stay a bounded set)."""
     if not name:
         return NO_PROGRAM
-    policies = getattr(scope["app"].state, "policies", None)
-    if policies is not None and name in policies.current.programs:
-        return name
-    return "other"
+    try:
+        programs = gateway_state(scope["app"]).policies.current.programs
+    except RuntimeError:  # not started (or stopped): no program is known
+        return "other"
+    return name if name in programs else "other"
 
+
+_OUTCOMES: Final = frozenset(Outcome)
+"""Label values of ``outcome``: an event's outcome outside them counts as ``error``."""
 
 _http_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
@@ -153,13 +161,13 @@ def _finish(
     event = record.event
     if event is not None:
         program = _program(scope, event.program)
-        outcome = event.outcome if record.audited else "unavailable"
-        if outcome not in OUTCOMES:
-            outcome = "error"
+        outcome = event.outcome if record.audited else Outcome.UNAVAILABLE
+        if outcome not in _OUTCOMES:
+            outcome = Outcome.ERROR
         metrics.REQUESTS.labels(event.endpoint, program, outcome).inc()
-        if outcome == "allowed" and event.row_count:
+        if outcome == Outcome.ALLOWED and event.row_count:
             metrics.ROWS_DISCLOSED.labels(program).inc(event.row_count)
-        if outcome == "rate_limited" and event.endpoint == "graphql":
+        if outcome == Outcome.RATE_LIMITED and event.endpoint == Endpoint.GRAPHQL:
             metrics.QUOTA_REFUSALS.labels(program).inc()
         fields.update(
             client_id=event.client_id,

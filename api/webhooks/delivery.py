@@ -30,12 +30,12 @@ import orjson
 from pgqueuer.domain.errors import RetryRequested
 from sqlalchemy import ColumnElement
 
-from api.audit.events import AuditEvent, format_time
-from api.audit.signing import SigningKeySource
-from api.errors import GatewayError
 from api.webhooks.signing import SIGNATURE_HEADER, sign_detached
+from audit.events import AuditEvent, format_time
+from audit.signing import SigningKeySource
 from db import webhooks
 from db.webhooks import CHANGES, Delivery, PushedChange
+from errors import GatewayError
 from policies import FieldMode, PolicySet, Program
 from policies.masks import program_key, pseudonymised
 from policies.rls import SET_PROGRAM_SQL
@@ -46,7 +46,7 @@ RECEIPT_LIMIT = 2000
 
 
 class Recorder(Protocol):
-    """What records audit events (``api.audit.writer.AuditWriter``)."""
+    """What records audit events (``audit.writer.AuditWriter``)."""
 
     async def record(self, event: AuditEvent) -> int: ...
 

@@ -17,7 +17,7 @@ from typing import Any, Final
 from joserfc import jws
 from joserfc.jwk import JWKRegistry
 
-from api.audit.signing import SigningKeySource
+from audit.signing import SigningKeySource
 
 WEBHOOK_TYPE: Final = "regsosek-webhook+jws"
 SIGNATURE_HEADER: Final = "Regsosek-Signature"

@@ -11,6 +11,7 @@ are the only writers of registry rows and both keep them right
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Final
 
 from sqlalchemy import (
     BigInteger,
@@ -64,6 +65,16 @@ class Region(Base):
         CheckConstraint("length(btrim(name)) > 0", name="name_not_blank"),
         Index("ix_regions_parent_code", "parent_code"),
     )
+
+
+REGION_COLUMNS: Final = {
+    2: "provinsi_code",
+    4: "kabupaten_code",
+    7: "kecamatan_code",
+    10: "desa_code",
+}
+"""The household column holding each length of BPS region code: its ``desa_code`` and the
+codes of the kecamatan, kabupaten and provinsi above it (generated from it)."""
 
 
 class Household(Base):

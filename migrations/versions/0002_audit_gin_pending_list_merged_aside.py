@@ -17,7 +17,7 @@ pending list, 32 MB, merged aside      4.1       9.9      16      3,593
 
 The last row is this revision: a 32 MB list, and
 ``regsosek_audit_clean_pending()``, which the gateway calls every second on a
-connection of its own (``api/audit/maintenance.py``), merges it outside the
+connection of its own (``audit/maintenance.py``), merges it outside the
 chain steps; a merge in progress makes inserters skip theirs, and an advisory
 lock lets one gateway process merge at a time. Without the cleaner the indexes
 behave as before, with longer but rarer merges.

@@ -41,9 +41,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by, array
 from sqlalchemy.sql import ColumnElement, FromClause, Select
 
-from api.errors import BadInput
 from db.models.releases import ProgramChange
 from db.models.releases import Release as ReleaseRow
+from errors import BadInput
 from policies import Entity, FieldMode, Program, readable_rows
 from policies.masks import program_key, pseudonymised
 from schema.compiler.connections import HAS_AFTER

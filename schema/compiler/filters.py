@@ -36,13 +36,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import ColumnElement, FromClause
 
-from api.errors import BadInput, Forbidden
 from db.enums import AssistanceProgram, Sex
 from db.models.base import pg_enum
+from db.models.registry import REGION_COLUMNS
+from errors import BadInput, Forbidden
 from policies import FieldMode, Program
+from schema.scalars import parse_id
 from schema.sealed_cursors import canonical_criteria
 
-REGION_COLUMNS = {2: "provinsi_code", 4: "kabupaten_code", 7: "kecamatan_code", 10: "desa_code"}
 SEVERE = ("A_LOT", "CANNOT")
 DIFFICULTY_COLUMNS = (
     "difficulty_seeing",
@@ -266,14 +267,6 @@ def person_predicates(
         elif kind == "household":
             predicates.append(table.c.household_id == bindparam("q_household", type_=BigInteger))
     return predicates or [true()]
-
-
-def parse_id(value: Any) -> int | None:
-    """A registry id from its GraphQL form; None when it cannot be one (answered as absent)."""
-    text = str(value)
-    if not (text.isascii() and text.isdigit()) or len(text) > 18:
-        return None
-    return int(text)
 
 
 __all__ = [

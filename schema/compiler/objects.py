@@ -25,8 +25,8 @@ from sqlalchemy.dialects.postgresql import JSON, aggregate_order_by, array
 from sqlalchemy.sql import ColumnElement, FromClause
 from sqlalchemy.sql.selectable import LateralFromClause as Lateral
 
-from api.errors import Forbidden
 from db.catalog import CATALOG, Attribute, Kind
+from errors import Forbidden
 from policies import (
     Entity,
     FieldMode,

@@ -30,10 +30,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql import ColumnElement, Select
 
-from api.errors import BadInput, Forbidden
 from db.enums import RegionLevel
 from db.models import Region
 from db.models.base import pg_enum
+from errors import BadInput, Forbidden
 from policies import Entity, Program, home_of_visible_person, readable_rows
 from schema.compiler.connections import HAS_AFTER, ConnectionSource, connection_statement
 from schema.compiler.cursors import HOUSEHOLD_ORDERINGS, PERSON_ORDERING, Ordering

@@ -27,6 +27,8 @@ from typing import Any
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.sql import Select
 
+from db.programs import PROGRAM_SETTING
+
 _DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
 
 
@@ -62,6 +64,6 @@ def compile_statement(
     program = f"${len(names) + 1}"
     gated = (
         f"SELECT * FROM ({compiled.string}) AS gated"
-        f" WHERE (SELECT set_config('regsosek.program', {program}::text, true)) = {program}::text"
+        f" WHERE (SELECT set_config('{PROGRAM_SETTING}', {program}::text, true)) = {program}::text"
     )
     return CompiledStatement(compiled.string, names, static, field_paths, gated, cursors)

@@ -9,11 +9,13 @@ from pathlib import Path
 import asyncpg
 import httpx
 import yaml
+from starlette.applications import Starlette
 
 from api.app import create_app
 from api.auth.clients import create_client
-from tests.conftest import REPO, make_settings, running
+from api.state import gateway_state
 from tests.schema.conftest import error_codes, token_headers
+from tests.support import REPO, MakeDatabase, make_settings, running
 
 QUERY = {"query": "{ households(first: 3) { nodes { id } } }"}
 
@@ -33,7 +35,9 @@ def policies_with_window(
     return directory
 
 
-async def test_an_expired_agreement_gets_no_token(make_database, tmp_path: Path) -> None:
+async def test_an_expired_agreement_gets_no_token(
+    make_database: MakeDatabase, tmp_path: Path
+) -> None:
     url = await make_database()
     policy_dir = policies_with_window(
         tmp_path, "kec-sumbersari", valid_from="2020-01-01", valid_until="2021-12-31"
@@ -45,7 +49,7 @@ async def test_an_expired_agreement_gets_no_token(make_database, tmp_path: Path)
                 connection,
                 program="kec-sumbersari",
                 name="expired",
-                policies=app.state.policies.current,
+                policies=gateway_state(app).policies.current,
             )
         finally:
             await connection.close()
@@ -61,7 +65,7 @@ async def test_an_expired_agreement_gets_no_token(make_database, tmp_path: Path)
 
 
 async def test_a_token_issued_in_force_is_refused_once_the_policy_says_the_agreement_ended(
-    make_database, tmp_path: Path
+    make_database: MakeDatabase, tmp_path: Path
 ) -> None:
     url = await make_database()
     policy_dir = policies_with_window(
@@ -80,7 +84,7 @@ async def test_a_token_issued_in_force_is_refused_once_the_policy_says_the_agree
             )
             shutil.rmtree(policy_dir)
             shutil.copytree(ended, policy_dir)
-            assert app.state.policies.reload()
+            assert gateway_state(app).policies.reload()
             after = await http.post("/graphql", json=QUERY, headers=headers)
     assert before.status_code == 200
     assert after.status_code == 403
@@ -97,9 +101,10 @@ async def test_a_token_issued_in_force_is_refused_once_the_policy_says_the_agree
 
 
 async def test_dp3akb_schema_has_no_ordering_by_welfare_decile(
-    http: httpx.AsyncClient, app
+    http: httpx.AsyncClient, app: Starlette
 ) -> None:
-    url = app.state.settings.database_url
+    url = gateway_state(app).settings.database_url
+    assert url is not None
     headers = await token_headers(app, http, owner_url=url, program="dp3akb-keluarga")
     answer = await http.post(
         "/graphql",

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from api.cli import COMMANDS
-from tests.conftest import REPO
+from tests.support import REPO
 
 HEAVY = (
     "asyncpg",

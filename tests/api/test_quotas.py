@@ -10,8 +10,9 @@ import httpx
 import yaml
 
 from api.app import create_app
-from tests.conftest import REPO, make_settings, running
+from api.state import gateway_state
 from tests.schema.conftest import error_codes, token_headers
+from tests.support import REPO, MakeDatabase, make_settings, running
 
 
 def tight_policies(tmp_path: Path, *, requests_per_minute: int, rows_per_day: int) -> Path:
@@ -31,7 +32,7 @@ QUERY = {"query": "{ households(first: 4) { nodes { id } } }"}
 
 
 async def test_requests_over_the_minute_quota_are_rate_limited_and_audited(
-    make_database, tmp_path: Path
+    make_database: MakeDatabase, tmp_path: Path
 ) -> None:
     url = await make_database()
     settings = make_settings(
@@ -64,7 +65,7 @@ async def test_requests_over_the_minute_quota_are_rate_limited_and_audited(
 
 
 async def test_rows_over_the_daily_quota_are_refused_after_the_page_that_crossed_it(
-    make_database, tmp_path: Path
+    make_database: MakeDatabase, tmp_path: Path
 ) -> None:
     url = await make_database()
     settings = make_settings(
@@ -85,7 +86,7 @@ async def test_rows_over_the_daily_quota_are_refused_after_the_page_that_crossed
     assert fresh_client.status_code == 200
 
 
-async def test_two_workers_share_one_quota(make_database, tmp_path: Path) -> None:
+async def test_two_workers_share_one_quota(make_database: MakeDatabase, tmp_path: Path) -> None:
     url = await make_database()
     settings = make_settings(
         url,
@@ -106,8 +107,8 @@ async def test_two_workers_share_one_quota(make_database, tmp_path: Path) -> Non
                 (await clients[0].post("/graphql", json=QUERY, headers=headers)).status_code
                 for _ in range(4)
             ]
-            await one.state.quotas.sync()
-            await two.state.quotas.sync()
+            await gateway_state(one).quotas.sync()
+            await gateway_state(two).quotas.sync()
             refused_elsewhere = await clients[1].post("/graphql", json=QUERY, headers=headers)
         finally:
             for client in clients:

@@ -14,8 +14,9 @@ import time
 
 import orjson
 
-from api.audit.signing import KeySourceSigner
-from api.audit.writer import AuditWriter, connector
+from audit.signing import KeySourceSigner
+from audit.sql.chain import connector
+from audit.writer import AuditWriter
 from tests.audit.support import StaticKey, write_events
 
 

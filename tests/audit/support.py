@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import orjson
 from joserfc.jwk import ECKey
 
-from api.audit.events import AuditEvent
-from api.audit.signing import KeySourceSigner
-from api.audit.verify import Report, verify_chain
-from api.audit.writer import AuditWriter, connector
+from audit.events import AuditEvent, event_row
+from audit.signing import KeySourceSigner
+from audit.sql.chain import connector
+from audit.verify import Report, verify_chain
+from audit.writer import AuditWriter
 from db.engine import APP_ROLE, with_user
 
 
@@ -153,3 +155,25 @@ async def write_events(
 
     await asyncio.gather(*(recorder(offset) for offset in range(concurrency)))
     return sorted(seqs)
+
+
+def golden_row() -> tuple[Any, ...]:
+    """The stored values of the event the golden canonical form and hash pin."""
+    event = AuditEvent(
+        endpoint="graphql",
+        outcome="allowed",
+        request_id="req-1",
+        client_id="dinsos-client-01",
+        agency="Dinas Sosial",
+        program="dinsos-pkh",
+        agreement="PKS 470/1/2026",
+        purpose="Verifikasi PKH",
+        remote_addr="10.0.0.7",
+        operation_name="Keluarga",
+        document_hash="AB" * 32,
+        field_paths=["households.nodes.nik", "households.nodes.id", "households.nodes.id"],
+        household_ids=[3, 1, 3],
+        person_ids=[12, 11],
+        row_count=2,
+    )
+    return event_row(event, seq=1, occurred_at=datetime(2026, 11, 29, 8, 0, 0, 5, tzinfo=UTC))

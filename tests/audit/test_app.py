@@ -1,19 +1,20 @@
-"""The running gateway audits through a started writer (``app.state.audit``)."""
+"""The running gateway audits through a started writer (``gateway_state(app).audit``)."""
 
 from __future__ import annotations
 
 import asyncpg
 from starlette.applications import Starlette
 
-from api.audit.verify import verify_chain
-from api.audit.writer import AuditWriter
+from api.state import gateway_state
+from audit.verify import verify_chain
+from audit.writer import AuditWriter
 from tests.audit.support import sample_event
 
 
 async def test_the_running_gateway_records_through_its_audit_writer(
     app: Starlette, registry_url: str
 ) -> None:
-    writer = app.state.audit
+    writer = gateway_state(app).audit
     assert isinstance(writer, AuditWriter)
     first = await writer.record(sample_event(1, request_id="app-wiring-1"))
     second = await writer.record(sample_event(2, request_id="app-wiring-2"))

@@ -12,10 +12,10 @@ import asyncpg
 import httpx
 
 from api.app import create_app
-from api.audit.verify import verify_chain
+from audit.verify import verify_chain
 from tests.audit.support import ChainDatabase, StaticKey
-from tests.conftest import make_settings, running
 from tests.schema.conftest import gql, token_headers
+from tests.support import make_settings, running
 
 PROGRAMS = ("dinsos-pkh", "dp3akb-keluarga", "kec-sumbersari", "bps-admin")
 

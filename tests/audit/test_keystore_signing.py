@@ -7,11 +7,11 @@ import orjson
 from joserfc import jws
 from joserfc.jwk import JWKRegistry
 
-from api.audit.signing import CHECKPOINT_TYPE, KeySourceSigner, verify_signature
 from api.auth.keys import KeyStore, ensure_signing_key, rotate_signing_key
+from audit.signing import CHECKPOINT_TYPE, KeySourceSigner, verify_signature
 from db.engine import create_pool
 from tests.audit.support import ChainDatabase, write_events
-from tests.conftest import TEST_SECRET
+from tests.support import TEST_SECRET
 
 MASTER_SECRET = bytes.fromhex(TEST_SECRET)
 

@@ -7,9 +7,9 @@ import asyncio
 
 import asyncpg
 
-from api.audit.maintenance import PendingListCleaner
-from api.audit.writer import connector
-from db.audit_queries import persons_named
+from audit.maintenance import PendingListCleaner
+from audit.sql.chain import connector
+from audit.sql.lookups import persons_named
 from tests.audit.support import ChainDatabase, sample_event
 
 CLEAN_LOCK_SQL = (

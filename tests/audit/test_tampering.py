@@ -11,9 +11,9 @@ from typing import Any
 
 from joserfc import jws
 
-from api.audit.events import HASHED_COLUMNS, STORED_COLUMNS, chain_hash
-from api.audit.signing import CHECKPOINT_TYPE, checkpoint_payload
-from api.audit.verify import Report
+from audit.chain import HASHED_COLUMNS, STORED_COLUMNS, chain_hash
+from audit.signing import CHECKPOINT_TYPE, checkpoint_payload
+from audit.verify import Report
 from tests.audit.support import ChainDatabase, StaticKey
 
 CONTENT = [c for c in HASHED_COLUMNS if c != "seq"]

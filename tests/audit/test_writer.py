@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from api.audit.signing import Signature
-from api.errors import Unavailable
-from db.audit_store import CHAIN_LOCK
+from audit.signing import Signature
+from audit.sql.chain import CHAIN_LOCK
+from errors import Unavailable
 from tests.audit.support import ChainDatabase, sample_event, write_events
 
 

@@ -7,9 +7,8 @@ import json
 import time
 from pathlib import Path
 
-from auth_support import Gateway, cli_env, regsosek
-
 from api.auth import registry
+from tests.support import Gateway, cli_env, regsosek
 
 
 async def test_client_create_json_prints_exactly_the_credentials(

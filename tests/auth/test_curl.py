@@ -11,11 +11,11 @@ from pathlib import Path
 
 import asyncpg
 import uvicorn
-from auth_support import auth_settings, gateway_app
 from starlette.applications import Starlette
 
 from api.auth import clients as client_ops
 from policies import load_policies
+from tests.support import gateway_app, make_settings
 
 
 @asynccontextmanager
@@ -55,7 +55,7 @@ async def test_an_agency_system_gets_a_token_with_one_curl_and_calls_graphql(
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    settings = auth_settings(url, tmp_path, issuer=base)
+    settings = make_settings(url, tmp_path, issuer=base)
     owner = await asyncpg.connect(url)
     try:
         credentials = await client_ops.create_client(

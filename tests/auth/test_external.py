@@ -11,21 +11,14 @@ from typing import Any
 
 import httpx
 import pytest
-from auth_support import (
-    AUDIENCE,
-    Gateway,
-    JwksServer,
-    hmac_token,
-    running_gateway,
-    sign,
-    signing_input,
-)
 from joserfc.jwk import ECKey, RSAKey
 
 from api.auth.external import ExternalIssuers, jwks_http_client
 from api.auth.jose_checks import InvalidToken, parse_token
 from api.settings import TrustedIssuer
 from policies import load_policies
+from tests.support import AUDIENCE, Gateway, running_gateway
+from tests.tokens import JwksServer, hmac_token, sign, signing_input
 
 REALM = "/realms/dinsos"
 

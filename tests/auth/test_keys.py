@@ -10,12 +10,13 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from auth_support import SECRET, Gateway, cli_env, regsosek, running_gateway
 
 from api.auth.keys import KEY_PICKUP_SECONDS, ensure_signing_key, rotate_signing_key
 from api.auth.sealing import UnsealError, seal, unseal
+from api.state import gateway_state
+from tests.support import TEST_SECRET, Gateway, cli_env, regsosek, running_gateway
 
-MASTER = bytes.fromhex(SECRET)
+MASTER = bytes.fromhex(TEST_SECRET)
 OTHER_MASTER = bytes(range(32))
 
 
@@ -76,14 +77,14 @@ async def test_a_server_with_another_master_secret_refuses_to_start(
         replace_unreadable=True,
     )
     async with running_gateway(gateway.url, tmp_path, secret_key=OTHER_MASTER.hex()) as restarted:
-        assert restarted.app.state.keys.current().kid == kid
+        assert gateway_state(restarted.app).keys.current().kid == kid
 
 
 async def test_rotation_keeps_old_tokens_valid_until_they_expire(
     gateway: Gateway, tmp_path: Path
 ) -> None:
     credentials = await gateway.client()
-    old_kid = gateway.app.state.keys.current().kid
+    old_kid = gateway_state(gateway.app).keys.current().kid
     old_token = await gateway.token(credentials)
     assert (await gateway.whoami(old_token)).status_code == 200
 
@@ -92,10 +93,10 @@ async def test_rotation_keeps_old_tokens_valid_until_they_expire(
     rotated_at = time.monotonic()
 
     # The running server signs with the new key within 10 s, on its own.
-    while gateway.app.state.keys.current().kid == old_kid:
+    while gateway_state(gateway.app).keys.current().kid == old_kid:
         assert time.monotonic() - rotated_at < 10, "the new key was not picked up within 10 s"
         await asyncio.sleep(0.2)
-    new_kid = gateway.app.state.keys.current().kid
+    new_kid = gateway_state(gateway.app).keys.current().kid
     assert new_kid in out
     new_token = await gateway.token(credentials)
     assert json.loads(_header(new_token))["kid"] == new_kid
@@ -133,7 +134,7 @@ async def test_rotation_keeps_old_tokens_valid_until_they_expire(
 
 async def test_keys_list_shows_states(gateway: Gateway, tmp_path: Path) -> None:
     env = cli_env(gateway.url, tmp_path)
-    old_kid = gateway.app.state.keys.current().kid
+    old_kid = gateway_state(gateway.app).keys.current().kid
     assert (await regsosek("keys", "rotate", env=env))[0] == 0
     new_kid = await gateway.owner.fetchval("SELECT kid FROM signing_keys WHERE retired_at IS NULL")
     code, out, _ = await regsosek("keys", "list", env=env)

@@ -6,9 +6,9 @@ import asyncio
 import time
 from pathlib import Path
 
-from auth_support import Gateway, running_gateway
-
 from api.auth.ratelimit import FailureLimits
+from api.state import gateway_state
+from tests.support import Gateway, running_gateway
 
 
 async def _fresh_window(limits: FailureLimits, *, needed: float) -> None:
@@ -29,7 +29,7 @@ async def _token_request(gateway: Gateway, *, address: str, client_id: str, secr
 
 
 async def test_failures_are_limited_per_client_id(gateway: Gateway, tmp_path: Path) -> None:
-    limits: FailureLimits = gateway.app.state.auth.limiter.limits
+    limits: FailureLimits = gateway_state(gateway.app).auth.limiter.limits
     await _fresh_window(limits, needed=20)
     victim = await gateway.client()
     bystander = await gateway.client()
@@ -74,7 +74,7 @@ async def test_failures_are_limited_per_client_id(gateway: Gateway, tmp_path: Pa
 
 
 async def test_failures_are_limited_per_address(gateway: Gateway) -> None:
-    limits: FailureLimits = gateway.app.state.auth.limiter.limits
+    limits: FailureLimits = gateway_state(gateway.app).auth.limiter.limits
     await _fresh_window(limits, needed=30)
     credentials = await gateway.client()
     for attempt in range(limits.per_address):

@@ -10,9 +10,11 @@ from typing import Any
 
 import asyncpg
 import pytest
-from auth_support import AUDIENCE, ISSUER, Gateway, app_role_url, running_gateway
 from joserfc import jwt
 from joserfc.jwk import KeySet
+
+from api.state import gateway_state
+from tests.support import AUDIENCE, ISSUER, Gateway, app_role_url, running_gateway
 
 
 def _segment(token: str, index: int) -> dict[str, Any]:
@@ -42,7 +44,7 @@ async def test_client_secret_basic_issues_an_rfc9068_access_token(gateway: Gatew
     header = _segment(token, 0)
     assert header["typ"] == "at+jwt"
     assert header["alg"] == "ES256"
-    assert header["kid"] == gateway.app.state.keys.current().kid
+    assert header["kid"] == gateway_state(gateway.app).keys.current().kid
     verified = jwt.decode(token, KeySet.import_key_set(jwks), algorithms=["ES256"])
     claims = verified.claims
     assert claims["iss"] == ISSUER
@@ -244,5 +246,5 @@ async def test_metadata_names_the_endpoints(gateway: Gateway) -> None:
         "client_secret_basic",
         "client_secret_post",
     }
-    assert [key["kid"] for key in jwks["keys"]] == [gateway.app.state.keys.current().kid]
+    assert [key["kid"] for key in jwks["keys"]] == [gateway_state(gateway.app).keys.current().kid]
     assert all("d" not in key for key in jwks["keys"])

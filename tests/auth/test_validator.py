@@ -13,29 +13,20 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-from auth_support import (
-    ISSUER,
-    Gateway,
-    JwksServer,
-    access_claims,
-    b64url,
-    create_database,
-    drop_database,
-    running_gateway,
-    sign,
-    signing_input,
-)
 from joserfc.jwk import ECKey, RSAKey
 
-from api.audit.signing import KeySourceSigner, checkpoint_payload
 from api.auth.jose_checks import MAX_TOKEN_BYTES
+from api.state import gateway_state
+from audit.signing import KeySourceSigner, checkpoint_payload
 from db.engine import database_name
+from tests.support import ISSUER, Gateway, create_database, drop_database, running_gateway
+from tests.tokens import JwksServer, access_claims, b64url, sign, signing_input
 
 UNAUTHENTICATED = 'Bearer error="invalid_token"'
 
@@ -44,10 +35,10 @@ UNAUTHENTICATED = 'Bearer error="invalid_token"'
 async def gw(
     request: pytest.FixtureRequest,
     server_url: str,
-    auth_template_url: str,
+    migrated_template_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Gateway]:
-    url = await create_database(server_url, template=database_name(auth_template_url))
+    url = await create_database(server_url, template=database_name(migrated_template_url))
     try:
         async with running_gateway(
             url, tmp_path_factory.mktemp("data"), signing_alg=request.param
@@ -63,7 +54,7 @@ async def client_id(gw: Gateway) -> str:
 
 
 def real_header(gw: Gateway, **changes: Any) -> dict[str, Any]:
-    key = gw.app.state.keys.current()
+    key = gateway_state(gw.app).keys.current()
     header: dict[str, Any] = {"alg": key.alg, "kid": key.kid, "typ": "at+jwt"}
     for name, value in changes.items():
         if value is None:
@@ -74,7 +65,7 @@ def real_header(gw: Gateway, **changes: Any) -> dict[str, Any]:
 
 
 def real_key(gw: Gateway) -> Any:
-    return gw.app.state.keys.current().private_key
+    return gateway_state(gw.app).keys.current().private_key
 
 
 def forge(gw: Gateway, client_id: str, *, header: Any = (), claims: Any = ()) -> str:
@@ -119,11 +110,12 @@ async def test_hs256_signed_with_the_public_key_is_refused(
     gw: Gateway, client_id: str, secret_form: str
 ) -> None:
     public = real_key(gw)
-    secret = {
+    forms: dict[str, Callable[[], bytes]] = {
         "pem": lambda: public.as_pem(private=False),
         "jwk-json": lambda: json.dumps(public.as_dict(private=False)).encode(),
         "der": lambda: public.as_der(private=False),
-    }[secret_form]()
+    }
+    secret = forms[secret_form]()
     data = signing_input(real_header(gw, alg="HS256"), access_claims(client_id))
     mac = hmac.new(secret, data.encode(), hashlib.sha256).digest()
     await assert_refused(gw, data + "." + b64url(mac))
@@ -264,7 +256,7 @@ async def test_an_audit_checkpoint_signature_is_not_an_access_token(gw: Gateway)
     payload = checkpoint_payload(
         seq=1, head_hash=bytes(32), event_count=1, created_at=datetime.now(UTC)
     )
-    signature = KeySourceSigner(gw.app.state.keys).sign(payload)
+    signature = KeySourceSigner(gateway_state(gw.app).keys).sign(payload)
     await assert_refused(gw, signature.jws)
 
 

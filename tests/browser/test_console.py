@@ -19,7 +19,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from api.auth.clients import create_client
 from policies import load_policies
-from tests.conftest import REPO, live_server, make_settings
+from tests.support import REPO, live_server, make_settings
 
 pytestmark = pytest.mark.browser
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from tests.conftest import REPO
+from tests.support import REPO
 
 VENDOR = REPO / "api" / "static" / "vendor"
 

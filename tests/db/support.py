@@ -35,9 +35,11 @@ async def fingerprint(connection: asyncpg.Connection, table: str, *, timestamps:
         if timestamps or row["column_name"] not in TIMESTAMPS
     ]
     key = "code" if table == "regions" else "id"
-    return await connection.fetchval(
-        f"SELECT md5(coalesce(string_agg(row({', '.join(columns)})::text, E'\\n'"
-        f" ORDER BY {key}), '')) FROM {table}"
+    return str(
+        await connection.fetchval(
+            f"SELECT md5(coalesce(string_agg(row({', '.join(columns)})::text, E'\\n'"
+            f" ORDER BY {key}), '')) FROM {table}"
+        )
     )
 
 

@@ -9,7 +9,7 @@ import orjson
 import pytest
 from graphql import parse
 
-from api.graphql_runtime import READ_ONLY
+from api.graphql.startup import READ_ONLY
 from db.engine import APP_ROLE, create_pool, with_user
 from db.reader import RegistryReader, reset_connection
 from policies import load_policies
@@ -18,8 +18,8 @@ from schema.compiler.roots import ROOTS
 from schema.compiler.selection import Collected
 from schema.compiler.statement import compile_statement
 from schema.sealed_cursors import CursorKeys
-from tests.conftest import REPO
 from tests.policies.expected import HOUSEHOLD_SQL, PERSON_SQL
+from tests.support import REPO
 
 PROGRAMS = sorted(HOUSEHOLD_SQL)
 WALL_HOUSEHOLD_SQL = {**HOUSEHOLD_SQL, "dinkes-pbi": PERSON_SQL["dinkes-pbi"]}

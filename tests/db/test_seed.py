@@ -11,8 +11,8 @@ from api.cli.db import upgrade_database
 from db.derived import refresh_household_derived
 from db.seed import RegistryNotEmpty, seed_registry
 from db.seed.regions import KECAMATAN
-from tests.conftest import TEST_HOUSEHOLDS, TEST_SEED
 from tests.db.support import fingerprints
+from tests.support import TEST_HOUSEHOLDS, TEST_SEED
 
 DIFFICULTY = " OR ".join(
     f"difficulty_{domain} <> 'NONE'"

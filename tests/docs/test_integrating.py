@@ -25,8 +25,8 @@ from joserfc.errors import BadSignatureError
 from api.auth.keys import KeyStore
 from api.webhooks.signing import sign_detached
 from db.importer import import_registry
-from tests.conftest import REPO, TEST_SECRET, live_server, make_settings
 from tests.db.support import layout_rows, write_csv
+from tests.support import REPO, TEST_SECRET, live_server, make_settings
 
 GUIDE = REPO / "docs" / "integrating.md"
 BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.S | re.M)

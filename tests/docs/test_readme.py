@@ -11,8 +11,8 @@ from rich.console import Console
 from starlette.applications import Starlette
 
 from api.cli.demo import welcome_lines
-from tests.conftest import REPO
 from tests.schema.conftest import token_headers
+from tests.support import REPO
 
 README = (REPO / "README.md").read_text()
 STEP_3 = re.search(r"3\. Page through.*?```graphql\n(.*?)```", README, re.S)

@@ -9,7 +9,7 @@ import httpx
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import REPO
+from tests.support import REPO
 
 Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
 

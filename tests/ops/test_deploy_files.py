@@ -20,7 +20,7 @@ from pydantic import AliasChoices
 
 from api.cli import app as cli_app
 from api.settings import Settings
-from tests.conftest import REPO
+from tests.support import REPO
 
 DOCKERFILE = REPO / "Dockerfile"
 COMPOSE = REPO / "docker-compose.yml"

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REPO, TEST_PSEUDONYM_KEY, TEST_SECRET, _free_port
+from tests.support import REPO, TEST_PSEUDONYM_KEY, TEST_SECRET, _free_port
 
 REGSOSEK = [sys.executable, "-m", "regsosek"]
 

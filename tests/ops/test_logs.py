@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import orjson
 import pytest
@@ -77,7 +78,7 @@ def test_no_token_password_variable_or_local_reaches_the_log(
 
 
 def test_settings_choose_json_in_production_and_console_in_development() -> None:
-    secrets = {
+    secrets: dict[str, Any] = {
         "secret_key": "5f" * 32,
         "pseudonym_key": "a7" * 32,
         "database_url": "postgresql://x/y",

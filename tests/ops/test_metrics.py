@@ -16,9 +16,10 @@ from starlette.applications import Starlette
 
 from api.app import create_app
 from api.observability.logs import configure_logging
-from tests.conftest import make_settings, running
+from api.state import gateway_state
 from tests.ops.support import Series, names, scrape, tight_policies, value
 from tests.schema.conftest import token_headers
+from tests.support import make_settings, running
 
 PROGRAM = "kec-sumbersari"
 QUERY = "query Page($first: Int) { households(first: $first) { nodes { id headName } } }"
@@ -47,7 +48,7 @@ async def traffic(
     server_url: str, template_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Traffic]:
     from db.engine import database_name
-    from tests.conftest import create_database, drop_database
+    from tests.support import create_database, drop_database
 
     url = await create_database(server_url, template=database_name(template_url))
     tmp_path: Path = tmp_path_factory.mktemp("metrics")
@@ -152,7 +153,7 @@ def test_pools_policy_version_and_reads_are_exported(traffic: Traffic) -> None:
         assert value(traffic.after, "regsosek_db_pool_connections", pool=pool) >= 1
         assert value(traffic.after, "regsosek_db_pool_max_connections", pool=pool) >= 1
         assert ("regsosek_db_pool_idle_connections", frozenset({("pool", pool)})) in traffic.after
-    version = traffic.app.state.policies.current.version
+    version = gateway_state(traffic.app).policies.current.version
     assert value(traffic.after, "regsosek_policy_version_info", version=version) == 1
     assert delta(traffic, "regsosek_read_transactions_total", target="primary") == ALLOWED
 

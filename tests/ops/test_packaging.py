@@ -12,8 +12,8 @@ import subprocess
 import sys
 import tomllib
 
-from tests.conftest import REPO
 from tests.ops.test_deploy_files import dockerfile_instructions
+from tests.support import REPO
 
 LEFT_OUT = {"pgserver", "numpy", "pyarrow"}
 REQUIREMENT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+) \\$")

@@ -20,15 +20,16 @@ import pytest
 from starlette.applications import Starlette
 
 from api.app import create_app
-from api.audit.verify import verify_chain
 from api.cli.db import upgrade_database
+from api.state import gateway_state
+from audit.verify import verify_chain
 from db.engine import create_pool
 from db.reader import RegistryReader, refuse_bypassing_role
 from db.seed import seed_registry
-from tests.conftest import make_settings, running
 from tests.ops.clusters import Server, clone_standby, primary_and_standby
 from tests.ops.support import scrape, value
 from tests.schema.conftest import token_headers
+from tests.support import make_settings, running
 
 HOUSEHOLDS = 200
 PROGRAM = "bps-admin"
@@ -68,7 +69,7 @@ async def replication() -> AsyncIterator[Replication]:
 
 async def _where(app: Starlette) -> tuple[bool, int, str]:
     """Where the gateway's next registry read runs: (in recovery?, server port, login)."""
-    async with app.state.engine.reader.transaction(PROGRAM) as connection:
+    async with gateway_state(app).engine.reader.transaction(PROGRAM) as connection:
         row = await connection.fetchrow(
             "SELECT pg_is_in_recovery(), inet_server_port(), current_user"
         )

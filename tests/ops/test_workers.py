@@ -19,8 +19,8 @@ import orjson
 
 from api.auth.clients import create_client
 from policies import load_policies
-from tests.conftest import REPO, TEST_PSEUDONYM_KEY, TEST_SECRET, _free_port
 from tests.ops.support import parse_metrics, value
+from tests.support import REPO, TEST_PSEUDONYM_KEY, TEST_SECRET, MakeDatabase, _free_port
 
 REGSOSEK = str(Path(sys.executable).with_name("regsosek"))
 PROGRAM = "kec-sumbersari"
@@ -111,7 +111,7 @@ def _request_lines(log: Path) -> list[dict[str, object]]:
 
 
 async def test_two_workers_share_one_audit_chain_and_one_metrics_view(
-    make_database, tmp_path: Path
+    make_database: MakeDatabase, tmp_path: Path
 ) -> None:
     url = await make_database()
     port = _free_port()

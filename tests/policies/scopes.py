@@ -136,9 +136,12 @@ def _decile_ranges() -> st.SearchStrategy[Condition]:
 def _age_ranges() -> st.SearchStrategy[Condition]:
     lows = st.sampled_from((0, *AGES, *BIRTHDAYS))
     highs = st.one_of(st.none(), st.sampled_from(AGES))
-    return st.tuples(lows, highs).map(
-        lambda pair: AgeRange(pair[0], None if pair[1] is None else max(pair))
-    )
+    return st.tuples(lows, highs).map(_age_range)
+
+
+def _age_range(pair: tuple[int, int | None]) -> Condition:
+    low, high = pair
+    return AgeRange(low, None if high is None else max(low, high))
 
 
 HOUSEHOLD_ATOMS: st.SearchStrategy[Condition] = st.one_of(
@@ -203,9 +206,9 @@ def holds(
     match condition:
         case SexIs(sex):
             return person.sex is sex
-        case AgeRange(low, high):
+        case AgeRange(youngest, oldest):
             years = age(person.birth_date, today)
-            return low <= years and (high is None or years <= high)
+            return youngest <= years and (oldest is None or years <= oldest)
         case Pregnant(value):
             return person.pregnant == value
         case HasDifficulty(at_least):

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
+from db.catalog import EntityType
 from policies import PolicyError, load_policies
 from policies.loader import PACKAGED_POLICY_DIR
 
@@ -45,7 +46,7 @@ def append(path: Path, text: str) -> None:
 class Case:
     """A mistake: how to make it, and where the checker must point."""
 
-    edit: Callable[[Path], None]
+    edit: Callable[[Path], object]
     file: str
     needle: str | None
     """Text on the line the problem must name (None: line 1 or 0, the whole file)."""
@@ -329,7 +330,7 @@ def test_cli_explain_unknown_program_exits_1(policy_dir: Path) -> None:
     assert result.exit_code == 1
 
 
-def _catalog() -> dict[str, object]:
+def _catalog() -> dict[str, EntityType]:
     from db.catalog import CATALOG
 
     return dict(CATALOG)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
-from sqlalchemy import String, literal, select
+from sqlalchemy import ColumnElement, String, literal, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.catalog import CATALOG, Attribute
@@ -15,7 +16,7 @@ from db.engine import create_engine
 from policies import Entity, FieldMode, PolicySet, Program, readable_rows
 from policies.loader import PACKAGED_POLICY_DIR, load_policies
 from policies.masks import field_expression, pseudonym
-from tests.conftest import TEST_PSEUDONYM_KEY
+from tests.support import TEST_PSEUDONYM_KEY
 
 KEY = bytes.fromhex(TEST_PSEUDONYM_KEY)
 NIK = CATALOG["Person"].attributes["nik"]
@@ -45,7 +46,9 @@ async def _value(engine: AsyncEngine, expression: object) -> object:
 def _expression(
     attribute: Attribute, mode: FieldMode, *, value: object, program: Program
 ) -> object:
-    column = literal(value) if not isinstance(value, str) else literal(value, String)
+    column: ColumnElement[Any] = (
+        literal(value) if not isinstance(value, str) else literal(value, String)
+    )
     return field_expression(
         attribute=attribute, mode=mode, column=column, program=program, pseudonym_key=KEY
     )
@@ -149,7 +152,7 @@ async def test_every_seeded_nik_gets_one_token_per_program_and_none_shared(
 
 def test_full_mode_selects_the_column_itself(policy_set: PolicySet) -> None:
     program = policy_set.programs["bps-admin"]
-    column = literal("x", String)
+    column: ColumnElement[Any] = literal("x", String)
     expression = field_expression(
         attribute=ADDRESS, mode=FieldMode.FULL, column=column, program=program, pseudonym_key=KEY
     )
@@ -186,7 +189,8 @@ def test_pseudonym_keys_are_passed_as_parameters_not_in_the_sql_text(
 
     program = policy_set.programs["dinkes-pbi"]
     expression = _expression(NIK, FieldMode.PSEUDONYM, value="3509154507080003", program=program)
-    compiled = expression.compile(dialect=postgresql.dialect())  # type: ignore[attr-defined]
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    compiled = expression.compile(dialect=dialect)  # type: ignore[attr-defined]
     assert "3509154507080003" not in str(compiled)
     assert KEY.hex() not in str(compiled)
     assert "sha256" in str(compiled)

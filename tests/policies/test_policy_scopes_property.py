@@ -26,7 +26,6 @@ from policies.model import Agreement, Quota
 from policies.rls import render_predicate
 from policies.scope_parser import parse_household_condition, parse_person_condition
 from policies.yamlnodes import Reader
-from tests.conftest import create_database, drop_database
 from tests.policies.scopes import (
     DESAS,
     HOUSEHOLD_ATOMS,
@@ -37,6 +36,7 @@ from tests.policies.scopes import (
     registries,
     to_yaml,
 )
+from tests.support import create_database, drop_database
 
 EXAMPLES = settings(
     max_examples=25,

@@ -92,3 +92,21 @@ def test_a_store_cannot_start_from_a_broken_directory(policy_dir: Path) -> None:
     (policy_dir / "policy.csv").write_text("p, nobody\n")
     with pytest.raises(PolicyError):
         PolicyStore(policy_dir)
+
+
+def test_a_policy_set_is_decided_once_per_version(policy_dir: Path, tmp_path: Path) -> None:
+    """Every store of one process shares the set decided for the same files (by version);
+    changed files are decided anew, and their set is not the old one."""
+    first = PolicyStore(policy_dir).current
+    elsewhere = tmp_path / "copy"
+    shutil.copytree(policy_dir, elsewhere)
+    assert PolicyStore(elsewhere).current is first
+    _set_k_min(elsewhere, "9")
+    changed = PolicyStore(elsewhere).current
+    assert changed is not first
+    assert changed.version != first.version
+    assert changed.programs["kec-sumbersari"].k_min == 9
+    assert first.programs["kec-sumbersari"].k_min != 9
+    _set_k_min(elsewhere, "x")
+    with pytest.raises(PolicyError):
+        PolicyStore(elsewhere)

@@ -15,9 +15,9 @@ from starlette.applications import Starlette
 
 from api.app import create_app
 from db.importer import ImportSummary, import_registry
-from tests.conftest import make_settings, running
 from tests.db.support import LayoutRows, layout_rows, write_csv
 from tests.schema.conftest import Headers, token_headers
+from tests.support import make_settings, running
 
 
 async def family_numbers(url: str, where: str, *, count: int = 1) -> list[str]:

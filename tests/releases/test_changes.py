@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from policies.masks import pseudonym
-from tests.conftest import TEST_PSEUDONYM_KEY
 from tests.releases.support import (
     Gateway,
     drain,
@@ -18,6 +17,7 @@ from tests.releases.support import (
     import_release,
     rows_of,
 )
+from tests.support import TEST_PSEUDONYM_KEY
 
 PERSON_CHANGES = """
 query Changes($after: String, $first: Int) {

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from db.releases.policy_change import apply_and_record
 from policies.snapshot import snapshot
-from tests.conftest import REPO
 from tests.releases.support import drain, fetch, gateway
+from tests.support import REPO
 
 
 async def test_widening_a_scope_enters_the_rows_it_admits_and_history_stays(

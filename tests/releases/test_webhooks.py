@@ -26,7 +26,6 @@ from api.webhooks.targets import UnsafeTarget, check_target
 from api.webhooks.worker import webhook_worker
 from db import webhooks
 from db.models.releases import ChangeKind
-from tests.conftest import make_settings
 from tests.db.support import run_cli
 from tests.releases.support import (
     family_numbers,
@@ -36,6 +35,7 @@ from tests.releases.support import (
     import_release,
     rows_of,
 )
+from tests.support import make_settings
 
 FAST = RetryPolicy(first_delay=0.2, longest_delay=1.0, jitter=0.0)
 

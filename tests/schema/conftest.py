@@ -11,6 +11,8 @@ import pytest
 from starlette.applications import Starlette
 
 from api.auth.clients import create_client
+from api.state import gateway_state
+from policies import PolicySet
 
 Headers = dict[str, str]
 
@@ -19,10 +21,18 @@ async def token_headers(
     app: Starlette, http: httpx.AsyncClient, *, owner_url: str, program: str
 ) -> Headers:
     """A new client of ``program`` (created as the owner) and a bearer token from /oauth/token."""
+    policies = gateway_state(app).policies.current
+    return await program_token(http, owner_url=owner_url, program=program, policies=policies)
+
+
+async def program_token(
+    http: httpx.AsyncClient, *, owner_url: str, program: str, policies: PolicySet
+) -> Headers:
+    """``token_headers`` for a gateway ``http`` talks to, whatever process runs it."""
     connection = await asyncpg.connect(owner_url)
     try:
         credentials = await create_client(
-            connection, program=program, name=f"test {program}", policies=app.state.policies.current
+            connection, program=program, name=f"test {program}", policies=policies
         )
     finally:
         await connection.close()

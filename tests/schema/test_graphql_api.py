@@ -13,6 +13,7 @@ import orjson
 import pytest
 from starlette.applications import Starlette
 
+from api.state import gateway_state
 from tests.policies.expected import HOUSEHOLD_SQL, PERSON_SQL
 from tests.schema.conftest import Headers, error_codes, gql
 from tests.schema.expected_fields import EXPECTED, EXPECTED_MODES, EXPECTED_ROOTS
@@ -107,7 +108,8 @@ async def test_dp3akb_reads_the_birth_year_as_text(http: httpx.AsyncClient, bear
 
 
 def body_roots(answer: tuple[int, dict[str, Any]]) -> list[dict[str, Any]]:
-    return answer[1]["data"]["__schema"]["queryType"]["fields"]
+    fields: list[dict[str, Any]] = answer[1]["data"]["__schema"]["queryType"]["fields"]
+    return fields
 
 
 DENIED_SHAPES = {
@@ -142,7 +144,10 @@ async def test_a_denied_field_fails_exactly_like_a_field_that_does_not_exist(
     headers = await bearer("dp3akb-keluarga")
     _, denied = await gql(http, headers, "{ households { nodes { welfareDecile } } }")
     _, missing = await gql(http, headers, "{ households { nodes { shoeSize } } }")
-    strip = lambda body: [{k: v for k, v in e.items() if k != "extensions"} for e in body["errors"]]  # noqa: E731
+
+    def strip(body: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in e.items() if k != "extensions"} for e in body["errors"]]
+
     assert strip(denied) == [
         {**e, "message": e["message"].replace("shoeSize", "welfareDecile")} for e in strip(missing)
     ]
@@ -266,7 +271,7 @@ async def test_an_invisible_household_answers_exactly_like_a_missing_one(
 @asynccontextmanager
 async def counted_statements(app: Starlette) -> AsyncIterator[list[str]]:
     """Every statement the gateway sends to read the registry while the block runs."""
-    reader = app.state.engine.reader
+    reader = gateway_state(app).engine.reader
     original_transaction, original_fetch = reader.transaction, reader.fetch
     statements: list[str] = []
 
@@ -289,11 +294,11 @@ async def counted_statements(app: Starlette) -> AsyncIterator[list[str]]:
         statements.extend(sql for sql, _ in batch)
         return await original_fetch(batch)
 
-    reader.transaction, reader.fetch = counting, fetching
+    reader.transaction, reader.fetch = counting, fetching  # type: ignore[method-assign,assignment]
     try:
         yield statements
     finally:
-        reader.transaction, reader.fetch = original_transaction, original_fetch
+        reader.transaction, reader.fetch = original_transaction, original_fetch  # type: ignore[method-assign]
 
 
 async def test_each_root_field_is_one_sql_statement(

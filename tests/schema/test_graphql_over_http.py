@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 import pytest
 
-from api.graphql import GRAPHQL_RESPONSE, response_media_type
+from api.error_response import GRAPHQL_RESPONSE, response_media_type
 
 SPEC = "application/graphql-response+json"
 Bearer = Callable[[str], Awaitable[dict[str, str]]]

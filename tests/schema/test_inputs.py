@@ -15,13 +15,13 @@ from typing import Any
 import httpx
 import pytest
 
-from api.errors import Forbidden
+from errors import Forbidden
 from policies import load_policies
 from schema.compiler.filters import plan_household_filter, plan_person_filter
 from schema.compiler.roots import ROOTS
 from schema.sealed_cursors import CursorKeys
-from tests.conftest import REPO
 from tests.schema.conftest import Headers, error_codes, gql
+from tests.support import REPO
 
 Bearer = Callable[[str], Awaitable[Headers]]
 POLICIES = load_policies(REPO / "policies")

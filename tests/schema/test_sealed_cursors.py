@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from api.errors import BadInput
+from errors import BadInput
 from schema.sealed_cursors import INVALID_CURSOR, CursorKeys, CursorScope, canonical_criteria
 
 SECRET = bytes(range(32))

@@ -19,8 +19,8 @@ import asyncpg
 import httpx
 import pytest
 
-from api.errors import BadInput, Forbidden
 from db.engine import APP_ROLE, with_user
+from errors import BadInput, Forbidden
 from policies import FieldMode, Program, load_policies
 from policies.conditions import RegionPrefix
 from policies.loader import PACKAGED_POLICY_DIR

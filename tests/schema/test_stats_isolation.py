@@ -25,8 +25,8 @@ import yaml
 from starlette.applications import Starlette
 
 from api.app import create_app
-from api.errors import RateLimited
 from db.engine import APP_ROLE, with_user
+from errors import RateLimited
 from policies import Program, load_policies
 from policies.loader import PACKAGED_POLICY_DIR
 from schema.compiler.statement import CompiledStatement
@@ -36,8 +36,8 @@ from schema.stats import HouseholdStatsRoot
 from schema.stats_count import TURN_WAIT_MS, count, take_turn
 from schema.suppression import Dimension, Protection
 from schema.suppression_table import Key
-from tests.conftest import REPO, make_settings, running
 from tests.schema.conftest import Headers, error_codes, gql, token_headers
+from tests.support import REPO, make_settings, running
 
 Bearer = Callable[[str], Awaitable[Headers]]
 QUERY = """query($by: [HouseholdDimension!]!, $filter: HouseholdFilter) {

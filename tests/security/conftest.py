@@ -27,10 +27,11 @@ from starlette.applications import Starlette
 
 from api.app import create_app
 from api.settings import Settings
+from api.state import gateway_state
 from db.models.base import Base
-from tests.conftest import REPO, make_settings, running
 from tests.schema.conftest import Headers, token_headers
 from tests.security.shifted import Shifted, shifted_gateway
+from tests.support import REPO, make_settings, running
 
 PROGRAMS = (
     "bps-admin",
@@ -125,7 +126,7 @@ class Probe:
     def hidden(self, program: str) -> set[str]:
         """Names some program can see but ``program`` cannot."""
         if program not in self._hidden:
-            runtimes = self.app.state.engine.runtimes
+            runtimes = gateway_state(self.app).engine.runtimes
             everything: set[str] = set()
             for runtime in runtimes.values():
                 everything |= schema_names(runtime.graphql)

@@ -21,9 +21,9 @@ from starlette.applications import Starlette
 
 from api.app import create_app
 from db.engine import database_name
-from tests.conftest import create_database, drop_database, make_settings, running
 from tests.policies.expected import HOUSEHOLD_SQL, PERSON_SQL
 from tests.schema.conftest import Headers, gql, token_headers
+from tests.support import create_database, drop_database, make_settings, running
 
 HOUSEHOLD_SHIFT = 1_000_000_000_000
 PERSON_SHIFT = 2_000_000_000_000

@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from api.state import gateway_state
 from schema.sealed_cursors import INVALID_CURSOR
 from tests.policies.expected import HOUSEHOLD_SQL
 from tests.security.conftest import PROGRAMS, Probe
@@ -150,7 +151,9 @@ async def test_forged_cursors_are_refused(
 
 
 def roots(probe: Probe, program: str) -> set[str]:
-    return set(probe.app.state.engine.runtimes[program].graphql.query_type.fields)
+    query_type = gateway_state(probe.app).engine.runtimes[program].graphql.query_type
+    assert query_type is not None
+    return set(query_type.fields)
 
 
 @pytest.mark.parametrize("program", PROGRAMS)

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -26,13 +26,22 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.app import create_app
+from api.state import gateway_state
 from db.engine import database_name, with_database
-from tests.conftest import REPO, TEST_PSEUDONYM_KEY, TEST_SECRET, _free_port, make_settings, running
-from tests.schema.conftest import Headers, token_headers
+from policies import load_policies
+from tests.schema.conftest import Headers, program_token, token_headers
 from tests.security.conftest import LEAKS
+from tests.support import (
+    REPO,
+    TEST_PSEUDONYM_KEY,
+    TEST_SECRET,
+    MakeDatabase,
+    _free_port,
+    make_settings,
+    running,
+)
 
 HOUSEHOLDS = {"query": "{ households(first: 3) { nodes { id headName } } }"}
-MakeDatabase = Callable[[], Awaitable[str]]
 
 
 @asynccontextmanager
@@ -198,13 +207,13 @@ async def test_an_unexpected_error_is_internal_with_a_logged_request_id(
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             headers = await token_headers(app, http, owner_url=url, program="kec-sumbersari")
-            engine = app.state.engine
+            engine = gateway_state(app).engine
 
             async def failing_execute(*args: object, **kwargs: object) -> object:
                 raise RuntimeError(secret)
 
             with caplog.at_level(logging.ERROR):
-                engine.execute = failing_execute
+                engine.execute = failing_execute  # type: ignore[method-assign,assignment]
                 graphql = await http.post("/graphql", json=HOUSEHOLDS, headers=headers)
                 route = await http.get("/boom")
     for answer in (graphql, route):
@@ -263,9 +272,12 @@ async def test_sigterm_finishes_in_flight_requests_and_their_audit_events(
                     pass
                 assert time.monotonic() < deadline, "regsosek serve did not start"
                 await asyncio.sleep(0.2)
-            app_stub = Starlette()
-            app_stub.state.policies = _Policies()
-            headers = await token_headers(app_stub, http, owner_url=url, program="kec-sumbersari")
+            headers = await program_token(
+                http,
+                owner_url=url,
+                program="kec-sumbersari",
+                policies=load_policies(REPO / "policies"),
+            )
             async with households_locked(url):
                 in_flight = asyncio.create_task(
                     http.post("/graphql", json=HOUSEHOLDS, headers=headers)
@@ -291,13 +303,3 @@ async def test_sigterm_finishes_in_flight_requests_and_their_audit_events(
             process.stderr.close()
     request_id = answer.headers["x-request-id"]
     assert await audited(url, [request_id]) == {request_id: "allowed"}
-
-
-class _Policies:
-    """What ``token_headers`` needs of ``app.state.policies``: the shipped policy set."""
-
-    @property
-    def current(self) -> object:
-        from policies import load_policies
-
-        return load_policies(REPO / "policies")

@@ -23,15 +23,16 @@ import httpx
 import orjson
 import pytest
 
-from api.graphql_runtime import READ_ONLY
+from api.graphql.startup import READ_ONLY
 from db.engine import APP_ROLE, create_pool, with_user
 from db.reader import RegistryReader, reset_connection
 from policies import FieldMode, PolicySet, load_policies
 from policies.inference import MIN_CANDIDATES
 from policies.loader import PACKAGED_POLICY_DIR
 from schema.execute import Caller, Engine
-from tests.conftest import TEST_PSEUDONYM_KEY
+from schema.sealed_cursors import CursorKeys
 from tests.schema.conftest import Headers
+from tests.support import TEST_PSEUDONYM_KEY, TEST_SECRET
 
 PROGRAM = "dp3akb-keluarga"
 SAMPLE = 500
@@ -85,6 +86,7 @@ async def old_policy_reads(
     engine = Engine(
         reader=RegistryReader(primary=pool),
         pseudonym_key=bytes.fromhex(TEST_PSEUDONYM_KEY),
+        cursor_keys=CursorKeys(bytes.fromhex(TEST_SECRET)),
         value_roots={},
     )
     engine.load(policies)

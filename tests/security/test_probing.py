@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 from graphql import GraphQLObjectType
 
+from api.state import gateway_state
 from tests.security.conftest import PROGRAMS, Probe, schema_names
 
 
@@ -22,7 +23,7 @@ def near_misses(name: str) -> list[str]:
 
 def hidden_fields(probe: Probe, program: str, type_name: str) -> list[str]:
     """Fields of ``type_name`` that some program sees and ``program`` does not."""
-    runtimes = probe.app.state.engine.runtimes
+    runtimes = gateway_state(probe.app).engine.runtimes
     seen: set[str] = set()
     for runtime in runtimes.values():
         graphql_type = runtime.graphql.type_map.get(type_name)
@@ -35,7 +36,9 @@ def hidden_fields(probe: Probe, program: str, type_name: str) -> list[str]:
 
 @pytest.mark.parametrize("program", PROGRAMS)
 async def test_typos_of_hidden_fields_get_no_suggestions(probe: Probe, program: str) -> None:
-    roots = set(probe.app.state.engine.runtimes[program].graphql.query_type.fields)
+    query_type = gateway_state(probe.app).engine.runtimes[program].graphql.query_type
+    assert query_type is not None
+    roots = set(query_type.fields)
     for hidden in hidden_fields(probe, program, "Query"):
         for typo in near_misses(hidden)[:2]:
             answer = await probe.post(program, {"query": f"{{ {typo} }}"}, expect="BAD_USER_INPUT")
@@ -109,7 +112,7 @@ async def test_argument_enum_and_input_typos_name_nothing(probe: Probe, program:
 
 @pytest.mark.parametrize("program", PROGRAMS)
 async def test_hidden_types_do_not_exist_for_introspection(probe: Probe, program: str) -> None:
-    runtimes = probe.app.state.engine.runtimes
+    runtimes = gateway_state(probe.app).engine.runtimes
     everything: set[str] = set()
     for runtime in runtimes.values():
         everything |= set(runtime.graphql.type_map)

@@ -13,15 +13,17 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import orjson
 import pytest
 
-from api.graphql import MAX_BODY_BYTES
+from api.graphql.endpoint import MAX_BODY_BYTES
 from api.settings import Settings
-from tests.conftest import LiveServer, live_server
+from api.state import gateway_state
 from tests.security.conftest import LEAKS, Probe
+from tests.support import LiveServer, MakeDatabase, live_server
 
 QUERY = {"query": "{ myAccess { program } }"}
 
@@ -205,14 +207,13 @@ async def test_unknown_routes_answer_in_the_one_error_shape(probe: Probe) -> Non
 
 
 async def test_quota_admission_is_exact_under_concurrency(
-    make_database,
-    tmp_path,  # type: ignore[no-untyped-def]
+    make_database: MakeDatabase, tmp_path: Path
 ) -> None:
     """Forty requests at once against a quota of five: exactly five run (one worker)."""
     from api.app import create_app
     from tests.api.test_quotas import tight_policies
-    from tests.conftest import make_settings, running
     from tests.schema.conftest import token_headers
+    from tests.support import make_settings, running
 
     url = await make_database()
     settings = make_settings(
@@ -227,8 +228,8 @@ async def test_quota_admission_is_exact_under_concurrency(
             answers = await asyncio.gather(
                 *(http.post("/graphql", json=QUERY, headers=headers) for _ in range(40))
             )
-            quotas = app.state.quotas
-            program = app.state.policies.current.programs["kec-sumbersari"]
+            quotas = gateway_state(app).quotas
+            program = gateway_state(app).policies.current.programs["kec-sumbersari"]
             client_id = "in-flight-probe"
             for _ in range(4):
                 quotas.admit(program, client_id=client_id)

@@ -1,0 +1,258 @@
+"""``/graphql``: ``POST`` authenticates, executes, audits, answers; ``GET`` serves GraphiQL to
+browsers; every other request is refused the one way (405), and audited.
+
+The order is the contract: the bearer token is checked before the body is
+read (401 ``invalid_token`` otherwise); the operation runs under the program
+the server's registry binds the client to; one audit event is committed for
+every request, allowed or not, before anything is sent back. If it cannot be
+committed, the caller gets UNAVAILABLE and no data. A GET never executes an
+operation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+
+from api.error_response import JSON, error_response, response_media_type
+from api.observability.middleware import request_id
+from api.state import gateway_state
+from audit.events import AuditEvent, Endpoint, Outcome
+from db.failures import as_gateway_error
+from errors import (
+    BadInput,
+    Forbidden,
+    GatewayError,
+    Internal,
+    QueryTooComplex,
+    RateLimited,
+    Unauthenticated,
+    Unavailable,
+)
+from schema.execute import Caller, Execution
+
+log = logging.getLogger("regsosek.graphql")
+STATIC: Final = Path(__file__).resolve().parent.parent / "static"
+PAGE_HEADERS: Final = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self';"
+    " style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:;"
+    " connect-src 'self'; frame-ancestors 'none';"
+    " base-uri 'none'; object-src 'none'; form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_VARIABLES_BYTES = 16 * 1024
+
+OUTCOME_OF_CODE: Final = {
+    BadInput.code: Outcome.INVALID,
+    Forbidden.code: Outcome.DENIED,
+    QueryTooComplex.code: Outcome.TOO_COMPLEX,
+    RateLimited.code: Outcome.RATE_LIMITED,
+    Unavailable.code: Outcome.UNAVAILABLE,
+    Unauthenticated.code: Outcome.UNAUTHENTICATED,
+    Internal.code: Outcome.ERROR,
+}
+"""The audit outcome of a request refused with an ``extensions.code``."""
+
+
+@dataclass(frozen=True)
+class OperationBody:
+    query: str
+    variables: dict[str, Any] | None
+    operation_name: str | None
+    variables_hash: str | None
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        raise QueryTooComplex(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise QueryTooComplex(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_body(raw: bytes) -> OperationBody:
+    """The GraphQL-over-HTTP JSON body; anything else is BAD_USER_INPUT."""
+    try:
+        payload = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise BadInput("The request body is not valid JSON.") from None
+    if isinstance(payload, list):
+        raise BadInput("Batched operations are not accepted: send one operation per request.")
+    if not isinstance(payload, dict):
+        raise BadInput("The request body must be a JSON object with a `query`.")
+    query = payload.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise BadInput("The request needs a `query` string.")
+    variables = payload.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        raise BadInput("`variables` must be a JSON object.")
+    operation_name = payload.get("operationName")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise BadInput("`operationName` must be a string.")
+    variables_hash = None
+    if variables:
+        canonical = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
+        if len(canonical) > MAX_VARIABLES_BYTES:
+            raise QueryTooComplex(f"`variables` are larger than {MAX_VARIABLES_BYTES} bytes.")
+        variables_hash = hashlib.sha256(canonical).hexdigest()
+    return OperationBody(query, variables, operation_name, variables_hash)
+
+
+def _remote(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def graphql_post(request: Request) -> Response:
+    state = gateway_state(request.app)
+    minted = request_id(request)
+    media_type = response_media_type(request.headers.get("accept"))
+    event = AuditEvent(
+        endpoint=Endpoint.GRAPHQL,
+        outcome=Outcome.ERROR,
+        request_id=minted,
+        remote_addr=_remote(request),
+    )
+    messages: list[dict[str, Any]] | None = None
+    try:
+        try:
+            principal = await state.auth.authenticate(request)
+        except Unauthenticated as refused:
+            event.outcome, event.error_code = Outcome.UNAUTHENTICATED, refused.code
+            await state.audit.record(event)
+            return error_response(refused, request_id=minted, media_type=media_type)
+        program = state.policies.current.programs.get(principal.program)
+        event.client_id, event.agency, event.program = (
+            principal.client_id,
+            principal.agency,
+            principal.program,
+        )
+        if program is not None:
+            event.agreement, event.purpose = program.agreement.number, program.purpose
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != JSON:
+            raise BadInput("Send GraphQL as `Content-Type: application/json`.")
+        body = parse_body(await _read_body(request))
+        event.operation_name = body.operation_name
+        event.variables_hash = body.variables_hash
+        if program is None or not program.agreement.in_force(date.today()):
+            raise Forbidden("Your program's data-sharing agreement is not in force.")
+        state.quotas.admit(program, client_id=principal.client_id)
+        execution: Execution = await state.engine.execute(
+            Caller(principal.client_id, program),
+            query=body.query,
+            variables=body.variables,
+            operation_name=body.operation_name,
+        )
+        event.operation_name = execution.operation_name
+        event.document_hash = execution.document_hash
+        if execution.error is not None:
+            messages = execution.messages or None
+            raise execution.error
+        disclosure = execution.disclosure
+        event.outcome = Outcome.ALLOWED
+        event.field_paths = sorted(disclosure.field_paths)
+        event.household_ids = sorted(disclosure.household_ids)
+        event.person_ids = sorted(disclosure.person_ids)
+        event.row_count = disclosure.rows
+        await state.audit.record(event)
+        state.quotas.disclosed(client_id=principal.client_id, rows=disclosure.rows)
+        assert execution.body is not None
+        return Response(
+            execution.body,
+            media_type=media_type,
+            headers={"X-Request-Id": minted, "Vary": "Accept"},
+        )
+    except GatewayError as error:
+        if isinstance(error, Internal):
+            log.error("request %s failed", minted, exc_info=error, extra={"request_id": minted})
+        return await _refuse(request, event, error, messages)
+    except Exception as error:
+        return await _refuse(request, event, unexpected(error, request_id=minted), None)
+
+
+def unexpected(error: Exception, *, request_id: str) -> GatewayError:
+    """An exception nothing below handled: the database failure's answer (UNAVAILABLE when it
+    is down, ``db.failures.as_gateway_error``), else INTERNAL.
+
+    INTERNAL is logged with the request id the caller was given, and its text
+    never reaches the caller.
+    """
+    answer = as_gateway_error(error)
+    if answer is not None:
+        log.warning("request %s: database failure: %s", request_id, type(error).__name__)
+        return answer
+    log.error("request %s failed", request_id, exc_info=error, extra={"request_id": request_id})
+    return Internal("The gateway failed to answer.")
+
+
+async def _refuse(
+    request: Request,
+    event: AuditEvent,
+    error: GatewayError,
+    messages: list[dict[str, Any]] | None,
+) -> Response:
+    """Answer an error, after auditing it; a failed audit write becomes UNAVAILABLE."""
+    event.outcome = OUTCOME_OF_CODE.get(error.code, Outcome.ERROR)
+    event.error_code = error.code
+    event.field_paths, event.household_ids, event.person_ids, event.row_count = [], [], [], 0
+    media_type = response_media_type(request.headers.get("accept"))
+    try:
+        await gateway_state(request.app).audit.record(event)
+    except GatewayError as failed:
+        return error_response(failed, request_id=event.request_id, media_type=media_type)
+    return error_response(
+        error, request_id=event.request_id, messages=messages, media_type=media_type
+    )
+
+
+async def graphql_get(request: Request) -> Response:
+    """GraphiQL for browsers (when enabled); a GET never executes an operation."""
+    state = gateway_state(request.app)
+    if "text/html" not in request.headers.get("accept", "") or not state.settings.graphiql_enabled:
+        return await refuse_method(request, allow="POST")
+    event = AuditEvent(
+        endpoint=Endpoint.GRAPHQL,
+        outcome=Outcome.PAGE,
+        request_id=request_id(request),
+        remote_addr=_remote(request),
+    )
+    await state.audit.record(event)
+    return FileResponse(STATIC / "graphiql.html", headers=PAGE_HEADERS)
+
+
+async def graphql_other(request: Request) -> Response:
+    """Any other method on ``/graphql``."""
+    return await refuse_method(request, allow="GET, POST")
+
+
+async def refuse_method(request: Request, *, allow: str) -> Response:
+    """The one refusal of what is not a POSTed operation (nor a browser's GET of GraphiQL):
+    405 ``BAD_USER_INPUT`` with ``Allow``, audited like every request."""
+    event = AuditEvent(
+        endpoint=Endpoint.GRAPHQL,
+        outcome=Outcome.INVALID,
+        error_code=BadInput.code,
+        request_id=request_id(request),
+        remote_addr=_remote(request),
+    )
+    await gateway_state(request.app).audit.record(event)
+    error = BadInput("Send operations with POST and `Content-Type: application/json`.")
+    return error_response(error, request_id=event.request_id, status=405, headers={"Allow": allow})

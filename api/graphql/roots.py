@@ -1,0 +1,46 @@
+"""The value-root registry: every root field computed in Python rather than compiled to SQL.
+
+``myAccess`` (``schema.access``), ``householdStats`` (``schema.stats``) and the
+auditors' fields (``audit.roots``); the compiled roots (``households``,
+``persons`` …) are ``schema.compiler.roots``. Which program may use which root
+is the policy's decision, made when its schema is built.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from audit.reports import ScopeCounter, ScopeSize
+from audit.roots import audit_roots
+from policies import PolicyStore
+from schema.access import AccessRoot
+from schema.execute import ValueRoot
+from schema.scope_sizes import ScopeSizes
+from schema.sealed_cursors import CursorKeys
+from schema.stats import HouseholdStatsRoot
+
+
+def scope_counter(policies: PolicyStore) -> ScopeCounter:
+    """The scope sizes of the policy in force, counted at most every ten minutes."""
+    sizes = ScopeSizes()
+
+    async def count(connection: asyncpg.Connection) -> list[ScopeSize]:
+        return await sizes.get(connection, policies.current)
+
+    return count
+
+
+def value_roots(
+    *,
+    policies: PolicyStore,
+    pool: asyncpg.Pool,
+    keys: CursorKeys,
+    statistics: HouseholdStatsRoot | None = None,
+) -> dict[str, ValueRoot]:
+    """Every value root by field name; ``pool`` (a read pool of the gateway role on the
+    primary) serves ``chainStatus``' full walks; ``keys`` seal ``auditEvents``' cursors."""
+    return {
+        "myAccess": AccessRoot(),
+        "householdStats": statistics or HouseholdStatsRoot(),
+        **audit_roots(scopes=scope_counter(policies), pool=pool, keys=keys),
+    }

@@ -1,0 +1,335 @@
+"""SQL of the audit chain: appending a batch (the writer), reading it back (the full walk of
+the verifier and the incremental ``chainStatus``).
+
+Appending runs as the gateway role ``regsosek_app``, which may only INSERT and
+SELECT here; every chain step holds ``pg_advisory_xact_lock(CHAIN_LOCK)`` from
+before it reads (or checks) the head until it commits, so writers in any
+number of processes extend one chain, never two. Rows are read back by column
+name (``audit.chain.STORED_COLUMNS``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+import asyncpg
+import orjson
+
+Connect = Callable[[], Awaitable[asyncpg.Connection]]
+"""Opens one connection of the writer's (or the index cleaner's) own."""
+
+CHAIN_LOCK: Final = int.from_bytes(
+    hashlib.sha256(b"regsosek.audit.chain").digest()[:8], "big", signed=True
+)
+"""The advisory-lock key that serializes chain steps across every writer."""
+
+_BEGIN_CHAIN_STEP: Final = f"BEGIN; SELECT pg_advisory_xact_lock({CHAIN_LOCK})"
+
+
+def connector(dsn: str, *, statement_timeout_ms: int = 5_000) -> Connect:
+    """A factory of the writer's connections: ``dsn`` (the gateway role), durable commits."""
+    settings = {
+        "application_name": "regsosek-audit",
+        "synchronous_commit": "on",
+        # Each chain step must read the head after taking the lock, with a new snapshot.
+        "default_transaction_isolation": "read committed",
+        "statement_timeout": str(statement_timeout_ms),
+        "idle_in_transaction_session_timeout": str(max(statement_timeout_ms * 2, 10_000)),
+    }
+
+    async def connect() -> asyncpg.Connection:
+        return await asyncpg.connect(
+            dsn, server_settings=settings, timeout=statement_timeout_ms / 1000
+        )
+
+    return connect
+
+
+async def close_quietly(connection: asyncpg.Connection | None) -> None:
+    """Close ``connection`` politely within 2 s, else terminate it; ``None`` is fine."""
+    if connection is not None and not connection.is_closed():
+        try:
+            await asyncio.wait_for(connection.close(), 2.0)
+        except Exception:
+            connection.terminate()
+
+
+# One round trip for both heads. It runs after the lock was granted, so under
+# READ COMMITTED its snapshot sees every chain step committed before ours.
+_READ_HEAD: Final = """
+SELECT e.seq AS head_seq, e.hash AS head_hash, e.occurred_at AS head_at,
+       c.seq AS checkpoint_seq, c.created_at AS checkpoint_at
+FROM (SELECT) AS one
+LEFT JOIN LATERAL (
+    SELECT seq, hash, occurred_at FROM audit_events ORDER BY seq DESC LIMIT 1
+) AS e ON true
+LEFT JOIN LATERAL (
+    SELECT seq, created_at FROM audit_checkpoints ORDER BY id DESC LIMIT 1
+) AS c ON true
+"""
+
+_INSERT_CHECKPOINT: Final = """
+INSERT INTO audit_checkpoints (seq, head_hash, event_count, created_at, kid, signature)
+VALUES ($1, $2, $3, $4, $5, $6)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    """The last event (``seq`` 0 and no hash when the chain is empty) and the last checkpoint."""
+
+    seq: int
+    hash: bytes | None
+    occurred_at: datetime | None
+    checkpoint_seq: int | None
+    checkpoint_at: datetime | None
+
+
+async def begin_chain_step(connection: asyncpg.Connection) -> ChainHead:
+    """Open the chain step's transaction, take the chain lock, and read the heads."""
+    await connection.execute(_BEGIN_CHAIN_STEP)
+    row = await connection.fetchrow(_READ_HEAD)
+    assert row is not None
+    return ChainHead(
+        seq=row["head_seq"] or 0,
+        hash=row["head_hash"],
+        occurred_at=row["head_at"],
+        checkpoint_seq=row["checkpoint_seq"],
+        checkpoint_at=row["checkpoint_at"],
+    )
+
+
+async def ensure_partition(connection: asyncpg.Connection, at: datetime) -> None:
+    """Create the month partition holding ``at`` unless it exists (a SECURITY DEFINER function)."""
+    await connection.execute("SELECT regsosek_ensure_audit_partition($1)", at)
+
+
+_CASTS: Final = {
+    "seq": "bigint",
+    "occurred_at": "timestamptz",
+    "row_count": "integer",
+    "field_paths": "text[]",
+    # Id lists travel as array literals ('{1,2,3}'): far cheaper to encode than lists.
+    "household_ids": "text::bigint[]",
+    "person_ids": "text::bigint[]",
+    "prev_hash": "bytea",
+    "hash": "bytea",
+}
+
+
+@functools.cache
+def _insert_statement(columns: tuple[str, ...]) -> str:
+    values = ", ".join(
+        f"${index}::{_CASTS.get(column, 'text')}" for index, column in enumerate(columns, 1)
+    )
+    guard = len(columns) + 1
+    return (
+        f"INSERT INTO audit_events ({', '.join(columns)}) SELECT {values}"
+        f" WHERE CASE WHEN ${guard + 1}::bigint IS NULL THEN true"
+        f" ELSE regsosek_audit_extends_head(${guard}::bigint, ${guard + 1}, ${guard + 2}::bytea)"
+        " END"
+    )
+
+
+def id_array(ids: Sequence[int]) -> str:
+    """``ids`` as a PostgreSQL array literal, the form ``insert_events`` takes id lists in."""
+    return "{" + orjson.dumps(ids)[1:-1].decode() + "}"
+
+
+async def insert_events(
+    connection: asyncpg.Connection,
+    rows: Sequence[Sequence[Any]],
+    *,
+    columns: Sequence[str],
+    extends: tuple[int, bytes] | None = None,
+) -> None:
+    """Insert ``rows`` (values in ``columns`` order, id lists as ``id_array`` literals).
+
+    All rows are sent in one round trip and, outside an explicit transaction,
+    commit together at its end. With ``extends=(seq, hash)`` the first row
+    first takes the chain lock and checks that the head is still that event
+    (``asyncpg.SerializationError`` if not, and nothing is written): a whole
+    chain step in one round trip.
+    """
+    guard: tuple[Any, ...] = (CHAIN_LOCK, *extends) if extends else (None, None, None)
+    args = [
+        (*row, *guard) if index == 0 else (*row, None, None, None) for index, row in enumerate(rows)
+    ]
+    await connection.executemany(_insert_statement(tuple(columns)), args)
+
+
+async def insert_checkpoint(
+    connection: asyncpg.Connection,
+    *,
+    seq: int,
+    head_hash: bytes,
+    event_count: int,
+    created_at: datetime,
+    kid: str,
+    signature: str,
+) -> None:
+    await connection.execute(
+        _INSERT_CHECKPOINT, seq, head_hash, event_count, created_at, kid, signature
+    )
+
+
+async def commit(connection: asyncpg.Connection) -> None:
+    await connection.execute("COMMIT")
+
+
+# Reading the chain back: the verifier (as the owner) and chainStatus (as the gateway role).
+
+_CHECKPOINTS: Final = """
+SELECT c.id, c.seq, c.head_hash, c.event_count, c.created_at, c.kid, c.signature,
+       k.public_jwk::text AS public_jwk
+FROM audit_checkpoints AS c LEFT JOIN signing_keys AS k USING (kid)
+{where}
+ORDER BY {order}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    id: int
+    seq: int
+    head_hash: bytes
+    event_count: int
+    created_at: datetime
+    kid: str
+    signature: str
+    public_jwk: dict[str, Any] | None
+
+
+def _checkpoint(row: asyncpg.Record) -> StoredCheckpoint:
+    jwk = row["public_jwk"]
+    return StoredCheckpoint(
+        id=row["id"],
+        seq=row["seq"],
+        head_hash=row["head_hash"],
+        event_count=row["event_count"],
+        created_at=row["created_at"],
+        kid=row["kid"],
+        signature=row["signature"],
+        public_jwk=None if jwk is None else orjson.loads(jwk),
+    )
+
+
+async def read_checkpoints(connection: asyncpg.Connection) -> list[StoredCheckpoint]:
+    """Every checkpoint in chain order, with the public key of the key that signed it."""
+    query = _CHECKPOINTS.format(where="", order="c.seq, c.id")
+    return [_checkpoint(row) for row in await connection.fetch(query)]
+
+
+async def checkpoints_after(
+    connection: asyncpg.Connection, *, after_id: int
+) -> list[StoredCheckpoint]:
+    """Checkpoints with ``id > after_id`` in id order, each with its key's public JWK."""
+    query = _CHECKPOINTS.format(where="WHERE c.id > $1", order="c.id")
+    return [_checkpoint(row) for row in await connection.fetch(query, after_id)]
+
+
+async def stream_events(
+    connection: asyncpg.Connection, *, columns: Sequence[str], batch_size: int = 20_000
+) -> AsyncIterator[list[asyncpg.Record]]:
+    """Every stored event's ``columns`` in ``(seq, occurred_at)`` order, duplicates included.
+
+    Runs a server-side cursor, so memory stays flat whatever the chain's length;
+    the caller must hold a (preferably REPEATABLE READ, read-only) transaction.
+    """
+    query = f"SELECT {', '.join(columns)} FROM audit_events ORDER BY seq, occurred_at"
+    cursor = await connection.cursor(query)
+    while True:
+        rows = await cursor.fetch(batch_size)
+        if not rows:
+            return
+        yield rows
+
+
+async def events_between(
+    connection: asyncpg.Connection, *, columns: Sequence[str], first: int, last: int
+) -> list[asyncpg.Record]:
+    """The stored events with ``first <= seq <= last`` (to classify damage found near them)."""
+    query = (
+        f"SELECT {', '.join(columns)} FROM audit_events"
+        " WHERE seq BETWEEN $1 AND $2 ORDER BY seq, occurred_at"
+    )
+    return list(await connection.fetch(query, first, last))
+
+
+async def event_hashes(connection: asyncpg.Connection, *, seq: int) -> list[bytes]:
+    """The stored hash of every row holding ``seq`` (one, unless the chain was tampered with)."""
+    rows = await connection.fetch("SELECT hash FROM audit_events WHERE seq = $1", seq)
+    return [row["hash"] for row in rows]
+
+
+async def events_at(
+    connection: asyncpg.Connection, *, columns: Sequence[str], seq: int
+) -> list[asyncpg.Record]:
+    """Every stored row holding ``seq`` (one, unless the chain was tampered with)."""
+    query = f"SELECT {', '.join(columns)} FROM audit_events WHERE seq = $1"
+    return list(await connection.fetch(query, seq))
+
+
+async def events_after(
+    connection: asyncpg.Connection, *, columns: Sequence[str], after_seq: int, limit: int
+) -> list[asyncpg.Record]:
+    """Up to ``limit`` stored events with ``seq > after_seq`` in ``(seq, occurred_at)`` order."""
+    query = (
+        f"SELECT {', '.join(columns)} FROM audit_events WHERE seq > $1"
+        " ORDER BY seq, occurred_at LIMIT $2"
+    )
+    return list(await connection.fetch(query, after_seq, limit))
+
+
+async def last_sequence(connection: asyncpg.Connection) -> int:
+    """The highest stored ``seq`` (0 when there is none)."""
+    value = await connection.fetchval("SELECT max(seq) FROM audit_events")
+    return int(value or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRange:
+    """The stored events' first and last ``seq`` and time, and how many rows there are."""
+
+    first_seq: int | None
+    last_seq: int | None
+    events: int
+    first_at: datetime | None
+    last_at: datetime | None
+
+
+async def stored_range(connection: asyncpg.Connection) -> StoredRange:
+    row = await connection.fetchrow(
+        "SELECT min(seq) AS first_seq, max(seq) AS last_seq, count(*) AS events,"
+        " min(occurred_at) AS first_at, max(occurred_at) AS last_at FROM audit_events"
+    )
+    assert row is not None
+    return StoredRange(
+        first_seq=row["first_seq"],
+        last_seq=row["last_seq"],
+        events=row["events"],
+        first_at=row["first_at"],
+        last_at=row["last_at"],
+    )
+
+
+async def first_prev_hash(connection: asyncpg.Connection, *, seq: int) -> bytes | None:
+    """The ``prev_hash`` of the (earliest) row holding ``seq``."""
+    value: bytes | None = await connection.fetchval(
+        "SELECT prev_hash FROM audit_events WHERE seq = $1 ORDER BY occurred_at LIMIT 1", seq
+    )
+    return value
+
+
+async def first_hash(connection: asyncpg.Connection, *, seq: int) -> bytes | None:
+    """The ``hash`` of the (earliest) row holding ``seq``."""
+    value: bytes | None = await connection.fetchval(
+        "SELECT hash FROM audit_events WHERE seq = $1 ORDER BY occurred_at LIMIT 1", seq
+    )
+    return value
