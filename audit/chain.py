@@ -7,10 +7,13 @@ Every event is appended to one chain::
 where ``prev_hash`` is the previous event's ``hash`` (32 zero bytes,
 ``GENESIS_HASH``, before the first event) and ``canonical(row)`` is, exactly:
 
-* a JSON object (RFC 8259) with the 19 keys of ``HASHED_COLUMNS``, no more and
-  no fewer, in ascending key order, no whitespace, UTF-8 with non-ASCII
-  characters unescaped (what ``orjson.dumps(..., option=OPT_SORT_KEYS)``
-  writes);
+* a JSON object (RFC 8259) with the 19 keys of ``CORE_COLUMNS`` always, and
+  each key of ``OPTIONAL_COLUMNS`` whose value is not null (none otherwise),
+  in ascending key order, no whitespace, UTF-8 with non-ASCII characters
+  unescaped (what ``orjson.dumps(..., option=OPT_SORT_KEYS)`` writes). The
+  optional columns came later (migration 0005: the request's purpose code and
+  case reference, its trace id, a program's seal); leaving them out when null
+  keeps every earlier event's hash what it was;
 * ``occurred_at`` as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (UTC, always six fraction
   digits); ``seq`` and ``row_count`` as JSON integers; absent values as
   ``null``;
@@ -18,7 +21,7 @@ where ``prev_hash`` is the previous event's ``hash`` (32 zero bytes,
   order they are stored; the writer stores them sorted ascending without
   duplicates;
 * ``document_hash`` and ``variables_hash`` as the lower-case hex strings that
-  are stored.
+  are stored; ``sealed_until`` as ``YYYY-MM-DD``.
 
 The writer (``chain_hash``), the full walk of ``regsosek audit verify`` and the
 incremental ``chainStatus`` (both through ``step``) use these functions and no
@@ -34,7 +37,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Final, Protocol
 
 import orjson
@@ -44,7 +47,7 @@ from audit.events import format_time
 GENESIS_HASH: Final = bytes(32)
 """``prev_hash`` of the first event of the chain."""
 
-HASHED_COLUMNS: Final = (
+CORE_COLUMNS: Final = (
     "seq",
     "occurred_at",
     "request_id",
@@ -65,6 +68,15 @@ HASHED_COLUMNS: Final = (
     "household_ids",
     "person_ids",
 )
+"""The columns every event's canonical form holds, null or not."""
+
+OPTIONAL_COLUMNS: Final = ("purpose_code", "case_ref", "trace_id", "sealed_until")
+"""Columns the canonical form holds only when they are not null (migration 0005):
+``purpose_code`` and ``case_ref`` (CONTRACT §9: the purpose the request named and its case
+reference), ``trace_id`` (the W3C trace the request belonged to), ``sealed_until`` (the
+date until which the program's policy withholds this disclosure from subject reports)."""
+
+HASHED_COLUMNS: Final = (*CORE_COLUMNS, *OPTIONAL_COLUMNS)
 """The columns of ``audit_events`` the hash covers, in the order ``canonical`` takes them."""
 
 STORED_COLUMNS: Final = (*HASHED_COLUMNS, "prev_hash", "hash")
@@ -102,31 +114,36 @@ def canonical(row: Sequence[Any]) -> bytes:
         field_paths,
         household_ids,
         person_ids,
-    ) = row[: len(HASHED_COLUMNS)]
+    ) = row[: len(CORE_COLUMNS)]
     # Written in ascending key order, so orjson emits the sorted form without sorting.
-    return orjson.dumps(
-        {
-            "agency": agency,
-            "agreement": agreement,
-            "client_id": client_id,
-            "document_hash": document_hash,
-            "endpoint": endpoint,
-            "error_code": error_code,
-            "field_paths": field_paths,
-            "household_ids": household_ids,
-            "occurred_at": format_time(occurred_at),
-            "operation_name": operation_name,
-            "outcome": outcome,
-            "person_ids": person_ids,
-            "program": program,
-            "purpose": purpose,
-            "remote_addr": remote_addr,
-            "request_id": request_id,
-            "row_count": row_count,
-            "seq": seq,
-            "variables_hash": variables_hash,
-        }
-    )
+    document: dict[str, Any] = {
+        "agency": agency,
+        "agreement": agreement,
+        "client_id": client_id,
+        "document_hash": document_hash,
+        "endpoint": endpoint,
+        "error_code": error_code,
+        "field_paths": field_paths,
+        "household_ids": household_ids,
+        "occurred_at": format_time(occurred_at),
+        "operation_name": operation_name,
+        "outcome": outcome,
+        "person_ids": person_ids,
+        "program": program,
+        "purpose": purpose,
+        "remote_addr": remote_addr,
+        "request_id": request_id,
+        "row_count": row_count,
+        "seq": seq,
+        "variables_hash": variables_hash,
+    }
+    optional = row[len(CORE_COLUMNS) : len(HASHED_COLUMNS)]
+    if any(value is not None for value in optional):
+        for name, value in zip(OPTIONAL_COLUMNS, optional, strict=False):
+            if value is not None:
+                document[name] = value.isoformat() if isinstance(value, date) else value
+        return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+    return orjson.dumps(document)
 
 
 def chain_hash(prev_hash: bytes, row: Sequence[Any]) -> bytes:

@@ -14,7 +14,7 @@ outcomes from it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, Final
 
@@ -67,6 +67,8 @@ _WIDTHS: Final = {
     "variables_hash": 64,
     "outcome": 32,
     "error_code": 32,
+    "purpose_code": 64,
+    "case_ref": 200,
 }
 _TEXT_LIMIT: Final = 1000
 """Longest stored value of an unbounded text column or of one field path."""
@@ -99,6 +101,14 @@ class AuditEvent:
     household_ids: list[int] = field(default_factory=list)
     person_ids: list[int] = field(default_factory=list)
     row_count: int = 0
+    purpose_code: str | None = None
+    """The purpose the request named (``Regsosek-Purpose``), or the program's first one."""
+    case_ref: str | None = None
+    """The case reference it named (``Regsosek-Case-Ref``)."""
+    trace_id: str | None = None
+    """The W3C trace id (32 lower-case hex digits) the request belonged to, when traced."""
+    sealed_until: date | None = None
+    """Until when the program's policy withholds this disclosure from subject reports."""
 
 
 def _clean(value: str | None, width: int = _TEXT_LIMIT) -> str | None:
@@ -141,6 +151,10 @@ def event_row(event: AuditEvent, *, seq: int, occurred_at: datetime) -> tuple[An
         sorted({_clean(path) or "" for path in event.field_paths}),
         sorted(set(map(int, event.household_ids))),
         sorted(set(map(int, event.person_ids))),
+        _clean(event.purpose_code, widths["purpose_code"]),
+        _clean(event.case_ref, widths["case_ref"]),
+        _hex(event.trace_id),
+        event.sealed_until,
     )
 
 

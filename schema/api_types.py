@@ -112,6 +112,15 @@ class AuditEvent:
     fieldPaths: list[str]
     householdIds: list[strawberry.ID]
     personIds: list[strawberry.ID]
+    purposeCode: str | None = strawberry.field(
+        description="Kode tujuan yang disebut permintaan / The purpose code the request named"
+    )
+    caseRef: str | None = strawberry.field(
+        description="Nomor perkara / The case reference the request named"
+    )
+    traceId: str | None = strawberry.field(
+        description="ID jejak W3C / The W3C trace id the request belonged to"
+    )
 
 
 @strawberry.type(

@@ -38,6 +38,9 @@ _EVENT_JSON: Final = event_json(
         "fieldPaths",
         "householdIds",
         "personIds",
+        "purposeCode",
+        "caseRef",
+        "traceId",
     ),
 )
 

@@ -35,6 +35,10 @@ EVENT_FIELDS: Final = {
     "fieldPaths": "{e}.field_paths",
     "householdIds": "{e}.household_ids::text[]",
     "personIds": "{e}.person_ids::text[]",
+    "purposeCode": "{e}.purpose_code",
+    "caseRef": "{e}.case_ref",
+    "traceId": "{e}.trace_id",
+    "sealedUntil": "{e}.sealed_until::text",
 }
 """Each field of an event from its column of ``audit_events`` (``{e}``: the table's alias)."""
 

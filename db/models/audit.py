@@ -7,9 +7,9 @@ here, and triggers refuse UPDATE, DELETE and TRUNCATE for everyone.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, LargeBinary, String, Text, text
+from sqlalchemy import BigInteger, Date, DateTime, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -38,6 +38,10 @@ class AuditEvent(Base):
     field_paths: Mapped[list[str]] = mapped_column(postgresql.ARRAY(Text))
     household_ids: Mapped[list[int]] = mapped_column(postgresql.ARRAY(BigInteger))
     person_ids: Mapped[list[int]] = mapped_column(postgresql.ARRAY(BigInteger))
+    purpose_code: Mapped[str | None] = mapped_column(String(64))
+    case_ref: Mapped[str | None] = mapped_column(String(200))
+    trace_id: Mapped[str | None] = mapped_column(String(64))
+    sealed_until: Mapped[date | None] = mapped_column(Date)
     prev_hash: Mapped[bytes] = mapped_column(LargeBinary)
     hash: Mapped[bytes] = mapped_column(LargeBinary)
 
@@ -61,6 +65,12 @@ class AuditEvent(Base):
         ),
         # Time ranges of the auditors' reports: rows arrive in time order, so BRIN fits.
         Index("ix_audit_events_occurred_at_brin", "occurred_at", postgresql_using="brin"),
+        # Sealed disclosures (migration 0005): subject reports count them.
+        Index(
+            "ix_audit_events_sealed_until",
+            "sealed_until",
+            postgresql_where=text("sealed_until IS NOT NULL"),
+        ),
         {"postgresql_partition_by": "RANGE (occurred_at)"},
     )
 

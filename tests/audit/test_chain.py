@@ -4,14 +4,16 @@ recompute it."""
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
 
 from audit.chain import (
+    CORE_COLUMNS,
     GENESIS_HASH,
     HASHED_COLUMNS,
+    OPTIONAL_COLUMNS,
     STORED_COLUMNS,
     Head,
     canonical,
@@ -46,11 +48,55 @@ def test_hash_is_sha256_of_prev_hash_then_canonical_json() -> None:
     assert chain_hash(GENESIS_HASH, row).hex() == expected
 
 
-def test_canonical_json_is_sorted_keys_over_exactly_the_hashed_columns() -> None:
+def test_canonical_json_is_sorted_keys_over_exactly_the_core_columns() -> None:
     text = canonical(golden_row())
     decoded = orjson.loads(text)
-    assert sorted(decoded) == sorted(HASHED_COLUMNS)
+    assert sorted(decoded) == sorted(CORE_COLUMNS)
     assert orjson.dumps(decoded, option=orjson.OPT_SORT_KEYS) == text
+
+
+def test_null_optional_columns_leave_the_canonical_form_as_it_was() -> None:
+    """Events written before migration 0005 (the optional columns null, or absent from the row)
+    keep their hash: the golden vector holds for the row read back with the new columns."""
+    row = (*golden_row(), *([None] * len(OPTIONAL_COLUMNS)))
+    assert len(row) == len(HASHED_COLUMNS)
+    assert canonical(row).decode() == GOLDEN_JSON
+    assert chain_hash(GENESIS_HASH, row).hex() == GOLDEN_HASH
+
+
+GOLDEN_OPTIONAL_JSON = (
+    '{"agency":"Dinas Sosial","agreement":"PKS 470/1/2026","case_ref":"MUSDES/2026/07",'
+    '"client_id":"dinsos-client-01",'
+    '"document_hash":"abababababababababababababababababababababababababababababababab",'
+    '"endpoint":"graphql","error_code":null,'
+    '"field_paths":["households.nodes.id","households.nodes.nik"],"household_ids":[1,3],'
+    '"occurred_at":"2026-11-29T08:00:00.000005Z","operation_name":"Keluarga",'
+    '"outcome":"allowed","person_ids":[11,12],"program":"dinsos-pkh",'
+    '"purpose":"Verifikasi PKH","purpose_code":"VERIFIKASI_PKH","remote_addr":"10.0.0.7",'
+    '"request_id":"req-1","row_count":2,"sealed_until":"2027-03-31","seq":1,'
+    '"variables_hash":null}'
+)
+
+
+def test_optional_columns_are_hashed_in_key_order_when_set() -> None:
+    """A set optional column is one more key in its sorted place; a null one is no key."""
+    row = (*golden_row(), "VERIFIKASI_PKH", "MUSDES/2026/07", None, date(2027, 3, 31))
+    assert canonical(row).decode() == GOLDEN_OPTIONAL_JSON
+    expected = hashlib.sha256(bytes(32) + GOLDEN_OPTIONAL_JSON.encode()).hexdigest()
+    assert chain_hash(GENESIS_HASH, row).hex() == expected
+    for index in range(len(CORE_COLUMNS), len(HASHED_COLUMNS)):
+        emptied = list(row)
+        emptied[index] = None
+        changed = list(row)
+        changed[index] = (
+            "ff" * 16
+            if OPTIONAL_COLUMNS[index - len(CORE_COLUMNS)] != ("sealed_until")
+            else date(2027, 4, 1)
+        )
+        original = chain_hash(GENESIS_HASH, row)
+        assert chain_hash(GENESIS_HASH, changed) != original
+        if row[index] is not None:
+            assert chain_hash(GENESIS_HASH, emptied) != original
 
 
 def test_any_field_change_changes_the_hash() -> None:

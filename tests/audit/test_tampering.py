@@ -7,6 +7,7 @@ triggers disabled, damages it.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from joserfc import jws
@@ -14,7 +15,7 @@ from joserfc import jws
 from audit.chain import HASHED_COLUMNS, STORED_COLUMNS, chain_hash
 from audit.signing import CHECKPOINT_TYPE, checkpoint_payload
 from audit.verify import Report
-from tests.audit.support import ChainDatabase, StaticKey
+from tests.audit.support import ChainDatabase, StaticKey, sample_event
 
 CONTENT = [c for c in HASHED_COLUMNS if c != "seq"]
 """Every hashed column but ``seq``: what "the contents" of an event are."""
@@ -212,3 +213,56 @@ def swap_statement(columns: list[str], first: int, second: int) -> str:
         f" WHERE b.seq = CASE a.seq WHEN {first} THEN {second} ELSE {first} END)"
         f" WHERE a.seq IN ({first}, {second})"
     )
+
+
+async def test_a_case_reference_added_afterwards_is_found(chain: ChainDatabase) -> None:
+    """The optional columns are hashed when set: writing one into an event that had none (a
+    purpose, a case reference, a seal backdated onto an old disclosure) breaks the chain."""
+    await chain.tamper("UPDATE audit_events SET case_ref = 'PERKARA/1' WHERE seq = 12")
+    assert_damage(await chain.verify(), seq=12, kind="edited")
+
+
+async def test_a_seal_added_afterwards_is_found(chain: ChainDatabase) -> None:
+    await chain.tamper("UPDATE audit_events SET sealed_until = '2030-01-01' WHERE seq = 5")
+    assert_damage(await chain.verify(), seq=5, kind="edited")
+
+
+async def test_events_with_purpose_case_trace_and_seal_verify_and_read_back(
+    chain_db: ChainDatabase,
+) -> None:
+    """Written through the writer with every optional column set, the events are stored as
+    given and the chain verifies; one of them edited is found."""
+    writer = chain_db.writer(checkpoint_every=10, flush_ms=0)
+    await writer.start()
+    try:
+        for index in range(6):
+            await writer.record(
+                sample_event(
+                    index,
+                    purpose_code="PERLINDUNGAN_ANAK",
+                    case_ref=f"PPA/2026/{index}",
+                    trace_id="0AF7651916CD43DD8448EB211C80319C",
+                    sealed_until=date(2027, 1, 31),
+                )
+            )
+    finally:
+        await writer.close()
+    assert (await chain_db.verify()).ok
+    connection = await chain_db.owner()
+    try:
+        rows = await connection.fetch(
+            "SELECT purpose_code, case_ref, trace_id, sealed_until FROM audit_events ORDER BY seq"
+        )
+    finally:
+        await connection.close()
+    assert [tuple(row) for row in rows] == [
+        (
+            "PERLINDUNGAN_ANAK",
+            f"PPA/2026/{i}",
+            "0af7651916cd43dd8448eb211c80319c",
+            date(2027, 1, 31),
+        )
+        for i in range(6)
+    ]
+    await chain_db.tamper("UPDATE audit_events SET case_ref = 'PPA/2026/9' WHERE seq = 4")
+    assert_damage(await chain_db.verify(), seq=4, kind="edited")
