@@ -15,8 +15,8 @@ import asyncio
 import os
 import random
 import resource
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 import httpx
@@ -126,17 +126,35 @@ def internals(
 
 
 def children_cpu() -> float:
+    """CPU of this process's finished children: the load generators of the runs so far."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def own_cpu() -> float:
+    """CPU of the bench itself (sampling /proc, polling PostgreSQL)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
 
 class Cells:
     """Runs cells for one bench run, appending to its report."""
 
-    def __init__(self, plan: Plan, report: Report, *, private_cluster: bool) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        report: Report,
+        *,
+        private_cluster: bool,
+        saved: Callable[[], None] = lambda: None,
+    ) -> None:
         self.plan = plan
         self.report = report
         self.private_cluster = private_cluster
+        self.saved = saved
+        """Called after every run: the result file then holds it."""
+        self._own_cpu = 0.0
+        """The bench's own CPU during the last run (known, so not counted as others')."""
         self._meters: dict[str, Meter] = {}
 
     def meter(self, db: BenchDatabase) -> Meter:
@@ -158,14 +176,19 @@ class Cells:
     def others_pct(self, usage: Usage, *, server_cpu: float, client_cpu: float) -> float:
         """Machine CPU used by anything but this run's server, database and client."""
         database = usage.cluster_cpu_s if self.private_cluster else usage.backend_cpu_s
-        known = server_cpu + database + client_cpu
+        known = server_cpu + database + client_cpu + self._own_cpu
         return max(0.0, usage.machine_cpu_s - known) / (usage.seconds * (os.cpu_count() or 1)) * 100
 
     async def _measured(
-        self, contender: Contender, work: Callable[[], Awaitable[T]]
+        self, contender: Contender, work: Callable[[], Coroutine[Any, Any, T]]
     ) -> tuple[T, Usage, float]:
-        client_before = children_cpu()
-        result, usage = await self.meter(contender.db).measure(contender.server, work())
+        client_before, own_before = children_cpu(), own_cpu()
+        coroutine = work()
+        try:
+            result, usage = await self.meter(contender.db).measure(contender.server, coroutine)
+        finally:
+            coroutine.close()  # never started when sampling failed; a no-op once it ran
+        self._own_cpu = own_cpu() - own_before
         return result, usage, children_cpu() - client_before
 
     async def _guarded(self, label: str, work: Callable[[], Awaitable[T]]) -> T:
@@ -229,6 +252,7 @@ class Cells:
                 contender = by_name[name]
                 run = await self._closed_run(contender, query, concurrency, number)
                 measurements[contender.label + contender.db.name].runs.append(run)
+                self.saved()
                 print(
                     f"  {contender.db.households:>10,} {query.name} c={concurrency:<3}"
                     f" round {number} {contender.label:<22} {run.rps:8,.0f} req/s"
@@ -264,7 +288,7 @@ class Cells:
                 ),
             )
             run = self._to_run(contender, result, usage, client)
-            run.internals = internals(gauges, await scrape(contender), result.seconds)
+            run.internals.update(internals(gauges, await scrape(contender), result.seconds))
             run.round, run.attempts = number, attempts
             if run.others_pct <= self.plan.noise_pct:
                 return run
@@ -336,6 +360,7 @@ class Cells:
                 contender, m = items[name]
                 run = await self._open_run(contender, query, m.rate, number)
                 m.runs.append(run)
+                self.saved()
                 print(
                     f"  open {query.name} round {number} {name:<40} {run.achieved_rps:7,.0f} req/s"
                     f"  p50 {run.p50_ms:7.2f}  p99 {run.p99_ms:8.2f} ms  dropped"

@@ -139,7 +139,8 @@ def start_group(spec: GroupSpec) -> list[Contender]:
     contenders: list[Contender] = []
     try:
         for system in spec.systems:
-            print(f"[{spec.db.name}] starting {system} x{spec.workers} …", flush=True)
+            if system not in ("db-floor", "db-floor-rls"):
+                print(f"[{spec.db.name}] starting {system} x{spec.workers} …", flush=True)
             contenders.append(start_contender(spec, system))
     except BaseException:
         stop_group(contenders)

@@ -134,14 +134,15 @@ async def wrk(url: str, script: str, *, connections: int, seconds: float) -> Res
     raw = json.loads(found.group(1))
     seconds_run = raw["duration_us"] / 1e6
     errors = raw["connect"] + raw["read"] + raw["write"] + raw["status"] + raw["timeout"]
+    answered = raw["requests"] > 0  # none: every request timed out, no latency to report
     return Result(
         requests=raw["requests"],
         seconds=seconds_run,
         rps=raw["requests"] / seconds_run,
-        p50_ms=raw["p50"] / 1000,
-        p95_ms=raw["p95"] / 1000,
-        p99_ms=raw["p99"] / 1000,
-        mean_ms=raw["mean"] / 1000,
+        p50_ms=raw["p50"] / 1000 if answered else math.nan,
+        p95_ms=raw["p95"] / 1000 if answered else math.nan,
+        p99_ms=raw["p99"] / 1000 if answered else math.nan,
+        mean_ms=raw["mean"] / 1000 if answered else math.nan,
         errors=errors,
         bytes_per_request=raw["bytes"] / max(1, raw["requests"]),
     )

@@ -71,7 +71,7 @@ class Measurement:
         return _median([getattr(run, name) for run in self.runs])
 
     def range(self, name: str) -> tuple[float, float]:
-        values = [getattr(run, name) for run in self.runs]
+        values = [v for run in self.runs if not math.isnan(v := getattr(run, name))]
         return (min(values), max(values)) if values else (math.nan, math.nan)
 
     def internal(self, name: str) -> float:
@@ -179,7 +179,7 @@ class OpenMeasurement:
         return _median([float(getattr(run, name)) for run in self.runs])
 
     def range(self, name: str) -> tuple[float, float]:
-        values = [float(getattr(run, name)) for run in self.runs]
+        values = [v for run in self.runs if not math.isnan(v := float(getattr(run, name)))]
         return (min(values), max(values)) if values else (math.nan, math.nan)
 
     def as_json(self) -> dict[str, Any]:

@@ -21,6 +21,7 @@ after every cell: ``--resume`` skips the cells it already holds.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import shutil
 import signal
 import sys
@@ -62,9 +63,10 @@ from bench.systems import (
 )
 from policies import load_policies
 
-BYTES_PER_HOUSEHOLD = 4_000
-"""Disk a seeded household takes with its members, receipts and indexes (about 2.5 GB per
-million measured); used until a smaller bench database shows the real figure."""
+BYTES_PER_HOUSEHOLD = 2_500
+"""Disk a seeded household takes with its members, receipts and indexes: 2.1 GB per million
+measured (docs/deploy.md, capacity sizes), with a margin; a bench database of a million
+households or more measured in this run replaces it when larger."""
 
 
 class Bench:
@@ -77,7 +79,7 @@ class Bench:
         self.queries: list[Query] = []
         self.policies = bench_policies()
         self._credentials: dict[str, dict[str, str]] = {}
-        self.cells = Cells(plan, self.report, private_cluster=private)
+        self.cells = Cells(plan, self.report, private_cluster=private, saved=self.save)
 
     def _report(self) -> Report:
         path = RESULTS / f"{self.plan.stem}.json"
@@ -147,9 +149,10 @@ class Bench:
         if await _exists(self.server_url, database_name(households)) and not self.plan.fresh:
             return
         per_household = float(BYTES_PER_HOUSEHOLD)
-        for size, held in self.report.meta.get("disk_bytes", {}).items():
-            if size.startswith("regsosek_bench_") and held:
-                per_household = max(per_household, held / _households(size))
+        for size, held in self.report.meta.get("disk_bytes", {}).items():  # sizes seen so far
+            measured = _households(size) if size.startswith("regsosek_bench_") else 0
+            if measured >= 1_000_000 and held:
+                per_household = max(per_household, held / measured)
         needed = 1.5 * per_household * households + 5e9
         free = disk_free_bytes()
         if free < needed:
@@ -440,7 +443,14 @@ def main(argv: list[str] | None = None) -> None:
         )
         return
     preflight(plan)
-    Path(__file__).resolve().parent.parent.joinpath("bench", ".work").mkdir(exist_ok=True)
+    WORK.mkdir(parents=True, exist_ok=True)
+    lock = (WORK / "bench.lock").open("w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise SystemExit(
+            "another bench run is using bench/.work (its cluster, its servers): wait for it"
+        ) from None
     cluster: Cluster | None = None
     if plan.server is None:
         cluster = start_cluster(port=plan.port)
