@@ -47,7 +47,10 @@ def _out(argv: list[str]) -> str:
 
 
 def git_commit() -> dict[str, Any]:
-    dirty = _out(["git", "status", "--porcelain", "--", "api", "schema", "policies", "db"])
+    product = ["api", "schema", "policies", "db", "migrations", "audit"]
+    dirty = _out(
+        ["git", "status", "--porcelain", "--", *[p for p in product if (ROOT / p).exists()]]
+    )
     return {
         "commit": _out(["git", "rev-parse", "--short", "HEAD"]),
         "dirty": dirty.splitlines(),

@@ -116,14 +116,14 @@ class Plan:
         groups = 1 if self.growth else len(self.workers)
         sizes = 1 if self.growth else len(self.sizes)
         total += GROUP_START_S * groups * sizes
-        for _ in range(sizes):
+        for size_index in range(sizes):
             for index in range(groups):
                 for query in self.queries:
                     systems = len(self.contenders(query, first_group=index == 0))
                     if self.growth:
                         systems *= len(self.sizes)
                     total += systems * len(self.concurrency) * self.runs * per_run
-                    if query in self.open_loop and not self.growth:
+                    if query in self.open_loop and not self.growth and size_index == 0:
                         open_systems = [s for s in self.systems if s in OPEN_LOOP_SYSTEMS]
                         rates = len(open_systems) * len(OPEN_LOOP_SHARES) + 1
                         total += rates * self.runs * per_run

@@ -98,10 +98,14 @@ class Report:
                 other = self.find(size, system, query, concurrency, workers)
                 if other is None:
                     continue
-                row[f"gateway/{name}"] = gateway.median("rps") / other.median("rps")
-                row[f"p99 gateway/{name}"] = gateway.median("p99_ms") / other.median("p99_ms")
-                row[f"cpu gateway/{name}"] = other.cpu_ms / gateway.cpu_ms
-                row[f"p50 {name}/gateway"] = other.median("p50_ms") / gateway.median("p50_ms")
+                row[f"gateway/{name}"] = _ratio(gateway.median("rps"), other.median("rps"))
+                row[f"p99 gateway/{name}"] = _ratio(
+                    gateway.median("p99_ms"), other.median("p99_ms")
+                )
+                row[f"cpu gateway/{name}"] = _ratio(other.cpu_ms, gateway.cpu_ms)
+                row[f"p50 {name}/gateway"] = _ratio(
+                    other.median("p50_ms"), gateway.median("p50_ms")
+                )
             rows.append(row)
         return rows
 
@@ -120,7 +124,8 @@ class Report:
             for name in ("PostGraphile", "HTTP-floor", "DB-floor", "peer"):
                 key = f"gateway/{name}"
                 if key in row:
-                    parts.append(f"{key} {row[key]:.2f}x")
+                    value = row[key]
+                    parts.append(f"{key} {'n/a' if math.isnan(value) else f'{value:.2f}x'}")
             if len(parts) == 1:
                 parts.append(f"gateway only {row['gateway_rps']:.0f} req/s")
             parts.append(f"(c={top}, gateway x{self.primary_workers})")
@@ -178,3 +183,8 @@ class Report:
             [],
             raw.get("notes", []),
         )
+
+
+def _ratio(a: float, b: float) -> float:
+    """a / b; NaN when b is zero or unknown (a system that answered nothing in time)."""
+    return a / b if b and not math.isnan(b) else math.nan

@@ -27,7 +27,7 @@ def _order(m: Any) -> tuple[int, int]:
 
 
 def _x(row: dict[str, Any], key: str) -> str:
-    return f"{row[key]:.2f}x" if key in row else "n/a"
+    return f"{row[key]:.2f}x" if key in row and not math.isnan(row[key]) else "n/a"
 
 
 def _ranged(m: Any, name: str, digits: int = 2) -> str:
@@ -44,6 +44,7 @@ def environment(meta: dict[str, Any]) -> list[str]:
     env = meta.get("environment", {})
     host, pg = env.get("machine", {}), env.get("postgres", {})
     fsync = env.get("pg_test_fsync", {})
+    node = env.get("node", {}) if isinstance(env.get("node"), dict) else {}
     method = pg.get("wal_sync_method", "")
     lines = [
         "## Environment",
@@ -56,7 +57,9 @@ def environment(meta: dict[str, Any]) -> list[str]:
         f" (all: {', '.join(f'{k} {v:,.0f}' for k, v in fsync.items() if k != 'seconds')})",
         f"- gateway commit `{meta.get('commit')}`"
         + (" with uncommitted product changes" if meta.get("dirty") else "")
-        + f"; PostGraphile {env.get('postgraphile')} on node {env.get('node')};"
+        + f"; PostGraphile {env.get('postgraphile')} on node {node.get('node')} (it needs"
+        f" {node.get('required')}; the machine's is {node.get('machine_node')}, so the bench"
+        " installs node from npm);"
         f" peer {env.get('peer')}; {env.get('tools')}",
         f"- plan: {meta.get('plan')}; run order seed {meta.get('seed')}",
         "",

