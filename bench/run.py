@@ -49,7 +49,7 @@ from bench.cluster import (
 from bench.compiled import CompiledQuery, compile_queries, gateway_root_fields
 from bench.databases import PROGRAM, BenchDatabase, database_name, prepare
 from bench.group import Contender, GroupSpec, start_group, stop_group
-from bench.plan import Plan, make_plan, parser
+from bench.plan import OPEN_LOOP_SYSTEMS, Plan, make_plan, parser
 from bench.queries import ALL, Query
 from bench.report import RESULTS, Report
 from bench.servers import WORK
@@ -246,7 +246,8 @@ class Bench:
                 pgl = next((c for c in contenders if c.system == "postgraphile"), None)
                 for query in self.queries:
                     if query.name in self.plan.open_loop:
-                        await self.cells.open_loop(query, contenders, of=pgl)
+                        chosen = [c for c in contenders if c.system in OPEN_LOOP_SYSTEMS]
+                        await self.cells.open_loop(query, chosen, of=pgl)
                         self.save()
             if self.plan.profile and first and db.households == largest:
                 await self.profile(contenders[0])
@@ -463,6 +464,11 @@ def main(argv: list[str] | None = None) -> None:
         server = plan.server
     try:
         report = asyncio.run(_main(plan, server, private=cluster is not None))
+    except asyncio.CancelledError:
+        raise SystemExit(
+            f"interrupted: what was measured is in bench/results/{plan.stem}.json;"
+            " run the same command with --resume to go on"
+        ) from None
     finally:
         if cluster is not None:
             stop_cluster(cluster)
