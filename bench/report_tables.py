@@ -61,6 +61,10 @@ def environment(meta: dict[str, Any]) -> list[str]:
         f" {node.get('required')}; the machine's is {node.get('machine_node')}, so the bench"
         " installs node from npm);"
         f" peer {env.get('peer')}; {env.get('tools')}",
+        "- disk: "
+        + ", ".join(f"{k} {v / 1e9:.2f} GB" for k, v in meta.get("disk_bytes", {}).items())
+        + "; audit events held at the start (they accumulate run after run): "
+        + ", ".join(f"{k} {v:,}" for k, v in meta.get("audit_events_at_start", {}).items()),
         f"- plan: {meta.get('plan')}; run order seed {meta.get('seed')}",
         "",
     ]

@@ -52,6 +52,7 @@ from bench.group import Contender, GroupSpec, start_group, stop_group
 from bench.plan import OPEN_LOOP_SYSTEMS, Plan, make_plan, parser
 from bench.queries import ALL, Query
 from bench.report import RESULTS, Report
+from bench.report_tables import targets
 from bench.servers import WORK
 from bench.systems import (
     PSEUDONYM_KEY,
@@ -152,6 +153,8 @@ class Bench:
             found.append(db)
             disk = self.report.meta.setdefault("disk_bytes", {})
             disk[db.name] = await _database_bytes(db)
+            events = self.report.meta.setdefault("audit_events_at_start", {})
+            events[db.name] = await _audit_events(db)
         if self.private:
             self.report.meta["disk_bytes"]["cluster"] = directory_bytes(WORK / "pg" / "data")
         return found
@@ -397,6 +400,15 @@ async def _database_bytes(db: BenchDatabase) -> int:
         await connection.close()
 
 
+async def _audit_events(db: BenchDatabase) -> int:
+    """Audit events the database holds (they accumulate run after run, as in production)."""
+    connection = await asyncpg.connect(db.url)
+    try:
+        return int(await connection.fetchval("SELECT count(*) FROM audit_events"))
+    finally:
+        await connection.close()
+
+
 async def _existing(server: str, sizes: list[int]) -> dict[int, bool]:
     return {size: not await _exists(server, database_name(size)) for size in sizes}
 
@@ -476,6 +488,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
     for line in report.last_lines():
         print(line)
+    if plan.growth:
+        for target, measured, met in targets(report):
+            print(f"{target}: {measured}: {'met' if met else 'MISSED'}")
 
 
 if __name__ == "__main__":
