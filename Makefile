@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint format lock bench bench-quick bench-faults bench-stats-isolation clean
+.PHONY: run test check lint format lock bench bench-quick bench-growth bench-faults bench-stats-isolation clean
 
 # Everything (demo, import, dev extras) at the versions and hashes of requirements/dev.txt
 # (scripts/lock.sh writes it from pyproject.toml), then the project itself, editable.
@@ -40,12 +40,17 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## Side-by-side benchmark against PostGraphile 5 and the raw-SQL floors (slow; never run by the tests).
+## Side-by-side benchmark against PostGraphile 5, a naive Strawberry peer and the SQL floors, on
+## the bench's own PostgreSQL cluster under bench/.work (slow; never run by the tests). Each prints
+## its plan and estimated wall time first; `python -m bench.run --help` for subsets and --resume.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run --full
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench.run --quick
+
+bench-growth: $(STAMP)
+	$(BIN)/python -m bench.run --growth
 
 bench-faults: $(STAMP)
 	$(BIN)/python -m bench.faults

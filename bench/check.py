@@ -1,9 +1,11 @@
 """Same rows from every system: each answer, normalised, against the compiled SQL run directly.
 
 The reference is the gateway's compiled statement executed by the owner over
-asyncpg (what the floors serve). The gateway's own answer goes through
-authentication, policy and RLS; PostGraphile's through its own SQL under
-``bench_pgl_dinsos``'s RLS and grants: two independent routes to the same rows.
+asyncpg. The gateway's own answer goes through authentication, policy and
+RLS; PostGraphile's and the naive peer's through their own SQL under
+``bench_pgl_dinsos``'s RLS and grants, or ``bench_view``'s views; the HTTP
+floors' through the minimal SQL or the gateway's statement under RLS: several
+independent routes to the same rows.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ class Target:
     base: str
     headers: dict[str, str] = field(default_factory=dict)
     dialect: str = "gateway"
-    """``gateway`` (gateway names, POST /graphql), ``floor`` (gateway body, POST
-    /graphql/<query>) or ``postgraphile``."""
+    """``gateway`` (gateway names, POST /graphql; the naive peer speaks it too),
+    ``floor`` (gateway body, POST /graphql/<query>) or ``postgraphile``."""
+    queries: frozenset[str] = frozenset()
+    """For a floor: the queries its spec holds."""
 
     def path(self, query: Query) -> str:
         return f"/graphql/{query.name}" if self.dialect == "floor" else "/graphql"
@@ -108,3 +112,50 @@ def _first_difference(expected: list[Any], got: list[Any]) -> str:
         if want != have:
             return f"expected {str(want)[:200]} got {str(have)[:200]}"
     return "?"
+
+
+async def check_statement(
+    dsn: str,
+    query: Query,
+    compiled: CompiledQuery,
+    statement: CompiledQuery,
+    *,
+    connection: asyncpg.Connection,
+    draws: list[str] | None,
+    program: str | None = None,
+) -> str:
+    """``ok …`` or what differs, for a statement pgbench sends (as pgbench's role binds it).
+
+    JSON statements are compared like HTTP answers; the statistics statement's
+    rows as a set. Without the gated form, the statement runs as the gateway
+    would run it: in a read-only transaction with ``program`` and the
+    statement's settings set locally.
+    """
+    own = await asyncpg.connect(dsn, server_settings={"jit": "off"})
+    rows = 0
+    try:
+        for value in samples(query, draws):
+            if compiled.json_text:
+                expected = await reference(connection, query, compiled, value)
+                text = await own.fetchval(statement.sql, *statement.bind(value))
+                root = ROOTS[query.name]
+                got = normalise_gateway(query, {root: orjson.loads(text) if text else None})
+            else:
+                want = await connection.fetch(compiled.sql, *compiled.bind(value))
+                expected = sorted((tuple(r) for r in want), key=repr)
+                async with own.transaction(readonly=True):
+                    settings = dict(statement.settings)
+                    if program is not None:
+                        settings["regsosek.program"] = program
+                    for name, setting in settings.items():
+                        await own.execute("SELECT set_config($1, $2, true)", name, setting)
+                    found = await own.fetch(statement.sql, *statement.bind(value))
+                got = sorted((tuple(r) for r in found), key=repr)
+            if got != expected:
+                return f"MISMATCH for {query.variable}={value}: {_first_difference(expected, got)}"
+            rows += len(got)
+    finally:
+        await own.close()
+    if rows == 0:
+        return "MISMATCH: no rows at all"
+    return f"ok ({len(samples(query, draws))} statements, {rows} rows)"

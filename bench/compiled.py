@@ -59,6 +59,14 @@ class CompiledQuery:
     def as_json(self) -> dict[str, Any]:
         return {"sql": self.sql, "args": self.args, "slot": self.slot, "kind": self.kind}
 
+    def as_sent(self, program: str) -> CompiledQuery | None:
+        """The statement exactly as the gateway sends it (setting its own program), if it does."""
+        if self.gated is None:
+            return None
+        return CompiledQuery(
+            self.name, self.gated, [*self.args, program], self.slot, self.kind, self.json_text
+        )
+
     def options(self) -> str:
         """``PGOPTIONS`` giving a session what the gateway gives this statement."""
         return " ".join(f"-c {name}={value}" for name, value in self.settings.items())

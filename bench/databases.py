@@ -6,14 +6,21 @@ reuses it when the comment and the household count match, otherwise (or with
 ``--fresh``) it is dropped and rebuilt. Every run re-applies the migrations
 (a no-op at head) and the bench-only objects:
 
-* the role ``bench_pgl_dinsos`` that PostGraphile switches to, with row-level
-  security policies rendered from the gateway's own dinsos-pkh row scope
-  (``policies.rls.table_predicates``) and SELECT granted only on the columns
-  behind the fields dinsos-pkh may read (``db.catalog`` + ``Program.mode``);
+* the LOGIN role ``bench_pgl_dinsos`` that PostGraphile and the naive
+  Strawberry peer connect as, with row-level security policies rendered from
+  the gateway's own dinsos-pkh row scope (``policies.rls.table_predicates``)
+  and SELECT granted only on the columns behind the fields dinsos-pkh may read
+  (``db.catalog`` + ``Program.mode``);
+* the schema ``bench_view``: views ``households`` and ``persons`` holding the
+  same columns and the same predicates as ``WHERE`` clauses (owned by the
+  superuser, so no RLS applies through them), with PostGraphile smart tags for
+  their keys, read by the LOGIN role ``bench_pgl_view``: PostGraphile scoping
+  through a view instead of RLS, returning the same rows;
 * ``bench.draws``: what requests draw their variable from, the same list for
-  every system (wrk's Lua scripts embed it; pgbench looks it up): ``id``, a
-  sample of dinsos-pkh-visible household ids (Q2), and ``region``, the
-  kecamatan holding at least 100 of them (Q1).
+  every HTTP system (wrk's Lua scripts embed it): ``id``, a sample of
+  dinsos-pkh-visible household ids (Q2), and ``region``, the kecamatan holding
+  at least 100 of them (Q1); pgbench draws from the same list in the client
+  (``bench.load.draw_tree``), with no lookup.
 """
 
 from __future__ import annotations
@@ -22,12 +29,13 @@ import json
 import random
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
 from api.cli.db import upgrade_database
 from db.catalog import CATALOG, Kind
-from db.engine import APP_ROLE, with_database
+from db.engine import APP_ROLE, with_database, with_user
 from db.seed import seed_registry
 from policies import FieldMode, Program, load_policies
 from policies.loader import PACKAGED_POLICY_DIR
@@ -38,6 +46,8 @@ SEED = 20_221_015
 MARKER_VERSION = 1
 PROGRAM = "dinsos-pkh"
 PGL_ROLE = "bench_pgl_dinsos"
+VIEW_ROLE = "bench_pgl_view"
+VIEW_SCHEMA = "bench_view"
 Q2_SAMPLE = 20_000
 
 
@@ -55,6 +65,10 @@ class BenchDatabase:
 
     def draws(self, variable: str | None) -> list[str] | None:
         return {"id": self.q2_ids, "region": self.kecamatan}.get(variable or "")
+
+    def login(self, role: str) -> str:
+        """This database's URL for one of the bench's LOGIN roles (trust authentication)."""
+        return with_user(self.url, user=role, password=None)
 
 
 def database_name(households: int) -> str:
@@ -172,7 +186,10 @@ async def install_postgraphile_access(connection: asyncpg.Connection) -> None:
     async with connection.transaction():
         role = await connection.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", PGL_ROLE)
         if not role:
-            await connection.execute(f"CREATE ROLE {PGL_ROLE} NOLOGIN")
+            await connection.execute(f"CREATE ROLE {PGL_ROLE}")
+        # A LOGIN role under the same RLS: PostGraphile needs no pgSettings, hence no
+        # transaction per request (its best legitimate setup).
+        await connection.execute(f"ALTER ROLE {PGL_ROLE} LOGIN")
         await connection.execute(f"GRANT USAGE ON SCHEMA public TO {PGL_ROLE}")
         await connection.execute(f"REVOKE ALL ON households, persons FROM {PGL_ROLE}")
         for table, names in granted_columns(program).items():
@@ -184,6 +201,7 @@ async def install_postgraphile_access(connection: asyncpg.Connection) -> None:
             await connection.execute(
                 f"CREATE POLICY bench_pgl ON {table_name} FOR SELECT TO {PGL_ROLE} USING ({using})"
             )
+        await install_view_access(connection, program=program, predicates=predicates)
         await connection.execute("CREATE SCHEMA IF NOT EXISTS bench")
         await connection.execute(
             "CREATE TABLE IF NOT EXISTS bench.draws"
@@ -192,6 +210,34 @@ async def install_postgraphile_access(connection: asyncpg.Connection) -> None:
         # pgbench's "DB floor under RLS" runs as the gateway role and draws from here too.
         await connection.execute(f"GRANT USAGE ON SCHEMA bench TO {APP_ROLE}")
         await connection.execute(f"GRANT SELECT ON bench.draws TO {APP_ROLE}")
+
+
+async def install_view_access(
+    connection: asyncpg.Connection, *, program: Program, predicates: dict[Entity, Any]
+) -> None:
+    """``bench_view.households`` / ``.persons``: the same rows as RLS gives, through views."""
+    role = await connection.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", VIEW_ROLE)
+    if not role:
+        await connection.execute(f"CREATE ROLE {VIEW_ROLE} LOGIN")
+    await connection.execute(f"DROP SCHEMA IF EXISTS {VIEW_SCHEMA} CASCADE")
+    await connection.execute(f"CREATE SCHEMA {VIEW_SCHEMA}")
+    columns = granted_columns(program)
+    for entity, table_name in ((Entity.HOUSEHOLD, "households"), (Entity.PERSON, "persons")):
+        table, predicate = predicates[entity]
+        where = render_predicate(predicate, table)
+        await connection.execute(
+            f"CREATE VIEW {VIEW_SCHEMA}.{table_name} AS SELECT {', '.join(columns[table_name])}"
+            f" FROM public.{table_name} WHERE {where}"
+        )
+    tags = {
+        "households": "@primaryKey id",
+        "persons": "@primaryKey id\\n@foreignKey (household_id) references"
+        f" {VIEW_SCHEMA}.households (id)",
+    }
+    for table_name, tag in tags.items():
+        await connection.execute(f"COMMENT ON VIEW {VIEW_SCHEMA}.{table_name} IS E'{tag}'")
+    await connection.execute(f"GRANT USAGE ON SCHEMA {VIEW_SCHEMA} TO {VIEW_ROLE}")
+    await connection.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {VIEW_SCHEMA} TO {VIEW_ROLE}")
 
 
 async def _draws(connection: asyncpg.Connection, kind: str, sql: str) -> list[str]:

@@ -1,8 +1,8 @@
 """Patched copies of the product tree, to A/B a proposed change without touching the real one.
 
-    .venv/bin/python -m bench.experiments audit-async-commit bench/.work/exp/audit-async-commit
-    .venv/bin/python -m bench.run --quick --workers 1 --runs 3 \\
-        --compare-tree bench/.work/exp/audit-async-commit --output ab-audit-async-commit
+    .venv/bin/python -m bench.experiments audit-async-commit bench/.work/exp/async-commit
+    .venv/bin/python -m bench.run --quick --workers 1 --systems gateway \\
+        --compare-tree bench/.work/exp/async-commit --output ab-async-commit
 
 Each experiment copies ``api/``, ``audit/``, ``schema/``, ``policies/``, ``db/``,
 ``migrations/`` and ``errors.py`` as they are now (uncommitted work included, so A
@@ -53,6 +53,8 @@ def build(name: str, target: Path) -> Path:
         shutil.rmtree(target)
     target.mkdir(parents=True)
     for package in PACKAGES:
+        if not (ROOT / package).is_dir():
+            continue
         shutil.copytree(
             ROOT / package, target / package, ignore=shutil.ignore_patterns("__pycache__")
         )

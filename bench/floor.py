@@ -1,7 +1,10 @@
-"""The HTTP floor: the gateway's compiled SQL behind Starlette + asyncpg, JSON text passed through.
+"""The HTTP floors: one SQL statement behind Starlette + asyncpg, JSON text passed through.
 
 No authentication, no policy, no audit: the best any Python gateway could do.
-Its sessions run with ``jit = off``, as the gateway's do.
+``http-floor`` runs minimal hand-written SQL (``bench.minimal``) as the owner;
+``http-floor-rls`` runs the gateway's own statement as ``regsosek_app`` under
+RLS. Its sessions run with ``jit = off``, as the gateway's do, from a pool of
+10 connections (``BENCH_FLOOR_POOL``), the gateway's default.
 ``BENCH_FLOOR_SPEC`` names a JSON file ``{query: {sql, args, slot, kind, root}}``
 (written by ``bench.run``); ``POST /graphql/<query>`` takes the same body the
 gateway takes and binds the request's variable at ``slot``.
@@ -31,7 +34,9 @@ pool: asyncpg.Pool
 
 
 async def query(request: Request) -> Response:
-    spec = SPEC[request.path_params["name"]]
+    spec = SPEC.get(request.path_params["name"])
+    if spec is None:
+        return Response(b'{"errors":[{"message":"no such query"}]}', status_code=404)
     args = list(spec["args"])
     if spec["slot"] is not None:
         value = next(iter(orjson.loads(await request.body())["variables"].values()))
@@ -51,7 +56,11 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     global pool
     dsn = os.environ["BENCH_FLOOR_DSN"]
     pool = await asyncpg.create_pool(
-        dsn, min_size=1, max_size=10, reset=no_reset, server_settings={"jit": "off"}
+        dsn,
+        min_size=1,
+        max_size=int(os.environ.get("BENCH_FLOOR_POOL", "10")),
+        reset=no_reset,
+        server_settings={"jit": "off"},
     )
     yield
     await pool.close()

