@@ -23,7 +23,7 @@ PERSON_CHANGES = """
 query Changes($after: String, $first: Int) {
   changes(after: $after, first: $first) {
     pageInfo { hasNextPage endCursor }
-    nodes { kind release { id } person { nik sex age } }
+    nodes { kind subjectType subject release { id } person { nik sex age } }
   }
 }
 """
@@ -59,8 +59,11 @@ async def test_a_sync_from_its_bookmark_gets_the_release_once_and_then_nothing(
         by_kind = {node["kind"]: node for node in changes}
         assert len(changes) == 2
         assert by_kind["ENTERED"]["household"] == {"id": str(moved_in), "welfareDecile": 3}
+        assert by_kind["ENTERED"]["subject"] == str(moved_in)
         # What left: its id, nothing more (welfareDecile is not told).
-        assert by_kind["LEFT"]["household"] == {"id": str(moved_out), "welfareDecile": None}
+        assert by_kind["LEFT"]["subject"] == str(moved_out)
+        assert by_kind["LEFT"]["household"] is None
+        assert {node["subjectType"] for node in changes} == {"HOUSEHOLD"}
         assert {node["release"]["id"] for node in changes} == {"2025Q3"}
 
         again, same = await drain(gw, headers, after=bookmark)
@@ -83,8 +86,10 @@ async def test_a_pseudonym_program_is_told_who_left_by_its_pseudonym_only(
         for row in members
     }
     assert {node["kind"] for node in changes} == {"LEFT"}
-    assert {node["person"]["nik"] for node in changes} == expected
-    assert all(node["person"]["sex"] is None and node["person"]["age"] is None for node in changes)
+    assert {node["subjectType"] for node in changes} == {"PERSON"}
+    assert {node["subject"] for node in changes} == expected
+    # Nothing else of who left: no sex, no age, no NIK.
+    assert all(node["person"] is None for node in changes)
     assert all(row["nik"] not in str(changes) for row in members)
 
 
@@ -105,6 +110,7 @@ async def test_reading_changes_is_a_disclosure_on_the_audit_trail(
     assert sorted(event["household_ids"]) == sorted([moved_in, moved_out])
     assert "changes.nodes.household.welfareDecile" in event["field_paths"]
     assert "changes.nodes.household.id" in event["field_paths"]
+    assert "changes.nodes.subject" in event["field_paths"]
 
 
 async def _page_while_importing(gw: Gateway, headers: dict[str, str], bookmark: str | None,
@@ -116,7 +122,7 @@ async def _page_while_importing(gw: Gateway, headers: dict[str, str], bookmark: 
         body = await gw.query(
             headers,
             "query($after: String) { changes(after: $after, first: 7) {"
-            " pageInfo { hasNextPage endCursor } nodes { kind release { id } household { id } } } }",
+            " pageInfo { hasNextPage endCursor } nodes { kind release { id } subject } } }",
             {"after": bookmark},
         )
         page = body["data"]["changes"]
@@ -158,6 +164,6 @@ async def test_paging_by_seven_while_imports_commit_gets_every_change_exactly_on
         " WHERE c.program = 'bps-admin' AND r.id IN ('2026Q1', '2026Q2') ORDER BY c.position",
     )
     assert len(stored) > 14
-    assert [(n["kind"], int(n["household"]["id"]), n["release"]["id"]) for n in seen] == [
+    assert [(n["kind"], int(n["subject"]), n["release"]["id"]) for n in seen] == [
         (row["kind"], row["household_id"], row["release"]) for row in stored
     ]
