@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from policies.masks import pseudonym
 from tests.conftest import TEST_PSEUDONYM_KEY
@@ -12,12 +13,14 @@ from tests.releases.support import (
     Gateway,
     drain,
     family_numbers,
+    feed_of,
     fetch,
     gateway,
     household,
     import_release,
     rows_of,
 )
+from tests.schema.everything import selection, typed_again
 
 PERSON_CHANGES = """
 query Changes($after: String, $first: Int) {
@@ -167,3 +170,130 @@ async def test_paging_by_seven_while_imports_commit_gets_every_change_exactly_on
     assert [(n["kind"], int(n["subject"]), n["release"]["id"]) for n in seen] == [
         (row["kind"], row["household_id"], row["release"]) for row in stored
     ]
+
+
+async def _every_kind(url: str, tmp_path: Path) -> None:
+    """A release telling dinsos-pkh and dinkes-pbi of each kind: a family from desil 5 to 3
+    (ENTERED), one from 3 to 7 (LEFT), one from 2 to 1 (UPDATED for dinsos-pkh, which reads
+    the desil), one from 6 to 5 (ENTERED for dinkes-pbi's persons), and a chronic illness
+    of a member of a desil-2 family (UPDATED for dinkes-pbi, which reads it)."""
+    picked = {
+        decile: (
+            await family_numbers(url, f"kabupaten_code = '3509' AND welfare_decile = {decile}")
+        )[0]
+        for decile in (5, 3, 2, 6)
+    }
+    ill = (await family_numbers(url, "kabupaten_code = '3509' AND welfare_decile = 2", count=2))[1]
+    rows = await rows_of(url, [*picked.values(), ill])
+    for decile, moved in ((5, 3), (3, 7), (2, 1), (6, 5)):
+        household(rows, picked[decile])["welfare_decile"] = moved
+    member = next(row for row in rows["persons"] if row["kk_number"] == ill)
+    member["chronic_illness"] = "DIABETES" if member["chronic_illness"] != "DIABETES" else "ASTHMA"
+    await import_release(url, tmp_path / "kinds", rows, release="2025Q4")
+
+
+async def test_every_kind_of_change_answers_within_the_schemas_types(
+    make_database: Callable[[], Awaitable[str]], tmp_path: Path
+) -> None:
+    """No field is null against its declared type, whatever the kind: the fast path's answer
+    executed again over the program's types keeps every value, and graphql-core's own
+    execution of the program's schema (the introspection path) gives the same answer."""
+    url = await make_database()
+    async with gateway(url, tmp_path / "data") as gw:
+        programs = ("dinsos-pkh", "dinkes-pbi")
+        headers = {program: await gw.headers(program) for program in programs}
+        bookmarks = {}
+        for program in programs:
+            _, bookmarks[program] = await drain(
+                gw, headers[program], after=None, document=FIRST_PAGE
+            )
+        await _every_kind(url, tmp_path)
+        for program in programs:
+            schema = gw.app.state.engine.runtimes[program].graphql
+            assert schema.query_type is not None
+            change = selection(schema.type_map["Change"], frozenset({"Change"}))
+            assert "subject" in change
+            fields = (
+                "totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }"
+                f" edges {{ cursor node {{ {change} }} }} nodes {{ {change} }}"
+            )
+            document = "query ($a: String) { changes(first: 40, after: $a) { %s } }" % fields
+            variables = {"a": bookmarks[program]}
+            fast = (await gw.query(headers[program], document, variables))["data"]
+            nodes = fast["changes"]["nodes"]
+            assert {node["kind"] for node in nodes} == {"ENTERED", "UPDATED", "LEFT"}, program
+            left = [node for node in nodes if node["kind"] == "LEFT"]
+            assert all(
+                node.get("household") is None and node.get("person") is None for node in left
+            )
+            assert all(node["subject"] for node in nodes)
+
+            again = typed_again(schema, document, fast, variables)
+            assert again.errors is None, (program, again.errors)
+            assert again.data == fast
+
+            introspected = document.replace(
+                "{ changes", "{ __schema { queryType { name } } changes"
+            )
+            slow = (await gw.query(headers[program], introspected, variables))["data"]
+            assert slow.pop("__schema") == {"queryType": {"name": "Query"}}
+            assert _without_cursors(slow) == _without_cursors(fast)
+
+
+FIRST_PAGE = """
+query Changes($after: String, $first: Int) {
+  changes(after: $after, first: $first) { pageInfo { hasNextPage endCursor } nodes { kind } }
+}
+"""
+
+
+def _without_cursors(data: dict[str, Any]) -> dict[str, Any]:
+    """The answer without its cursors (sealed afresh in every answer), which it counts."""
+    connection = dict(data["changes"])
+    connection["pageInfo"] = {
+        key: value is not None if key.endswith("Cursor") else value
+        for key, value in connection["pageInfo"].items()
+    }
+    connection["edges"] = [{**edge, "cursor": bool(edge["cursor"])} for edge in connection["edges"]]
+    return {"changes": connection}
+
+
+async def test_other_programs_changes_change_nothing_a_program_is_told(
+    make_database: Callable[[], Awaitable[str]], tmp_path: Path
+) -> None:
+    """Positions number every program's changes in one sequence: kec-sumbersari's answers
+    (counts, page info, nodes) are the same before and after a release that changes only
+    other programs' feeds, from its bookmark and from the start."""
+    url = await make_database()
+    query = (
+        "query ($a: String, $f: Int) { changes(after: $a, first: $f) { totalCount"
+        " pageInfo { hasNextPage hasPreviousPage startCursor endCursor }"
+        " edges { cursor } nodes { kind subject release { id } } } }"
+    )
+    async with gateway(url, tmp_path / "data") as gw:
+        headers = await gw.headers("kec-sumbersari")
+        _, bookmark = await drain(gw, headers, after=None, document=FIRST_PAGE)
+        (counted,) = await fetch(
+            url, "SELECT count(*) FROM program_changes WHERE program = 'kec-sumbersari'"
+        )
+        own: int = counted[0]
+        asked = [{"a": bookmark, "f": 5}, {"a": None, "f": own}, {"a": None, "f": own - 1}]
+        before = [(await gw.query(headers, query, variables))["data"] for variables in asked]
+
+        elsewhere = await family_numbers(
+            url, "kabupaten_code = '3509' AND kecamatan_code <> '3509720' AND welfare_decile = 4",
+            count=10,
+        )  # fmt: skip
+        rows = await rows_of(url, elsewhere)
+        for row in rows["households"]:
+            row["welfare_decile"] = 5
+        await import_release(url, tmp_path / "elsewhere", rows, release="2025Q4")
+        assert await feed_of(url, "dinsos-pkh", "2025Q4")
+        assert await feed_of(url, "kec-sumbersari", "2025Q4") == []
+
+        after = [(await gw.query(headers, query, variables))["data"] for variables in asked]
+    assert before[0]["changes"]["nodes"] == []
+    assert before[0]["changes"]["totalCount"] == own
+    assert before[1]["changes"]["pageInfo"]["hasNextPage"] is False
+    assert before[2]["changes"]["pageInfo"]["hasNextPage"] is True
+    assert [_without_cursors(data) for data in after] == [_without_cursors(data) for data in before]
