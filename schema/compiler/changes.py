@@ -40,6 +40,7 @@ from db.models.releases import Release as ReleaseRow
 from db.releases.scopes import Identity, feed_entities, identity
 from policies import Entity, Program, readable_rows
 from policies.masks import program_key, pseudonymised
+from policies.rows import agreement_in_force
 from schema.compiler.connections import (
     ConnectionSource,
     Pointer,
@@ -120,13 +121,14 @@ class ReleasesRoot:
 
 
 def _feed(program: Program, change: FromClause) -> list[ColumnElement[bool]]:
-    """The program's changes of the entities its feed follows now.
+    """The program's changes of the entities its feed follows now, while its agreement is
+    in force (decided in the statement, like every read of rows: ``readable_rows``).
 
     Only a policy that changed which entities a program's scope names leaves changes
     of another entity in its rows (the LEFT of everything the old scope held); the
     program is told its new scope through that release's ENTERED changes.
     """
-    where = [change.c.program == literal(program.name)]
+    where = [change.c.program == literal(program.name), agreement_in_force(program)]
     entities = feed_entities(program)
     if entities == (Entity.HOUSEHOLD,):
         where.append(change.c.person_id.is_(None))

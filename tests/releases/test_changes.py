@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 from collections.abc import Awaitable, Callable
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+from graphql import FieldNode, OperationDefinitionNode, parse
+
+from policies import Program
+from policies.loader import PACKAGED_POLICY_DIR, load_policies
 from policies.masks import pseudonym
-from tests.conftest import TEST_PSEUDONYM_KEY
+from policies.model import Agreement
+from schema.compiler.changes import ChangesRoot
+from schema.compiler.objects import CompileContext
+from schema.compiler.selection import Collected
+from schema.compiler.statement import compile_statement
+from schema.sealed_cursors import CursorKeys
+from tests.conftest import TEST_PSEUDONYM_KEY, TEST_SECRET
 from tests.releases.support import (
     Gateway,
     drain,
@@ -297,3 +311,46 @@ async def test_other_programs_changes_change_nothing_a_program_is_told(
     assert before[1]["changes"]["pageInfo"]["hasNextPage"] is False
     assert before[2]["changes"]["pageInfo"]["hasNextPage"] is True
     assert [_without_cursors(data) for data in after] == [_without_cursors(data) for data in before]
+
+
+async def _feed_as(program: Program, owner: asyncpg.Connection) -> dict[str, Any]:
+    """``changes`` compiled for ``program`` and run straight on the database (no gateway in
+    front to refuse the program first)."""
+    document = parse("{ changes(first: 10) { totalCount nodes { subject } } }")
+    (operation,) = document.definitions
+    assert isinstance(operation, OperationDefinitionNode)
+    (node,) = operation.selection_set.selections
+    assert isinstance(node, FieldNode)
+    root = ChangesRoot()
+    keys = CursorKeys(bytes.fromhex(TEST_SECRET)).for_program(program.name)
+    prepared = root.prepare({"first": 10}, program, cursor_keys=keys)
+    ctx = CompileContext(
+        program=program,
+        pseudonym_key=bytes.fromhex(TEST_PSEUDONYM_KEY),
+        fragments={},
+        variables={},
+    )
+    statement = compile_statement(
+        root.build(ctx, Collected("changes", "changes", (node,)), prepared),
+        frozenset(ctx.field_paths),
+    )
+    row = await owner.fetchrow(statement.sql, *statement.arguments(prepared.params))
+    assert row is not None
+    data: dict[str, Any] = json.loads(row["data"])
+    return data
+
+
+async def test_the_feed_is_closed_in_the_statement_when_the_agreement_is_over(
+    owner: asyncpg.Connection,
+) -> None:
+    """A second wall behind the gateway's refusal of a program out of its agreement: the
+    statement itself reads no change (not even a subject) outside the agreement's dates."""
+    program = load_policies(PACKAGED_POLICY_DIR).programs["dinsos-pkh"]
+    in_force = await _feed_as(program, owner)
+    assert in_force["totalCount"] > 0
+    assert len(in_force["nodes"]) == 10
+    yesterday = date.today() - timedelta(days=1)
+    over = dataclasses.replace(
+        program, agreement=Agreement("X", yesterday - timedelta(days=30), yesterday)
+    )
+    assert await _feed_as(over, owner) == {"totalCount": 0, "nodes": []}
