@@ -179,13 +179,21 @@ class ChangesRoot:
             total=total,
             has_previous=has_previous,
             node=node,
-            points_at=_subjects(page),
+            points_at=_subjects(page, program),
         )
         return connection_statement(ctx, selected=selected, source=source)
 
 
-def _subjects(page: CTE) -> tuple[Pointer, Pointer]:
-    """The row each change is about: its household (a household change), or its person."""
+def _subjects(page: CTE, program: Program) -> tuple[Pointer, ...]:
+    """The row each change is about: its household (a household change), or its person.
+
+    A feed of one entity (``_feed`` keeps only its changes) names one on every row.
+    """
+    entities = feed_entities(program)
+    if entities == (Entity.HOUSEHOLD,):
+        return (Pointer("Household", page.c.household_id),)
+    if entities == (Entity.PERSON,):
+        return (Pointer("Person", page.c.person_id),)
     household = case((page.c.person_id.is_(None), page.c.household_id))
     return (
         Pointer("Household", household, always=False),
@@ -217,8 +225,8 @@ def compile_change(
             pairs.append((field.response_key, kind))
         elif name == "subject":
             pairs.append((field.response_key, _subject(ctx, page, path=f"{path}.subject")))
-            for pointer in _subjects(page):
-                ids.of(pointer.type_name).nested.append(pointer.ids())
+            for pointer in _subjects(page, ctx.program):
+                pointer.disclose(ids)
         elif name in ("household", "person"):
             entity = Entity.HOUSEHOLD if name == "household" else Entity.PERSON
             now = _row_now(ctx, page, entity=entity, field=field, path=f"{path}.{name}")

@@ -148,6 +148,14 @@ class Pointer:
         listed = array([self.id])
         return listed if self.always else func.array_remove(listed, null())
 
+    def disclose(self, ids: IdSets) -> None:
+        """Add the row pointed at to what each page row discloses (as its ``id`` would be)."""
+        disclosed = ids.of(self.type_name)
+        if self.always:
+            disclosed.add_own(self.id)
+        else:
+            disclosed.nested.append(self.ids())
+
 
 NodeCompiler = Callable[[CompileContext, tuple[SelectionSetNode, ...], str], ObjectSQL]
 """The JSON of a node over the page, given its selection sets and field path."""
@@ -245,10 +253,7 @@ def _cursor_disclosures(
     for pointer in source.points_at:
         disclosed = ids.of(pointer.type_name)
         if "edges.cursor" in cursors:
-            if pointer.always:
-                disclosed.add_own(pointer.id)
-            else:
-                disclosed.nested.append(pointer.ids())
+            pointer.disclose(ids)
         if "pageInfo.startCursor" in cursors:
             disclosed.nested.append(case((page.c._rn == 1, pointer.ids()), else_=EMPTY_IDS))
         if "pageInfo.endCursor" in cursors:
