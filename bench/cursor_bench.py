@@ -23,7 +23,7 @@ import timeit
 from collections.abc import Callable
 from typing import Any
 
-from api.errors import BadInput
+from errors import BadInput
 from policies import load_policies
 from policies.loader import PACKAGED_POLICY_DIR
 from schema.compiler.filters import plan_household_filter

@@ -19,6 +19,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from db.catalog import ROOT_FIELDS
+from db.releases.scopes import feed_entities, identity
 from policies import Program
 from schema.api_types import Access, AuditEventConnection, Disclosure, StatCell, connection_types
 from schema.audit_report_types import (
@@ -149,10 +150,16 @@ def build_strawberry_schema(program: Program, resolve: RootResolver) -> strawber
         fields["releases"] = _root_field(
             "releases", returns=list[Release], arguments={}, resolve=resolve
         )
-    if "changes" in allowed and (household is not None or person is not None):
+    entities = feed_entities(program)
+    if "changes" in allowed and entities and (household is not None or person is not None):
         fields["changes"] = _root_field(
             "changes",
-            returns=change_types(household, person),
+            returns=change_types(
+                household=household,
+                person=person,
+                entities=entities,
+                subject=all(identity(program, entity) for entity in entities),
+            ),
             arguments={
                 "after": (Optional[str], None),  # noqa: UP045
                 "first": (Optional[int], 100),  # noqa: UP045

@@ -18,6 +18,7 @@ mode of them (any mode but DENIED counts: a masked value may change too).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from sqlalchemy import false
 
@@ -109,6 +110,42 @@ def visibility(program: Program, entity: Entity) -> Visibility:
     )
 
 
+ALIASES = {Entity.HOUSEHOLD: HOUSEHOLD_ALIAS, Entity.PERSON: PERSON_ALIAS}
+
+
+def feed_entities(program: Program) -> tuple[Entity, ...]:
+    """The entities whose rows can enter or leave the program's scope: those its row scope
+    names and admits some row of (households for most programs, persons for dinkes-pbi)."""
+    entities = []
+    if program.household_scope is not None:
+        entities.append(Entity.HOUSEHOLD)
+    if program.person_scope is not None:
+        entities.append(Entity.PERSON)
+    return tuple(
+        entity
+        for entity in entities
+        if not scope_rows(entity, program=program, name=ALIASES[entity]).predicate.compare(false())
+    )
+
+
+class Identity(StrEnum):
+    """How a program names a row of its feed (what a LEFT change may carry)."""
+
+    ID = "id"
+    """The gateway id, for a program that reads the type's ``id``."""
+    PSEUDONYM = "pseudonym"
+    """The program's pseudonym of the person's NIK (``Person.nik`` read as PSEUDONYM)."""
+
+
+def identity(program: Program, entity: Entity) -> Identity | None:
+    """How ``program`` identifies rows of ``entity``; None when it reads no identity of them."""
+    if program.mode(entity.value, "id") is FieldMode.FULL:
+        return Identity.ID
+    if entity is Entity.PERSON and program.mode("Person", "nik") is FieldMode.PSEUDONYM:
+        return Identity.PSEUDONYM
+    return None
+
+
 def program_scopes(policy_set: PolicySet | None) -> list[EntityScope]:
     """Every (program, entity) the feed follows, in program order; empty without a policy."""
     if policy_set is None:
@@ -116,15 +153,8 @@ def program_scopes(policy_set: PolicySet | None) -> list[EntityScope]:
     scopes: list[EntityScope] = []
     for name in sorted(policy_set.programs):
         program = policy_set.programs[name]
-        entities = []
-        if program.household_scope is not None:
-            entities.append((Entity.HOUSEHOLD, HOUSEHOLD_ALIAS))
-        if program.person_scope is not None:
-            entities.append((Entity.PERSON, PERSON_ALIAS))
-        for entity, alias in entities:
-            rows = scope_rows(entity, program=program, name=alias)
-            if rows.predicate.compare(false()):
-                continue
+        for entity in feed_entities(program):
+            rows = scope_rows(entity, program=program, name=ALIASES[entity])
             scopes.append(
                 EntityScope(
                     program=name,

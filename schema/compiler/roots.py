@@ -16,8 +16,6 @@ from typing import Any, Protocol
 
 from sqlalchemy import (
     BigInteger,
-    DateTime,
-    Integer,
     String,
     Text,
     bindparam,
@@ -25,7 +23,6 @@ from sqlalchemy import (
     exists,
     func,
     select,
-    tuple_,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql import ColumnElement, Select
@@ -35,8 +32,15 @@ from db.models import Region
 from db.models.base import pg_enum
 from errors import BadInput, Forbidden
 from policies import Entity, Program, home_of_visible_person, readable_rows
-from schema.compiler.connections import HAS_AFTER, ConnectionSource, connection_statement
-from schema.compiler.cursors import HOUSEHOLD_ORDERINGS, PERSON_ORDERING, Ordering
+from schema.compiler.connections import (
+    connection_statement,
+    keyset_page,
+    keyset_params,
+    page_size,
+    registry_rows,
+    rows_before,
+)
+from schema.compiler.cursors import HOUSEHOLD_ORDERINGS, PERSON_ORDERING
 from schema.compiler.filters import (
     PlannedFilter,
     household_predicates,
@@ -55,7 +59,6 @@ from schema.compiler.objects import (
 from schema.compiler.selection import Collected, sub_selections
 from schema.sealed_cursors import CursorScope, ProgramCursorKeys
 
-MAX_FIRST = 1000
 DEFAULT_FIRST = 50
 
 
@@ -85,42 +88,6 @@ class RootCompiler(Protocol):
     ) -> Select[Any]: ...
 
 
-def _first(args: Mapping[str, Any]) -> int:
-    first = args.get("first")
-    if first is None:
-        return DEFAULT_FIRST
-    if not isinstance(first, int) or not 0 <= first <= MAX_FIRST:
-        raise BadInput(f"`first` must be between 0 and {MAX_FIRST}.")
-    return first
-
-
-def _keyset_params(
-    args: Mapping[str, Any], ordering: Ordering, cursors: CursorScope
-) -> dict[str, Any]:
-    after = args.get("after")
-    if after is None:
-        key = ordering.lowest()
-    else:
-        key = ordering.key(cursors.open(after, size=ordering.size))
-    params: dict[str, Any] = {f"q_after_{i}": value for i, value in enumerate(key)}
-    params["q_has_after"] = after is not None
-    params["q_cursor_mark"] = cursors.mark
-    return params
-
-
-def _keyset(
-    columns: list[ColumnElement[Any]], ordering: Ordering, *, after: bool
-) -> ColumnElement[bool]:
-    binds = [
-        bindparam(f"q_after_{i}", type_=DateTime(timezone=True) if kind == "time" else BigInteger)
-        for i, kind in enumerate(ordering.kinds)
-    ]
-    if len(columns) == 1:
-        return columns[0] > binds[0] if after else columns[0] <= binds[0]
-    row, key = tuple_(*columns), tuple_(*binds)
-    return row > key if after else row <= key
-
-
 class HouseholdsRoot:
     def prepare(
         self, args: Mapping[str, Any], program: Program, *, cursor_keys: ProgramCursorKeys
@@ -137,8 +104,8 @@ class HouseholdsRoot:
             connection="households", ordering=ordering.tag, criteria=planned.criteria
         )
         params = {
-            "q_first": _first(args),
-            **_keyset_params(args, ordering, cursors),
+            "q_first": page_size(args, default=DEFAULT_FIRST),
+            **keyset_params(args, ordering, cursors),
             **planned.params,
         }
         return Prepared(shape=("households", order, planned.key()), params=params, cursors=cursors)
@@ -152,28 +119,18 @@ class HouseholdsRoot:
             return rows.table, [rows.predicate, *household_predicates(shape, rows.table)]
 
         table, where = visible("h")
-        columns = [table.c[name] for name in ordering.columns]
-        page = (
-            select(table, func.row_number().over(order_by=columns).label("_rn"))
-            .where(*where, _keyset(columns, ordering, after=True))
-            .order_by(*columns)
-            .limit(bindparam("q_first", type_=Integer) + 1)
-            .cte(ctx.alias("page"))
-        )
+        page = keyset_page(ctx, table=table, ordering=ordering, where=where)
 
         def total() -> ColumnElement[Any]:
             counted, conditions = visible("ht")
             return select(func.count()).select_from(counted).where(*conditions).scalar_subquery()
 
         def has_previous() -> ColumnElement[Any]:
-            before, conditions = visible("hp")
-            key = [before.c[name] for name in ordering.columns]
-            earlier = (
-                exists().select_from(before).where(*conditions, _keyset(key, ordering, after=False))
-            )
-            return HAS_AFTER & earlier
+            return rows_before(*visible("hp"), ordering=ordering)
 
-        source = ConnectionSource("Household", page, ordering, total, has_previous)
+        source = registry_rows(
+            "Household", page=page, ordering=ordering, total=total, has_previous=has_previous
+        )
         return connection_statement(ctx, selected=selected, source=source)
 
 
@@ -186,8 +143,8 @@ class PersonsRoot:
             connection="persons", ordering=PERSON_ORDERING.tag, criteria=planned.criteria
         )
         params = {
-            "q_first": _first(args),
-            **_keyset_params(args, PERSON_ORDERING, cursors),
+            "q_first": page_size(args, default=DEFAULT_FIRST),
+            **keyset_params(args, PERSON_ORDERING, cursors),
             **planned.params,
         }
         return Prepared(shape=("persons", planned.key()), params=params, cursors=cursors)
@@ -202,29 +159,18 @@ class PersonsRoot:
             return rows.table, conditions
 
         table, where = visible("p")
-        columns = [table.c.id]
-        page = (
-            select(table, func.row_number().over(order_by=columns).label("_rn"))
-            .where(*where, _keyset(columns, ordering, after=True))
-            .order_by(*columns)
-            .limit(bindparam("q_first", type_=Integer) + 1)
-            .cte(ctx.alias("page"))
-        )
+        page = keyset_page(ctx, table=table, ordering=ordering, where=where)
 
         def total() -> ColumnElement[Any]:
             counted, conditions = visible("pt")
             return select(func.count()).select_from(counted).where(*conditions).scalar_subquery()
 
         def has_previous() -> ColumnElement[Any]:
-            before, conditions = visible("pp")
-            earlier = (
-                exists()
-                .select_from(before)
-                .where(*conditions, _keyset([before.c.id], ordering, after=False))
-            )
-            return HAS_AFTER & earlier
+            return rows_before(*visible("pp"), ordering=ordering)
 
-        source = ConnectionSource("Person", page, ordering, total, has_previous)
+        source = registry_rows(
+            "Person", page=page, ordering=ordering, total=total, has_previous=has_previous
+        )
         return connection_statement(ctx, selected=selected, source=source)
 
 

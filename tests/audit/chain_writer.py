@@ -1,16 +1,17 @@
 """One gateway worker's audit writer, as a separate process (for ``test_processes``).
 
-    python chain_writer.py APP_URL COUNT CONCURRENCY START_AT < private-jwk.json
+    python chain_writer.py APP_URL COUNT CONCURRENCY
 
-Waits until the wall-clock time START_AT so that every process starts at once,
-records COUNT events with CONCURRENCY recorders, and prints their seqs as JSON.
+Reads the private JWK (one line) from stdin, starts its writer and prints ``ready``,
+then waits for the line ``go`` so that every process starts at once (however long
+each took to start), records COUNT events with CONCURRENCY recorders, and prints their
+seqs as JSON.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-import time
 
 import orjson
 
@@ -20,8 +21,8 @@ from audit.writer import AuditWriter
 from tests.audit.support import StaticKey, write_events
 
 
-async def main(app_url: str, count: int, concurrency: int, start_at: float) -> list[int]:
-    key = StaticKey(orjson.loads(sys.stdin.read()))
+async def main(app_url: str, count: int, concurrency: int) -> list[int]:
+    key = StaticKey(orjson.loads(sys.stdin.readline()))
     writer = AuditWriter(
         connect=connector(app_url),
         signer=KeySourceSigner(key),
@@ -29,7 +30,10 @@ async def main(app_url: str, count: int, concurrency: int, start_at: float) -> l
         flush_ms=0.5,
     )
     await writer.start()
-    await asyncio.sleep(max(0.0, start_at - time.time()))
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    go = await asyncio.to_thread(sys.stdin.readline)
+    assert go.strip() == "go", go
     try:
         return await write_events(writer, count, concurrency=concurrency)
     finally:
@@ -37,6 +41,6 @@ async def main(app_url: str, count: int, concurrency: int, start_at: float) -> l
 
 
 if __name__ == "__main__":
-    url, count, concurrency, start_at = sys.argv[1:5]
-    seqs = asyncio.run(main(url, int(count), int(concurrency), float(start_at)))
+    url, count, concurrency = sys.argv[1:4]
+    seqs = asyncio.run(main(url, int(count), int(concurrency)))
     sys.stdout.write(orjson.dumps(seqs).decode())

@@ -170,3 +170,48 @@ async def test_the_introspection_path_records_cursors_alike(event_of: Any, heade
             "persons.pageInfo.endCursor",
         ]
     )
+
+
+@pytest.mark.parametrize(
+    ("program", "column", "subject_path"),
+    [
+        ("dinsos-pkh", "household_ids", "changes.nodes.subject"),
+        ("dinkes-pbi", "person_ids", "changes.nodes.subject[PSEUDONYM]"),
+    ],
+)
+async def test_the_change_feeds_cursors_are_audited_like_its_subjects(
+    event_of: Any, headers_of: Any, registry_url: str, program: str, column: str, subject_path: str
+) -> None:
+    """A bookmark points at the row its change is about: a household, or (dinkes-pbi, which
+    reads neither id) a person; it is recorded as the change's ``subject`` is."""
+    owner = await asyncpg.connect(registry_url)
+    try:
+        first = await owner.fetch(
+            "SELECT coalesce(person_id, household_id) AS row_id FROM program_changes"
+            " WHERE program = $1 ORDER BY position LIMIT 7",
+            program,
+        )
+    finally:
+        await owner.close()
+    expected = [row["row_id"] for row in first]
+    assert len(expected) == 7
+    other = "person_ids" if column == "household_ids" else "household_ids"
+    headers = await headers_of(program)
+    _, by_subject = await event_of(headers, "{ changes(first: 7) { nodes { subject } } }")
+    data, by_cursor = await event_of(headers, "{ changes(first: 7) { edges { cursor } } }")
+    assert len(data["changes"]["edges"]) == 7
+    assert sorted(by_cursor[column]) == sorted(by_subject[column]) == sorted(expected)
+    assert by_cursor[other] == by_subject[other] == []
+    assert by_cursor["row_count"] == by_subject["row_count"] == 7
+    assert by_cursor["field_paths"] == ["changes.edges.cursor"]
+    assert by_subject["field_paths"] == [subject_path]
+
+    _, ends = await event_of(
+        headers, "{ changes(first: 7) { pageInfo { startCursor endCursor hasNextPage } } }"
+    )
+    assert sorted(ends[column]) == sorted([expected[0], expected[-1]])
+    assert ends["row_count"] == 2
+    assert sorted(ends["field_paths"]) == [
+        "changes.pageInfo.endCursor",
+        "changes.pageInfo.startCursor",
+    ]

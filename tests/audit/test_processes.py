@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import time
 from pathlib import Path
 
 import orjson
@@ -17,7 +16,8 @@ EVENTS_PER_PROCESS = 150
 CONCURRENCY = 8
 
 
-async def run_writer(chain_db: ChainDatabase, *, start_at: float) -> list[int]:
+async def start_writer(chain_db: ChainDatabase) -> asyncio.subprocess.Process:
+    """A writer process, started and ready (its writer connected), waiting for ``go``."""
     private_jwk = orjson.dumps(chain_db.key.private_key.as_dict(private=True))
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -25,14 +25,25 @@ async def run_writer(chain_db: ChainDatabase, *, start_at: float) -> list[int]:
         chain_db.app_url,
         str(EVENTS_PER_PROCESS),
         str(CONCURRENCY),
-        str(start_at),
         cwd=REPO,
         env={"PYTHONPATH": str(REPO)},
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await process.communicate(private_jwk)
+    assert process.stdin is not None
+    assert process.stdout is not None
+    process.stdin.write(private_jwk + b"\n")
+    await process.stdin.drain()
+    ready = await asyncio.wait_for(process.stdout.readline(), 120)
+    if ready != b"ready\n":
+        _, err = await process.communicate()
+        raise AssertionError(err.decode())
+    return process
+
+
+async def finish_writer(process: asyncio.subprocess.Process) -> list[int]:
+    out, err = await process.communicate(b"go\n")
     assert process.returncode == 0, err.decode()
     seqs: list[int] = orjson.loads(out)
     return seqs
@@ -41,10 +52,9 @@ async def run_writer(chain_db: ChainDatabase, *, start_at: float) -> list[int]:
 async def test_writers_in_several_processes_leave_one_gapless_unforked_chain(
     chain_db: ChainDatabase,
 ) -> None:
-    start_at = time.time() + 2.0
-    results = await asyncio.gather(
-        *(run_writer(chain_db, start_at=start_at) for _ in range(PROCESSES))
-    )
+    # Every process starts (imports, connects) before any writes: then all write at once.
+    processes = await asyncio.gather(*(start_writer(chain_db) for _ in range(PROCESSES)))
+    results = await asyncio.gather(*(finish_writer(process) for process in processes))
     total = PROCESSES * EVENTS_PER_PROCESS
     every = sorted(seq for seqs in results for seq in seqs)
     assert every == list(range(1, total + 1)), "each seq handed out exactly once"

@@ -106,7 +106,7 @@ CHANGES = """
 query Changes($after: String, $first: Int) {
   changes(after: $after, first: $first) {
     pageInfo { hasNextPage endCursor }
-    nodes { kind release { id importedAt } household { id welfareDecile } }
+    nodes { kind subjectType subject release { id importedAt } household { id welfareDecile } }
   }
 }
 """

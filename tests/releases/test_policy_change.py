@@ -19,9 +19,8 @@ async def test_widening_a_scope_enters_the_rows_it_admits_and_history_stays(
     policies = tmp_path / "policies"
     shutil.copytree(REPO / "policies", policies)
     seeded = await fetch(url, "SELECT count(*) FROM program_changes WHERE program = 'dinsos-pkh'")
-    same = await apply_and_record(
-        url, **dict(zip(("files", "policy_set"), snapshot(policies), strict=True))
-    )
+    files, policy_set = snapshot(policies)
+    same = await apply_and_record(url, files=files, policy_set=policy_set)
     assert same.release is None  # the version in force: nothing to record
 
     program = policies / "programs" / "dinsos-pkh.yaml"

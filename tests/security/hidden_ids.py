@@ -29,6 +29,18 @@ def strings(value: Any) -> Iterator[str]:
             yield from strings(item)
 
 
+def numbers(value: Any) -> Iterator[int]:
+    """Every integer value in a JSON document (counts, deciles, years …)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from numbers(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from numbers(item)
+
+
 def _decodings(text: str) -> Iterator[bytes]:
     padded = text + "=" * (-len(text) % 4)
     for decode in (base64.b64decode, base64.urlsafe_b64decode):

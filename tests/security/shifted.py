@@ -4,7 +4,9 @@ The test registry numbers households and persons from 1, so an id such as 35 is 
 a province code and 7 a digit of any pseudonym. Here household ids are moved to
 ``HOUSEHOLD_SHIFT + n`` and person ids to ``PERSON_SHIFT + n`` (13 digits each, no
 other value of the registry looks like them), so "does this string hold an id" has
-no false positives and every string of an answer can be searched for ids.
+no false positives and every string of an answer can be searched for ids. The change
+feed's rows move with them, and its positions (one sequence across every program) move
+to ``POSITION_SHIFT + n``: no program may ever receive a position, its own or another's.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from tests.support import create_database, drop_database, make_settings, running
 
 HOUSEHOLD_SHIFT = 1_000_000_000_000
 PERSON_SHIFT = 2_000_000_000_000
+POSITION_SHIFT = 3_000_000_000_000
 
 
 @dataclass
@@ -37,6 +40,8 @@ class Shifted:
     headers: dict[str, Headers]
     household_ids: set[int]
     person_ids: set[int]
+    positions: set[int]
+    """Every position of the change feed (of every program)."""
 
 
 async def _shift_ids(url: str) -> None:
@@ -53,6 +58,16 @@ async def _shift_ids(url: str) -> None:
             await owner.execute(
                 f"UPDATE assistance_receipts SET household_id = household_id + {HOUSEHOLD_SHIFT}"
             )
+            await owner.execute(
+                f"UPDATE program_changes SET household_id = household_id + {HOUSEHOLD_SHIFT},"
+                f" person_id = person_id + {PERSON_SHIFT}, position = position + {POSITION_SHIFT}"
+            )
+            await owner.execute(f"UPDATE change_positions SET last = last + {POSITION_SHIFT}")
+            for table in ("releases", "webhook_deliveries"):
+                await owner.execute(
+                    f"UPDATE {table} SET first_position = first_position + {POSITION_SHIFT},"
+                    f" last_position = last_position + {POSITION_SHIFT}"
+                )
     finally:
         await owner.close()
 
@@ -80,9 +95,14 @@ async def shifted_gateway(
                 try:
                     households = {r["id"] for r in await owner.fetch("SELECT id FROM households")}
                     persons = {r["id"] for r in await owner.fetch("SELECT id FROM persons")}
+                    positions = {
+                        r["position"]
+                        for r in await owner.fetch("SELECT position FROM program_changes")
+                    }
                     assert min(households) > HOUSEHOLD_SHIFT
                     assert min(persons) > PERSON_SHIFT
-                    yield Shifted(app, http, owner, headers, households, persons)
+                    assert min(positions) > POSITION_SHIFT
+                    yield Shifted(app, http, owner, headers, households, persons, positions)
                 finally:
                     await owner.close()
     finally:

@@ -83,6 +83,7 @@ async def _cursor(probe: Probe, program: str, connection: str) -> str:
 
 PERSONS = "query ($a: String) { persons(first: 2, after: $a%s) { nodes { sex } } }"
 HOUSEHOLDS = "query ($a: String) { households(first: 2, after: $a%s) { nodes { id } } }"
+CHANGES = "query ($a: String) { changes(first: 2, after: $a%s) { nodes { kind } } }"
 
 
 async def test_a_cursor_works_only_where_it_was_issued(probe: Probe) -> None:
@@ -92,7 +93,11 @@ async def test_a_cursor_works_only_where_it_was_issued(probe: Probe) -> None:
     )
     by_id = await _cursor(probe, "dinsos-pkh", "households(first: 2)")
     stewards = await _cursor(probe, "bps-admin", "persons(first: 2)")
-    assert all(len(cursor) <= 64 for cursor in (women, by_decile, by_id, stewards))
+    # The change feed's bookmarks: positions of one sequence shared by every program.
+    bookmark = await _cursor(probe, "dinsos-pkh", "changes(first: 2)")
+    other_bookmark = await _cursor(probe, "kec-sumbersari", "changes(first: 2)")
+    cursors = (women, by_decile, by_id, stewards, bookmark, other_bookmark)
+    assert all(len(cursor) <= 64 for cursor in cursors)
 
     # Where they were issued, with any page size, they work.
     for program, query, cursor in [
@@ -100,6 +105,8 @@ async def test_a_cursor_works_only_where_it_was_issued(probe: Probe) -> None:
         ("dinsos-pkh", HOUSEHOLDS % ", orderBy: WELFARE_DECILE_ASC", by_decile),
         ("dinsos-pkh", HOUSEHOLDS % "", by_id),
         ("bps-admin", PERSONS % "", stewards),
+        ("dinsos-pkh", CHANGES % "", bookmark),
+        ("kec-sumbersari", CHANGES % "", other_bookmark),
     ]:
         answer = await probe.post(
             program, {"query": query, "variables": {"a": cursor}}, expect=None
@@ -120,6 +127,22 @@ async def test_a_cursor_works_only_where_it_was_issued(probe: Probe) -> None:
         ("dinkes-pbi", PERSONS % "", stewards),
         ("dinsos-pkh", PERSONS % "", stewards),
         ("kec-sumbersari", HOUSEHOLDS % "", by_id),
+        # another program's bookmark of the change feed (the same sequence of positions)
+        ("kec-sumbersari", CHANGES % "", bookmark),
+        ("dinsos-pkh", CHANGES % "", other_bookmark),
+        ("dinkes-pbi", CHANGES % "", bookmark),
+        # a bookmark elsewhere, and a registry cursor as a bookmark (positions of 8 bytes)
+        ("dinsos-pkh", HOUSEHOLDS % "", bookmark),
+        ("dinsos-pkh", PERSONS % "", bookmark),
+        ("dinsos-pkh", CHANGES % "", by_id),
+        ("dinsos-pkh", CHANGES % "", women),
+        *[("dinsos-pkh", CHANGES % "", _edited(bookmark, i)) for i in (0, 1, 13, 20, -1)],
+        ("dinsos-pkh", CHANGES % "", bookmark[:-1]),
+        # hand-made: the feed's old readable bookmark, a bare position, zeros
+        ("dinsos-pkh", CHANGES % "", _encode(b"c|0")),
+        ("dinsos-pkh", CHANGES % "", _encode(b"c|1")),
+        ("dinsos-pkh", CHANGES % "", _encode((1).to_bytes(8, "big"))),
+        ("dinsos-pkh", CHANGES % "", _encode(bytes(len(_decode(bookmark))))),
         # edited: the generation, the nonce, the sealed position, the tag
         *[
             ("dinsos-pkh", PERSONS % ", filter: {sex: FEMALE}", _edited(women, i))
@@ -151,13 +174,22 @@ async def test_a_cursor_works_only_where_it_was_issued(probe: Probe) -> None:
     await probe.check()
 
 
-@pytest.mark.parametrize("program", ["dinsos-pkh", "kec-sumbersari", "dp3akb-keluarga"])
+@pytest.mark.parametrize(
+    ("program", "connection"),
+    [
+        ("dinsos-pkh", "households"),
+        ("kec-sumbersari", "households"),
+        ("dp3akb-keluarga", "households"),
+        ("dinsos-pkh", "changes"),
+        ("dinkes-pbi", "changes"),
+    ],
+)
 async def test_one_position_has_one_cursor_per_answer_and_a_new_one_each_time(
-    probe: Probe, program: str
+    probe: Probe, program: str, connection: str
 ) -> None:
-    query = "{ households(first: 3) { edges { cursor } pageInfo { startCursor endCursor } } }"
+    query = "{ %s(first: 3) { edges { cursor } pageInfo { startCursor endCursor } } }" % connection
     pages = [
-        (await probe.post(program, {"query": query}, expect=None)).json()["data"]["households"]
+        (await probe.post(program, {"query": query}, expect=None)).json()["data"][connection]
         for _ in range(2)
     ]
     for page in pages:

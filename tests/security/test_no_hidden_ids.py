@@ -10,6 +10,10 @@ for a program without ``Household.id`` / ``Person.id`` (dinkes-pbi reads no
 registry's ids are shifted to 13 digits (``tests.security.shifted``), so nothing else can
 look like one. The auditor reads ids through the audit trail; it is checked for ids it may
 not read like the others, and it may read them all.
+
+The change feed's positions (one sequence across every program, shifted to 13 digits as
+well) are hidden from every program, its own included: a position in any string or number
+would tell a program how many changes the others received.
 """
 
 from __future__ import annotations
@@ -18,17 +22,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from graphql import (
-    GraphQLEnumType,
-    GraphQLObjectType,
-    GraphQLOutputType,
-    GraphQLSchema,
-    get_named_type,
-    is_non_null_type,
-)
+from graphql import GraphQLEnumType, GraphQLObjectType, GraphQLSchema, get_named_type
 
+from tests.schema.everything import selection
 from tests.security.conftest import PROGRAMS
-from tests.security.hidden_ids import ids_in, strings
+from tests.security.hidden_ids import ids_in, numbers, strings
 from tests.security.shifted import (
     Shifted,
     gql_ok,
@@ -38,28 +36,6 @@ from tests.security.shifted import (
 
 AUDITORS = {"inspektorat-audit"}
 """Programs whose agreement is reading the audit trail, ids and all."""
-
-
-def selection(output: GraphQLOutputType, seen: frozenset[str]) -> str:
-    """Every field of ``output`` that needs no argument, nested, each type once per path;
-    a connection's edges with their cursors (the nodes carry the fields)."""
-    named = get_named_type(output)
-    if not isinstance(named, GraphQLObjectType):
-        return ""
-    parts = []
-    for name, field in named.fields.items():
-        if any(is_non_null_type(argument.type) for argument in field.args.values()):
-            continue
-        target = get_named_type(field.type)
-        if not isinstance(target, GraphQLObjectType):
-            parts.append(name)
-        elif named.name.endswith("Connection") and name == "edges":
-            parts.append("edges { cursor }")
-        elif target.name not in seen:
-            inner = selection(field.type, seen | {target.name})
-            if inner:
-                parts.append(f"{name} {{ {inner} }}")
-    return " ".join(parts)
 
 
 class Run:
@@ -136,9 +112,9 @@ async def ask_everything(run: Run) -> None:
             await run.ask(
                 '{ regions(level: DESA, parentCode: "3509720") { %s } }' % run.select(root)
             )
-        elif root in ("myAccess", "chainStatus"):
+        elif root in ("myAccess", "chainStatus", "releases"):
             await run.ask("{ %s { %s } }" % (root, run.select(root)))
-        elif root == "auditEvents":
+        elif root in ("auditEvents", "changes"):
             await run.pages(root)
         elif root == "disclosures":
             household = min(shifted.household_ids)
@@ -163,9 +139,10 @@ async def ask_everything(run: Run) -> None:
 
 
 async def ids_it_may_not_read(run: Run) -> set[int]:
+    """The ids the program may not read, and every position of the change feed."""
+    hidden: set[int] = set(run.shifted.positions)
     if run.program in AUDITORS:
-        return set()
-    hidden: set[int] = set()
+        return hidden
     for type_name, outside in (
         ("Household", household_ids_outside_scope),
         ("Person", person_ids_outside_scope),
@@ -189,9 +166,12 @@ async def test_no_string_of_any_answer_holds_an_id_the_program_may_not_read(
     if program == "dinkes-pbi":
         assert shifted.person_ids <= hidden
         assert shifted.household_ids <= hidden
+    assert shifted.positions
+    assert shifted.positions <= hidden
     for query, data in run.answers:
         for text in strings(data):
             assert not ids_in(text, hidden), (program, query[:120], text)
+        assert not set(numbers(data)) & hidden, (program, query[:120])
     assert run.answers
-    connections = {"households", "persons", "auditEvents"} & set(run.roots)
+    connections = {"households", "persons", "auditEvents", "changes"} & set(run.roots)
     assert bool(run.cursors) == bool(connections)
