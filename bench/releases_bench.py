@@ -43,6 +43,7 @@ from api.app import create_app
 from api.auth.clients import create_client
 from api.cli.db import upgrade_database
 from api.settings import Settings
+from api.state import gateway_state
 from db.engine import plain_url, with_database
 from db.importer import import_registry
 from db.importer.layout import HOUSEHOLDS, PERSONS
@@ -108,7 +109,10 @@ async def page_feed(url: str, data_dir: Path, *, pages: int) -> dict[str, Any]:
         connection = await asyncpg.connect(plain_url(url))
         try:
             client = await create_client(
-                connection, program="bps-admin", name="bench", policies=app.state.policies.current
+                connection,
+                program="bps-admin",
+                name="bench",
+                policies=gateway_state(app).policies.current,
             )
         finally:
             await connection.close()

@@ -118,6 +118,7 @@ _CASTS: Final = {
     # Id lists travel as array literals ('{1,2,3}'): far cheaper to encode than lists.
     "household_ids": "text::bigint[]",
     "person_ids": "text::bigint[]",
+    "sealed_until": "date",
     "prev_hash": "bytea",
     "hash": "bytea",
 }

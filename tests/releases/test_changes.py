@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from graphql import FieldNode, OperationDefinitionNode, parse
+from graphql import FieldNode, GraphQLObjectType, OperationDefinitionNode, parse
 
+from api.state import gateway_state
 from policies import Program
 from policies.loader import PACKAGED_POLICY_DIR, load_policies
 from policies.masks import pseudonym
@@ -223,9 +224,11 @@ async def test_every_kind_of_change_answers_within_the_schemas_types(
             )
         await _every_kind(url, tmp_path)
         for program in programs:
-            schema = gw.app.state.engine.runtimes[program].graphql
+            schema = gateway_state(gw.app).engine.runtimes[program].graphql
             assert schema.query_type is not None
-            change = selection(schema.type_map["Change"], frozenset({"Change"}))
+            change_type = schema.type_map["Change"]
+            assert isinstance(change_type, GraphQLObjectType)
+            change = selection(change_type, frozenset({"Change"}))
             assert "subject" in change
             fields = (
                 "totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }"
@@ -291,7 +294,11 @@ async def test_other_programs_changes_change_nothing_a_program_is_told(
             url, "SELECT count(*) FROM program_changes WHERE program = 'kec-sumbersari'"
         )
         own: int = counted[0]
-        asked: list[dict[str, Any]] = [{"a": bookmark, "f": 5}, {"a": None, "f": own}, {"a": None, "f": own - 1}]
+        asked: list[dict[str, Any]] = [
+            {"a": bookmark, "f": 5},
+            {"a": None, "f": own},
+            {"a": None, "f": own - 1},
+        ]
         before = [(await gw.query(headers, query, variables))["data"] for variables in asked]
 
         elsewhere = await family_numbers(

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from graphql import GraphQLEnumType, GraphQLObjectType, GraphQLSchema, get_named_type
 
+from api.state import gateway_state
 from tests.schema.everything import selection
 from tests.security.conftest import PROGRAMS
 from tests.security.hidden_ids import ids_in, numbers, strings
@@ -44,7 +45,7 @@ class Run:
     def __init__(self, shifted: Shifted, program: str) -> None:
         self.shifted = shifted
         self.program = program
-        self.schema: GraphQLSchema = shifted.app.state.engine.runtimes[program].graphql
+        self.schema: GraphQLSchema = gateway_state(shifted.app).engine.runtimes[program].graphql
         assert self.schema.query_type is not None
         self.roots = self.schema.query_type.fields
         self.answers: list[tuple[str, dict[str, Any]]] = []
