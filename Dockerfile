@@ -5,7 +5,7 @@
 #
 # Reproducible: the base image is pinned by digest, and every Python package comes from
 # requirements/serve.txt (pip-compile, with hashes; scripts/lock.sh rewrites it): the gateway
-# alone, without the demo's embedded PostgreSQL and seeder (pgserver, numpy) or Parquet
+# alone, without the demo's embedded PostgreSQL (pgserver) or Parquet
 # import (pyarrow). The digest below is the one a public project's architecture record gives
 # for python:3.11-slim-bookworm, checked there against Docker Hub's manifest; this machine
 # cannot reach Docker Hub, so it was not re-verified here. Refresh it where a registry is

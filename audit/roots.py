@@ -11,81 +11,23 @@ the same functions (``audit.lookups``, ``audit.reports``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict
 from typing import Any
 
 import asyncpg
 import orjson
 
-from audit.lookups import audit_events, disclosures, make_filter
+from audit.lookups import disclosures
 from audit.reports import ScopeCounter, anomalies, period, person_disclosures, summary
 from audit.status import ChainMonitor
 from errors import BadInput
-from schema.compiler.cursors import Ordering
 from schema.execute import Caller, Subject, ValueRoot
 from schema.scalars import parse_id
-from schema.sealed_cursors import CursorKeys, canonical_criteria
-
-BY_SEQUENCE = Ordering("seq", ("seq",), ("int",), ())
-"""The one ordering of ``auditEvents``: by sequence number (cursors sealed like every cursor,
-bound to the program, the field and the filter)."""
 
 
-def _sequence_as_text(item: dict[str, Any]) -> dict[str, Any]:
+def sequence_as_text(item: dict[str, Any]) -> dict[str, Any]:
+    """An event as GraphQL shows it: its sequence number as text (a ``BigInt`` string)."""
     item["sequence"] = str(item["sequence"])
     return item
-
-
-class AuditEventsRoot:
-    needs_database = True
-
-    def __init__(self, cursor_keys: CursorKeys) -> None:
-        self.cursor_keys = cursor_keys
-
-    async def value(
-        self, *, caller: Caller, args: Mapping[str, Any], connection: asyncpg.Connection | None
-    ) -> Any:
-        assert connection is not None
-        given = args.get("filter") or {}
-        household = given.get("householdId")
-        household_id = parse_id(household) if household is not None else None
-        event_filter = make_filter(
-            client_id=given.get("clientId"),
-            program=given.get("program"),
-            agency=given.get("agency"),
-            outcome=given.get("outcome"),
-            occurred_from=given.get("from_") or given.get("from"),
-            occurred_to=given.get("to"),
-            household_id=-1 if household is not None and household_id is None else household_id,
-        )
-        first = args.get("first")
-        cursors = self.cursor_keys.for_program(caller.program.name).scope(
-            connection="auditEvents",
-            ordering=BY_SEQUENCE.tag,
-            criteria=lambda: canonical_criteria(asdict(event_filter)),
-        )
-        after = args.get("after")
-        after_seq = (
-            None
-            if after is None
-            else BY_SEQUENCE.key(cursors.open(after, size=BY_SEQUENCE.size))[0]
-        )
-        text = await audit_events(
-            connection,
-            event_filter=event_filter,
-            first=50 if first is None else first,
-            after_seq=after_seq,
-            cursor_mark=cursors.mark,
-        )
-        page = orjson.loads(cursors.seal_marked(text))
-        page["nodes"] = [_sequence_as_text(node) for node in page["nodes"]]
-        for edge in page.get("edges") or []:
-            _sequence_as_text(edge["node"])
-        page["pageInfo"].setdefault("hasPreviousPage", args.get("after") is not None)
-        page["pageInfo"].setdefault(
-            "startCursor", page["edges"][0]["cursor"] if page.get("edges") else None
-        )
-        return page
 
 
 class DisclosuresRoot:
@@ -99,7 +41,7 @@ class DisclosuresRoot:
         if household_id is None:
             raise BadInput("`householdId` is not a household id.")
         listed = orjson.loads(await disclosures(connection, household_id=household_id))
-        return [_sequence_as_text(item) for item in listed]
+        return [sequence_as_text(item) for item in listed]
 
     @staticmethod
     def subject(value: Any, args: Mapping[str, Any]) -> Subject:
@@ -168,13 +110,11 @@ class PersonDisclosuresRoot:
         return households, [int(pid) for pid in value.get("personIds") or ()]
 
 
-def audit_roots(
-    *, scopes: ScopeCounter, pool: asyncpg.Pool, keys: CursorKeys
-) -> dict[str, ValueRoot]:
-    """Every auditors' root; ``pool`` (the gateway role's) serves ``chainStatus``' full walks,
-    ``keys`` seal ``auditEvents``' cursors."""
+def audit_roots(*, scopes: ScopeCounter, pool: asyncpg.Pool) -> dict[str, ValueRoot]:
+    """Every auditors' root but ``auditEvents`` (which pages with the edge's sealed cursors:
+    ``api.graphql.audit_events``); ``pool`` (the gateway role's) serves ``chainStatus``' full
+    walks."""
     return {
-        "auditEvents": AuditEventsRoot(keys),
         "disclosures": DisclosuresRoot(),
         "auditSummary": AuditSummaryRoot(),
         "auditAnomalies": AuditAnomaliesRoot(scopes),

@@ -36,11 +36,11 @@ import asyncpg
 from api.cli.db import upgrade_database
 from db.catalog import CATALOG, Kind
 from db.engine import APP_ROLE, with_database, with_user
+from db.entities import Entity
 from db.seed import seed_registry
 from policies import FieldMode, Program, load_policies
 from policies.loader import PACKAGED_POLICY_DIR
 from policies.rls import render_predicate, table_predicates
-from policies.rows import Entity
 
 SEED = 20_221_015
 MARKER_VERSION = 1

@@ -17,8 +17,8 @@ from typing import Any
 
 from bench.compiled import CompiledQuery
 from bench.databases import dinsos_program
+from db.entities import Entity
 from policies.rls import render_predicate, table_predicates
-from policies.rows import Entity
 
 PERSON = (
     "json_build_object('id', p.id::text, 'nik', p.nik, 'name', p.name, 'sex', p.sex,"

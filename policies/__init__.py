@@ -7,13 +7,13 @@ turns a field's mode into the SQL to select; ``policies.rls`` installs the same
 row predicates as PostgreSQL row-level-security policies.
 """
 
+from db.entities import Entity
 from policies.conditions import PersonScope, Scope
 from policies.errors import PolicyError, Problem
 from policies.loader import load_policies
 from policies.masks import field_expression, pseudonym
 from policies.model import Agreement, FieldMode, PolicySet, Program, Quota
 from policies.rows import (
-    Entity,
     Readable,
     home_of_visible_person,
     readable_rows,

@@ -32,11 +32,11 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql import ClauseElement
 
 from db.engine import APP_ROLE, plain_url
+from db.entities import Entity
 from db.programs import PROGRAM_NAME, PROGRAM_SETTING
 from policies.model import PolicySet, Program
 from policies.rows import (
     TABLES,
-    Entity,
     person_households_predicate,
     readable_rows,
     statistics_predicate,

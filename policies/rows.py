@@ -13,7 +13,6 @@ with literals, are the row-level-security policies (``policies.rls``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 from sqlalchemy import (
     ColumnElement,
@@ -28,6 +27,7 @@ from sqlalchemy import (
     true,
 )
 
+from db.entities import Entity
 from db.models import AssistanceReceipt, Household, Person
 from policies.conditions import Condition, Everything
 from policies.model import FieldMode, Program
@@ -36,12 +36,6 @@ from policies.scope import household_predicate, person_predicate
 HOUSEHOLDS: Table = Household.__table__  # type: ignore[assignment]
 PERSONS: Table = Person.__table__  # type: ignore[assignment]
 ASSISTANCE_RECEIPTS: Table = AssistanceReceipt.__table__  # type: ignore[assignment]
-
-
-class Entity(StrEnum):
-    HOUSEHOLD = "Household"
-    PERSON = "Person"
-    ASSISTANCE = "Assistance"
 
 
 TABLES: dict[Entity, Table] = {

@@ -19,8 +19,8 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from db.catalog import ROOT_FIELDS
-from db.releases.scopes import feed_entities, identity
 from policies import Program
+from policies.feed import feed_entities, identity
 from schema.api_types import Access, AuditEventConnection, Disclosure, StatCell, connection_types
 from schema.audit_report_types import (
     AuditAnomaly,

@@ -3,8 +3,8 @@
 # mirrors: the hashes must be PyPI's), for CPython 3.11 on Linux x86_64/aarch64:
 #
 #   requirements/dev.txt    every extra (demo, import, dev): what `make` and CI install
-#   requirements/serve.txt  the gateway alone: what the Dockerfile installs (no pgserver,
-#                           numpy or pyarrow), pinned to the same versions as dev.txt
+#   requirements/serve.txt  the gateway alone: what the Dockerfile installs (no pgserver
+#                           or pyarrow), pinned to the same versions as dev.txt
 #
 # Both carry hashes (`pip install --require-hashes`) and the build requirements
 # (setuptools, wheel), so the project itself installs with --no-build-isolation.

@@ -72,7 +72,7 @@ async def upgrade_database(url: str, *, policy_dir: Path | None = None) -> None:
     policy other than the one in force is recorded as a release (``db.releases``).
     """
     from db import migrate
-    from db.releases.policy_change import apply_and_record
+    from policies.apply import apply_and_record
     from policies.loader import PACKAGED_POLICY_DIR
     from policies.snapshot import snapshot
 

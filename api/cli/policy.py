@@ -176,7 +176,7 @@ def apply(directory: Path | None = DirectoryOption) -> None:
     out of each program's scope become ENTERED / LEFT changes of that program's feed.
     """
     from api.cli.checks import owner_database
-    from db.releases.policy_change import apply_and_record
+    from policies.apply import apply_and_record
     from policies.snapshot import snapshot
 
     settings = load_settings()

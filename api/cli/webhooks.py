@@ -15,8 +15,7 @@ from api.webhooks.targets import UnsafeTarget, check_target
 from db import webhooks
 from db.engine import plain_url
 from db.models.releases import ChangeKind
-from db.releases.ledger import applied_policy
-from db.releases.scopes import program_scopes
+from db.releases.scopes import applied_scopes
 
 app = typer.Typer(
     help="Push a program's changes to its agency (signed, retried, audited).",
@@ -38,7 +37,7 @@ def _events(text: str) -> list[ChangeKind]:
 async def _create(url: str, *, program: str, target: str, events: list[ChangeKind]) -> str:
     connection = await asyncpg.connect(plain_url(url))
     try:
-        scoped = {scope.program for scope in program_scopes(await applied_policy(connection))}
+        scoped = {scope.program for scope in await applied_scopes(connection)}
         if program not in scoped:
             known = ", ".join(sorted(scoped)) or "none"
             raise typer.BadParameter(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from api.graphql.audit_events import AuditEventsRoot
 from audit.reports import ScopeCounter, ScopeSize
 from audit.roots import audit_roots
 from policies import PolicyStore
@@ -42,5 +43,6 @@ def value_roots(
     return {
         "myAccess": AccessRoot(),
         "householdStats": statistics or HouseholdStatsRoot(),
-        **audit_roots(scopes=scope_counter(policies), pool=pool, keys=keys),
+        "auditEvents": AuditEventsRoot(keys),
+        **audit_roots(scopes=scope_counter(policies), pool=pool),
     }

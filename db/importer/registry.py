@@ -37,7 +37,6 @@ from db.releases.deliveries import schedule_deliveries
 from db.releases.ledger import (
     Counts,
     ReleaseRefused,
-    applied_policy,
     begin_release,
     check_release_id,
     create_events_table,
@@ -45,7 +44,7 @@ from db.releases.ledger import (
     publish_events,
     release_exists,
 )
-from db.releases.scopes import program_scopes
+from db.releases.scopes import ScopesNotRecorded, applied_scopes
 
 PROGRESS_ROWS = 10_000
 """Files with more rows than this show a progress bar while their rows are checked."""
@@ -213,7 +212,10 @@ async def import_registry(
                     files=file_digests(files),
                 )
                 await create_events_table(connection)
-                scopes = program_scopes(await applied_policy(connection))
+                try:
+                    scopes = await applied_scopes(connection)
+                except ScopesNotRecorded as missing:
+                    raise ReleaseRefused(str(missing)) from None
                 written = await write_batch(
                     connection, batch, at=recorded.imported_at, scopes=scopes
                 )

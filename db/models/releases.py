@@ -13,7 +13,9 @@
   PSEUDONYM program can be told its pseudonym of a person who left (or was
   removed).
 * ``policy_versions``: the policy files as they were applied (what the
-  row-level-security policies and the feed follow).
+  row-level-security policies and the feed follow), with the feed's scopes
+  compiled from them (``scopes``; null only for a version applied before
+  revision 0006, until the policy is applied again).
 * ``webhook_subscriptions`` and ``webhook_deliveries``: pushes of a program's
   changes to an agency's URL, each delivery with its receipt.
 """
@@ -116,6 +118,7 @@ class PolicyVersion(Base):
     version: Mapped[str] = mapped_column(String(64))
     applied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     files: Mapped[Any] = mapped_column(postgresql.JSONB)
+    scopes: Mapped[Any | None] = mapped_column(postgresql.JSONB, nullable=True)
     release_no: Mapped[int | None] = mapped_column(
         Integer, ForeignKey("releases.no", ondelete="SET NULL")
     )

@@ -25,9 +25,9 @@ from typing import Literal
 
 import asyncpg
 
+from db.entities import Entity
 from db.releases.ledger import EVENTS_TABLE
 from db.releases.scopes import HOUSEHOLD_ALIAS, PERSON_ALIAS, EntityScope
-from policies import Entity
 
 Stage = Literal["before", "after"]
 

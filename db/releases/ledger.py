@@ -23,8 +23,6 @@ import asyncpg
 import orjson
 
 from db.models.releases import RELEASE_ID_PATTERN, ReleaseKind
-from policies import PolicySet
-from policies.snapshot import load_policy_files
 
 RESERVED_IDS = ("seed",)
 RESERVED_PREFIXES = ("policy-",)
@@ -171,15 +169,6 @@ async def publish_events(connection: asyncpg.Connection, release: ReleaseRecord)
         release.last_position,
     )
     await connection.execute(f"TRUNCATE {EVENTS_TABLE}")
-
-
-async def applied_policy(connection: asyncpg.Connection) -> PolicySet | None:
-    """The policy set last applied to this database (None before the first apply)."""
-    files = await connection.fetchval("SELECT files FROM policy_versions ORDER BY no DESC LIMIT 1")
-    if files is None:
-        return None
-    loaded: dict[str, str] = orjson.loads(files)
-    return load_policy_files(loaded)
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncpg
 
+from db.entities import Entity
 from db.releases.ledger import EVENTS_TABLE
 from db.releases.scopes import HOUSEHOLD_ALIAS, PERSON_ALIAS, EntityScope
-from policies import Entity
 
 Key = tuple[str, Entity]
 

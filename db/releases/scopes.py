@@ -1,4 +1,5 @@
-"""Each program's row scope as the SQL the feed is computed with, and what it can see change.
+"""Each program's row scope as the SQL the feed is computed with, and what it can see change:
+the data (``EntityScope``) and where the applied policy's scopes are kept.
 
 A program with a row scope gets change events for the entities its scope
 names: households (``rows.households``; members and receipts count as changes
@@ -13,18 +14,21 @@ Which changes a program is told about as UPDATED follows from the fields it
 reads: each changed column is mapped through the data dictionary
 (``db.catalog``) to the GraphQL fields it stands behind and the program's
 mode of them (any mode but DENIED counts: a masked value may change too).
+
+The scopes are compiled from the policy by ``policies.feed.program_scopes`` when the policy is
+applied (``policies.apply``), and stored with its version in ``policy_versions.scopes``: the
+importer and the seed compute their changes with exactly the scopes recorded there
+(``applied_scopes``), without loading the policy themselves.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
-from sqlalchemy import false
+import asyncpg
+import orjson
 
-from db.catalog import CATALOG, Kind
-from policies import Entity, FieldMode, PolicySet, Program, scope_rows
-from policies.rls import render_predicate
+from db.entities import Entity
 
 HOUSEHOLD_ALIAS = "h"
 PERSON_ALIAS = "p"
@@ -65,102 +69,62 @@ class EntityScope:
     visibility: Visibility
 
 
-def _object_columns(program: Program, type_name: str) -> set[str]:
-    """The columns behind the fields of ``type_name`` the program reads (nested objects too)."""
-    columns: set[str] = set()
-    for name, attribute in CATALOG[type_name].attributes.items():
-        if program.mode(type_name, name) is FieldMode.DENIED and not CATALOG[type_name].public:
-            continue
-        if attribute.kind is Kind.OBJECT and attribute.target:
-            columns |= _object_columns(program, attribute.target)
-        elif attribute.kind is Kind.SCALAR:
-            column = attribute.column or DERIVED_COLUMNS.get(name)
-            if column and column not in NOT_A_CHANGE:
-                columns.add(column)
-    return columns
-
-
-def visibility(program: Program, entity: Entity) -> Visibility:
-    """What of a household (with its members and receipts), or of a person, the program reads."""
-    household = (
-        _object_columns(program, "Household") if program.readable_fields("Household") else set()
-    )
-    person = _object_columns(program, "Person") if program.readable_fields("Person") else set()
-    if entity is Entity.HOUSEHOLD:
-        if program.mode("Household", "region") is not FieldMode.DENIED:
-            household.add("desa_code")
-        members = program.mode("Household", "members") is not FieldMode.DENIED
-        return Visibility(
-            household_columns=tuple(sorted(household)),
-            person_columns=tuple(sorted(person)) if members else (),
-            members=members,
-            assistance=program.mode("Household", "assistance") is not FieldMode.DENIED,
-        )
-    # A person's own columns, and of their household what the person's fields show of it.
-    through: set[str] = set()
-    if program.mode("Person", "region") is not FieldMode.DENIED:
-        through.add("desa_code")
-    if program.mode("Person", "household") is not FieldMode.DENIED:
-        through |= household
-    return Visibility(
-        household_columns=tuple(sorted(through)),
-        person_columns=tuple(sorted(person)),
-        members=False,
-        assistance=False,
-    )
-
-
 ALIASES = {Entity.HOUSEHOLD: HOUSEHOLD_ALIAS, Entity.PERSON: PERSON_ALIAS}
 
 
-def feed_entities(program: Program) -> tuple[Entity, ...]:
-    """The entities whose rows can enter or leave the program's scope: those its row scope
-    names and admits some row of (households for most programs, persons for dinkes-pbi)."""
-    entities = []
-    if program.household_scope is not None:
-        entities.append(Entity.HOUSEHOLD)
-    if program.person_scope is not None:
-        entities.append(Entity.PERSON)
-    return tuple(
-        entity
-        for entity in entities
-        if not scope_rows(entity, program=program, name=ALIASES[entity]).predicate.compare(false())
-    )
+class ScopesNotRecorded(Exception):
+    """The applied policy predates recorded scopes (migration 0006): apply it again."""
 
 
-class Identity(StrEnum):
-    """How a program names a row of its feed (what a LEFT change may carry)."""
+def scopes_json(scopes: list[EntityScope]) -> str:
+    """``scopes`` as ``policy_versions.scopes`` keeps them."""
+    return orjson.dumps(
+        [
+            {
+                "program": scope.program,
+                "entity": scope.entity.value,
+                "predicate": scope.predicate,
+                "visibility": {
+                    "household_columns": list(scope.visibility.household_columns),
+                    "person_columns": list(scope.visibility.person_columns),
+                    "members": scope.visibility.members,
+                    "assistance": scope.visibility.assistance,
+                },
+            }
+            for scope in scopes
+        ]
+    ).decode()
 
-    ID = "id"
-    """The gateway id, for a program that reads the type's ``id``."""
-    PSEUDONYM = "pseudonym"
-    """The program's pseudonym of the person's NIK (``Person.nik`` read as PSEUDONYM)."""
+
+def scopes_from_json(text: str) -> list[EntityScope]:
+    """The scopes ``scopes_json`` wrote."""
+    return [
+        EntityScope(
+            program=item["program"],
+            entity=Entity(item["entity"]),
+            predicate=item["predicate"],
+            visibility=Visibility(
+                household_columns=tuple(item["visibility"]["household_columns"]),
+                person_columns=tuple(item["visibility"]["person_columns"]),
+                members=bool(item["visibility"]["members"]),
+                assistance=bool(item["visibility"]["assistance"]),
+            ),
+        )
+        for item in orjson.loads(text)
+    ]
 
 
-def identity(program: Program, entity: Entity) -> Identity | None:
-    """How ``program`` identifies rows of ``entity``; None when it reads no identity of them."""
-    if program.mode(entity.value, "id") is FieldMode.FULL:
-        return Identity.ID
-    if entity is Entity.PERSON and program.mode("Person", "nik") is FieldMode.PSEUDONYM:
-        return Identity.PSEUDONYM
-    return None
+async def applied_scopes(connection: asyncpg.Connection) -> list[EntityScope]:
+    """The scopes of the policy last applied (empty before the first apply).
 
-
-def program_scopes(policy_set: PolicySet | None) -> list[EntityScope]:
-    """Every (program, entity) the feed follows, in program order; empty without a policy."""
-    if policy_set is None:
+    Fails closed (``ScopesNotRecorded``) when that policy was applied before its scopes were
+    recorded: a feed computed without them would miss every program's changes.
+    """
+    row = await connection.fetchrow("SELECT scopes FROM policy_versions ORDER BY no DESC LIMIT 1")
+    if row is None:
         return []
-    scopes: list[EntityScope] = []
-    for name in sorted(policy_set.programs):
-        program = policy_set.programs[name]
-        for entity in feed_entities(program):
-            rows = scope_rows(entity, program=program, name=ALIASES[entity])
-            scopes.append(
-                EntityScope(
-                    program=name,
-                    entity=entity,
-                    predicate=render_predicate(rows.predicate, rows.table),
-                    visibility=visibility(program, entity),
-                )
-            )
-    return scopes
+    if row["scopes"] is None:
+        raise ScopesNotRecorded(
+            "the applied policy's scopes are not recorded: run `regsosek policy apply`"
+        )
+    return scopes_from_json(row["scopes"])

@@ -47,13 +47,12 @@ from db.engine import plain_url
 from db.models.releases import ReleaseKind
 from db.releases.ledger import (
     Counts,
-    applied_policy,
     begin_release,
     create_events_table,
     publish_events,
 )
 from db.releases.scope_events import record_scope_changes
-from db.releases.scopes import program_scopes
+from db.releases.scopes import applied_scopes
 from db.seed.chunks import CHUNK_HOUSEHOLDS, Chunk, ChunkMaker, Vocabularies
 from db.seed.households import Geography
 from db.seed.load import (
@@ -152,7 +151,7 @@ async def _record_seed_release(
     release = await begin_release(connection, release_id=SEED_RELEASE, kind=ReleaseKind.SEED)
     release.counts = Counts(households_added=households, persons_added=totals["persons"])
     await create_events_table(connection)
-    scopes = program_scopes(await applied_policy(connection))
+    scopes = await applied_scopes(connection)
     await record_scope_changes(connection, old=[], new=scopes)
     await publish_events(connection, release)
 

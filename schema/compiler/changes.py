@@ -37,8 +37,8 @@ from sqlalchemy.sql.selectable import CTE
 
 from db.models.releases import ProgramChange
 from db.models.releases import Release as ReleaseRow
-from db.releases.scopes import Identity, feed_entities, identity
 from policies import Entity, Program, readable_rows
+from policies.feed import Identity, feed_entities, identity
 from policies.masks import program_key, pseudonymised
 from policies.rows import agreement_in_force
 from schema.compiler.connections import (

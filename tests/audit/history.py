@@ -218,6 +218,7 @@ async def append_history(owner_url: str, history: History) -> None:
                     *row[:17],
                     chain_sql.id_array(row[17]),
                     chain_sql.id_array(row[18]),
+                    *row[19:],
                     prev_hash,
                     digest,
                 )

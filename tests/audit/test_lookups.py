@@ -14,8 +14,8 @@ import asyncpg
 import orjson
 import pytest
 
+from api.graphql.audit_events import AuditEventsRoot
 from audit.lookups import audit_events, disclosures, make_filter
-from audit.roots import AuditEventsRoot
 from errors import BadInput
 from policies import load_policies
 from schema.execute import Caller
@@ -250,6 +250,9 @@ async def test_audit_events_pages_with_a_sealed_keyset_cursor(
         "program",
         "agreement",
         "purpose",
+        "purposeCode",
+        "caseRef",
+        "traceId",
         "operationName",
         "documentHash",
         "outcome",
@@ -259,6 +262,7 @@ async def test_audit_events_pages_with_a_sealed_keyset_cursor(
         "personIds",
     }
     assert node["outcome"] == "ALLOWED"
+    assert (node["purposeCode"], node["caseRef"], node["traceId"]) == (None, None, None)
     assert node["householdIds"] == [str(story.household)]
 
 

@@ -6,7 +6,7 @@ import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from db.releases.policy_change import apply_and_record
+from policies.apply import apply_and_record
 from policies.snapshot import snapshot
 from tests.releases.support import drain, fetch, gateway
 from tests.support import REPO
