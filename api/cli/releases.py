@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from api.cli.common import console, load_settings, run
-from api.database import owner_database_url
-from db.engine import plain_url
-from db.releases.ledger import ReleaseRow, list_releases
+
+if TYPE_CHECKING:
+    from db.releases.ledger import ReleaseRow
 
 
 async def _releases(url: str) -> list[ReleaseRow]:
     import asyncpg
+
+    from db.engine import plain_url
+    from db.releases.ledger import list_releases
 
     connection = await asyncpg.connect(plain_url(url))
     try:
@@ -48,6 +52,8 @@ def releases(
     as_json: bool = typer.Option(False, "--json", help="One JSON array (newest first)."),
 ) -> None:
     """List the releases (seed, imports, policy changes), newest first."""
+    from api.database import owner_database_url
+
     with owner_database_url(load_settings()) as url:
         rows = run(_releases(url))
     if as_json:

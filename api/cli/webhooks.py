@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
-import asyncpg
 import typer
 from rich.table import Table
 
 from api.cli.common import console, errors, load_settings, run
-from api.database import owner_database_url
-from api.observability.logs import configure_logging
-from api.webhooks.targets import UnsafeTarget, check_target
-from db import webhooks
-from db.engine import plain_url
-from db.models.releases import ChangeKind
-from db.releases.scopes import applied_scopes
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from db.models.releases import ChangeKind
+    from db.webhooks import Subscription
+
+# The drivers, the models and the settings are imported when a command runs, not for --help.
+
+
+async def _connect(url: str) -> asyncpg.Connection:
+    import asyncpg
+
+    from db.engine import plain_url
+
+    return await asyncpg.connect(plain_url(url))
+
 
 app = typer.Typer(
     help="Push a program's changes to its agency (signed, retried, audited).",
@@ -24,6 +34,8 @@ app = typer.Typer(
 
 
 def _events(text: str) -> list[ChangeKind]:
+    from db.models.releases import ChangeKind
+
     names = [part.strip().upper() for part in text.split(",") if part.strip()]
     try:
         kinds = [ChangeKind(name) for name in names]
@@ -35,7 +47,10 @@ def _events(text: str) -> list[ChangeKind]:
 
 
 async def _create(url: str, *, program: str, target: str, events: list[ChangeKind]) -> str:
-    connection = await asyncpg.connect(plain_url(url))
+    from db import webhooks
+    from db.releases.scopes import applied_scopes
+
+    connection = await _connect(url)
     try:
         scoped = {scope.program for scope in await applied_scopes(connection)}
         if program not in scoped:
@@ -60,6 +75,9 @@ def create(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Subscribe URL to the program's changes; prints the subscription id."""
+    from api.database import owner_database_url
+    from api.webhooks.targets import UnsafeTarget, check_target
+
     try:
         target = check_target(url)
     except UnsafeTarget as error:
@@ -79,8 +97,10 @@ def create(
         console.print(f"webhook {made}: {program} → {target}", markup=False, highlight=False)
 
 
-async def _list(url: str) -> list[webhooks.Subscription]:
-    connection = await asyncpg.connect(plain_url(url))
+async def _list(url: str) -> list[Subscription]:
+    from db import webhooks
+
+    connection = await _connect(url)
     try:
         return await webhooks.list_subscriptions(connection)
     finally:
@@ -90,6 +110,8 @@ async def _list(url: str) -> list[webhooks.Subscription]:
 @app.command("list")
 def list_command(as_json: bool = typer.Option(False, "--json")) -> None:
     """Every subscription, with its deliveries (delivered / pending)."""
+    from api.database import owner_database_url
+
     with owner_database_url(load_settings()) as database:
         found = run(_list(database))
     if as_json:
@@ -124,7 +146,9 @@ def list_command(as_json: bool = typer.Option(False, "--json")) -> None:
 
 
 async def _disable(url: str, subscription_id: str) -> bool:
-    connection = await asyncpg.connect(plain_url(url))
+    from db import webhooks
+
+    connection = await _connect(url)
     try:
         return await webhooks.disable_subscription(connection, subscription_id)
     finally:
@@ -134,6 +158,8 @@ async def _disable(url: str, subscription_id: str) -> bool:
 @app.command()
 def disable(subscription_id: str = typer.Argument(..., metavar="ID")) -> None:
     """Stop pushing to the subscription (deliveries not yet sent are cancelled)."""
+    from api.database import owner_database_url
+
     with owner_database_url(load_settings()) as database:
         done = run(_disable(database, subscription_id))
     if not done:
@@ -144,6 +170,8 @@ def disable(subscription_id: str = typer.Argument(..., metavar="ID")) -> None:
 
 def worker() -> None:
     """Send webhook deliveries from the queue until stopped (run beside `regsosek serve`)."""
+    from api.database import owner_database_url
+    from api.observability.logs import configure_logging
     from api.webhooks.worker import run_worker
 
     settings = load_settings()
