@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, Optional
 
 import strawberry
@@ -19,6 +20,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from db.catalog import ROOT_FIELDS
+from db.entities import Entity
 from policies import Program
 from policies.feed import feed_entities, identity
 from schema.api_types import Access, AuditEventConnection, Disclosure, StatCell, connection_types
@@ -84,155 +86,161 @@ def _filter_argument(filter_type: Any) -> dict[str, tuple[Any, Any]]:
     return {"filter": (Optional[filter_type], None)}  # noqa: UP045
 
 
+@dataclass(frozen=True)
+class ProgramTypes:
+    """What one program's root fields are built from: its registry types (None when it reads
+    no field of the type), its filter inputs and orderings, the entities of its change feed."""
+
+    program: Program
+    household: Any | None
+    person: Any | None
+    region: Any | None
+    household_filter: Any | None
+    person_filter: Any | None
+    household_order: Any | None
+    feed_entities: tuple[Entity, ...]
+
+    @classmethod
+    def of(cls, program: Program) -> ProgramTypes:
+        types = build_registry_types(program)
+        household, person = types.get("Household"), types.get("Person")
+        # One HouseholdFilter serves households and householdStats: a program with household
+        # rows plans both against itself, a statistics-only one against its dimensions' fields
+        # (imported here: schema.stats imports schema.execute, which imports this module).
+        from schema.stats import _filter_reader as statistics_filter_reader
+
+        orderings = [name for name, o in HOUSEHOLD_ORDERINGS.items() if o.usable_by(program)]
+        return cls(
+            program=program,
+            household=household,
+            person=person,
+            region=types.get("Region"),
+            household_filter=household_filter(
+                usable_filter_fields(HOUSEHOLD_FILTER_NEEDS, statistics_filter_reader(program))
+            ),
+            person_filter=person_filter(usable_filter_fields(PERSON_FILTER_NEEDS, program)),
+            household_order=household_order(orderings) if household is not None else None,
+            feed_entities=feed_entities(program),
+        )
+
+
+Arguments = dict[str, tuple[Any, Any]]
+
+
+@dataclass(frozen=True)
+class RootSpec:
+    """A root field: its type for a program (None: the program has no such field even when
+    its policy grants the name, e.g. ``households`` without a readable Household field) and
+    its arguments."""
+
+    returns: Callable[[ProgramTypes], Any | None]
+    arguments: Callable[[ProgramTypes], Arguments] = lambda _: {}
+
+
+def _page(first: int) -> Arguments:
+    return {
+        "first": (Optional[int], first),  # noqa: UP045
+        "after": (Optional[str], None),  # noqa: UP045
+    }
+
+
+def _connection(entity_type: Any | None, name: str) -> Any | None:
+    return None if entity_type is None else connection_types(entity_type, name)[0]
+
+
+def _changes(types: ProgramTypes) -> Any | None:
+    entities = types.feed_entities
+    if not entities or (types.household is None and types.person is None):
+        return None
+    return change_types(
+        household=types.household,
+        person=types.person,
+        entities=entities,
+        subject=all(identity(types.program, entity) for entity in entities),
+    )
+
+
+BY_ID: Arguments = {"id": (strawberry.ID, REQUIRED)}
+PERIOD: Arguments = {
+    "from_": (Annotated[DateTime, strawberry.argument(name="from")], REQUIRED),
+    "to": (DateTime, REQUIRED),
+}
+
+ROOT_SPECS: dict[str, RootSpec] = {
+    "households": RootSpec(
+        returns=lambda t: _connection(t.household, "Household"),
+        arguments=lambda t: {
+            **_filter_argument(t.household_filter),
+            "orderBy": (Optional[t.household_order], t.household_order.ID_ASC),  # type: ignore[union-attr]  # noqa: UP045
+            **_page(50),
+        },
+    ),
+    "household": RootSpec(
+        returns=lambda t: None if t.household is None else Optional[t.household],  # noqa: UP045
+        arguments=lambda _: BY_ID,
+    ),
+    "persons": RootSpec(
+        returns=lambda t: _connection(t.person, "Person"),
+        arguments=lambda t: {**_filter_argument(t.person_filter), **_page(50)},
+    ),
+    "person": RootSpec(
+        returns=lambda t: None if t.person is None else Optional[t.person],  # noqa: UP045
+        arguments=lambda _: BY_ID,
+    ),
+    "releases": RootSpec(returns=lambda _: list[Release]),
+    "changes": RootSpec(
+        returns=_changes,
+        arguments=lambda _: {
+            "after": (Optional[str], None),  # noqa: UP045
+            "first": (Optional[int], 100),  # noqa: UP045
+        },
+    ),
+    "householdStats": RootSpec(
+        returns=lambda _: list[StatCell],
+        arguments=lambda t: {
+            "groupBy": (list[HouseholdDimension], REQUIRED),
+            **_filter_argument(t.household_filter),
+        },
+    ),
+    "regions": RootSpec(
+        returns=lambda t: None if t.region is None else list[t.region],  # type: ignore[name-defined]
+        arguments=lambda _: {
+            "level": (RegionLevel, REQUIRED),
+            "parentCode": (Optional[str], None),  # noqa: UP045
+        },
+    ),
+    "myAccess": RootSpec(returns=lambda _: Access),
+    "auditEvents": RootSpec(
+        returns=lambda _: AuditEventConnection,
+        arguments=lambda _: {"filter": (Optional[AuditFilter], None), **_page(50)},  # noqa: UP045
+    ),
+    "disclosures": RootSpec(
+        returns=lambda _: list[Disclosure],
+        arguments=lambda _: {"householdId": (strawberry.ID, REQUIRED)},
+    ),
+    "auditSummary": RootSpec(returns=lambda _: AuditSummary, arguments=lambda _: PERIOD),
+    "auditAnomalies": RootSpec(returns=lambda _: list[AuditAnomaly], arguments=lambda _: PERIOD),
+    "chainStatus": RootSpec(returns=lambda _: ChainStatus),
+    "personDisclosures": RootSpec(
+        returns=lambda _: PersonDisclosures, arguments=lambda _: {"nik": (str, REQUIRED)}
+    ),
+}
+"""Every root field the gateway serves, in the order the schema lists them."""
+
+
 def build_strawberry_schema(program: Program, resolve: RootResolver) -> strawberry.Schema:
     """The schema ``program`` sees: its root fields, over the registry fields it may read,
     with the filter fields and orderings it may use."""
-    types = build_registry_types(program)
-    household, person, region = types.get("Household"), types.get("Person"), types.get("Region")
+    types = ProgramTypes.of(program)
     fields: dict[str, Any] = {}
-    allowed = program.root_fields
-    # One HouseholdFilter serves households and householdStats: a program with household
-    # rows plans both against itself, a statistics-only one against its dimensions' fields
-    # (imported here: schema.stats imports schema.execute, which imports this module).
-    from schema.stats import _filter_reader as statistics_filter_reader
-
-    household_filter_type = household_filter(
-        usable_filter_fields(HOUSEHOLD_FILTER_NEEDS, statistics_filter_reader(program))
-    )
-
-    if household is not None:
-        connection, _ = connection_types(household, "Household")
-        order = household_order(
-            [name for name, ordering in HOUSEHOLD_ORDERINGS.items() if ordering.usable_by(program)]
-        )
-        if "households" in allowed:
-            fields["households"] = _root_field(
-                "households",
-                returns=connection,
-                arguments={
-                    **_filter_argument(household_filter_type),
-                    "orderBy": (Optional[order], order.ID_ASC),  # noqa: UP045
-                    "first": (Optional[int], 50),  # noqa: UP045
-                    "after": (Optional[str], None),  # noqa: UP045
-                },
-                resolve=resolve,
+    for name, spec in ROOT_SPECS.items():
+        if name not in program.root_fields:
+            continue
+        returns = spec.returns(types)
+        if returns is not None:
+            fields[name] = _root_field(
+                name, returns=returns, arguments=spec.arguments(types), resolve=resolve
             )
-        if "household" in allowed:
-            fields["household"] = _root_field(
-                "household",
-                returns=Optional[household],  # noqa: UP045
-                arguments={"id": (strawberry.ID, REQUIRED)},
-                resolve=resolve,
-            )
-    if person is not None:
-        connection, _ = connection_types(person, "Person")
-        if "persons" in allowed:
-            fields["persons"] = _root_field(
-                "persons",
-                returns=connection,
-                arguments={
-                    **_filter_argument(
-                        person_filter(usable_filter_fields(PERSON_FILTER_NEEDS, program))
-                    ),
-                    "first": (Optional[int], 50),  # noqa: UP045
-                    "after": (Optional[str], None),  # noqa: UP045
-                },
-                resolve=resolve,
-            )
-        if "person" in allowed:
-            fields["person"] = _root_field(
-                "person",
-                returns=Optional[person],  # noqa: UP045
-                arguments={"id": (strawberry.ID, REQUIRED)},
-                resolve=resolve,
-            )
-    if "releases" in allowed:
-        fields["releases"] = _root_field(
-            "releases", returns=list[Release], arguments={}, resolve=resolve
-        )
-    entities = feed_entities(program)
-    if "changes" in allowed and entities and (household is not None or person is not None):
-        fields["changes"] = _root_field(
-            "changes",
-            returns=change_types(
-                household=household,
-                person=person,
-                entities=entities,
-                subject=all(identity(program, entity) for entity in entities),
-            ),
-            arguments={
-                "after": (Optional[str], None),  # noqa: UP045
-                "first": (Optional[int], 100),  # noqa: UP045
-            },
-            resolve=resolve,
-        )
-    if "householdStats" in allowed:
-        fields["householdStats"] = _root_field(
-            "householdStats",
-            returns=list[StatCell],
-            arguments={
-                "groupBy": (list[HouseholdDimension], REQUIRED),
-                **_filter_argument(household_filter_type),
-            },
-            resolve=resolve,
-        )
-    if "regions" in allowed and region is not None:
-        fields["regions"] = _root_field(
-            "regions",
-            returns=list[region],  # type: ignore[valid-type]
-            arguments={
-                "level": (RegionLevel, REQUIRED),
-                "parentCode": (Optional[str], None),  # noqa: UP045
-            },
-            resolve=resolve,
-        )
-    if "myAccess" in allowed:
-        fields["myAccess"] = _root_field("myAccess", returns=Access, arguments={}, resolve=resolve)
-    if "auditEvents" in allowed:
-        fields["auditEvents"] = _root_field(
-            "auditEvents",
-            returns=AuditEventConnection,
-            arguments={
-                "filter": (Optional[AuditFilter], None),  # noqa: UP045
-                "first": (Optional[int], 50),  # noqa: UP045
-                "after": (Optional[str], None),  # noqa: UP045
-            },
-            resolve=resolve,
-        )
-    if "disclosures" in allowed:
-        fields["disclosures"] = _root_field(
-            "disclosures",
-            returns=list[Disclosure],
-            arguments={"householdId": (strawberry.ID, REQUIRED)},
-            resolve=resolve,
-        )
-
-    period_arguments: dict[str, tuple[Any, Any]] = {
-        "from_": (Annotated[DateTime, strawberry.argument(name="from")], REQUIRED),
-        "to": (DateTime, REQUIRED),
-    }
-    if "auditSummary" in allowed:
-        fields["auditSummary"] = _root_field(
-            "auditSummary", returns=AuditSummary, arguments=period_arguments, resolve=resolve
-        )
-    if "auditAnomalies" in allowed:
-        fields["auditAnomalies"] = _root_field(
-            "auditAnomalies",
-            returns=list[AuditAnomaly],
-            arguments=period_arguments,
-            resolve=resolve,
-        )
-    if "chainStatus" in allowed:
-        fields["chainStatus"] = _root_field(
-            "chainStatus", returns=ChainStatus, arguments={}, resolve=resolve
-        )
-    if "personDisclosures" in allowed:
-        fields["personDisclosures"] = _root_field(
-            "personDisclosures",
-            returns=PersonDisclosures,
-            arguments={"nik": (str, REQUIRED)},
-            resolve=resolve,
-        )
 
     query = type("Query", (), {**fields, "__annotations__": {}})
     query_type = strawberry.type(
