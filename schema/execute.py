@@ -131,6 +131,45 @@ class Reader(Protocol):
     async def fetch(self, statements: Any) -> list[Any]: ...
 
 
+@dataclass(frozen=True)
+class FixedPlan:
+    """A root whose answer is known without reading (``__typename``, an empty page)."""
+
+    key: str
+    text: bytes
+
+
+@dataclass(frozen=True)
+class StatementPlan:
+    """A root compiled to one SQL statement."""
+
+    key: str
+    statement: CompiledStatement
+    prepared: Prepared
+
+
+@dataclass(frozen=True)
+class ValuePlan:
+    """A root computed in Python (``ValueRoot``), projected onto its selection."""
+
+    key: str
+    root: ValueRoot
+    args: dict[str, Any]
+    field_def: GraphQLField
+    collected: Collected
+
+
+Plan = FixedPlan | StatementPlan | ValuePlan
+
+
+@dataclass
+class Fetched:
+    """What the database answered: the statements' rows, or the open read transaction."""
+
+    connection: asyncpg.Connection | None = None
+    rows: dict[int, Any] = field(default_factory=dict)
+
+
 class ProgramRuntime:
     """A program's schema and its caches of documents and compiled statements."""
 
@@ -230,7 +269,15 @@ class Engine:
             if any(root.field_name in INTROSPECTION for root in roots):
                 await self._fallback(caller, runtime, parsed, operation, variables, outcome)
             else:
-                await self._fast(caller, runtime, parsed, operation, coerced, roots, outcome)
+                await self._fast(
+                    caller=caller,
+                    runtime=runtime,
+                    parsed=parsed,
+                    operation=operation,
+                    variables=coerced,
+                    roots=roots,
+                    outcome=outcome,
+                )
         except GatewayError as error:
             outcome.error = error
             outcome.body = None
@@ -244,6 +291,7 @@ class Engine:
 
     async def _fast(
         self,
+        *,
         caller: Caller,
         runtime: ProgramRuntime,
         parsed: ParsedDocument,
@@ -252,100 +300,147 @@ class Engine:
         roots: list[Collected],
         outcome: Execution,
     ) -> None:
+        """Plan every root, fetch what the database answers, assemble ``{"data": …}``."""
+        plans = self._plan(
+            caller=caller,
+            runtime=runtime,
+            parsed=parsed,
+            operation=operation,
+            variables=variables,
+            roots=roots,
+        )
+        async with AsyncExitStack() as stack:
+            fetched = await self._fetch(caller=caller, plans=plans, stack=stack)
+            parts = [
+                orjson.dumps(plan.key)
+                + b":"
+                + await self._assemble(
+                    plan,
+                    caller=caller,
+                    fetched=fetched,
+                    parsed=parsed,
+                    variables=variables,
+                    disclosure=outcome.disclosure,
+                )
+                for plan in plans
+            ]
+        outcome.body = b'{"data":{' + b",".join(parts) + b"}}"
+
+    def _plan(
+        self,
+        *,
+        caller: Caller,
+        runtime: ProgramRuntime,
+        parsed: ParsedDocument,
+        operation: OperationDefinitionNode,
+        variables: VariableValues,
+        roots: list[Collected],
+    ) -> list[Plan]:
+        """Each root field as a fixed answer, a compiled statement (cached) or a value root."""
         query_type = runtime.graphql.query_type
         assert query_type is not None
         directive_key = tuple(
             variables.coerced.get(name) for name in sorted(parsed.directive_variables)
         )
         op_name = operation.name.value if operation.name else None
-        plans: list[tuple[str, Any]] = []
+        plans: list[Plan] = []
         for root in roots:
             name = root.field_name
             if name == "__typename":
-                plans.append((root.response_key, b'"Query"'))
+                plans.append(FixedPlan(root.response_key, b'"Query"'))
                 continue
             field_def = query_type.fields[name]
             args = _arguments(field_def, root, variables)
             compiler = ROOTS.get(name)
-            if compiler is not None:
-                prepared = compiler.prepare(args, caller.program, cursor_keys=runtime.cursor_keys)
-                if prepared.empty:
-                    plans.append((root.response_key, b"null"))
-                    continue
-                cache_key = (
-                    parsed.text_hash,
-                    op_name,
-                    root.response_key,
-                    prepared.shape,
-                    directive_key,
+            if compiler is None:
+                plans.append(
+                    ValuePlan(root.response_key, self.value_roots[name], args, field_def, root)
                 )
-                statement = runtime.statements.get(cache_key)
-                if statement is None:
-                    statement = runtime.statements.put(
-                        cache_key,
-                        self._compile(caller.program, parsed, variables, root, prepared, False),
-                    )
-                plans.append((root.response_key, (statement, prepared)))
-            else:
-                plans.append((root.response_key, (self.value_roots[name], args, field_def, root)))
+                continue
+            prepared = compiler.prepare(args, caller.program, cursor_keys=runtime.cursor_keys)
+            if prepared.empty:
+                plans.append(FixedPlan(root.response_key, b"null"))
+                continue
+            cache_key = (
+                parsed.text_hash,
+                op_name,
+                root.response_key,
+                prepared.shape,
+                directive_key,
+            )
+            statement = runtime.statements.get(cache_key)
+            if statement is None:
+                statement = runtime.statements.put(
+                    cache_key,
+                    self._compile(
+                        caller.program,
+                        parsed,
+                        variables,
+                        root,
+                        prepared,
+                        key_by_field_name=False,
+                    ),
+                )
+            plans.append(StatementPlan(root.response_key, statement, prepared))
+        return plans
 
-        statements = [plan for _, plan in plans if isinstance(plan, tuple) and _compiled(plan)]
-        python_reads = any(
-            isinstance(plan, tuple) and not _compiled(plan) and plan[0].needs_database
-            for _, plan in plans
+    async def _fetch(self, *, caller: Caller, plans: list[Plan], stack: AsyncExitStack) -> Fetched:
+        """One read transaction when a value root reads the database (everything then runs
+        in it, with SET LOCAL); otherwise every statement in one round trip, each setting its
+        own program."""
+        statements = [plan for plan in plans if isinstance(plan, StatementPlan)]
+        if any(isinstance(plan, ValuePlan) and plan.root.needs_database for plan in plans):
+            transaction = self.reader.transaction(caller.program.name)
+            return Fetched(connection=await stack.enter_async_context(transaction))
+        if not statements:
+            return Fetched()
+        rows = await self.reader.fetch(
+            [
+                (
+                    plan.statement.gated,
+                    [*plan.statement.arguments(plan.prepared.params), caller.program.name],
+                )
+                for plan in statements
+            ]
         )
-        async with AsyncExitStack() as stack:
-            connection = None
-            rows: dict[int, Any] = {}
-            if python_reads:
-                # A root computed in Python reads through the connection itself:
-                # everything runs in one read transaction with SET LOCAL.
-                connection = await stack.enter_async_context(
-                    self.reader.transaction(caller.program.name)
+        return Fetched(rows={id(plan): row for plan, row in zip(statements, rows, strict=True)})
+
+    async def _assemble(
+        self,
+        plan: Plan,
+        *,
+        caller: Caller,
+        fetched: Fetched,
+        parsed: ParsedDocument,
+        variables: VariableValues,
+        disclosure: Disclosure,
+    ) -> bytes:
+        """One root's JSON, its disclosure recorded."""
+        if isinstance(plan, FixedPlan):
+            return plan.text
+        connection = fetched.connection
+        if isinstance(plan, StatementPlan):
+            statement, prepared = plan.statement, plan.prepared
+            if connection is not None:
+                row = await connection.fetchrow(
+                    statement.sql, *statement.arguments(prepared.params)
                 )
-            elif statements:
-                # Only compiled statements: each sets its own program, one round trip each.
-                fetched = await self.reader.fetch(
-                    [
-                        (
-                            statement.gated,
-                            [*statement.arguments(prepared.params), caller.program.name],
-                        )
-                        for statement, prepared in statements
-                    ]
-                )
-                rows = {id(plan): row for plan, row in zip(statements, fetched, strict=True)}
-            parts: list[bytes] = []
-            for key, plan in plans:
-                if isinstance(plan, bytes):
-                    text = plan
-                elif _compiled(plan):
-                    statement, prepared = plan
-                    if connection is not None:
-                        row = await connection.fetchrow(
-                            statement.sql, *statement.arguments(prepared.params)
-                        )
-                    else:
-                        row = rows[id(plan)]
-                    if row is None:
-                        text = b"null"
-                    else:
-                        outcome.disclosure.add(statement, row[1], row[2])
-                        text = _finished(statement, prepared, row[0]).encode()
-                else:
-                    root_value, args, field_def, root = plan
-                    value = await root_value.value(caller=caller, args=args, connection=connection)
-                    _record_subject(outcome.disclosure, root_value, root.field_name, value, args)
-                    projected = project(
-                        value,
-                        field_def.type,
-                        sub_selections(root),
-                        fragments=parsed.fragments,
-                        variables=variables.coerced,
-                    )
-                    text = orjson.dumps(projected)
-                parts.append(orjson.dumps(key) + b":" + text)
-        outcome.body = b'{"data":{' + b",".join(parts) + b"}}"
+            else:
+                row = fetched.rows[id(plan)]
+            if row is None:
+                return b"null"
+            disclosure.add(statement, row[1], row[2])
+            return _finished(statement, prepared, row[0]).encode()
+        value = await plan.root.value(caller=caller, args=plan.args, connection=connection)
+        _record_subject(disclosure, plan.root, plan.collected.field_name, value, plan.args)
+        projected = project(
+            value,
+            plan.field_def.type,
+            sub_selections(plan.collected),
+            fragments=parsed.fragments,
+            variables=variables.coerced,
+        )
+        return orjson.dumps(projected)
 
     def _compile(
         self,
@@ -354,6 +449,7 @@ class Engine:
         variables: VariableValues,
         root: Collected,
         prepared: Any,
+        *,
         key_by_field_name: bool,
     ) -> CompiledStatement:
         ctx = CompileContext(
@@ -463,7 +559,12 @@ class FallbackContext:
             if prepared.empty:
                 return None
             statement = self.engine._compile(
-                self.caller.program, self.parsed, raw.variable_values, root, prepared, True
+                self.caller.program,
+                self.parsed,
+                raw.variable_values,
+                root,
+                prepared,
+                key_by_field_name=True,
             )
             connection = await self._connect()
             row = await connection.fetchrow(statement.sql, *statement.arguments(prepared.params))
@@ -471,10 +572,6 @@ class FallbackContext:
                 return None
             self.outcome.disclosure.add(statement, row[1], row[2])
             return orjson.loads(_finished(statement, prepared, row[0]))
-
-
-def _compiled(plan: tuple[Any, ...]) -> bool:
-    return isinstance(plan[0], CompiledStatement)
 
 
 def _finished(statement: CompiledStatement, prepared: Prepared, text: str) -> str:
