@@ -28,6 +28,9 @@ class Endpoint(StrEnum):
     """One push of a program's changes by ``regsosek worker`` (outcome ``allowed``, written
     before the body leaves; ``request_id`` ``webhook-<delivery>-<attempt>``, the ids the body
     names, no client: the subscription and release are in ``operation_name``)."""
+    CLI = "cli"
+    """An operator's command that discloses registry identities: ``regsosek audit breach``,
+    recorded under the auditor's program with the ids of every subject in its pack."""
 
 
 class Outcome(StrEnum):

@@ -91,6 +91,8 @@ def print_report(report: Report) -> None:
     print_line(f"[red]INVALID[/red]: first bad {where}: {damage.kind}: {damage.detail}")
 
 
+from api.cli.audit_breach import breach  # noqa: E402  (registered beside verify)
 from api.cli.audit_report import report  # noqa: E402  (registered beside verify)
 
 app.command()(report)
+app.command()(breach)

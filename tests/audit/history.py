@@ -344,7 +344,7 @@ def november_story(dinsos_scope: list[int]) -> History:
             if share < 0.25
             else math.ceil(share * len(dinsos_scope))
         )
-        rows = dinsos_scope[-size:]
+        swept = dinsos_scope[-size:]
         chunk = math.ceil(size / 4)
         for index in range(4):
             add(
@@ -353,7 +353,7 @@ def november_story(dinsos_scope: list[int]) -> History:
                 _event(
                     client_id=client,
                     program="dinsos-pkh",
-                    households=rows[index * chunk : (index + 1) * chunk],
+                    households=swept[index * chunk : (index + 1) * chunk],
                 ),
             )
     # ... against a scope of 400 households (kec-sumbersari), new clients reading 30 or 120,
