@@ -1,77 +1,34 @@
-"""The breach impact pack: ``regsosek audit breach --client ID --from T1 --to T2 --out DIR``.
+"""The breach impact pack's facts (UU PDP Pasal 46: which data left, when, how), shared
+by the owner's pack (``audit.breach_pack``, ``regsosek audit breach``) and the console's
+summary (``breachPack``, ``breach_summary`` here).
 
-"Client X leaked: whose data did it receive?" UU PDP Pasal 46 gives the controller
-3 × 24 hours to tell the data subjects and the authority which data left, when, how,
-and what was done. The pack answers from the audit trail alone, for the controller
-(so it names subjects by registry identity, which the client never necessarily read):
+"Client X leaked: whose data did it receive?" The answer comes from the audit trail alone:
+the chain over the window is verified first (``audit.breach_window``), then every event of
+the client in the window that recorded households or persons is read, and every household
+and person they name (``audit.sql.breach``). A *disclosing* event is one that recorded ids,
+whatever its outcome: the ledger's entries define what left. The counts are those of the
+ledger: the union of the ids the client's events recorded.
 
-1. the chain over the window is verified first (``audit.breach_window``); on damage the
-   run stops naming the first bad sequence number and writes nothing at all;
-2. in the same REPEATABLE READ snapshot every event of the client in the window that
-   recorded households or persons is read, and every household and person they name
-   (``audit.sql.breach``): ``events.csv``, ``households.csv``, ``persons.csv`` and the
-   subjects' notice mail-merge ``pemberitahuan-subjek.csv``;
-3. the run is recorded as an audit event of the auditor's program (the pack discloses
-   those subjects' identities to the Inspektorat, so it names them); if it cannot be
-   recorded nothing is left behind (fail closed);
-4. the HTML summary, the notice drafts (``audit.breach_notices``) and ``manifest.json``
-   (every file's SHA-256) are written, and the pack's directory appears at once (it is
-   written beside ``DIR`` and renamed).
-
-The counts are those of the ledger: the union of the ids the client's events recorded.
+This module is on the request path (``breachPack``), so it reads no registry table: the
+identities (No KK, NIK) are read only by ``audit.breach_pack``, as the owner.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import shutil
-import tempfile
-import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import asyncpg
-import orjson
 
-from audit import breach_html, breach_notices
+from audit import breach_html
 from audit.breach_fields import Disclosed, ModeOf, Owner, disclosed
-from audit.breach_notices import wib
 from audit.breach_window import WindowCheck, verify_window
-from audit.events import AuditEvent, Endpoint, format_time
 from audit.sql import breach as breach_sql
 from db.wib import WIB
 from errors import BadInput
-
-Recorder = Callable[[AuditEvent], Awaitable[int]]
-"""Appends an event to the chain and returns its ``seq`` (``AuditWriter.record``)."""
-
-MAX_LISTED_SEQUENCES: Final = 100
-"""Sequence numbers listed per subject (``events`` counts them all; the trail has the rest)."""
-PACK_FIELD_PATHS: Final = (
-    "auditBreach.households.id",
-    "auditBreach.households.kkNumber",
-    "auditBreach.households.headName",
-    "auditBreach.households.address",
-    "auditBreach.persons.id",
-    "auditBreach.persons.nik",
-    "auditBreach.persons.name",
-)
-"""What the pack discloses to the auditor, as the run's audit event records it."""
-
-
-@dataclass(frozen=True, slots=True)
-class Auditor:
-    """The program the run is recorded under (``inspektorat-audit``) and its agreement."""
-
-    program: str
-    agency: str
-    agreement: str | None
-    purpose: str | None
 
 
 @dataclass(slots=True)
@@ -105,21 +62,15 @@ class PackFacts:
     case_refs: Counter[str] = field(default_factory=Counter)
     audit_seq: int | None = None
     files: dict[str, str] = field(default_factory=dict)
+    registry_read: bool = True
+    """False for the console's summary, which counts subjects without reading the registry."""
 
 
-@dataclass(frozen=True, slots=True)
-class BreachResult:
-    check: WindowCheck
-    facts: PackFacts | None
-    """None when the chain was damaged (and nothing was written)."""
-    out: Path | None
-
-
-def _paths_text(found: Iterable[Disclosed]) -> str:
+def paths_text(found: Iterable[Disclosed]) -> str:
     return "; ".join(f"{item.path} ({item.mode})" for item in found)
 
 
-class _Shapes:
+class Shapes:
     """The union of the subject fields of a set of events, by owner (cached: a client's
     requests come in few shapes, and equal shapes are one object, ``_collect_events``)."""
 
@@ -142,63 +93,7 @@ class _Shapes:
         return found
 
 
-EVENT_COLUMNS: Final = (
-    "sequence",
-    "occurred_at_utc",
-    "occurred_at_wib",
-    "endpoint",
-    "outcome",
-    "program",
-    "agency",
-    "agreement",
-    "purpose",
-    "purpose_code",
-    "case_ref",
-    "operation_name",
-    "remote_addr",
-    "households",
-    "persons",
-    "fields",
-)
-HOUSEHOLD_COLUMNS: Final = (
-    "household_id",
-    "kk_number",
-    "head_name",
-    "address",
-    "desa_code",
-    "in_registry",
-    "first_disclosed_wib",
-    "last_disclosed_wib",
-    "events",
-    "sequences",
-    "fields",
-    "purpose_codes",
-    "case_refs",
-)
-PERSON_COLUMNS: Final = (
-    "person_id",
-    "nik",
-    "name",
-    "household_id",
-    "kk_number",
-    "in_registry",
-    "first_disclosed_wib",
-    "last_disclosed_wib",
-    "events",
-    "sequences",
-    "fields",
-    "purpose_codes",
-    "case_refs",
-)
-
-
-def _sequences(seqs: Sequence[int]) -> str:
-    listed = " ".join(str(seq) for seq in seqs[:MAX_LISTED_SEQUENCES])
-    extra = len(seqs) - MAX_LISTED_SEQUENCES
-    return listed + (f" … (+{extra})" if extra > 0 else "")
-
-
-async def _collect_events(
+async def collect_events(
     connection: asyncpg.Connection, facts: PackFacts, *, modes: ModeOf
 ) -> None:
     shapes: dict[tuple[str, tuple[str, ...]], tuple[Disclosed, ...]] = {}
@@ -222,232 +117,126 @@ async def _collect_events(
             facts.case_refs[row["case_ref"]] += 1
 
 
-def _write_events(path: Path, events: Sequence[dict[str, Any]]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(EVENT_COLUMNS)
-        for event in events:
-            writer.writerow(
-                [
-                    event["sequence"],
-                    format_time(event["occurred_at"]),
-                    wib(event["occurred_at"]),
-                    event["endpoint"],
-                    event["outcome"],
-                    event["program"],
-                    event["agency"],
-                    event["agreement"],
-                    event["purpose"],
-                    event["purpose_code"],
-                    event["case_ref"],
-                    event["operation_name"],
-                    event["remote_addr"],
-                    event["households"],
-                    event["persons"],
-                    _paths_text(event["_disclosed"]),
-                ]
-            )
+SubjectStream = Callable[..., AsyncIterator[list[asyncpg.Record]]]
+"""``audit.sql.breach.stream_subjects`` (ids only) or ``audit.sql.breach_registry``'s (with
+the registry identity, the owner's pack only)."""
+OnSubject = Callable[[Owner, asyncpg.Record, tuple[Disclosed, ...]], None]
 
 
-async def _write_subjects(
+async def tally_subjects(
     connection: asyncpg.Connection,
     facts: PackFacts,
     *,
     kind: str,
-    path: Path,
-    shapes: _Shapes,
-    notices: Callable[[dict[str, Any]], None],
+    shapes: Shapes,
+    stream: SubjectStream,
+    each: OnSubject | None = None,
 ) -> SubjectTally:
+    """Every subject of ``kind`` (``households`` or ``persons``) the client's events named,
+    tallied; ``each`` sees every one with its fields (the pack writes them)."""
     owner = Owner.HOUSEHOLD if kind == "households" else Owner.PERSON
+    identity_column = "kk_number" if owner is Owner.HOUSEHOLD else "nik"
     tally = SubjectTally()
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(HOUSEHOLD_COLUMNS if owner is Owner.HOUSEHOLD else PERSON_COLUMNS)
-        async for rows in breach_sql.stream_subjects(
-            connection, kind=kind, client_id=facts.client_id, start=facts.start, end=facts.end
-        ):
-            for row in rows:
-                fields = shapes.union(owner, row["seqs"])
-                identity_column = "kk_number" if owner is Owner.HOUSEHOLD else "nik"
-                in_registry = row[identity_column] is not None
-                tally.count += 1
-                tally.ids.append(row["id"])
-                tally.not_in_registry += not in_registry
-                tally.fields.update((item.path, item.mode) for item in fields)
-                timing = [
-                    "yes" if in_registry else "no",
-                    wib(row["first_at"]),
-                    wib(row["last_at"]),
-                    row["events"],
-                    _sequences(row["seqs"]),
-                    _paths_text(fields),
-                    " ".join(row["purposes"]),
-                    " | ".join(row["case_refs"]),
-                ]
-                if owner is Owner.HOUSEHOLD:
-                    identity = [
-                        row["id"],
-                        row["kk_number"],
-                        row["head_name"],
-                        row["address"],
-                        row["desa_code"],
-                    ]
-                else:
-                    identity = [
-                        row["id"],
-                        row["nik"],
-                        row["name"],
-                        row["household_id"],
-                        row["kk_number"],
-                    ]
-                writer.writerow(identity + timing)
-                notices({"owner": owner, "row": row, "fields": fields})
+    async for rows in stream(
+        connection, kind=kind, client_id=facts.client_id, start=facts.start, end=facts.end
+    ):
+        for row in rows:
+            fields = shapes.union(owner, row["seqs"])
+            tally.count += 1
+            tally.ids.append(row["id"])
+            tally.not_in_registry += row.get(identity_column) is None
+            tally.fields.update((item.path, item.mode) for item in fields)
+            if each is not None:
+                each(owner, row, fields)
     return tally
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _empty_target(out: Path) -> None:
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise BadInput(f"{out} exists and is not an empty directory; choose a new one.")
-
-
-def _staging(out: Path) -> Path:
-    """A new directory beside ``out`` to write the pack in (renamed to ``out`` at the end)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-
-
-def _publish(staging: Path, facts: PackFacts, *, out: Path) -> None:
-    """The documents that name the run's audit event, the manifest, and the rename."""
-    breach_notices.write_authority_notice(staging, facts)
-    for path in sorted(staging.iterdir()):
-        facts.files[path.name] = _sha256(path)
-    (staging / "ringkasan.html").write_text(breach_html.render(facts), encoding="utf-8")
-    facts.files["ringkasan.html"] = _sha256(staging / "ringkasan.html")
-    (staging / "manifest.json").write_bytes(
-        orjson.dumps(_manifest(facts), option=orjson.OPT_INDENT_2)
+async def gather(
+    connection: asyncpg.Connection,
+    *,
+    client_id: str,
+    window: tuple[datetime, datetime],
+    check: WindowCheck,
+    modes: ModeOf,
+    generated_at: datetime,
+) -> PackFacts:
+    """The client and its disclosing events in the window (subjects come after)."""
+    start, end = window
+    client = await breach_sql.client_record(connection, client_id=client_id)
+    outcomes = await breach_sql.client_outcomes(
+        connection, client_id=client_id, start=start, end=end
     )
-    if out.exists():
-        out.rmdir()
-    staging.rename(out)
+    if client is None and not outcomes:
+        raise BadInput(f"No client {client_id!r} is registered or in the audit trail.")
+    facts = PackFacts(
+        client_id=client_id,
+        client=None if client is None else dict(client),
+        start=start,
+        end=end,
+        generated_at=generated_at,
+        check=check,
+        outcomes=outcomes,
+        events=[],
+        households=SubjectTally(),
+        persons=SubjectTally(),
+    )
+    await collect_events(connection, facts, modes=modes)
+    return facts
 
 
-def _discard(staging: Path | None) -> None:
-    if staging is not None and staging.exists():
-        shutil.rmtree(staging)
-
-
-async def write_breach_pack(
+async def breach_summary(
     connection: asyncpg.Connection,
     *,
     client_id: str,
     start: datetime,
     end: datetime,
-    out: Path,
     modes: ModeOf,
-    record: Recorder,
-    auditor: Auditor,
     generated_at: datetime,
-) -> BreachResult:
-    """Verify the window, then write the pack into ``out`` (new or empty); see the module."""
+) -> dict[str, Any]:
+    """``breachPack`` (the console's button): the window verified, and the pack's summary page
+    and counts, read in the caller's transaction as the gateway role. It names no data
+    subject (the registry is not read: that is the owner's pack, ``write_breach_pack``)."""
     if start.tzinfo is None or end.tzinfo is None or not start < end:
-        raise BadInput("The window needs two times with a zone, --from before --to.")
-    _empty_target(out)
-    staging: Path | None = None
-    try:
-        async with connection.transaction(isolation="repeatable_read", readonly=True):
-            check = await verify_window(connection, start=start, end=end)
-            if check.damage is not None:
-                return BreachResult(check=check, facts=None, out=None)
-            client = await breach_sql.client_record(connection, client_id=client_id)
-            outcomes = await breach_sql.client_outcomes(
-                connection, client_id=client_id, start=start, end=end
-            )
-            if client is None and not outcomes:
-                raise BadInput(f"No client {client_id!r} is registered or in the audit trail.")
-            facts = PackFacts(
-                client_id=client_id,
-                client=None if client is None else dict(client),
-                start=start,
-                end=end,
-                generated_at=generated_at,
-                check=check,
-                outcomes=outcomes,
-                events=[],
-                households=SubjectTally(),
-                persons=SubjectTally(),
-            )
-            await _collect_events(connection, facts, modes=modes)
-            staging = _staging(out)
-            _write_events(staging / "events.csv", facts.events)
-            shapes = _Shapes(facts.events)
-            with breach_notices.SubjectNotices(staging, facts) as notices:
-                for kind in ("households", "persons"):
-                    tally = await _write_subjects(
-                        connection,
-                        facts,
-                        kind=kind,
-                        path=staging / f"{kind}.csv",
-                        shapes=shapes,
-                        notices=notices.add,
-                    )
-                    setattr(facts, kind, tally)
-        facts.audit_seq = await record(_run_event(facts, auditor=auditor))
-        _publish(staging, facts, out=out)
-        return BreachResult(check=check, facts=facts, out=out)
-    finally:
-        _discard(staging)
-
-
-def _run_event(facts: PackFacts, *, auditor: Auditor) -> AuditEvent:
-    """The run as an audit event: the auditor's processing of every subject in the pack."""
-    return AuditEvent(
-        endpoint=Endpoint.CLI,
-        outcome="allowed",
-        request_id=f"breach-{uuid.uuid4().hex}",
-        agency=auditor.agency,
-        program=auditor.program,
-        agreement=auditor.agreement,
-        purpose=auditor.purpose,
-        operation_name=f"audit breach --client {facts.client_id}"
-        f" --from {format_time(facts.start)} --to {format_time(facts.end)}",
-        field_paths=list(PACK_FIELD_PATHS),
-        household_ids=facts.households.ids,
-        person_ids=facts.persons.ids,
-        row_count=facts.households.count + facts.persons.count,
-    )
-
-
-def _manifest(facts: PackFacts) -> dict[str, Any]:
-    check = facts.check
-    return {
-        "client_id": facts.client_id,
-        "from": format_time(facts.start),
-        "to": format_time(facts.end),
-        "generated_at": format_time(facts.generated_at),
-        "audit_event_seq": facts.audit_seq,
-        "chain": {
-            "verified": check.ok,
-            "window_first_seq": check.first_seq,
-            "window_last_seq": check.last_seq,
-            "walked_from_seq": check.anchor_seq,
-            "anchor_checkpoint": check.anchor_checkpoint,
-            "walked_through_seq": check.through_seq,
-            "closing_checkpoint": check.closing_checkpoint,
-        },
-        "counts": {
-            "disclosing_events": len(facts.events),
-            "households": facts.households.count,
-            "persons": facts.persons.count,
-            "households_not_in_registry": facts.households.not_in_registry,
-            "persons_not_in_registry": facts.persons.not_in_registry,
-        },
-        "files": facts.files,
+        raise BadInput("The window needs two times with a zone, `from` before `to`.")
+    check = await verify_window(connection, start=start, end=end)
+    answer: dict[str, Any] = {
+        "verified": check.ok,
+        "damage": None,
+        "firstSequence": None if check.first_seq is None else str(check.first_seq),
+        "lastSequence": None if check.last_seq is None else str(check.last_seq),
+        "events": 0,
+        "households": 0,
+        "persons": 0,
+        "summaryHtml": None,
     }
+    if check.damage is not None:
+        damage = check.damage
+        answer["damage"] = {
+            "sequence": str(damage.seq),
+            "kind": damage.kind.upper(),
+            "detail": damage.detail,
+            "throughSequence": None if damage.through_seq is None else str(damage.through_seq),
+        }
+        return answer
+    facts = await gather(
+        connection,
+        client_id=client_id,
+        check=check,
+        modes=modes,
+        generated_at=generated_at,
+        window=(start, end),
+    )
+    facts.registry_read = False
+    shapes = Shapes(facts.events)
+    for kind in ("households", "persons"):
+        tally = await tally_subjects(
+            connection, facts, kind=kind, shapes=shapes, stream=breach_sql.stream_subjects
+        )
+        setattr(facts, kind, tally)
+    answer.update(
+        events=len(facts.events),
+        households=facts.households.count,
+        persons=facts.persons.count,
+        summaryHtml=breach_html.render(facts),
+    )
+    return answer

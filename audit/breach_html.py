@@ -101,11 +101,16 @@ def render(facts: PackFacts) -> str:
         (
             "Not in the registry any more",
             f"{facts.households.not_in_registry:,} households,"
-            f" {facts.persons.not_in_registry:,} persons",
+            f" {facts.persons.not_in_registry:,} persons"
+            if facts.registry_read
+            else "— (the console does not read the registry: regsosek audit breach does)",
         ),
         ("Purposes", ", ".join(f"{k} ({v:,})" for k, v in facts.purposes.most_common()) or "—"),
         ("Case references", ", ".join(sorted(facts.case_refs)) or "—"),
-        ("This run's audit event", f"#{facts.audit_seq}"),
+        (
+            "This run's audit event",
+            f"#{facts.audit_seq}" if facts.audit_seq else "the console request's own",
+        ),
     ]
     chain = [
         (

@@ -27,6 +27,7 @@ from schema.api_types import Access, AuditEventConnection, Disclosure, StatCell,
 from schema.audit_report_types import (
     AuditAnomaly,
     AuditSummary,
+    BreachPack,
     ChainStatus,
     PersonDisclosures,
 )
@@ -223,6 +224,10 @@ ROOT_SPECS: dict[str, RootSpec] = {
     "chainStatus": RootSpec(returns=lambda _: ChainStatus),
     "personDisclosures": RootSpec(
         returns=lambda _: PersonDisclosures, arguments=lambda _: {"nik": (str, REQUIRED)}
+    ),
+    "breachPack": RootSpec(
+        returns=lambda _: BreachPack,
+        arguments=lambda _: {"clientId": (str, REQUIRED), **PERIOD},
     ),
 }
 """Every root field the gateway serves, in the order the schema lists them."""

@@ -1,7 +1,7 @@
 """``regsosek audit breach --client ID --from T1 --to T2 --out DIR``: the breach impact pack.
 
 Thin: parses the window, binds the policy's modes and the auditor's program, starts an
-audit writer (the run is an audit event) and calls ``audit.breach.write_breach_pack``.
+audit writer (the run is an audit event) and calls ``audit.breach_pack.write_breach_pack``.
 Exit 0 with the pack written; 1 when the chain over the window is damaged (naming the
 first bad sequence number, nothing written) or the run cannot be audited; 2 on bad input.
 """
@@ -19,8 +19,8 @@ from api.cli.common import console, errors, load_settings, run
 
 if TYPE_CHECKING:
     from api.settings import Settings
-    from audit.breach import Auditor, BreachResult
     from audit.breach_fields import ModeOf
+    from audit.breach_pack import Auditor, BreachResult
 
 AUDITOR_PROGRAM = "inspektorat-audit"
 
@@ -57,7 +57,7 @@ def breach(
 ) -> None:
     """Who received what: every household and person disclosed to CLIENT, with notices."""
     from api.cli.checks import owner_database
-    from audit.breach import Auditor
+    from audit.breach_pack import Auditor
     from errors import GatewayError
     from policies import load_policies
 
@@ -137,7 +137,7 @@ async def _breach(
     from api.auth.keys import KeyStore
     from api.auth.service import ensure_key_as_owner
     from api.database import app_database_url
-    from audit.breach import write_breach_pack
+    from audit.breach_pack import write_breach_pack
     from db.engine import create_pool, plain_url
 
     app_url = app_database_url(settings, owner_url)

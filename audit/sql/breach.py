@@ -1,9 +1,9 @@
 """SQL of the breach impact pack (``regsosek audit breach``, ``audit.breach``).
 
-Run as the owner (the controller's operator) inside one REPEATABLE READ snapshot: the
-window's place in the chain, the client's disclosing events in it, and every household
-and person those events name, each with the registry identity an Inspektorat officer
-needs to reach the data subject (No KK and head of household; NIK and name). A
+Read in one snapshot: the window's place in the chain, the client's disclosing events in
+it, and every household and person those events name, by id (the registry identity an
+Inspektorat officer needs, No KK and NIK, is ``audit.sql.breach_registry``'s, read as the
+owner for the pack: this module is on the request path of ``breachPack``). A
 *disclosing* event is one that recorded ids, whatever its outcome: the ledger's entries
 are the definition of what left, and a breach notice errs on the side of telling.
 
@@ -20,7 +20,7 @@ from typing import Final
 import asyncpg
 
 _IN_WINDOW: Final = "e.occurred_at >= $2::timestamptz AND e.occurred_at < $3::timestamptz"
-_CLIENT: Final = f"e.client_id = $1::text AND {_IN_WINDOW}"
+CLIENT: Final = f"e.client_id = $1::text AND {_IN_WINDOW}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +52,7 @@ async def client_outcomes(
     """The client's events in the window by outcome (disclosing or not)."""
     rows = await connection.fetch(
         "SELECT e.outcome, count(*) AS n FROM audit_events AS e"
-        f" WHERE {_CLIENT} GROUP BY e.outcome ORDER BY e.outcome",
+        f" WHERE {CLIENT} GROUP BY e.outcome ORDER BY e.outcome",
         client_id,
         start,
         end,
@@ -66,7 +66,7 @@ SELECT e.seq, e.occurred_at, e.endpoint, e.outcome, e.program, e.agency, e.agree
        e.field_paths, cardinality(e.household_ids) AS households,
        cardinality(e.person_ids) AS persons
 FROM audit_events AS e
-WHERE {_CLIENT} AND (cardinality(e.household_ids) > 0 OR cardinality(e.person_ids) > 0)
+WHERE {CLIENT} AND (cardinality(e.household_ids) > 0 OR cardinality(e.person_ids) > 0)
 ORDER BY e.seq
 """
 
@@ -78,7 +78,7 @@ async def disclosing_events(
     return list(await connection.fetch(_EVENTS, client_id, start, end))
 
 
-_SUBJECTS: Final = """
+SUBJECTS: Final = """
 WITH ev AS (
     SELECT e.seq, e.occurred_at, e.purpose_code, e.case_ref, e.{ids} AS ids
     FROM audit_events AS e
@@ -96,19 +96,14 @@ WITH ev AS (
 {select}
 ORDER BY per.id
 """
-_HOUSEHOLDS: Final = _SUBJECTS.format(
-    ids="household_ids",
-    client=_CLIENT,
-    select="SELECT per.*, h.kk_number, h.head_name, h.address, h.desa_code"
-    " FROM per LEFT JOIN households AS h ON h.id = per.id",
-)
-_PERSONS: Final = _SUBJECTS.format(
-    ids="person_ids",
-    client=_CLIENT,
-    select="SELECT per.*, p.nik, p.name, p.household_id, h.kk_number, h.address"
-    " FROM per LEFT JOIN persons AS p ON p.id = per.id"
-    " LEFT JOIN households AS h ON h.id = p.household_id",
-)
+"""Each household or person the client's events in the window named (``{ids}``: the id
+column), with its first and last time, its events' ``seqs``, purposes and case references;
+``{select}`` reads ``per`` (and, in ``audit.sql.breach_registry``, the registry)."""
+ID_LISTS: Final = {"households": "household_ids", "persons": "person_ids"}
+_IDS_ONLY: Final = {
+    kind: SUBJECTS.format(ids=column, client=CLIENT, select="SELECT per.* FROM per")
+    for kind, column in ID_LISTS.items()
+}
 
 
 async def stream_subjects(
@@ -121,11 +116,9 @@ async def stream_subjects(
     batch_size: int = 20_000,
 ) -> AsyncIterator[list[asyncpg.Record]]:
     """Every household (``kind="households"``) or person (``"persons"``) the client's events
-    in the window named, in id order, with its first and last time, its events' ``seqs``,
-    purposes and case references, and its registry identity (null when no longer in the
-    registry). The caller holds the snapshot's transaction."""
-    query = {"households": _HOUSEHOLDS, "persons": _PERSONS}[kind]
-    cursor = await connection.cursor(query, client_id, start, end)
+    in the window named, in id order, by id only (no registry table is read: the console's
+    summary counts). The caller holds the snapshot's transaction."""
+    cursor = await connection.cursor(_IDS_ONLY[kind], client_id, start, end)
     while rows := await cursor.fetch(batch_size):
         yield rows
 

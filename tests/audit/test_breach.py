@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -25,13 +26,21 @@ from api.state import gateway_state
 from audit.events import format_time
 from audit.verify import verify_chain
 from tests.audit.support import ChainDatabase, StaticKey
-from tests.schema.conftest import gql
+from tests.schema.conftest import error_codes, gql
 from tests.support import cli_env, make_settings, regsosek, running
 
 FAMILIES = "{ households(first: 4) { nodes { id kkNumber headName members { nik name } } } }"
 ONE = "query One($id: ID!) { household(id: $id) { id address housing { tenure } } }"
 PEOPLE = "{ persons(first: 3) { nodes { id nik sex } } }"
 NAMES = "{ households(first: 2) { nodes { id headName } } }"
+BREACH_PACK = """
+query Breach($c: String!, $from: DateTime!, $to: DateTime!) {
+  breachPack(clientId: $c, from: $from, to: $to) {
+    verified damage { sequence kind } firstSequence lastSequence events households persons
+    summaryHtml
+  }
+}
+"""
 
 
 @dataclass
@@ -40,8 +49,10 @@ class Story:
     client_id: str
     start: datetime
     end: datetime
-    before: set[int]
-    """Households the client received before the window (not in the pack unless again)."""
+    console: dict[str, Any]
+    """``breachPack`` as the auditor's console asked it for the same window."""
+    refused: list[str]
+    """The error codes when dinsos-pkh asks ``breachPack``."""
 
 
 async def _client(
@@ -77,9 +88,8 @@ async def story(make_database: Callable[[], Awaitable[str]], tmp_path: Path) -> 
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             leaky, headers = await _client(http, app, url, "dinsos-pkh")
             _, other = await _client(http, app, url, "dinsos-pkh")
-            status, body = await gql(http, headers, NAMES)
-            assert status == 200, body
-            before = {int(node["id"]) for node in body["data"]["households"]["nodes"]}
+            _, auditor = await _client(http, app, url, "inspektorat-audit")
+            assert (await gql(http, headers, NAMES))[0] == 200
             await asyncio.sleep(0.01)
             start = datetime.now(UTC)
             status, body = await gql(http, headers, FAMILIES)
@@ -92,7 +102,18 @@ async def story(make_database: Callable[[], Awaitable[str]], tmp_path: Path) -> 
             await asyncio.sleep(0.01)
             end = datetime.now(UTC)
             assert (await gql(http, headers, PEOPLE))[0] == 200
-    return Story(url=url, client_id=leaky, start=start, end=end, before=before)
+            window = {"c": leaky, "from": start.isoformat(), "to": end.isoformat()}
+            status, body = await gql(http, auditor, BREACH_PACK, window)
+            assert status == 200, body
+            _, refused = await gql(http, headers, BREACH_PACK, window)
+    return Story(
+        url=url,
+        client_id=leaky,
+        start=start,
+        end=end,
+        console=body["data"]["breachPack"],
+        refused=error_codes(refused),
+    )
 
 
 async def _ledger(story: Story, column: str) -> list[int]:
@@ -251,3 +272,24 @@ async def test_a_bad_window_or_a_used_directory_is_refused(story: Story, tmp_pat
     )  # fmt: skip
     assert code == 2
     assert "Traceback" not in stderr
+
+
+async def test_the_console_summary_counts_the_same_subjects_and_names_none(
+    story: Story,
+) -> None:
+    console = story.console
+    assert console["verified"] is True
+    assert console["damage"] is None
+    assert console["households"] == len(await _ledger(story, "household_ids"))
+    assert console["persons"] == len(await _ledger(story, "person_ids"))
+    assert console["events"] == 3
+    html = console["summaryHtml"]
+    assert "households.nodes.members.nik" in html
+    assert "<script" not in html
+    connection = await asyncpg.connect(story.url)
+    try:
+        kk_numbers = [row[0] for row in await connection.fetch("SELECT kk_number FROM households")]
+    finally:
+        await connection.close()
+    assert not [kk for kk in kk_numbers if kk in html]
+    assert story.refused == ["BAD_USER_INPUT"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import asyncpg
 
-from audit.breach import Auditor, write_breach_pack
+from audit.breach_pack import Auditor, write_breach_pack
 from audit.breach_window import WindowCheck, verify_window
 from tests.audit.support import ChainDatabase, sample_event
 from tests.audit.test_tampering import rehash_from
