@@ -274,6 +274,10 @@ def main() -> None:
         + ", after: {:.2f} {:.2f} {:.2f}".format(*load_after)
         + f" on {os.cpu_count()} CPUs"
     )
+    sizes = ", ".join(
+        f"{path.name} {path.stat().st_size / 1e6:.1f} MB" for path in sorted(out.iterdir())
+    )
+    print(f"files: {sizes}")
     shutil.rmtree(out)
     if args.drop:
         asyncio.run(_admin(server, f"DROP DATABASE IF EXISTS {NAME} WITH (FORCE)"))
