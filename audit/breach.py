@@ -24,7 +24,7 @@ from typing import Any
 import asyncpg
 
 from audit import breach_html
-from audit.breach_fields import Disclosed, ModeOf, Owner, disclosed
+from audit.breach_fields import Disclosed, Owner, disclosed
 from audit.breach_window import WindowCheck, verify_window
 from audit.sql import breach as breach_sql
 from db.wib import WIB
@@ -93,9 +93,7 @@ class Shapes:
         return found
 
 
-async def collect_events(
-    connection: asyncpg.Connection, facts: PackFacts, *, modes: ModeOf
-) -> None:
+async def collect_events(connection: asyncpg.Connection, facts: PackFacts) -> None:
     shapes: dict[tuple[str, tuple[str, ...]], tuple[Disclosed, ...]] = {}
     for row in await breach_sql.disclosing_events(
         connection, client_id=facts.client_id, start=facts.start, end=facts.end
@@ -104,7 +102,7 @@ async def collect_events(
         event["sequence"] = event.pop("seq")
         key = (row["program"] or "", tuple(row["field_paths"]))
         if key not in shapes:
-            shapes[key] = tuple(disclosed(list(key[1]), program=key[0], modes=modes))
+            shapes[key] = tuple(disclosed(list(key[1])))
         event["_disclosed"] = shapes[key]
         facts.events.append(event)
         day = facts.days.setdefault(row["occurred_at"].astimezone(WIB).date(), [0, 0, 0])
@@ -157,7 +155,6 @@ async def gather(
     client_id: str,
     window: tuple[datetime, datetime],
     check: WindowCheck,
-    modes: ModeOf,
     generated_at: datetime,
 ) -> PackFacts:
     """The client and its disclosing events in the window (subjects come after)."""
@@ -180,7 +177,7 @@ async def gather(
         households=SubjectTally(),
         persons=SubjectTally(),
     )
-    await collect_events(connection, facts, modes=modes)
+    await collect_events(connection, facts)
     return facts
 
 
@@ -190,7 +187,6 @@ async def breach_summary(
     client_id: str,
     start: datetime,
     end: datetime,
-    modes: ModeOf,
     generated_at: datetime,
 ) -> dict[str, Any]:
     """``breachPack`` (the console's button): the window verified, and the pack's summary page
@@ -222,7 +218,6 @@ async def breach_summary(
         connection,
         client_id=client_id,
         check=check,
-        modes=modes,
         generated_at=generated_at,
         window=(start, end),
     )

@@ -2,24 +2,20 @@
 ``Person.nik``, data of a person; ``households.nodes.housing.tenure`` is ``Housing.tenure``,
 data of a household.
 
-Audit events record the field paths of the whole request (``audit.events``). The breach pack
-(``audit.breach``) splits them by the data subject they describe and names each field's
-mode (FULL, MASKED, PSEUDONYM) under the program's policy, which the caller supplies
-(``ModeOf``): the audit package reads no policy itself.
+Audit events record the field paths of the whole request (``audit.events``), each with the
+mode it left in when that was not FULL (``households.nodes.members.nik[MASKED]``, as the
+compiler records it): the mode at the time of the disclosure, whatever the policy says
+now. The breach pack (``audit.breach``) splits the paths by the data subject they describe.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from typing import Final
 
 from db.catalog import Kind, attribute
-
-ModeOf = Callable[[str, str, str], str]
-"""``(program, type, field) -> mode``: ``FULL``, ``MASKED``, ``PSEUDONYM`` or ``DENIED``."""
 
 
 class Owner(StrEnum):
@@ -64,6 +60,8 @@ def resolve(path: str) -> Field | None:
     owner: Owner | None = OWNERS.get(current)
     for step in steps[1:]:
         if current == "Change":
+            if step in CONNECTION_STEPS:
+                continue
             current = CHANGE_TYPES.get(step)
             if current is None:
                 return None
@@ -100,12 +98,22 @@ class Disclosed:
     owner: Owner
 
 
-def disclosed(paths: list[str], *, program: str, modes: ModeOf) -> list[Disclosed]:
-    """The subject fields among ``paths`` (those ``resolve`` finds), each with its mode."""
+def split_mode(recorded: str) -> tuple[str, str]:
+    """``households.nodes.members.nik[MASKED]`` → (``households.nodes.members.nik``,
+    ``MASKED``); a path recorded without a mode left in full."""
+    if recorded.endswith("]") and "[" in recorded:
+        path, _, mode = recorded[:-1].rpartition("[")
+        return path, mode
+    return recorded, "FULL"
+
+
+def disclosed(recorded: list[str]) -> list[Disclosed]:
+    """The subject fields among the ``recorded`` paths (those ``resolve`` finds), each with
+    the mode it left in."""
     found = []
-    for path in paths:
+    for item in recorded:
+        path, mode = split_mode(item)
         field = resolve(path)
         if field is not None:
-            mode = modes(program, field.type_name, field.field_name)
             found.append(Disclosed(path, mode, field.owner))
     return found

@@ -47,7 +47,7 @@ from audit.breach import (
     paths_text,
     tally_subjects,
 )
-from audit.breach_fields import Disclosed, ModeOf, Owner
+from audit.breach_fields import Disclosed, Owner
 from audit.breach_notices import wib
 from audit.breach_window import WindowCheck, verify_window
 from audit.events import AuditEvent, Endpoint, format_time
@@ -266,7 +266,6 @@ async def write_breach_pack(
     start: datetime,
     end: datetime,
     out: Path,
-    modes: ModeOf,
     record: Recorder,
     auditor: Auditor,
     generated_at: datetime,
@@ -285,7 +284,6 @@ async def write_breach_pack(
                 connection,
                 client_id=client_id,
                 check=check,
-                modes=modes,
                 generated_at=generated_at,
                 window=(start, end),
             )

@@ -18,7 +18,6 @@ import asyncpg
 import orjson
 
 from audit.breach import breach_summary
-from audit.breach_fields import ModeOf
 from audit.lookups import disclosures
 from audit.reports import ScopeCounter, anomalies, period, person_disclosures, summary
 from audit.status import ChainMonitor
@@ -118,9 +117,6 @@ class BreachPackRoot:
 
     needs_database = True
 
-    def __init__(self, modes: ModeOf) -> None:
-        self._modes = modes
-
     async def value(
         self, *, caller: Caller, args: Mapping[str, Any], connection: asyncpg.Connection | None
     ) -> Any:
@@ -131,23 +127,16 @@ class BreachPackRoot:
             client_id=str(args["clientId"]),
             start=when.start,
             end=when.end,
-            modes=self._modes,
             generated_at=datetime.now(UTC),
         )
 
 
-def _no_modes(program: str, type_name: str, field_name: str) -> str:
-    return "UNKNOWN"
-
-
-def audit_roots(
-    *, scopes: ScopeCounter, pool: asyncpg.Pool, modes: ModeOf = _no_modes
-) -> dict[str, ValueRoot]:
+def audit_roots(*, scopes: ScopeCounter, pool: asyncpg.Pool) -> dict[str, ValueRoot]:
     """Every auditors' root but ``auditEvents`` (which pages with the edge's sealed cursors:
     ``api.graphql.audit_events``); ``pool`` (the gateway role's) serves ``chainStatus``' full
-    walks; ``modes`` names each field's mode under the policy in force (``breachPack``)."""
+    walks."""
     return {
-        "breachPack": BreachPackRoot(modes),
+        "breachPack": BreachPackRoot(),
         "disclosures": DisclosuresRoot(),
         "auditSummary": AuditSummaryRoot(),
         "auditAnomalies": AuditAnomaliesRoot(scopes),

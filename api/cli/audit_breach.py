@@ -1,6 +1,6 @@
 """``regsosek audit breach --client ID --from T1 --to T2 --out DIR``: the breach impact pack.
 
-Thin: parses the window, binds the policy's modes and the auditor's program, starts an
+Thin: parses the window, names the auditor's program from the policy, starts an
 audit writer (the run is an audit event) and calls ``audit.breach_pack.write_breach_pack``.
 Exit 0 with the pack written; 1 when the chain over the window is damaged (naming the
 first bad sequence number, nothing written) or the run cannot be audited; 2 on bad input.
@@ -19,7 +19,6 @@ from api.cli.common import console, errors, load_settings, run
 
 if TYPE_CHECKING:
     from api.settings import Settings
-    from audit.breach_fields import ModeOf
     from audit.breach_pack import Auditor, BreachResult
 
 AUDITOR_PROGRAM = "inspektorat-audit"
@@ -67,10 +66,6 @@ def breach(
     policies = load_policies(settings.resolved_policy_dir())
     program = policies.programs.get(AUDITOR_PROGRAM)
 
-    def modes(name: str, type_name: str, field_name: str) -> str:
-        found = policies.programs.get(name)
-        return "UNKNOWN" if found is None else found.mode(type_name, field_name).value
-
     auditor = Auditor(
         program=AUDITOR_PROGRAM,
         agency=program.agency if program else "inspektorat",
@@ -86,7 +81,6 @@ def breach(
                     client_id=client,
                     window=(start, end),
                     out=out,
-                    modes=modes,
                     auditor=auditor,
                 )
             )
@@ -128,7 +122,6 @@ async def _breach(
     client_id: str,
     window: tuple[datetime, datetime],
     out: Path,
-    modes: ModeOf,
     auditor: Auditor,
 ) -> BreachResult:
     import asyncpg
@@ -154,7 +147,6 @@ async def _breach(
                     start=window[0],
                     end=window[1],
                     out=out,
-                    modes=modes,
                     record=writer.record,
                     auditor=auditor,
                     generated_at=datetime.now(UTC),

@@ -8,9 +8,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from audit.breach_pack import Auditor, write_breach_pack
 from audit.breach_window import WindowCheck, verify_window
+from audit.events import AuditEvent
+from errors import Unavailable
 from tests.audit.support import ChainDatabase, sample_event
 from tests.audit.test_tampering import rehash_from
 
@@ -85,7 +88,6 @@ async def test_purposes_and_case_references_are_in_the_pack(
                 start=datetime.now(UTC) - timedelta(hours=1),
                 end=datetime.now(UTC) + timedelta(hours=1),
                 out=tmp_path / "pack",
-                modes=lambda program, type_name, field_name: "FULL",
                 record=writer.record,
                 auditor=Auditor("inspektorat-audit", "inspektorat", None, None),
                 generated_at=datetime.now(UTC),
@@ -103,3 +105,34 @@ async def test_purposes_and_case_references_are_in_the_pack(
     events = (tmp_path / "pack" / "events.csv").read_text()
     assert "KASUS/2026/9" in events
     assert "PKH_VERIFIKASI (3)" in (tmp_path / "pack" / "ringkasan.html").read_text()
+
+
+async def test_a_run_that_cannot_be_audited_leaves_nothing(
+    chain_db: ChainDatabase, tmp_path: Path
+) -> None:
+    writer = chain_db.writer(checkpoint_every=10, flush_ms=0)
+    await writer.start()
+    try:
+        await writer.record(sample_event(0, client_id="leaky-02"))
+    finally:
+        await writer.close()
+
+    async def unavailable(event: AuditEvent) -> int:
+        raise Unavailable("the audit trail cannot be written")
+
+    connection = await asyncpg.connect(chain_db.url)
+    try:
+        with pytest.raises(Unavailable):
+            await write_breach_pack(
+                connection,
+                client_id="leaky-02",
+                start=datetime.now(UTC) - timedelta(hours=1),
+                end=datetime.now(UTC) + timedelta(hours=1),
+                out=tmp_path / "reports" / "pack",
+                record=unavailable,
+                auditor=Auditor("inspektorat-audit", "inspektorat", None, None),
+                generated_at=datetime.now(UTC),
+            )
+    finally:
+        await connection.close()
+    assert list((tmp_path / "reports").iterdir()) == []
