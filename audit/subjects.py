@@ -7,13 +7,16 @@ all its members. Each entry says who received what (program, agency, client), wh
 (purpose, purpose code, case reference) and which fields in which mode
 (``households.nodes.nik[MASKED]``: MASKED; no suffix: FULL).
 
-Members are shown by NIK with only its last four digits (``************1234``) and name
-initials (``S. A.``). That is what an auditor needs to tell the members of one family
-apart and to match them with the citizen's own Kartu Keluarga, and no more: the first six
-digits are the region of registration, the same for most of one family, so they
-distinguish nobody; the middle six are the birth date (with 40 added to the day for
-women), which would disclose date of birth and sex; the last four, the serial, differ
-between members, and with initials two members practically never look alike.
+Members are shown by their member number (``r401``, the line on the family's roster), NIK
+with only its last four digits (``************1234``) and name initials (``S. A.``): what an
+auditor needs to tell the members of one family apart and to match them with the citizen's
+own Kartu Keluarga, and no more. The member number is what tells them apart: it is unique in
+the family and says nothing about the person. The NIK's first six digits are the region of
+registration, the same for most of one family, so they distinguish nobody; its middle six
+are the birth date (with 40 added to the day for women), which would disclose date of birth
+and sex; its last four, the serial among people of one region born on one day, are mostly
+``0001``, so they too rarely tell members apart, but they let the officer match a member to
+the NIK a citizen presents. Initials confirm the match without the name.
 
 A program's policy may seal its disclosures (``sealed_until``, an investigation): the
 seal is written into each event when the request is audited, inside the hash chain, so it
@@ -65,6 +68,11 @@ def one_subject(nik: str | None, kk_number: str | None) -> tuple[str | None, str
     return None, check_kk(kk_number)
 
 
+def member_label(member: dict[str, Any]) -> str:
+    """A member as an entry names them: ``2: ************0001 N. W.``."""
+    return f"{member['memberNo']}: {member['nikMasked']} {member['initials']}"
+
+
 def field_modes(paths: list[str]) -> list[dict[str, str]]:
     """``[{path, mode}]`` of an event's field paths: ``a.b[MASKED]`` is ``a.b`` MASKED, a
     path without a suffix was disclosed FULL."""
@@ -101,7 +109,7 @@ async def build_subject_report(
     members = await subject_sql.subject_members(connection, household_ids=subject.household_ids)
     if nik is not None:  # a person's report names no other member of their family
         members = [m for m in members if int(m["personId"]) in subject.person_ids]
-    labels = {m["personId"]: f"{m['nikMasked']} {m['initials']}" for m in members}
+    labels = {m["personId"]: member_label(m) for m in members}
     found = await subject_sql.subject_entries(connection, subject=subject, today=today)
     entries = found["entries"]
     for entry in entries:

@@ -194,11 +194,14 @@ class DisclosedField:
 
 @strawberry.type(
     description="Anggota keluarga seperti dilihat auditor / A family member as an auditor sees"
-    " them: NIK with only its last four digits, name as initials"
+    " them: member number, NIK with only its last four digits, name as initials"
 )
 class SubjectMember:
     personId: strawberry.ID
     householdId: strawberry.ID
+    memberNo: int = strawberry.field(
+        description="Nomor urut anggota (r401) / The member's line on the roster (r401)"
+    )
     nikMasked: str
     initials: str
 
@@ -230,8 +233,8 @@ class SubjectReportEntry:
     )
     personIds: list[strawberry.ID]
     members: list[str] = strawberry.field(
-        description="Anggota yang datanya diungkap (NIK tersamar, inisial) / Members whose"
-        " fields were disclosed (masked NIK, initials)"
+        description="Anggota yang datanya diungkap (nomor, NIK tersamar, inisial) / Members"
+        " whose fields were disclosed (number, masked NIK, initials)"
     )
 
 

@@ -3,8 +3,8 @@ its members as an auditor sees them, and every disclosure of them, seals applied
 
 The gateway role reads no registry rows as the auditor program, so the subject is found
 through SECURITY DEFINER functions that return ids (``regsosek_person_ids_by_nik``,
-``regsosek_subject_by_kk``) and members masked (``regsosek_subject_members``: NIK with
-its last four digits, name as initials). Nothing else of the registry is read.
+``regsosek_subject_by_kk``) and members masked (``regsosek_subject_members``: member
+number, NIK with its last four digits, name as initials). Nothing else of the registry is read.
 
 Seals are applied here, in the statement: an entry whose ``sealed_until`` is on or after
 the report's day leaves PostgreSQL only as a count per seal date, never as a row.
@@ -39,9 +39,10 @@ MEMBERS: Final = """
 SELECT coalesce(json_agg(json_build_object(
     'personId', person_id::text,
     'householdId', household_id::text,
+    'memberNo', member_no,
     'nikMasked', nik_masked,
     'initials', initials
-) ORDER BY household_id, person_id), '[]')::text
+) ORDER BY household_id, member_no, person_id), '[]')::text
 FROM regsosek_subject_members($1::bigint[])
 """
 
@@ -121,7 +122,8 @@ async def subject_by_kk(connection: asyncpg.Connection, *, kk_number: str) -> Su
 async def subject_members(
     connection: asyncpg.Connection, *, household_ids: list[int]
 ) -> list[dict[str, Any]]:
-    """The members of ``household_ids``: ``{personId, householdId, nikMasked, initials}``."""
+    """The members of ``household_ids``: ``{personId, householdId, memberNo, nikMasked,
+    initials}``, in roster order."""
     text = await connection.fetchval(MEMBERS, household_ids)
     result: list[dict[str, Any]] = orjson.loads(text)
     return result

@@ -7,9 +7,10 @@ its own as the auditor program (its row scope is ``none``):
 * ``regsosek_subject_by_kk(kk)``: the household holding a No KK and its members' ids
   (ids only, like ``regsosek_person_ids_by_nik``);
 * ``regsosek_subject_members(households)``: for the households a subject report is
-  about, each member's id, household, NIK with only its last four digits visible
-  (``************1234``) and name as initials (``S. A.``): what an auditor needs to
-  tell the members of one family apart, and no more (``audit.subjects`` says why).
+  about, each member's id, household, member number (the roster's ``r401``), NIK with
+  only its last four digits visible (``************1234``) and name as initials
+  (``S. A.``): what an auditor needs to tell the members of one family apart, and no
+  more (``audit.subjects`` says why).
 
 Revision ID: 0017b
 Revises: 0006
@@ -44,14 +45,16 @@ _STATEMENTS = (
     f"GRANT EXECUTE ON FUNCTION regsosek_subject_by_kk(text) TO {APP_ROLE}",
     r"""
     CREATE FUNCTION regsosek_subject_members(households bigint[])
-    RETURNS TABLE (person_id bigint, household_id bigint, nik_masked text, initials text)
+    RETURNS TABLE (
+        person_id bigint, household_id bigint, member_no integer, nik_masked text, initials text
+    )
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
-        SELECT p.id, p.household_id,
+        SELECT p.id, p.household_id, p.member_no::integer,
                repeat('*', greatest(length(p.nik) - 4, 0)) || right(p.nik, 4),
                regexp_replace(regexp_replace(btrim(p.name), '\s+', ' ', 'g'),
                               '(\S)\S*', '\1.', 'g')
         FROM public.persons AS p WHERE p.household_id = ANY (households)
-        ORDER BY p.household_id, p.id
+        ORDER BY p.household_id, p.member_no, p.id
     $$
     """,
     "REVOKE ALL ON FUNCTION regsosek_subject_members(bigint[]) FROM PUBLIC",

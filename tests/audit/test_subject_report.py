@@ -24,7 +24,7 @@ REPORT = """
 query Report($nik: String, $kk: String) {
   subjectReport(nik: $nik, kkNumber: $kk) {
     kind version nik kkNumber found generatedAt asOf householdIds personIds
-    members { personId householdId nikMasked initials }
+    members { personId householdId memberNo nikMasked initials }
     entries {
       sequence occurredAt clientId agency program agreement purpose purposeCode caseRef
       operationName fieldPaths fields { path mode } householdDisclosed personIds members
@@ -50,7 +50,9 @@ async def _family(gateway: HistoryGateway, *, offset: int = 3) -> dict[str, Any]
         )
         assert row is not None
         members = await connection.fetch(
-            "SELECT id, nik, name FROM persons WHERE household_id = $1 ORDER BY id", row["id"]
+            "SELECT id, member_no, nik, name FROM persons WHERE household_id = $1"
+            " ORDER BY member_no, id",
+            row["id"],
         )
     finally:
         await connection.close()
@@ -103,12 +105,13 @@ async def test_a_family_report_lists_every_disclosure_signed_and_verifiable_offl
     assert report["kkNumber"] == family["kk_number"]
     assert report["nik"] is None
     assert report["householdIds"] == [household]
-    assert report["personIds"] == [str(m["id"]) for m in family["members"]]
+    assert report["personIds"] == sorted((str(m["id"]) for m in family["members"]), key=int)
     assert report["sealedCount"] == 0
     assert report["sealed"] == []
-    # Members: the NIK's last four digits and initials, nothing else of them.
+    # Members: member number, the NIK's last four digits and initials, nothing else of them.
     for shown, member in zip(report["members"], family["members"], strict=True):
         assert shown["personId"] == str(member["id"])
+        assert shown["memberNo"] == member["member_no"]
         assert shown["nikMasked"] == "*" * 12 + member["nik"][-4:]
         assert shown["initials"] == " ".join(w[0] + "." for w in member["name"].split())
     by_program = {entry["program"]: entry for entry in report["entries"]}
@@ -119,7 +122,10 @@ async def test_a_family_report_lists_every_disclosure_signed_and_verifiable_offl
     assert dinsos_entry["clientId"]
     assert {"path": "household.members.nik", "mode": "FULL"} in dinsos_entry["fields"]
     assert dinsos_entry["personIds"] == report["personIds"]
-    assert dinsos_entry["members"][0].startswith("*" * 12)
+    first = report["members"][0]
+    assert (
+        f"{first['memberNo']}: {first['nikMasked']} {first['initials']}" in dinsos_entry["members"]
+    )
     dinkes_entry = by_program["dinkes-pbi"]
     assert dinkes_entry["householdDisclosed"] is False
     assert {"path": "persons.nodes.nik", "mode": "PSEUDONYM"} in dinkes_entry["fields"]
