@@ -158,7 +158,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await quotas.start()
             stack.push_async_callback(quotas.close)
             graphql = await stack.enter_async_context(
-                start_graphql(settings=settings, app_url=app_url, policies=policies, quotas=quotas)
+                start_graphql(
+                    settings=settings,
+                    app_url=app_url,
+                    policies=policies,
+                    quotas=quotas,
+                    signing=auth.keys,
+                )
             )
             sampler = await stack.enter_async_context(
                 observing(

@@ -94,3 +94,8 @@ def print_report(report: Report) -> None:
 from api.cli.audit_report import report  # noqa: E402  (registered beside verify)
 
 app.command()(report)
+
+from api.cli.audit_subject import subject_report, verify_report  # noqa: E402
+
+app.command("subject-report")(subject_report)
+app.command("verify-report")(verify_report)
