@@ -12,7 +12,7 @@ its own as the auditor program (its row scope is ``none``):
   (``S. A.``): what an auditor needs to tell the members of one family apart, and no
   more (``audit.subjects`` says why).
 
-Revision ID: 0017b
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-07
 """
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0017b"
+revision: str = "0007"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
