@@ -1,6 +1,6 @@
 """The auditors' root fields as GraphQL value roots: ``auditEvents``, ``disclosures``,
 ``auditSummary``, ``auditAnomalies``, ``chainStatus``, ``personDisclosures``,
-``subjectReport``.
+``subjectReport``, ``breachPack``.
 
 The policy decides who may use them (granted to ``inspektorat-audit`` only: for
 every other program they are absent from the schema); they run in the request's
@@ -18,6 +18,8 @@ from typing import Any
 import asyncpg
 import orjson
 
+from audit.breach import breach_summary
+from audit.breach_fields import ModeOf
 from audit.lookups import disclosures
 from audit.reports import ScopeCounter, anomalies, period, person_disclosures, summary
 from audit.signing import SigningKeySource
@@ -146,13 +148,46 @@ class SubjectReportRoot:
         return report_subject(value)
 
 
+class BreachPackRoot:
+    """``breachPack(clientId, from, to)``: the console's breach button (``audit.breach``)."""
+
+    needs_database = True
+
+    def __init__(self, modes: ModeOf) -> None:
+        self._modes = modes
+
+    async def value(
+        self, *, caller: Caller, args: Mapping[str, Any], connection: asyncpg.Connection | None
+    ) -> Any:
+        assert connection is not None
+        when = _period_of(args)
+        return await breach_summary(
+            connection,
+            client_id=str(args["clientId"]),
+            start=when.start,
+            end=when.end,
+            modes=self._modes,
+            generated_at=datetime.now(UTC),
+        )
+
+
+def _no_modes(program: str, type_name: str, field_name: str) -> str:
+    return "UNKNOWN"
+
+
 def audit_roots(
-    *, scopes: ScopeCounter, pool: asyncpg.Pool, keys: SigningKeySource | None = None
+    *,
+    scopes: ScopeCounter,
+    pool: asyncpg.Pool,
+    keys: SigningKeySource | None = None,
+    modes: ModeOf = _no_modes,
 ) -> dict[str, ValueRoot]:
     """Every auditors' root but ``auditEvents`` (which pages with the edge's sealed cursors:
     ``api.graphql.audit_events``); ``pool`` (the gateway role's) serves ``chainStatus``' full
-    walks; ``keys`` (the gateway's signing keys) sign subject reports."""
+    walks; ``keys`` (the gateway's signing keys) sign subject reports; ``modes`` names each
+    field's mode under the policy in force (``breachPack``)."""
     return {
+        "breachPack": BreachPackRoot(modes),
         "disclosures": DisclosuresRoot(),
         "auditSummary": AuditSummaryRoot(),
         "auditAnomalies": AuditAnomaliesRoot(scopes),

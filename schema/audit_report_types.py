@@ -265,3 +265,22 @@ class SubjectReport:
         description="Laporan ini sebagai JWS compact, dapat diverifikasi dengan"
         " /.well-known/jwks.json / This report as a compact JWS, verifiable with the JWKS"
     )
+
+
+@strawberry.type(
+    description="Ringkasan paket dampak kebocoran satu klien (UU PDP Pasal 46) / A client's"
+    " breach impact summary; the full pack, naming every subject, is `regsosek audit breach`"
+)
+class BreachPack:
+    verified: bool = strawberry.field(
+        description="Rantai audit utuh dalam jendela / The chain is intact over the window"
+    )
+    damage: ChainDamage | None
+    firstSequence: BigInt | None
+    lastSequence: BigInt | None
+    events: int = strawberry.field(description="Disclosing requests of the client")
+    households: int
+    persons: int
+    summaryHtml: str | None = strawberry.field(
+        description="Halaman ringkasan mandiri / The self-contained summary page (HTML)"
+    )

@@ -27,6 +27,7 @@ from schema.api_types import Access, AuditEventConnection, Disclosure, StatCell,
 from schema.audit_report_types import (
     AuditAnomaly,
     AuditSummary,
+    BreachPack,
     ChainStatus,
     PersonDisclosures,
     SubjectReport,
@@ -231,6 +232,10 @@ ROOT_SPECS: dict[str, RootSpec] = {
             "nik": (Optional[str], None),  # noqa: UP045
             "kkNumber": (Optional[str], None),  # noqa: UP045
         },
+    ),
+    "breachPack": RootSpec(
+        returns=lambda _: BreachPack,
+        arguments=lambda _: {"clientId": (str, REQUIRED), **PERIOD},
     ),
 }
 """Every root field the gateway serves, in the order the schema lists them."""

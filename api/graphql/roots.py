@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncpg
 
 from api.graphql.audit_events import AuditEventsRoot
+from audit.breach_fields import ModeOf
 from audit.reports import ScopeCounter, ScopeSize
 from audit.roots import audit_roots
 from audit.signing import SigningKeySource
@@ -32,6 +33,17 @@ def scope_counter(policies: PolicyStore) -> ScopeCounter:
     return count
 
 
+def field_modes(policies: PolicyStore) -> ModeOf:
+    """A field's mode for a program under the policy in force (``UNKNOWN`` for a program it
+    no longer has)."""
+
+    def mode(program: str, type_name: str, field_name: str) -> str:
+        found = policies.current.programs.get(program)
+        return "UNKNOWN" if found is None else found.mode(type_name, field_name).value
+
+    return mode
+
+
 def value_roots(
     *,
     policies: PolicyStore,
@@ -47,5 +59,7 @@ def value_roots(
         "myAccess": AccessRoot(),
         "householdStats": statistics or HouseholdStatsRoot(),
         "auditEvents": AuditEventsRoot(keys),
-        **audit_roots(scopes=scope_counter(policies), pool=pool, keys=signing),
+        **audit_roots(
+            scopes=scope_counter(policies), pool=pool, keys=signing, modes=field_modes(policies)
+        ),
     }

@@ -126,6 +126,7 @@ EXPECTED_ROOTS: dict[str, set[str]] = {
         "chainStatus",
         "personDisclosures",
         "subjectReport",
+        "breachPack",
         "myAccess",
     },
 }

@@ -6,7 +6,7 @@
  * URL, a cookie, localStorage or sessionStorage. The secret is forgotten as
  * soon as the token arrives; signing out, a 401, or the token's expiry drops
  * the token. Everything shown comes from POST /graphql (auditSummary,
- * auditAnomalies, chainStatus, disclosures, subjectReport). All text from
+ * auditAnomalies, chainStatus, disclosures, subjectReport, breachPack). All text from
  * the audit trail is put in the page with textContent, never as HTML.
  */
 (function () {
@@ -494,6 +494,46 @@
     download("\ufeff" + lines.join("\r\n") + "\r\n", lookupName, "text/csv");
   }
 
+  // ---- breach pack (UU PDP Pasal 46) -------------------------------------------------
+
+  const BREACH = `query ConsoleBreach($client: String!, $from: DateTime!, $to: DateTime!) {
+    breachPack(clientId: $client, from: $from, to: $to) {
+      verified damage { sequence kind detail } events households persons summaryHtml
+    }
+  }`;
+
+  /** The breach pack's summary for a client over the period: verified, counted, downloaded. */
+  async function breachPack(event) {
+    event.preventDefault();
+    const client = $("breach-client").value.trim();
+    const result = $("breach-result");
+    result.textContent = "Memeriksa rantai… / Verifying the chain…";
+    const data = await graphql(BREACH, Object.assign({ client }, period()));
+    if (!data) { result.textContent = ""; return; }
+    const pack = data.breachPack;
+    if (!pack.verified) {
+      const damage = pack.damage;
+      result.textContent = `RANTAI RUSAK / CHAIN BROKEN: #${damage.sequence} ${damage.kind}:` +
+        ` ${damage.detail}. Tidak ada paket / No pack.`;
+      return;
+    }
+    result.textContent = `${number(pack.events)} permintaan / requests, ${number(pack.households)}` +
+      ` keluarga / households, ${number(pack.persons)} orang / persons.`;
+    downloadBreach(pack.summaryHtml, client);
+  }
+
+  function downloadBreach(html, client) {
+    const blob = new Blob([html], { type: "text/html" });
+    const link = element("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = `ringkasan-kebocoran-${client.replace(/[^A-Za-z0-9_-]/g, "")}.html`;
+    link.id = "breach-download";
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+  }
+
   // ---- wiring -----------------------------------------------------------------------
 
   function selectTab(name) {
@@ -521,5 +561,6 @@
     $("lookup-form").addEventListener("submit", lookup);
     $("lookup-export").addEventListener("click", exportCsv);
     $("subject-report").addEventListener("click", downloadSubjectReport);
+    $("breach-form").addEventListener("submit", breachPack);
   });
 })();
