@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 SERVICE_NAME: Final = "regsosek-gateway"
 """``service.name`` unless ``OTEL_SERVICE_NAME`` or ``OTEL_RESOURCE_ATTRIBUTES`` names one."""
-UNTRACED_PATHS: Final = re.compile(r"/(healthz|readyz|metrics)$")
+UNTRACED_PATHS: Final = r"/(healthz|readyz|metrics)$"
 """Probes and scrapes are never traced (``OTEL_PYTHON_(ASGI_)EXCLUDED_URLS`` add to them)."""
 TRACEPARENT: Final = b"traceparent"
 _TRACEPARENT = re.compile(
@@ -142,12 +142,22 @@ class Tracing:
     def middleware(self) -> Middleware:
         """The ASGI middleware, outermost (before ``RequestObserver``)."""
         from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
-        from opentelemetry.util.http import get_excluded_urls
+        from opentelemetry.util.http import ExcludeList, get_excluded_urls
         from starlette.middleware import Middleware
+
+        class Untraced(ExcludeList):
+            """The probes, and what ``OTEL_PYTHON_(ASGI_)EXCLUDED_URLS`` names."""
+
+            def __init__(self, configured: ExcludeList) -> None:
+                super().__init__([UNTRACED_PATHS])
+                self.configured = configured
+
+            def url_disabled(self, url: str) -> bool:
+                return super().url_disabled(url) or self.configured.url_disabled(url)
 
         return Middleware(
             OpenTelemetryMiddleware,
-            excluded_urls=_Untraced(get_excluded_urls("ASGI")),
+            excluded_urls=Untraced(get_excluded_urls("ASGI")),
             default_span_details=_span_details,
             tracer_provider=self.provider,
             exclude_spans=["receive", "send"],
@@ -157,7 +167,7 @@ class Tracing:
         """Instrument asyncpg (statements inside a request become child spans)."""
         from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 
-        self._instrumentor = AsyncPGInstrumentor(capture_parameters=False)
+        self._instrumentor = AsyncPGInstrumentor(capture_parameters=False)  # type: ignore[no-untyped-call]
         self._instrumentor.instrument(tracer_provider=self._statements)
 
     def close(self) -> None:
@@ -166,16 +176,6 @@ class Tracing:
             self._instrumentor.uninstrument()
             self._instrumentor = None
         self.provider.shutdown()
-
-
-class _Untraced:
-    """The URLs not traced: the probes, and those ``OTEL_PYTHON_(ASGI_)EXCLUDED_URLS`` name."""
-
-    def __init__(self, configured: Any) -> None:
-        self._configured = configured
-
-    def url_disabled(self, url: str) -> bool:
-        return UNTRACED_PATHS.search(url) is not None or bool(self._configured.url_disabled(url))
 
 
 def _span_details(scope: dict[str, Any]) -> tuple[str, dict[str, Any]]:
