@@ -30,6 +30,7 @@ from schema.audit_report_types import (
     BreachPack,
     ChainStatus,
     PersonDisclosures,
+    SubjectReport,
 )
 from schema.change_types import Release, change_types
 from schema.compiler.cursors import HOUSEHOLD_ORDERINGS
@@ -224,6 +225,13 @@ ROOT_SPECS: dict[str, RootSpec] = {
     "chainStatus": RootSpec(returns=lambda _: ChainStatus),
     "personDisclosures": RootSpec(
         returns=lambda _: PersonDisclosures, arguments=lambda _: {"nik": (str, REQUIRED)}
+    ),
+    "subjectReport": RootSpec(
+        returns=lambda _: SubjectReport,
+        arguments=lambda _: {
+            "nik": (Optional[str], None),  # noqa: UP045
+            "kkNumber": (Optional[str], None),  # noqa: UP045
+        },
     ),
     "breachPack": RootSpec(
         returns=lambda _: BreachPack,

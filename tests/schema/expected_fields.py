@@ -125,6 +125,7 @@ EXPECTED_ROOTS: dict[str, set[str]] = {
         "auditAnomalies",
         "chainStatus",
         "personDisclosures",
+        "subjectReport",
         "breachPack",
         "myAccess",
     },
