@@ -171,7 +171,13 @@ def create_app(
             await quotas.start()
             stack.push_async_callback(quotas.close)
             graphql = await stack.enter_async_context(
-                start_graphql(settings=settings, app_url=app_url, policies=policies, quotas=quotas)
+                start_graphql(
+                    settings=settings,
+                    app_url=app_url,
+                    policies=policies,
+                    quotas=quotas,
+                    signing=auth.keys,
+                )
             )
             sampler = await stack.enter_async_context(
                 observing(

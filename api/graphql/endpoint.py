@@ -147,6 +147,7 @@ async def graphql_post(request: Request) -> Response:
         )
         if program is not None:
             event.agreement, event.purpose = program.agreement.number, program.purpose
+            event.sealed_until = program.sealed_until  # the seal as it stands now, chained
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != JSON:
             raise BadInput("Send GraphQL as `Content-Type: application/json`.")

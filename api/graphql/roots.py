@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncpg
 
 from api.graphql.audit_events import AuditEventsRoot
+from audit.breach_fields import ModeOf
 from audit.reports import ScopeCounter, ScopeSize
 from audit.roots import audit_roots
+from audit.signing import SigningKeySource
 from policies import PolicyStore
 from schema.access import AccessRoot
 from schema.execute import ValueRoot
@@ -31,18 +33,33 @@ def scope_counter(policies: PolicyStore) -> ScopeCounter:
     return count
 
 
+def field_modes(policies: PolicyStore) -> ModeOf:
+    """A field's mode for a program under the policy in force (``UNKNOWN`` for a program it
+    no longer has)."""
+
+    def mode(program: str, type_name: str, field_name: str) -> str:
+        found = policies.current.programs.get(program)
+        return "UNKNOWN" if found is None else found.mode(type_name, field_name).value
+
+    return mode
+
+
 def value_roots(
     *,
     policies: PolicyStore,
     pool: asyncpg.Pool,
     keys: CursorKeys,
     statistics: HouseholdStatsRoot | None = None,
+    signing: SigningKeySource | None = None,
 ) -> dict[str, ValueRoot]:
     """Every value root by field name; ``pool`` (a read pool of the gateway role on the
-    primary) serves ``chainStatus``' full walks; ``keys`` seal ``auditEvents``' cursors."""
+    primary) serves ``chainStatus``' full walks; ``keys`` seal ``auditEvents``' cursors;
+    ``signing`` (the gateway's signing keys) signs ``subjectReport``."""
     return {
         "myAccess": AccessRoot(),
         "householdStats": statistics or HouseholdStatsRoot(),
         "auditEvents": AuditEventsRoot(keys),
-        **audit_roots(scopes=scope_counter(policies), pool=pool),
+        **audit_roots(
+            scopes=scope_counter(policies), pool=pool, keys=signing, modes=field_modes(policies)
+        ),
     }
