@@ -186,18 +186,33 @@ def fact_candidates(fact_name: str, target: str, observed: frozenset[str]) -> in
 
 
 def _birth_candidates(reference: date, target: str, observed: frozenset[str]) -> int:
+    """The median, over every value, of the distinct ``target`` parts among the values that
+    agree with it on every ``observed`` part.
+
+    Values are numbered by their observed parts (one sort); a group's count is its number
+    of distinct target parts (its size when the target is the whole value, which no two
+    values share); every value counts its group's figure once. Sorts and ``bincount`` only:
+    ``np.unique`` without an inverse hashes, many times slower on these 73,000 rows.
+    """
     parts = birth_parts(reference)
     size = len(parts[ALL])
     known: Column = np.zeros(size, dtype=np.int64)
     for name in sorted(observed):
         column = parts[name]
         known = known * (int(column.max()) + 1) + column
-    _, known = np.unique(known, return_inverse=True)
-    wanted = parts[target]
-    width = int(wanted.max()) + 1
-    pairs = np.unique(known.astype(np.int64) * width + wanted)
-    keys, counts = np.unique(pairs // width, return_counts=True)
-    return int(np.median(counts[np.searchsorted(keys, known)]))
+    _, inverse = np.unique(known, return_inverse=True)
+    groups = inverse.astype(np.int64).reshape(size)
+    group_count = int(groups.max()) + 1
+    if target == ALL:
+        distinct = np.bincount(groups, minlength=group_count)
+    else:
+        wanted = parts[target]
+        width = int(wanted.max()) + 1
+        pairs = np.sort(groups * width + wanted)
+        first = np.ones(size, dtype=bool)
+        first[1:] = pairs[1:] != pairs[:-1]
+        distinct = np.bincount(pairs[first] // width, minlength=group_count)
+    return int(np.median(distinct[groups]))
 
 
 @lru_cache(maxsize=16)
