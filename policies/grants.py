@@ -11,6 +11,14 @@ Each line is validated against the data dictionary (``db.catalog``) with its
 line number; the valid rules are loaded into a casbin enforcer, which is then
 asked about every (program, type, field, mode) of the catalogue once. The
 answers are kept as plain dicts: the request path never calls casbin.
+
+Fewer questions under the shipped matcher. Under ``KEY_MATCH_MODEL``'s matcher
+(``r.sub == p.sub && keyMatch(r.obj, p.obj) && r.act == p.act``, effect "some
+allow") casbin can only allow a question that one of the program's p rules
+names by ``keyMatch``; the others are denied without asking. Every grant is
+still casbin's answer; a model with any other matcher or effect is asked every
+question. ``tests/policies/test_policy_fast_load.py`` checks that both ways
+decide the same.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import casbin
 from casbin.model import Model
@@ -30,6 +39,19 @@ from policies.model import FieldMode
 
 AGENCY_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 GRANTABLE = (FieldMode.FULL, FieldMode.MASKED, FieldMode.PSEUDONYM)
+KEY_MATCH_MODEL = """
+[request_definition]
+r = sub, obj, act
+[policy_definition]
+p = sub, obj, act
+[role_definition]
+g = _, _
+[policy_effect]
+e = some(where (p.eft == allow))
+[matchers]
+m = r.sub == p.sub && keyMatch(r.obj, p.obj) && r.act == p.act
+"""
+"""The model under which only questions some p rule names by ``keyMatch`` can be allowed."""
 
 
 @dataclass(frozen=True)
@@ -72,10 +94,49 @@ def read_grants(*, model: File, policy: File, programs: set[str]) -> tuple[Grant
     except Exception as error:  # casbin raises plain exceptions for a broken model
         problems.append(Problem(model.name, 1, f"not a valid casbin model: {error!r}"))
         return grants, problems
+    ask_all = _sections(model.text) != _sections(KEY_MATCH_MODEL)
     for program in sorted(programs | set(grants.mentioned)):
-        enforcer = _enforcer(model.text, [rule for rule in rules if rule.values[0] == program])
-        _decide(enforcer, program, rules=rules, grants=grants, problems=problems, file=policy.name)
+        own = [rule for rule in rules if rule.values[0] == program]
+        enforcer = _enforcer(model.text, own)
+        ask = Questions(rules=None if ask_all else tuple(own))
+        _decide(
+            enforcer,
+            program,
+            ask=ask,
+            rules=rules,
+            grants=grants,
+            problems=problems,
+            file=policy.name,
+        )
     return grants, problems
+
+
+@dataclass(frozen=True)
+class Questions:
+    """Which (object, mode) questions casbin is asked: all (``rules`` None), or those one
+    of ``rules`` (the program's own, under ``KEY_MATCH_MODEL``) names by ``keyMatch``."""
+
+    rules: tuple[Rule, ...] | None
+
+    def worth_asking(self, obj: str, mode: FieldMode) -> bool:
+        if self.rules is None:
+            return True
+        return any(
+            rule.kind == "p" and rule.values[2] == mode.value and key_match(obj, rule.values[1])
+            for rule in self.rules
+        )
+
+
+@lru_cache(maxsize=8)
+def _sections(model_text: str) -> dict[tuple[str, str], str]:
+    """The model's definitions as casbin reads them (comments and layout left out)."""
+    casbin_model = Model()
+    casbin_model.load_model_from_text(model_text)
+    return {
+        (section, key): assertion.value
+        for section, assertions in casbin_model.items()
+        for key, assertion in assertions.items()
+    }
 
 
 def _enforcer(model_text: str, rules: list[Rule]) -> casbin.Enforcer:
@@ -97,6 +158,7 @@ def _decide(
     enforcer: casbin.Enforcer,
     program: str,
     *,
+    ask: Questions,
     rules: list[Rule],
     grants: Grants,
     problems: list[Problem],
@@ -111,7 +173,10 @@ def _decide(
             Problem(file, lines[-1], f"{program} is bound to several agencies: {agencies}")
         )
     grants.root_fields[program] = frozenset(
-        root for root in ROOT_FIELDS if enforcer.enforce(program, f"Query.{root}", "FULL")
+        root
+        for root in ROOT_FIELDS
+        if ask.worth_asking(f"Query.{root}", FieldMode.FULL)
+        and enforcer.enforce(program, f"Query.{root}", "FULL")
     )
     for root in grants.root_fields[program]:
         grants.lines[(program, "Query", root)] = _lines(
@@ -121,7 +186,11 @@ def _decide(
     for type_name, entity in CATALOG.items():
         for field_name in entity.attributes:
             obj = f"{type_name}.{field_name}"
-            allowed = [mode for mode in GRANTABLE if enforcer.enforce(program, obj, mode.value)]
+            allowed = [
+                mode
+                for mode in GRANTABLE
+                if ask.worth_asking(obj, mode) and enforcer.enforce(program, obj, mode.value)
+            ]
             if not allowed:
                 continue
             lines = _lines(rules, program=program, obj=obj)
