@@ -8,8 +8,8 @@ Rules of ``policy.csv`` (``#`` starts a comment)::
     p, <program>, <Type>.*, FULL                   every field of a type
 
 Each line is validated against the data dictionary (``db.catalog``) with its
-line number; the valid rules are loaded into a casbin enforcer, which is then
-asked about every (program, type, field, mode) of the catalogue once. The
+line number; the valid rules are loaded into a casbin enforcer, which then
+decides every (program, type, field, mode) of the catalogue once. The
 answers are kept as plain dicts: the request path never calls casbin.
 
 Fewer questions under the shipped matcher. Under ``KEY_MATCH_MODEL``'s matcher

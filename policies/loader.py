@@ -31,11 +31,11 @@ DECIDED_KEPT: Final = 8
 _decided: dict[str, PolicySet] = {}
 """Valid sets this process has loaded, by ``version`` (the hash of every file's text).
 
-Deciding a set asks casbin about every field of every program (some two thousand
-questions, most of a load's time); a set is immutable and its version names exactly
-the bytes it was decided from, so a directory whose files hash to a known version is
-answered with that set. Every gateway started in one process (the workers' reloads,
-a test session's apps) decides each policy set once."""
+Deciding a set asks casbin about the fields of every program and counts the birth
+candidates of every mask (together ~0.1-0.2 s in a fresh process); a set is immutable
+and its version names exactly the bytes it was decided from, so a directory whose files
+hash to a known version is answered with that set. Every gateway started in one process
+(the workers' reloads, a test session's apps) decides each policy set once."""
 
 
 def load_policies(directory: Path) -> PolicySet:
