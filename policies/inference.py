@@ -221,14 +221,15 @@ def birth_parts(reference: date) -> dict[str, Column]:
     ``all`` (day and sex), ``date``, ``year``, ``sex`` (1 female) and ``age`` that day
     (full years, as PostgreSQL's ``age()`` counts them)."""
     first = reference.replace(year=reference.year - CENTURY_YEARS) + timedelta(days=1)
-    days = np.arange(np.datetime64(first), np.datetime64(reference) + 1)
-    index = np.repeat(np.arange(len(days), dtype=np.int64), 2)
-    sex = np.tile(np.array([0, 1], dtype=np.int64), len(days))
-    born = np.repeat(days, 2)
-    year = born.astype("datetime64[Y]").astype(np.int64) + 1970
-    month_start = born.astype("datetime64[M]")
-    month = month_start.astype(np.int64) % 12 + 1
-    day = (born - month_start).astype(np.int64) + 1
+    calendar = _calendar(reference.year)
+    start = (first - calendar.first).days
+    stop = (reference - calendar.first).days + 1
+    count = stop - start
+    index = np.repeat(np.arange(count, dtype=np.int64), 2)
+    sex = np.tile(np.array([0, 1], dtype=np.int64), count)
+    year = np.repeat(calendar.year[start:stop], 2)
+    month = np.repeat(calendar.month[start:stop], 2)
+    day = np.repeat(calendar.day[start:stop], 2)
     passed = (month < reference.month) | ((month == reference.month) & (day <= reference.day))
     age = reference.year - year - (~passed).astype(np.int64)
     return {
@@ -238,3 +239,28 @@ def birth_parts(reference: date) -> dict[str, Column]:
         "sex": sex,
         "age": age,
     }
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """Year, month and day of every day from ``first`` on (one row per day)."""
+
+    first: date
+    year: Column
+    month: Column
+    day: Column
+
+
+@lru_cache(maxsize=4)
+def _calendar(last_year: int) -> Calendar:
+    """Every day from 1 January a century and a year before ``last_year`` to its 31 December:
+    the days of every ``birth_parts`` whose reference falls in ``last_year``, computed once."""
+    first = date(last_year - CENTURY_YEARS - 1, 1, 1)
+    days = np.arange(np.datetime64(first), np.datetime64(date(last_year, 12, 31)) + 1)
+    month_start = days.astype("datetime64[M]")
+    return Calendar(
+        first=first,
+        year=days.astype("datetime64[Y]").astype(np.int64) + 1970,
+        month=month_start.astype(np.int64) % 12 + 1,
+        day=(days - month_start).astype(np.int64) + 1,
+    )
