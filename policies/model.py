@@ -8,7 +8,7 @@ casbin once, at load time, and kept here as plain dicts.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 from types import MappingProxyType
@@ -56,6 +56,31 @@ class Quota:
 
 _EMPTY: Mapping[str, FieldMode] = MappingProxyType({})
 
+DEFAULT_CONTROLLER = "BPS Kabupaten Jember"
+"""The controller of the registry (UU PDP Pasal 1: pengendali data), unless a program says."""
+
+
+@dataclass(frozen=True)
+class Purpose:
+    """One purpose of an agreement (CONTRACT §9), as a request names it.
+
+    ``fields``/``root_fields`` are None when the purpose reads what the program reads;
+    otherwise they are the narrowed grants (``policies.fields.resolve_fields`` of the subset),
+    and every other field is unreadable under this purpose exactly as a denied one.
+    """
+
+    code: str
+    description: str
+    case_ref_required: bool = False
+    fields: Mapping[str, Mapping[str, FieldMode]] | None = field(
+        default=None, repr=False, hash=False, compare=False
+    )
+    root_fields: frozenset[str] | None = None
+
+    @property
+    def narrows(self) -> bool:
+        return self.fields is not None
+
 
 @dataclass(frozen=True)
 class Program:
@@ -87,6 +112,29 @@ class Program:
         default_factory=lambda: MappingProxyType({}), repr=False, hash=False
     )
     """Non-DENIED fields by type, with ``ALWAYS_READABLE`` and public types applied."""
+    purposes: tuple[Purpose, ...] = ()
+    """The agreement's purposes (empty: ``purpose`` alone, and requests name none)."""
+    documents_required: bool = False
+    """``documents: required``: only registered (trusted) documents are run."""
+    dpia: str | None = None
+    """The reference of the data protection impact assessment (UU PDP Pasal 34), if any."""
+    controller: str = DEFAULT_CONTROLLER
+
+    def purpose_named(self, code: str) -> Purpose | None:
+        return next((p for p in self.purposes if p.code == code), None)
+
+    def under(self, purpose: Purpose | None) -> Program:
+        """The program as a request under ``purpose`` sees it: its fields narrowed, if the
+        purpose narrows them (the same name, scope and keys otherwise)."""
+        if purpose is None or purpose.fields is None:
+            return self
+        return replace(
+            self,
+            fields=purpose.fields,
+            root_fields=purpose.root_fields
+            if purpose.root_fields is not None
+            else self.root_fields,
+        )
 
     def mode(self, type_name: str, field_name: str) -> FieldMode:
         """The field's mode for this program; DENIED for anything not granted."""

@@ -35,7 +35,7 @@ from strawberry.types import Info
 
 from db.failures import as_gateway_error, failure_kind
 from errors import BadInput, GatewayError, Internal, QueryTooComplex
-from policies import PolicySet, Program
+from policies import PolicySet, Program, Purpose
 from schema.build import build_strawberry_schema
 from schema.compiler.objects import CompileContext
 from schema.compiler.roots import ROOTS, Prepared
@@ -86,8 +86,13 @@ Subject = tuple[list[int], list[int]]
 
 @dataclass(frozen=True)
 class Caller:
+    """Who asks: the client, its program as the request's purpose narrows it, the purpose
+    (None: the agreement's single purpose) and the case reference the request named."""
+
     client_id: str
     program: Program
+    purpose: Purpose | None = None
+    case_ref: str | None = None
 
 
 @dataclass
@@ -209,6 +214,8 @@ class Engine:
         self.limits = limits or DEFAULT_LIMITS
         self.program_limits = dict(PROGRAM_LIMITS if program_limits is None else program_limits)
         self.runtimes: dict[str, ProgramRuntime] = {}
+        self.purpose_runtimes: dict[tuple[str, str], ProgramRuntime] = {}
+        """The runtimes of purposes that narrow their program's fields (their own schema)."""
 
     def limits_for(self, program: str) -> Limits:
         """The program's own limits, or the engine's defaults."""
@@ -216,10 +223,24 @@ class Engine:
 
     def load(self, policies: PolicySet) -> None:
         """Build every program's schema; swap them in at once (policy reload)."""
-        self.runtimes = {
+        runtimes = {
             name: ProgramRuntime(program, engine=self)
             for name, program in policies.programs.items()
         }
+        self.purpose_runtimes = {
+            (name, purpose.code): ProgramRuntime(program.under(purpose), engine=self)
+            for name, program in policies.programs.items()
+            for purpose in program.purposes
+            if purpose.narrows
+        }
+        self.runtimes = runtimes
+
+    def runtime(self, caller: Caller) -> ProgramRuntime:
+        """The runtime (schema, caches) of the caller's program under its purpose."""
+        purpose = caller.purpose
+        if purpose is not None and purpose.narrows:
+            return self.purpose_runtimes[(caller.program.name, purpose.code)]
+        return self.runtimes[caller.program.name]
 
     async def execute(
         self,
@@ -231,7 +252,7 @@ class Engine:
     ) -> Execution:
         outcome = Execution(operation_name=operation_name)
         try:
-            runtime = self.runtimes[caller.program.name]
+            runtime = self.runtime(caller)
             parsed = runtime.document(query)
             outcome.document_hash = parsed.text_hash
             if parsed.document is None:
