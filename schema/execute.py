@@ -34,7 +34,7 @@ from graphql.execution.values import VariableValues
 from strawberry.types import Info
 
 from db.failures import as_gateway_error, failure_kind
-from errors import BadInput, GatewayError, Internal, QueryTooComplex
+from errors import BadInput, Forbidden, GatewayError, Internal, QueryTooComplex
 from policies import PolicySet, Program, Purpose
 from schema.build import build_strawberry_schema
 from schema.compiler.objects import CompileContext
@@ -183,9 +183,19 @@ class ProgramRuntime:
         self.strawberry = build_strawberry_schema(program, engine.resolve_in_fallback)
         self.graphql = self.strawberry._schema
         self.documents: BoundedCache[str, ParsedDocument] = BoundedCache(512)
+        self.trusted: dict[str, ParsedDocument] = {}
         self.statements: BoundedCache[tuple[Any, ...], CompiledStatement] = BoundedCache(2048)
         self.limits = engine.limits_for(program.name)
         self.cursor_keys = engine.cursor_keys.for_program(program.name)
+
+    def trusted_document(self, text: str) -> ParsedDocument:
+        """A registered document, parsed and validated once for this schema (this policy):
+        kept for the runtime's life, never evicted by ad-hoc documents."""
+        parsed = self.trusted.get(text)
+        if parsed is None:
+            parsed = prepare_document(text, self.graphql, self.limits)
+            self.trusted[text] = parsed
+        return parsed
 
     def document(self, text: str) -> ParsedDocument:
         parsed = self.documents.get(text)
@@ -249,12 +259,20 @@ class Engine:
         query: str,
         variables: Mapping[str, Any] | None,
         operation_name: str | None,
+        trusted: bool = False,
     ) -> Execution:
+        """Run ``query``; ``trusted``: a registered document (validated once per policy; one
+        that no longer validates under the policy in force is FORBIDDEN)."""
         outcome = Execution(operation_name=operation_name)
         try:
             runtime = self.runtime(caller)
-            parsed = runtime.document(query)
+            parsed = runtime.trusted_document(query) if trusted else runtime.document(query)
             outcome.document_hash = parsed.text_hash
+            if parsed.document is None and trusted:
+                raise Forbidden(
+                    "This registered document no longer validates under your program's policy"
+                    " in force; `regsosek policy check` lists it. Register it again once fixed."
+                )
             if parsed.document is None:
                 outcome.messages = [_message(error) for error in parsed.errors]
                 kind = QueryTooComplex if parsed.error_code == "QUERY_TOO_COMPLEX" else BadInput

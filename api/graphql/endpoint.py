@@ -81,6 +81,8 @@ class OperationBody:
     """``extensions.purpose``: the purpose code the body names."""
     case_ref: str | None = None
     """``extensions.caseRef``: the case reference the body names."""
+    document_id: str | None = None
+    """``documentId``: a registered (trusted) document instead of ``query``."""
 
 
 async def _read_body(request: Request) -> bytes:
@@ -108,8 +110,15 @@ def parse_body(raw: bytes) -> OperationBody:
     if not isinstance(payload, dict):
         raise BadInput("The request body must be a JSON object with a `query`.")
     query = payload.get("query")
-    if not isinstance(query, str) or not query.strip():
-        raise BadInput("The request needs a `query` string.")
+    document_id = payload.get("documentId")
+    if document_id is not None:
+        if not isinstance(document_id, str):
+            raise BadInput("`documentId` must be a string: `sha256:<hex>`.")
+        if query is not None:
+            raise BadInput("Send either `query` or `documentId`, not both.")
+        query = ""
+    elif not isinstance(query, str) or not query.strip():
+        raise BadInput("The request needs a `query` string (or a registered `documentId`).")
     variables = payload.get("variables")
     if variables is not None and not isinstance(variables, dict):
         raise BadInput("`variables` must be a JSON object.")
@@ -124,7 +133,13 @@ def parse_body(raw: bytes) -> OperationBody:
         variables_hash = hashlib.sha256(canonical).hexdigest()
     purpose, case_ref = _extensions(payload.get("extensions"))
     return OperationBody(
-        query, variables, operation_name, variables_hash, purpose=purpose, case_ref=case_ref
+        query,
+        variables,
+        operation_name,
+        variables_hash,
+        purpose=purpose,
+        case_ref=case_ref,
+        document_id=document_id,
     )
 
 
@@ -198,15 +213,24 @@ async def graphql_post(request: Request) -> Response:
         if named is None and program.purposes:
             event.purpose_code = program.purposes[0].code
         purpose = choose_purpose(program, code=named, case_ref=event.case_ref)
+        if body.document_id is None and program.documents_required:
+            raise Forbidden(
+                "Your program's policy runs registered documents only (`documents: required`):"
+                " send `documentId` instead of `query` (`regsosek documents add`)."
+            )
         state.quotas.admit(program, client_id=principal.client_id)
+        query = body.query
+        if body.document_id is not None:
+            query = await state.documents.text(program=program.name, document_id=body.document_id)
         caller = Caller(
             principal.client_id, program.under(purpose), purpose=purpose, case_ref=event.case_ref
         )
         execution: Execution = await state.engine.execute(
             caller,
-            query=body.query,
+            query=query,
             variables=body.variables,
             operation_name=body.operation_name,
+            trusted=body.document_id is not None,
         )
         event.operation_name = execution.operation_name
         event.document_hash = execution.document_hash
