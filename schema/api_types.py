@@ -163,6 +163,13 @@ class Disclosure:
     personIds: list[strawberry.ID] = strawberry.field(
         description="Anggota yang datanya diungkap / Members whose fields were disclosed"
     )
+    purposeCode: str | None = strawberry.field(
+        default=None,
+        description="Kode tujuan yang disebut permintaan / The purpose code the request named",
+    )
+    caseRef: str | None = strawberry.field(
+        default=None, description="Nomor perkara / The case reference the request named"
+    )
 
 
 AuditEventConnection, AuditEventEdge = connection_types(AuditEvent, "AuditEvent")

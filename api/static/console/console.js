@@ -40,7 +40,7 @@
   }`;
   const HOUSEHOLD = `query ConsoleHousehold($id: ID!) {
     disclosures(householdId: $id) {
-      sequence occurredAt clientId agency program agreement purpose fieldPaths
+      sequence occurredAt clientId agency program agreement purpose purposeCode caseRef fieldPaths
       householdDisclosed personIds
     }
   }`;
@@ -48,7 +48,7 @@
     personDisclosures(nik: $nik) {
       found personIds householdIds
       disclosures {
-        sequence occurredAt clientId agency program agreement purpose fieldPaths
+        sequence occurredAt clientId agency program agreement purpose purposeCode caseRef fieldPaths
         personDisclosed householdDisclosed
       }
     }
@@ -374,7 +374,7 @@
   // ---- lookup -----------------------------------------------------------------------
 
   const LOOKUP_HEADINGS = ["sequence", "occurredAt (WIB)", "program", "agency", "clientId",
-    "agreement", "purpose", "disclosed", "fieldPaths"];
+    "agreement", "purpose", "purposeCode", "caseRef", "disclosed", "fieldPaths"];
 
   async function lookup(event) {
     event.preventDefault();
@@ -388,7 +388,7 @@
       const data = await graphql(HOUSEHOLD, { id: value });
       if (!data) return;
       lookupRows = data.disclosures.map((d) => [d.sequence, wibTime(d.occurredAt), d.program,
-        d.agency, d.clientId, d.agreement, d.purpose,
+        d.agency, d.clientId, d.agreement, d.purpose, d.purposeCode || "—", d.caseRef || "—",
         (d.householdDisclosed ? "household" : "") +
           (d.personIds.length ? `${d.householdDisclosed ? "; " : ""}members ${d.personIds.join(" ")}` : ""),
         d.fieldPaths.join(" ")]);
@@ -404,7 +404,7 @@
         return;
       }
       lookupRows = found.disclosures.map((d) => [d.sequence, wibTime(d.occurredAt), d.program,
-        d.agency, d.clientId, d.agreement, d.purpose,
+        d.agency, d.clientId, d.agreement, d.purpose, d.purposeCode || "—", d.caseRef || "—",
         [d.personDisclosed ? "person" : "", d.householdDisclosed ? "household" : ""]
           .filter(Boolean).join("; "),
         d.fieldPaths.join(" ")]);
