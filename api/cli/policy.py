@@ -56,9 +56,9 @@ def check(directory: Path | None = DirectoryOption) -> None:
     folder = _directory(directory)
     policy_set = _load(folder)
     missing = missing_dpia(policy_set)
-    for program, categories in missing:
+    for name, categories in missing:
         typer.echo(
-            f"programs/{program}.yaml:1: {program} receives specific data"
+            f"{folder / 'programs' / f'{name}.yaml'}:1: {name} receives specific data"
             f" ({', '.join(categories)}) but names no dpia: (UU PDP Pasal 34)"
         )
     stale = _stale_documents(policy_set)
