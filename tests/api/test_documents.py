@@ -127,6 +127,17 @@ async def test_documents_required_refuses_ad_hoc_and_runs_the_registered_one(
             elsewhere = await http.post("/graphql", json={"documentId": document_id}, headers=other)
             assert error_codes(elsewhere.json()) == ["BAD_USER_INPUT"]
 
+    explained = await _regsosek(
+        url, tmp_path, policies, "policy", "explain", "kec-sumbersari", "--documents"
+    )
+    assert explained.returncode == 0, explained.stderr
+    assert "registered documents of kec-sumbersari: 1" in explained.stdout
+    for path in bound_paths:
+        assert path in explained.stdout
+    assert "at most 5 household(s) + the members of 5 household(s) per request" in (
+        explained.stdout
+    )
+
     listed = await _regsosek(url, tmp_path, policies, "documents", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     assert [(d["program"], d["documentId"], d["valid"]) for d in json.loads(listed.stdout)] == [
