@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Final
@@ -216,7 +217,8 @@ def _purposes(
     everything.update(granted)
     for entry in program_file.purposes:
         if entry.fields is None:
-            purposes.append(Purpose(entry.code, entry.description, entry.case_ref_required))
+            purpose = Purpose(entry.code, entry.description, entry.case_ref_required)
+            purposes.append(replace(purpose, households=entry.households))
             continue
         kept, unknown = narrowed_grants(everything, entry.fields)
         for reference in unknown:
@@ -239,6 +241,7 @@ def _purposes(
                 entry.case_ref_required,
                 fields=fields,
                 root_fields=narrowed_roots,
+                households=entry.households,
             )
         )
     return tuple(purposes), problems

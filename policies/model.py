@@ -13,7 +13,7 @@ from datetime import date
 from enum import StrEnum
 from types import MappingProxyType
 
-from policies.conditions import Everything, Nothing, PersonScope, Scope, describe
+from policies.conditions import And, Everything, Nothing, PersonScope, Scope, describe
 
 
 class FieldMode(StrEnum):
@@ -76,10 +76,12 @@ class Purpose:
         default=None, repr=False, hash=False, compare=False
     )
     root_fields: frozenset[str] | None = None
+    households: Scope | None = None
+    """A household condition the purpose narrows the rows to (None: the program's rows)."""
 
     @property
     def narrows(self) -> bool:
-        return self.fields is not None
+        return self.fields is not None or self.households is not None
 
 
 @dataclass(frozen=True)
@@ -126,14 +128,29 @@ class Program:
     def under(self, purpose: Purpose | None) -> Program:
         """The program as a request under ``purpose`` sees it: its fields narrowed, if the
         purpose narrows them (the same name, scope and keys otherwise)."""
-        if purpose is None or purpose.fields is None:
+        if purpose is None or not purpose.narrows:
             return self
-        return replace(
+        roots = purpose.root_fields if purpose.root_fields is not None else self.root_fields
+        narrowed = replace(
             self,
-            fields=purpose.fields,
-            root_fields=purpose.root_fields
-            if purpose.root_fields is not None
-            else self.root_fields,
+            fields=purpose.fields if purpose.fields is not None else self.fields,
+            root_fields=roots,
+        )
+        condition = purpose.households
+        if condition is None:
+            return narrowed
+        person = self.person_scope
+        return replace(
+            narrowed,
+            household_scope=_and(self.household_scope, condition),
+            person_scope=(
+                None
+                if person is None
+                else PersonScope(_both(person.household, condition), person.person)
+            ),
+            statistics_scope=_and(self.statistics_scope, condition),
+            # The change feed is relative to the program's own scope: not under a narrower one.
+            root_fields=roots - FEED_ROOT_FIELDS,
         )
 
     def mode(self, type_name: str, field_name: str) -> FieldMode:
@@ -163,6 +180,17 @@ class Program:
         if self.statistics_scope is not None and self.statistics_scope != self.household_scope:
             parts.append(f"statistics over {_rows('households', self.statistics_scope)}")
         return "; ".join(parts)
+
+
+FEED_ROOT_FIELDS = frozenset({"changes", "releases"})
+
+
+def _both(scope: Scope, condition: Scope) -> Scope:
+    return And((scope, condition))
+
+
+def _and(scope: Scope | None, condition: Scope) -> Scope | None:
+    return None if scope is None else _both(scope, condition)
 
 
 def _rows(noun: str, condition: Scope | None) -> str:

@@ -14,6 +14,10 @@ under it, every other field is unreadable exactly as a denied one (its own schem
         description: Penanganan kasus perlindungan anak / Child-protection case work
         case_ref_required: true          # optional, default false
         fields: [Person.name, Person.age] # optional: narrow to these grants (Type.field, Type.*)
+        rows: {region: {prefix: "3509720"}} # optional: a household condition rows must meet
+
+A purpose that narrows rows has no change feed (``changes``/``releases`` are relative to the
+program's own scope).
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from errors import Forbidden
+from policies.conditions import Condition
 from policies.model import Program, Purpose
+from policies.scope_parser import parse_household_condition
 from policies.yamlnodes import Node, Reader
 
 PURPOSE_CODE: Final = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
@@ -32,7 +38,7 @@ FIELD_REFERENCE: Final = re.compile(r"^[A-Z][A-Za-z]*\.(\*|[a-z][A-Za-z]*)$")
 MAX_CASE_REF: Final = 200
 """The audit column's width (``audit_events.case_ref``)."""
 CASE_REF: Final = re.compile(r"^[\w./:#()\- ]{1,200}$")
-PURPOSE_KEYS: Final = {"code", "description", "case_ref_required", "fields"}
+PURPOSE_KEYS: Final = {"code", "description", "case_ref_required", "fields", "rows"}
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,7 @@ class PurposeEntry:
     case_ref_required: bool
     fields: tuple[str, ...] | None
     line: int
+    households: Condition | None = None
 
 
 def read_purposes(reader: Reader, node: Node) -> list[PurposeEntry] | None:
@@ -95,10 +102,15 @@ def _purpose(reader: Reader, node: Node) -> PurposeEntry | None:
         fields = _fields(reader, entries["fields"][1])
         if fields is None:
             return None
+    households: Condition | None = None
+    if "rows" in entries:
+        households = parse_household_condition(reader, entries["rows"][1])
+        if households is None:
+            return None
     if code is None or description is None or required is None:
         return None
     line = int(node.start_mark.line) + 1
-    return PurposeEntry(code, description, required, fields, line)
+    return PurposeEntry(code, description, required, fields, line, households)
 
 
 def _fields(reader: Reader, node: Node) -> tuple[str, ...] | None:

@@ -52,7 +52,7 @@ def access_value(program: Program, *, client_id: str) -> dict[str, Any]:
                 "code": purpose.code,
                 "description": purpose.description,
                 "caseRefRequired": purpose.case_ref_required,
-                "narrowsFields": purpose.narrows,
+                "narrowsFields": purpose.fields is not None,
             }
             for purpose in program.purposes
         ],

@@ -3,13 +3,17 @@ the agreement before any SQL runs, narrowing fields as if denied, and recorded i
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 
-from tests.schema.conftest import Headers, error_codes
+from api.app import create_app
+from tests.schema.conftest import Headers, error_codes, token_headers
+from tests.support import POLICY_DIR, make_settings, running
 
 Bearer = Callable[[str], Awaitable[Headers]]
 CHILDREN = "{ persons(first: 3) { nodes { id name birthDate age documents { kia } } } }"
@@ -161,3 +165,43 @@ async def test_a_purpose_of_another_program_is_forbidden(
     wrong = {**headers, "Regsosek-Purpose": "PERLINDUNGAN_ANAK"}
     refused = await _post(http, wrong, "{ myAccess { purposeCode } }")
     assert error_codes(refused.json()) == ["FORBIDDEN"]
+
+
+async def test_a_purpose_narrowing_rows_reads_only_those_rows(
+    make_database: Callable[[], Awaitable[str]], tmp_path: Path
+) -> None:
+    url = await make_database()
+    folder = tmp_path / "policies"
+    shutil.copytree(POLICY_DIR, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    program_file = folder / "programs" / "dinsos-pkh.yaml"
+    program_file.write_text(
+        program_file.read_text().replace(
+            "dpia:",
+            "  - code: MUSDES_SUMBERSARI\n"
+            "    description: Musyawarah desa di Kecamatan Sumbersari / Village deliberation\n"
+            "    case_ref_required: true\n"
+            '    rows: {region: {prefix: "3509720"}}\n'
+            "dpia:",
+        )
+    )
+    page = "{ households(first: 1000) { totalCount nodes { region { code } } } }"
+    app = create_app(make_settings(url, tmp_path, policy_dir=folder))
+    async with running(app):
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            plain = await token_headers(app, http, owner_url=url, program="dinsos-pkh")
+            musdes = {
+                **plain,
+                "Regsosek-Purpose": "MUSDES_SUMBERSARI",
+                "Regsosek-Case-Ref": "BA-MUSDES/2026/03",
+            }
+            everything = (await _post(http, plain, page)).json()["data"]["households"]
+            narrowed = (await _post(http, musdes, page)).json()["data"]["households"]
+            codes = {node["region"]["code"] for node in narrowed["nodes"]}
+            assert codes
+            assert all(code.startswith("3509720") for code in codes)
+            assert 0 < narrowed["totalCount"] < everything["totalCount"]
+            feed = await _post(http, musdes, "{ changes(first: 1) { nodes { kind } } }")
+            assert error_codes(feed.json()) == ["BAD_USER_INPUT"]
+            access = await _post(http, musdes, "{ myAccess { rowScope } }")
+            assert "3509720" in access.json()["data"]["myAccess"]["rowScope"]
