@@ -24,6 +24,7 @@ Layout (every key but those marked optional, ``k_min`` and the ``rows`` sub-keys
     documents: required                        # optional: only registered documents run
     dpia: "DPIA-DINSOS-2026-01"                # reference of the impact assessment (Pasal 34)
     controller: BPS Kabupaten Jember           # optional (UU PDP: the controller)
+    sealed_until: 2027-03-31                   # optional: an investigation's seal
     rows:
       households: <household condition>        # default: none
       persons:                                 # default: the members of those households
@@ -32,12 +33,17 @@ Layout (every key but those marked optional, ``k_min`` and the ``rows`` sub-keys
       statistics: <household condition>        # default: the households scope
 
 The conditions are the language of ``policies.scope_parser``.
+
+``sealed_until`` (CONTRACT §10) seals the program's disclosures while an investigation
+runs: every audit event of the program carries the date from the moment of the request
+(inside the hash chain), and subject reports withhold those entries through that day,
+counting them. Lifting or moving the seal later changes only requests made after it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from policies.conditions import Condition, Everything, Nothing, PersonScope
 from policies.model import (
@@ -64,6 +70,7 @@ TOP_KEYS = {
     "documents",
     "dpia",
     "controller",
+    "sealed_until",
 }
 DOCUMENTS_VALUES = ("required", "optional")
 QUOTA_KEYS = ("requests_per_minute", "rows_per_day")
@@ -92,6 +99,7 @@ class ProgramFile:
     documents_required: bool = False
     dpia: str | None = None
     controller: str = DEFAULT_CONTROLLER
+    sealed_until: date | None = None
 
 
 def read_program_file(reader: Reader, text: str) -> ProgramFile | None:
@@ -132,6 +140,11 @@ def read_program_file(reader: Reader, text: str) -> ProgramFile | None:
         key: reader.string(entries[key][1], key) if key in entries else None
         for key in ("dpia", "controller")
     }
+    sealed_until = (
+        _date(reader, entries["sealed_until"][1], "sealed_until")
+        if "sealed_until" in entries
+        else None
+    )
     if len(reader.problems) > before or agreement is None or quota is None or rows is None:
         return None
     households, persons, statistics, statistics_given = rows
@@ -152,6 +165,7 @@ def read_program_file(reader: Reader, text: str) -> ProgramFile | None:
         documents_required=documents_required,
         dpia=extra["dpia"],
         controller=extra["controller"] or DEFAULT_CONTROLLER,
+        sealed_until=sealed_until,
     )
 
 
@@ -183,6 +197,15 @@ def _agreement(reader: Reader, node: Node) -> Agreement | None:
         )
         return None
     return Agreement(number, dates["valid_from"], dates["valid_until"])
+
+
+def _date(reader: Reader, node: Node, what: str) -> date | None:
+    """A calendar date written YYYY-MM-DD (a problem, and None, for anything else)."""
+    value = reader.value(node)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    reader.problem(node, f"{what} must be a date (YYYY-MM-DD)")
+    return None
 
 
 def _quota(reader: Reader, node: Node) -> Quota | None:

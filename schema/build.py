@@ -27,8 +27,10 @@ from schema.api_types import Access, AuditEventConnection, Disclosure, StatCell,
 from schema.audit_report_types import (
     AuditAnomaly,
     AuditSummary,
+    BreachPack,
     ChainStatus,
     PersonDisclosures,
+    SubjectReport,
 )
 from schema.change_types import Release, change_types
 from schema.compiler.cursors import HOUSEHOLD_ORDERINGS
@@ -223,6 +225,17 @@ ROOT_SPECS: dict[str, RootSpec] = {
     "chainStatus": RootSpec(returns=lambda _: ChainStatus),
     "personDisclosures": RootSpec(
         returns=lambda _: PersonDisclosures, arguments=lambda _: {"nik": (str, REQUIRED)}
+    ),
+    "subjectReport": RootSpec(
+        returns=lambda _: SubjectReport,
+        arguments=lambda _: {
+            "nik": (Optional[str], None),  # noqa: UP045
+            "kkNumber": (Optional[str], None),  # noqa: UP045
+        },
+    ),
+    "breachPack": RootSpec(
+        returns=lambda _: BreachPack,
+        arguments=lambda _: {"clientId": (str, REQUIRED), **PERIOD},
     ),
 }
 """Every root field the gateway serves, in the order the schema lists them."""

@@ -21,6 +21,7 @@ from api.graphql.roots import value_roots
 from api.observability.metrics import ReadMetrics
 from api.quotas import QuotaKeeper
 from api.settings import Settings
+from audit.signing import SigningKeySource
 from db.engine import create_pool
 from db.reader import RegistryReader, refuse_bypassing_role, reset_connection
 from policies import PolicyStore
@@ -72,10 +73,16 @@ def cursor_keys(settings: Settings) -> CursorKeys:
 
 @asynccontextmanager
 async def start_graphql(
-    *, settings: Settings, app_url: str, policies: PolicyStore, quotas: QuotaKeeper
+    *,
+    settings: Settings,
+    app_url: str,
+    policies: PolicyStore,
+    quotas: QuotaKeeper,
+    signing: SigningKeySource | None = None,
 ) -> AsyncIterator[GraphQLRuntime]:
     """Read pools, the statistics' protection pool and the engine; rebuilt schemas on every
-    successful policy reload. ``quotas`` is charged for the statistics' protection work."""
+    successful policy reload. ``quotas`` is charged for the statistics' protection work;
+    ``signing`` (the gateway's signing keys) signs subject reports."""
     async with AsyncExitStack() as stack:
         replicas = {}
         for name, url in read_database_urls(settings, app_url).items():
@@ -121,7 +128,11 @@ async def start_graphql(
             pseudonym_key=settings.pseudonym_secret(),
             cursor_keys=keys,
             value_roots=value_roots(
-                policies=policies, pool=primary, keys=keys, statistics=statistics
+                policies=policies,
+                pool=primary,
+                keys=keys,
+                statistics=statistics,
+                signing=signing,
             ),
         )
         engine.load(policies.current)

@@ -131,6 +131,8 @@ EXPECTED_ROOTS: dict[str, set[str]] = {
         "auditAnomalies",
         "chainStatus",
         "personDisclosures",
+        "subjectReport",
+        "breachPack",
         "myAccess",
     },
 }
