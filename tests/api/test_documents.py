@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 
 from api.app import create_app
+from api.state import gateway_state
 from tests.schema.conftest import error_codes, token_headers
 from tests.support import POLICY_DIR, cli_env, make_settings, running
 
@@ -92,6 +93,23 @@ async def test_documents_required_refuses_ad_hoc_and_runs_the_registered_one(
         for item in bound["fieldPaths"]
     }
 
+    explained = await _regsosek(
+        url, tmp_path, policies, "policy", "explain", "kec-sumbersari", "--documents"
+    )
+    assert explained.returncode == 0, explained.stderr
+    assert "registered documents of kec-sumbersari: 1" in explained.stdout
+    for path in bound_paths:
+        assert path in explained.stdout
+    assert "at most 5 household(s) + the members of 5 household(s) per request" in (
+        explained.stdout
+    )
+
+    listed = await _regsosek(url, tmp_path, policies, "documents", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [(d["program"], d["documentId"], d["valid"]) for d in json.loads(listed.stdout)] == [
+        ("kec-sumbersari", document_id, True)
+    ]
+
     app = create_app(make_settings(url, tmp_path, policy_dir=policies))
     async with running(app):
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
@@ -127,26 +145,20 @@ async def test_documents_required_refuses_ad_hoc_and_runs_the_registered_one(
             elsewhere = await http.post("/graphql", json={"documentId": document_id}, headers=other)
             assert error_codes(elsewhere.json()) == ["BAD_USER_INPUT"]
 
-    explained = await _regsosek(
-        url, tmp_path, policies, "policy", "explain", "kec-sumbersari", "--documents"
-    )
-    assert explained.returncode == 0, explained.stderr
-    assert "registered documents of kec-sumbersari: 1" in explained.stdout
-    for path in bound_paths:
-        assert path in explained.stdout
-    assert "at most 5 household(s) + the members of 5 household(s) per request" in (
-        explained.stdout
-    )
+            # Validated once for the policy in force, and kept outside the LRU of ad-hoc text.
+            runtime = gateway_state(app).engine.runtimes["kec-sumbersari"]
+            assert DOCUMENT in runtime.trusted
+            assert runtime.documents.get(DOCUMENT) is None
 
-    listed = await _regsosek(url, tmp_path, policies, "documents", "list", "--json")
-    assert listed.returncode == 0, listed.stderr
-    assert [(d["program"], d["documentId"], d["valid"]) for d in json.loads(listed.stdout)] == [
-        ("kec-sumbersari", document_id, True)
-    ]
+            # A new policy under which it no longer validates: refused, naming the check.
+            csv = policies / "policy.csv"
+            csv.write_text(csv.read_text().replace("p, kec-sumbersari, Person.age, FULL\n", ""))
+            assert gateway_state(app).policies.reload()
+            stale = await http.post("/graphql", json={"documentId": document_id}, headers=headers)
+            assert error_codes(stale.json()) == ["FORBIDDEN"]
+            assert "no longer validates" in stale.json()["errors"][0]["message"]
 
-    # A policy under which the document no longer validates: policy check lists it.
-    csv = policies / "policy.csv"
-    csv.write_text(csv.read_text().replace("p, kec-sumbersari, Person.age, FULL\n", ""))
+    # Under that policy, policy check lists it.
     checked = await _regsosek(url, tmp_path, policies, "policy", "check")
     assert checked.returncode == 1, checked.stdout
     assert f"document {document_id} of kec-sumbersari no longer validates" in checked.stdout
