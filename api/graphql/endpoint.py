@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from api.error_response import JSON, error_response, response_media_type
+from api.graphql.documents import document_hash
 from api.observability.middleware import request_id, trace_id
 from api.state import gateway_state
 from audit.events import AuditEvent, Endpoint, Outcome
@@ -223,6 +224,7 @@ async def graphql_post(request: Request) -> Response:
         state.quotas.admit(program, client_id=principal.client_id)
         query = body.query
         if body.document_id is not None:
+            event.document_hash = document_hash(body.document_id)
             query = await state.documents.text(program=program.name, document_id=body.document_id)
         caller = Caller(
             principal.client_id, program.under(purpose), purpose=purpose, case_ref=event.case_ref

@@ -139,6 +139,7 @@ async def test_documents_required_refuses_ad_hoc_and_runs_the_registered_one(
                 "/graphql", json={"documentId": "sha256:" + "0" * 64}, headers=headers
             )
             assert error_codes(unknown.json()) == ["BAD_USER_INPUT"]
+            assert (await _event(url, unknown.headers["x-request-id"]))["document_hash"] == "0" * 64
             malformed = await http.post("/graphql", json={"documentId": "md5:abc"}, headers=headers)
             assert error_codes(malformed.json()) == ["BAD_USER_INPUT"]
             other = await token_headers(app, http, owner_url=url, program="dinsos-pkh")
