@@ -22,6 +22,7 @@ from api.console import console_routes
 from api.database import app_database_url
 from api.error_response import error_response
 from api.graphql import graphql_routes
+from api.graphql.documents import TrustedDocuments
 from api.graphql.startup import start_graphql
 from api.observability.audit import AuditMetrics
 from api.observability.logs import configure_logging
@@ -196,6 +197,7 @@ def create_app(
                 read_pools=graphql.read_pools,
                 quotas=quotas,
                 pool_sampler=sampler,
+                documents=TrustedDocuments(primary),
             )
             freeze_long_lived_objects()
             stack.callback(policies.subscribe(lambda _: freeze_long_lived_objects()))

@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 if TYPE_CHECKING:
     from api.auth.keys import KeyStore
     from api.auth.service import AuthService
+    from api.graphql.documents import TrustedDocuments
     from api.observability.metrics import PoolSampler
     from api.quotas import QuotaKeeper
     from api.settings import Settings
@@ -40,6 +41,8 @@ class GatewayState:
     """The pools registry reads use, by metrics name (``reads:primary``, ``reads:<replica>``)."""
     quotas: QuotaKeeper
     pool_sampler: PoolSampler
+    documents: TrustedDocuments
+    """The programs' registered (trusted) documents (``api.graphql.documents``)."""
 
     @property
     def keys(self) -> KeyStore:

@@ -12,7 +12,8 @@ from policies.conditions import PersonScope, Scope
 from policies.errors import PolicyError, Problem
 from policies.loader import load_policies
 from policies.masks import field_expression, pseudonym
-from policies.model import Agreement, FieldMode, PolicySet, Program, Quota
+from policies.model import Agreement, FieldMode, PolicySet, Program, Purpose, Quota
+from policies.purposes import choose_purpose
 from policies.rows import (
     Readable,
     home_of_visible_person,
@@ -32,9 +33,11 @@ __all__ = [
     "PolicyStore",
     "Problem",
     "Program",
+    "Purpose",
     "Quota",
     "Readable",
     "Scope",
+    "choose_purpose",
     "field_expression",
     "home_of_visible_person",
     "load_policies",

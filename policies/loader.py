@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Final
@@ -12,8 +14,9 @@ from policies.errors import PolicyError, Problem
 from policies.fields import resolve_fields
 from policies.grants import File, Grants, read_grants
 from policies.inference import undone_masks
-from policies.model import PolicySet, Program
+from policies.model import FieldMode, PolicySet, Program, Purpose
 from policies.programfile import ProgramFile, read_program_file
+from policies.purposes import narrowed_grants
 from policies.yamlnodes import Reader
 
 PACKAGED_POLICY_DIR = Path(__file__).parent
@@ -168,6 +171,8 @@ def _program(
     if program_file.statistics_given and "householdStats" not in roots:
         reason = "rows.statistics is given but Query.householdStats is not granted"
         problems.append(Problem(yaml_file, rows_line, reason))
+    purposes = _purposes(name, program_file=program_file, roots=roots, granted=granted)
+    problems.extend(purposes[1])
     if problems or name not in grants.agencies:
         return None, problems
     program = Program(
@@ -186,12 +191,61 @@ def _program(
         person_scope=program_file.person_scope,
         statistics_scope=(program_file.statistics_scope if "householdStats" in roots else None),
         fields=fields,
+        purposes=purposes[0],
+        documents_required=program_file.documents_required,
+        dpia=program_file.dpia,
+        controller=program_file.controller,
     )
     for undone in undone_masks(program):
         target = undone.field
         line = grants.lines.get((name, target.type_name, target.field_name), 0)
         problems.append(Problem(POLICY_FILE, line, undone.reason(name)))
     return (None if problems else program), problems
+
+
+def _purposes(
+    name: str,
+    *,
+    program_file: ProgramFile,
+    roots: frozenset[str],
+    granted: Mapping[tuple[str, str], FieldMode],
+) -> tuple[tuple[Purpose, ...], list[Problem]]:
+    """The program's purposes, each narrowing's fields resolved like the program's own."""
+    problems: list[Problem] = []
+    purposes: list[Purpose] = []
+    yaml_file = f"{PROGRAMS_DIR}/{name}.yaml"
+    everything: dict[tuple[str, str], object] = {("Query", root): None for root in roots}
+    everything.update(granted)
+    for entry in program_file.purposes:
+        if entry.fields is None:
+            purpose = Purpose(entry.code, entry.description, entry.case_ref_required)
+            purposes.append(replace(purpose, households=entry.households))
+            continue
+        kept, unknown = narrowed_grants(everything, entry.fields)
+        for reference in unknown:
+            reason = f"purpose {entry.code} narrows to {reference}, which {name} is not granted"
+            problems.append(Problem(yaml_file, entry.line, reason))
+        named_roots = frozenset(field for type_name, field in kept if type_name == "Query")
+        narrowed_roots = (named_roots | {"myAccess"}) if named_roots else roots
+        narrowed = {key: granted[key] for key in kept if key[0] != "Query"}
+        fields, issues = resolve_fields(root_fields=narrowed_roots, granted=narrowed)
+        for issue in issues:
+            reason = (
+                f"purpose {entry.code}: {issue.type_name}.{issue.field_name} is kept"
+                f" but {issue.reason}"
+            )
+            problems.append(Problem(yaml_file, entry.line, reason))
+        purposes.append(
+            Purpose(
+                entry.code,
+                entry.description,
+                entry.case_ref_required,
+                fields=fields,
+                root_fields=narrowed_roots,
+                households=entry.households,
+            )
+        )
+    return tuple(purposes), problems
 
 
 def _version_of(files: dict[str, File]) -> str | None:

@@ -8,12 +8,12 @@ casbin once, at load time, and kept here as plain dicts.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 from types import MappingProxyType
 
-from policies.conditions import Everything, Nothing, PersonScope, Scope, describe
+from policies.conditions import And, Everything, Nothing, PersonScope, Scope, describe
 
 
 class FieldMode(StrEnum):
@@ -56,6 +56,33 @@ class Quota:
 
 _EMPTY: Mapping[str, FieldMode] = MappingProxyType({})
 
+DEFAULT_CONTROLLER = "BPS Kabupaten Jember"
+"""The controller of the registry (UU PDP Pasal 1: pengendali data), unless a program says."""
+
+
+@dataclass(frozen=True)
+class Purpose:
+    """One purpose of an agreement (CONTRACT §9), as a request names it.
+
+    ``fields``/``root_fields`` are None when the purpose reads what the program reads;
+    otherwise they are the narrowed grants (``policies.fields.resolve_fields`` of the subset),
+    and every other field is unreadable under this purpose exactly as a denied one.
+    """
+
+    code: str
+    description: str
+    case_ref_required: bool = False
+    fields: Mapping[str, Mapping[str, FieldMode]] | None = field(
+        default=None, repr=False, hash=False, compare=False
+    )
+    root_fields: frozenset[str] | None = None
+    households: Scope | None = None
+    """A household condition the purpose narrows the rows to (None: the program's rows)."""
+
+    @property
+    def narrows(self) -> bool:
+        return self.fields is not None or self.households is not None
+
 
 @dataclass(frozen=True)
 class Program:
@@ -90,6 +117,44 @@ class Program:
         default_factory=lambda: MappingProxyType({}), repr=False, hash=False
     )
     """Non-DENIED fields by type, with ``ALWAYS_READABLE`` and public types applied."""
+    purposes: tuple[Purpose, ...] = ()
+    """The agreement's purposes (empty: ``purpose`` alone, and requests name none)."""
+    documents_required: bool = False
+    """``documents: required``: only registered (trusted) documents are run."""
+    dpia: str | None = None
+    """The reference of the data protection impact assessment (UU PDP Pasal 34), if any."""
+    controller: str = DEFAULT_CONTROLLER
+
+    def purpose_named(self, code: str) -> Purpose | None:
+        return next((p for p in self.purposes if p.code == code), None)
+
+    def under(self, purpose: Purpose | None) -> Program:
+        """The program as a request under ``purpose`` sees it: its fields narrowed, if the
+        purpose narrows them (the same name, scope and keys otherwise)."""
+        if purpose is None or not purpose.narrows:
+            return self
+        roots = purpose.root_fields if purpose.root_fields is not None else self.root_fields
+        narrowed = replace(
+            self,
+            fields=purpose.fields if purpose.fields is not None else self.fields,
+            root_fields=roots,
+        )
+        condition = purpose.households
+        if condition is None:
+            return narrowed
+        person = self.person_scope
+        return replace(
+            narrowed,
+            household_scope=_and(self.household_scope, condition),
+            person_scope=(
+                None
+                if person is None
+                else PersonScope(_both(person.household, condition), person.person)
+            ),
+            statistics_scope=_and(self.statistics_scope, condition),
+            # The change feed is relative to the program's own scope: not under a narrower one.
+            root_fields=roots - FEED_ROOT_FIELDS,
+        )
 
     def mode(self, type_name: str, field_name: str) -> FieldMode:
         """The field's mode for this program; DENIED for anything not granted."""
@@ -118,6 +183,17 @@ class Program:
         if self.statistics_scope is not None and self.statistics_scope != self.household_scope:
             parts.append(f"statistics over {_rows('households', self.statistics_scope)}")
         return "; ".join(parts)
+
+
+FEED_ROOT_FIELDS = frozenset({"changes", "releases"})
+
+
+def _both(scope: Scope, condition: Scope) -> Scope:
+    return And((scope, condition))
+
+
+def _and(scope: Scope | None, condition: Scope) -> Scope | None:
+    return None if scope is None else _both(scope, condition)
 
 
 def _rows(noun: str, condition: Scope | None) -> str:

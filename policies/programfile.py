@@ -16,6 +16,14 @@ Layout (every key but those marked optional, ``k_min`` and the ``rows`` sub-keys
       statistics_seconds_per_day: 1800         # optional: CPU of new householdStats populations
     limits:                                    # optional
       concurrent_statistics: 1                 # uncached householdStats running at once
+    purposes:                                  # optional (policies.purposes)
+      - code: PKH_VERIFIKASI
+        description: Verifikasi calon penerima PKH / Verifying PKH candidates
+        case_ref_required: false
+        fields: [Household.headName, Person.*] # optional: narrow to these grants
+    documents: required                        # optional: only registered documents run
+    dpia: "DPIA-DINSOS-2026-01"                # reference of the impact assessment (Pasal 34)
+    controller: BPS Kabupaten Jember           # optional (UU PDP: the controller)
     sealed_until: 2027-03-31                   # optional: an investigation's seal
     rows:
       households: <household condition>        # default: none
@@ -40,10 +48,12 @@ from datetime import date, datetime
 from policies.conditions import Condition, Everything, Nothing, PersonScope
 from policies.model import (
     DEFAULT_CONCURRENT_STATISTICS,
+    DEFAULT_CONTROLLER,
     DEFAULT_STATISTICS_SECONDS_PER_DAY,
     Agreement,
     Quota,
 )
+from policies.purposes import PurposeEntry, read_purposes
 from policies.scope_parser import parse_household_condition, parse_person_condition
 from policies.yamlnodes import Node, Reader
 
@@ -56,8 +66,13 @@ TOP_KEYS = {
     "quota",
     "limits",
     "rows",
+    "purposes",
+    "documents",
+    "dpia",
+    "controller",
     "sealed_until",
 }
+DOCUMENTS_VALUES = ("required", "optional")
 QUOTA_KEYS = ("requests_per_minute", "rows_per_day")
 """Required keys of ``quota``; ``statistics_seconds_per_day`` is optional."""
 MAX_CONCURRENT_STATISTICS = 16
@@ -80,6 +95,10 @@ class ProgramFile:
     statistics_scope: Condition | None
     statistics_given: bool
     lines: dict[str, int]
+    purposes: tuple[PurposeEntry, ...] = ()
+    documents_required: bool = False
+    dpia: str | None = None
+    controller: str = DEFAULT_CONTROLLER
     sealed_until: date | None = None
 
 
@@ -110,6 +129,17 @@ def read_program_file(reader: Reader, text: str) -> ProgramFile | None:
     if "limits" in entries:
         concurrent = _limits(reader, entries["limits"][1]) or concurrent
     rows = _rows(reader, entries["rows"][1]) if "rows" in entries else None
+    purposes = read_purposes(reader, entries["purposes"][1]) if "purposes" in entries else []
+    documents_required = False
+    if "documents" in entries:
+        documents = reader.value(entries["documents"][1])
+        if documents not in DOCUMENTS_VALUES:
+            reader.problem(entries["documents"][1], "documents must be required or optional")
+        documents_required = documents == "required"
+    extra = {
+        key: reader.string(entries[key][1], key) if key in entries else None
+        for key in ("dpia", "controller")
+    }
     sealed_until = (
         _date(reader, entries["sealed_until"][1], "sealed_until")
         if "sealed_until" in entries
@@ -131,6 +161,10 @@ def read_program_file(reader: Reader, text: str) -> ProgramFile | None:
         statistics_scope=statistics,
         statistics_given=statistics_given,
         lines=lines,
+        purposes=tuple(purposes or ()),
+        documents_required=documents_required,
+        dpia=extra["dpia"],
+        controller=extra["controller"] or DEFAULT_CONTROLLER,
         sealed_until=sealed_until,
     )
 

@@ -20,7 +20,10 @@ class AccessRoot:
     async def value(
         self, *, caller: Caller, args: Mapping[str, Any], connection: asyncpg.Connection | None
     ) -> Any:
-        return access_value(caller.program, client_id=caller.client_id)
+        value = access_value(caller.program, client_id=caller.client_id)
+        value["purposeCode"] = caller.purpose.code if caller.purpose is not None else None
+        value["caseRef"] = caller.case_ref
+        return value
 
 
 def access_value(program: Program, *, client_id: str) -> dict[str, Any]:
@@ -44,4 +47,15 @@ def access_value(program: Program, *, client_id: str) -> dict[str, Any]:
         },
         "rowScope": program.describe_scope(),
         "fields": fields,
+        "purposes": [
+            {
+                "code": purpose.code,
+                "description": purpose.description,
+                "caseRefRequired": purpose.case_ref_required,
+                "narrowsFields": purpose.fields is not None,
+            }
+            for purpose in program.purposes
+        ],
+        "purposeCode": program.purposes[0].code if program.purposes else None,
+        "caseRef": None,
     }

@@ -76,6 +76,18 @@ class Agreement:
     validUntil: Date
 
 
+@strawberry.type(description="Satu tujuan pemrosesan / One purpose of processing")
+class AccessPurpose:
+    code: str
+    description: str
+    caseRefRequired: bool = strawberry.field(
+        description="Wajib menyebut nomor perkara / A case reference is required"
+    )
+    narrowsFields: bool = strawberry.field(
+        description="Membatasi field yang dapat dibaca / Narrows the readable fields"
+    )
+
+
 @strawberry.type(description="Akses pada satu field / Access to one field")
 class FieldAccess:
     type: str
@@ -94,6 +106,16 @@ class Access:
     agreement: Agreement
     rowScope: str = strawberry.field(description="Cakupan baris / Row scope, human-readable")
     fields: list[FieldAccess]
+    purposes: list[AccessPurpose] = strawberry.field(
+        description="Tujuan dalam perjanjian; yang pertama berlaku bila permintaan tidak menyebut"
+        " / The agreement's purposes; the first applies when a request names none"
+    )
+    purposeCode: str | None = strawberry.field(
+        description="Tujuan permintaan ini / The purpose this request runs under"
+    )
+    caseRef: str | None = strawberry.field(
+        description="Nomor perkara permintaan ini / This request's case reference"
+    )
 
 
 @strawberry.type(description="Satu kejadian audit / One audit event")
@@ -140,6 +162,13 @@ class Disclosure:
     )
     personIds: list[strawberry.ID] = strawberry.field(
         description="Anggota yang datanya diungkap / Members whose fields were disclosed"
+    )
+    purposeCode: str | None = strawberry.field(
+        default=None,
+        description="Kode tujuan yang disebut permintaan / The purpose code the request named",
+    )
+    caseRef: str | None = strawberry.field(
+        default=None, description="Nomor perkara / The case reference the request named"
     )
 
 

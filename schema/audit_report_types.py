@@ -173,6 +173,13 @@ class PersonDisclosure:
     householdDisclosed: bool = strawberry.field(
         description="Data keluarganya diungkap / Their household's fields were disclosed"
     )
+    purposeCode: str | None = strawberry.field(
+        default=None,
+        description="Kode tujuan yang disebut permintaan / The purpose code the request named",
+    )
+    caseRef: str | None = strawberry.field(
+        default=None, description="Nomor perkara / The case reference the request named"
+    )
 
 
 @strawberry.type(

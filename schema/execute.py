@@ -34,8 +34,8 @@ from graphql.execution.values import VariableValues
 from strawberry.types import Info
 
 from db.failures import as_gateway_error, failure_kind
-from errors import BadInput, GatewayError, Internal, QueryTooComplex
-from policies import PolicySet, Program
+from errors import BadInput, Forbidden, GatewayError, Internal, QueryTooComplex
+from policies import PolicySet, Program, Purpose
 from schema.build import build_strawberry_schema
 from schema.compiler.objects import CompileContext
 from schema.compiler.roots import ROOTS, Prepared
@@ -86,8 +86,13 @@ Subject = tuple[list[int], list[int]]
 
 @dataclass(frozen=True)
 class Caller:
+    """Who asks: the client, its program as the request's purpose narrows it, the purpose
+    (None: the agreement's single purpose) and the case reference the request named."""
+
     client_id: str
     program: Program
+    purpose: Purpose | None = None
+    case_ref: str | None = None
 
 
 @dataclass
@@ -178,9 +183,19 @@ class ProgramRuntime:
         self.strawberry = build_strawberry_schema(program, engine.resolve_in_fallback)
         self.graphql = self.strawberry._schema
         self.documents: BoundedCache[str, ParsedDocument] = BoundedCache(512)
+        self.trusted: dict[str, ParsedDocument] = {}
         self.statements: BoundedCache[tuple[Any, ...], CompiledStatement] = BoundedCache(2048)
         self.limits = engine.limits_for(program.name)
         self.cursor_keys = engine.cursor_keys.for_program(program.name)
+
+    def trusted_document(self, text: str) -> ParsedDocument:
+        """A registered document, parsed and validated once for this schema (this policy):
+        kept for the runtime's life, never evicted by ad-hoc documents."""
+        parsed = self.trusted.get(text)
+        if parsed is None:
+            parsed = prepare_document(text, self.graphql, self.limits)
+            self.trusted[text] = parsed
+        return parsed
 
     def document(self, text: str) -> ParsedDocument:
         parsed = self.documents.get(text)
@@ -209,6 +224,8 @@ class Engine:
         self.limits = limits or DEFAULT_LIMITS
         self.program_limits = dict(PROGRAM_LIMITS if program_limits is None else program_limits)
         self.runtimes: dict[str, ProgramRuntime] = {}
+        self.purpose_runtimes: dict[tuple[str, str], ProgramRuntime] = {}
+        """The runtimes of purposes that narrow their program's fields (their own schema)."""
 
     def limits_for(self, program: str) -> Limits:
         """The program's own limits, or the engine's defaults."""
@@ -216,10 +233,24 @@ class Engine:
 
     def load(self, policies: PolicySet) -> None:
         """Build every program's schema; swap them in at once (policy reload)."""
-        self.runtimes = {
+        runtimes = {
             name: ProgramRuntime(program, engine=self)
             for name, program in policies.programs.items()
         }
+        self.purpose_runtimes = {
+            (name, purpose.code): ProgramRuntime(program.under(purpose), engine=self)
+            for name, program in policies.programs.items()
+            for purpose in program.purposes
+            if purpose.narrows
+        }
+        self.runtimes = runtimes
+
+    def runtime(self, caller: Caller) -> ProgramRuntime:
+        """The runtime (schema, caches) of the caller's program under its purpose."""
+        purpose = caller.purpose
+        if purpose is not None and purpose.narrows:
+            return self.purpose_runtimes[(caller.program.name, purpose.code)]
+        return self.runtimes[caller.program.name]
 
     async def execute(
         self,
@@ -228,12 +259,20 @@ class Engine:
         query: str,
         variables: Mapping[str, Any] | None,
         operation_name: str | None,
+        trusted: bool = False,
     ) -> Execution:
+        """Run ``query``; ``trusted``: a registered document (validated once per policy; one
+        that no longer validates under the policy in force is FORBIDDEN)."""
         outcome = Execution(operation_name=operation_name)
         try:
-            runtime = self.runtimes[caller.program.name]
-            parsed = runtime.document(query)
+            runtime = self.runtime(caller)
+            parsed = runtime.trusted_document(query) if trusted else runtime.document(query)
             outcome.document_hash = parsed.text_hash
+            if parsed.document is None and trusted:
+                raise Forbidden(
+                    "This registered document no longer validates under your program's policy"
+                    " in force; `regsosek policy check` lists it. Register it again once fixed."
+                )
             if parsed.document is None:
                 outcome.messages = [_message(error) for error in parsed.errors]
                 kind = QueryTooComplex if parsed.error_code == "QUERY_TOO_COMPLEX" else BadInput

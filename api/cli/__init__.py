@@ -48,6 +48,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "keys": ("api.cli.clients", "keys_app", "The keys that sign access tokens."),
     "policy": ("api.cli.policy", "app", "Access policies: check, explain, install in PostgreSQL."),
     "audit": ("api.cli.audit", "app", "The tamper-evident audit trail."),
+    "documents": (
+        "api.cli.documents",
+        "app",
+        "Trusted documents: operations registered per program.",
+    ),
     "releases": ("api.cli.releases", "releases", "The registry's releases, newest first."),
     "webhook": ("api.cli.webhooks", "app", "Push each program's changes to its agency."),
     "worker": (

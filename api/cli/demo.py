@@ -50,7 +50,9 @@ async def prepare_demo(
         if await connection.fetchval("SELECT count(*) FROM households") == 0:
             console.print(f"seeding {households:,} synthetic households of Kabupaten Jember …")
             await seed_registry(url, households=households, seed=DEMO_SEED, progress=True)
-        return await _demo_clients(connection, settings=settings, policies=policies)
+        clients = await _demo_clients(connection, settings=settings, policies=policies)
+        await register_demo_documents(connection, policies=policies)
+        return clients
     finally:
         await connection.close()
 
@@ -77,6 +79,35 @@ async def _demo_clients(
         clients[program] = {"client_id": made.client_id, "client_secret": made.client_secret}
     _write_private(path, json.dumps(clients, indent=2))
     return clients
+
+
+async def register_demo_documents(
+    connection: asyncpg.Connection, *, policies: PolicySet
+) -> list[str]:
+    """Register the demo's document of every program it has one for (``api.cli.demo_documents``);
+    the ids registered. One that does not validate under these policies is left out."""
+    from api.cli.demo_documents import DEMO_DOCUMENTS
+    from db.documents import add_document
+    from schema.trusted import check_document
+
+    registered = []
+    for program_name, text in sorted(DEMO_DOCUMENTS.items()):
+        program = policies.programs.get(program_name)
+        if program is None:
+            continue
+        checked = check_document(program, text)
+        if not checked.valid:
+            console.print(f"demo document of {program_name} skipped: {checked.problems[0]}")
+            continue
+        await add_document(
+            connection,
+            program=program_name,
+            document_hash=checked.document_hash,
+            text=text,
+            policy_version=policies.version,
+        )
+        registered.append(checked.document_id)
+    return registered
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -112,6 +143,8 @@ def welcome_lines(clients: dict[str, dict[str, str]], *, base: str, path: Path) 
         f'  curl -s -u "${example}_CLIENT_ID:${example}_CLIENT_SECRET"'
         f" -d grant_type=client_credentials {base}/oauth/token",
         f"Auditor's console: {base}/console/  (sign in as inspektorat-audit)",
+        "Registered documents, one per program: regsosek documents list"
+        ' (send {"documentId": "sha256:…"} instead of "query")',
         "Stop with Ctrl-C; the embedded PostgreSQL stops with the gateway.",
         "",
     ]

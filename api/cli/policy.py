@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from api.cli.common import console, errors, load_settings, run
+from api.cli.common import console, errors, load_settings, print_json, run
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -45,9 +45,26 @@ def _load(directory: Path) -> PolicySet:
 
 @app.command()
 def check(directory: Path | None = DirectoryOption) -> None:
-    """Validate the policy files; exit 1 with file, line and reason for every problem."""
+    """Validate the policy files; exit 1 with file, line and reason for every problem.
+
+    Also exit 1 when a program receives specific data (UU PDP Pasal 4: health, children)
+    without a ``dpia:`` reference, and, when ``DATABASE_URL`` is set, when a registered
+    document no longer validates under these policies (each is listed).
+    """
+    from policies.ropa import missing_dpia
+
     folder = _directory(directory)
     policy_set = _load(folder)
+    missing = missing_dpia(policy_set)
+    for name, categories in missing:
+        typer.echo(
+            f"{folder / 'programs' / f'{name}.yaml'}:1: {name} receives specific data"
+            f" ({', '.join(categories)}) but names no dpia: (UU PDP Pasal 34)"
+        )
+    stale = _stale_documents(policy_set)
+    if missing or stale:
+        errors.print(f"[red]{len(missing) + len(stale)} problem(s)[/red] in {folder}")
+        raise typer.Exit(1)
     today = date.today()
     console.print(f"{folder}: {len(policy_set.programs)} programs, no problems")
     for program in policy_set.programs.values():
@@ -61,10 +78,38 @@ def check(directory: Path | None = DirectoryOption) -> None:
     console.print(f"policy version [bold]{policy_set.version[:16]}[/bold]")
 
 
+def _stale_documents(policy_set: PolicySet) -> list[str]:
+    """Registered documents that no longer validate (only with ``DATABASE_URL`` set)."""
+    settings = load_settings()
+    if settings.database_url is None:
+        return []
+    from api.cli.documents import revalidate, stored_documents
+
+    try:
+        stored = run(stored_documents(settings.database_url))
+    except Exception as error:  # no database, or not migrated: the files alone were checked
+        console.print(f"registered documents: not checked ({type(error).__name__})")
+        return []
+    stale = []
+    for doc, problems in revalidate(policy_set, stored):
+        if problems:
+            line = f"document {doc.document_id} of {doc.program} no longer validates: {problems[0]}"
+            typer.echo(line)
+            stale.append(line)
+    if stored:
+        console.print(
+            f"{len(stored) - len(stale)} of {len(stored)} registered document(s) validate"
+        )
+    return stale
+
+
 @app.command()
 def explain(
     program_name: str = typer.Argument(..., metavar="PROGRAM"),
     directory: Path | None = DirectoryOption,
+    documents: bool = typer.Option(
+        False, "--documents", help="Also each registered document's field paths, modes, rows."
+    ),
 ) -> None:
     """Print the program's row scope as the SQL predicate it compiles to, and every field's mode."""
     policy_set = _load(_directory(directory))
@@ -85,6 +130,28 @@ def explain(
     masks = _mask_table(program)
     if masks is not None:
         console.print(masks)
+    if documents:
+        _documents(program)
+
+
+def _documents(program: Program) -> None:
+    """Each registered document of the program: what it can disclose (without running it)."""
+    from api.cli.checks import owner_database
+    from api.cli.documents import print_bounds, stored_documents
+    from schema.trusted import check_document, checking_schema
+
+    with owner_database(load_settings()) as url:
+        stored = run(stored_documents(url, program=program.name))
+    console.rule(f"registered documents of {program.name}: {len(stored)}")
+    schema = checking_schema(program)
+    for doc in stored:
+        checked = check_document(program, doc.text, schema=schema)
+        if not checked.valid:
+            console.print(
+                f"[red]{doc.document_id}: no longer validates[/red]: {checked.problems[0]}"
+            )
+            continue
+        print_bounds(checked, title=doc.document_id)
 
 
 def _header(program: Program) -> None:
@@ -166,6 +233,54 @@ def _mask_table(program: Program) -> Table | None:
             str(strength.field), left if strength.holds else f"[red]{left}[/red]", narrowed
         )
     return table
+
+
+@app.command()
+def ropa(
+    directory: Path | None = DirectoryOption,
+    as_json: bool = typer.Option(False, "--json", help="One JSON document."),
+    as_html: bool = typer.Option(False, "--html", help="One self-contained HTML page."),
+) -> None:
+    """Records of processing per program (UU PDP Pasal 31), specific data flagged."""
+    from policies.ropa import records
+    from policies.ropa_html import render
+
+    if as_json and as_html:
+        errors.print("[red]choose one of --json and --html[/red]")
+        raise typer.Exit(2)
+    everything = records(_load(_directory(directory)))
+    if as_json:
+        print_json(everything)
+        return
+    if as_html:
+        typer.echo(render(everything))
+        return
+    for program in everything["programs"]:
+        console.rule(program["program"])
+        agreement = program["agreement"]
+        lines = [
+            f"controller: {program['controller']}",
+            f"recipient: {program['recipient']['name']} ({program['recipient']['agency']})",
+            f"legal basis: {program['legalBasis']}",
+            "purposes: "
+            + ("; ".join(p["code"] for p in program["purposes"]) or program["purpose"]),
+            f"agreement: {agreement['number']},"
+            f" {agreement['validFrom']} – {agreement['validUntil']}",
+            f"data categories: {', '.join(program['dataCategories']) or 'none'}",
+            f"SPECIFIC DATA: {'; '.join(program['specificData'])}"
+            if program["specificData"]
+            else "specific data: none",
+            "masked/pseudonymised: "
+            + (
+                ", ".join(f"{i['field']} ({i['mode']})" for i in program["protectedFields"])
+                or "none"
+            ),
+            f"statistics k: {program['statisticsK'] or '-'}",
+            f"audit retention: {program['auditRetention']}",
+            f"dpia: {program['dpia'] or 'none'}",
+        ]
+        for line in lines:
+            console.print(line, markup=False, highlight=False)
 
 
 @app.command()

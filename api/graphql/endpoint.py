@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from api.error_response import JSON, error_response, response_media_type
+from api.graphql.documents import document_hash
 from api.observability.middleware import request_id, trace_id
 from api.state import gateway_state
 from audit.events import AuditEvent, Endpoint, Outcome
@@ -37,6 +38,7 @@ from errors import (
     Unauthenticated,
     Unavailable,
 )
+from policies import choose_purpose
 from schema.execute import Caller, Execution
 
 log = logging.getLogger("regsosek.graphql")
@@ -66,12 +68,22 @@ OUTCOME_OF_CODE: Final = {
 """The audit outcome of a request refused with an ``extensions.code``."""
 
 
+PURPOSE_HEADER: Final = "regsosek-purpose"
+CASE_REF_HEADER: Final = "regsosek-case-ref"
+
+
 @dataclass(frozen=True)
 class OperationBody:
     query: str
     variables: dict[str, Any] | None
     operation_name: str | None
     variables_hash: str | None
+    purpose: str | None = None
+    """``extensions.purpose``: the purpose code the body names."""
+    case_ref: str | None = None
+    """``extensions.caseRef``: the case reference the body names."""
+    document_id: str | None = None
+    """``documentId``: a registered (trusted) document instead of ``query``."""
 
 
 async def _read_body(request: Request) -> bytes:
@@ -99,8 +111,15 @@ def parse_body(raw: bytes) -> OperationBody:
     if not isinstance(payload, dict):
         raise BadInput("The request body must be a JSON object with a `query`.")
     query = payload.get("query")
-    if not isinstance(query, str) or not query.strip():
-        raise BadInput("The request needs a `query` string.")
+    document_id = payload.get("documentId")
+    if document_id is not None:
+        if not isinstance(document_id, str):
+            raise BadInput("`documentId` must be a string: `sha256:<hex>`.")
+        if query is not None:
+            raise BadInput("Send either `query` or `documentId`, not both.")
+        query = ""
+    elif not isinstance(query, str) or not query.strip():
+        raise BadInput("The request needs a `query` string (or a registered `documentId`).")
     variables = payload.get("variables")
     if variables is not None and not isinstance(variables, dict):
         raise BadInput("`variables` must be a JSON object.")
@@ -113,7 +132,43 @@ def parse_body(raw: bytes) -> OperationBody:
         if len(canonical) > MAX_VARIABLES_BYTES:
             raise QueryTooComplex(f"`variables` are larger than {MAX_VARIABLES_BYTES} bytes.")
         variables_hash = hashlib.sha256(canonical).hexdigest()
-    return OperationBody(query, variables, operation_name, variables_hash)
+    purpose, case_ref = _extensions(payload.get("extensions"))
+    return OperationBody(
+        query,
+        variables,
+        operation_name,
+        variables_hash,
+        purpose=purpose,
+        case_ref=case_ref,
+        document_id=document_id,
+    )
+
+
+def _extensions(extensions: object) -> tuple[str | None, str | None]:
+    """``extensions.purpose`` and ``extensions.caseRef`` (CONTRACT §9)."""
+    if extensions is None:
+        return None, None
+    if not isinstance(extensions, dict):
+        raise BadInput("`extensions` must be a JSON object.")
+    named: list[str | None] = []
+    for key in ("purpose", "caseRef"):
+        value = extensions.get(key)
+        if value is not None and not isinstance(value, str):
+            raise BadInput(f"`extensions.{key}` must be a string.")
+        named.append(value.strip() or None if value is not None else None)
+    return named[0], named[1]
+
+
+def named_purpose(request: Request, body: OperationBody) -> tuple[str | None, str | None]:
+    """The purpose code and case reference a request names: its headers, else its body's
+    ``extensions``; the two naming different values is BAD_USER_INPUT."""
+    named: list[str | None] = []
+    for header, given in ((PURPOSE_HEADER, body.purpose), (CASE_REF_HEADER, body.case_ref)):
+        value = (request.headers.get(header) or "").strip() or None
+        if value is not None and given is not None and value != given:
+            raise BadInput(f"`{header}` and the body's `extensions` name different values.")
+        named.append(value or given)
+    return named[0], named[1]
 
 
 def _remote(request: Request) -> str | None:
@@ -154,14 +209,32 @@ async def graphql_post(request: Request) -> Response:
         body = parse_body(await _read_body(request))
         event.operation_name = body.operation_name
         event.variables_hash = body.variables_hash
+        event.purpose_code, event.case_ref = named_purpose(request, body)
         if program is None or not program.agreement.in_force(date.today()):
             raise Forbidden("Your program's data-sharing agreement is not in force.")
+        named = event.purpose_code
+        if named is None and program.purposes:
+            event.purpose_code = program.purposes[0].code
+        purpose = choose_purpose(program, code=named, case_ref=event.case_ref)
+        if body.document_id is None and program.documents_required:
+            raise Forbidden(
+                "Your program's policy runs registered documents only (`documents: required`):"
+                " send `documentId` instead of `query` (`regsosek documents add`)."
+            )
         state.quotas.admit(program, client_id=principal.client_id)
+        query = body.query
+        if body.document_id is not None:
+            event.document_hash = document_hash(body.document_id)
+            query = await state.documents.text(program=program.name, document_id=body.document_id)
+        caller = Caller(
+            principal.client_id, program.under(purpose), purpose=purpose, case_ref=event.case_ref
+        )
         execution: Execution = await state.engine.execute(
-            Caller(principal.client_id, program),
-            query=body.query,
+            caller,
+            query=query,
             variables=body.variables,
             operation_name=body.operation_name,
+            trusted=body.document_id is not None,
         )
         event.operation_name = execution.operation_name
         event.document_hash = execution.document_hash

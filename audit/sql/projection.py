@@ -51,8 +51,11 @@ DISCLOSURE: Final = (
     "agreement",
     "purpose",
     "fieldPaths",
+    "purposeCode",
+    "caseRef",
 )
-"""Who received which fields, when and why: what every listing of disclosures shows."""
+"""Who received which fields, when and why (the request's purpose and case reference too):
+what every listing of disclosures shows."""
 
 
 def event_json(

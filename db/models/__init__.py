@@ -3,6 +3,7 @@
 from db.models.access import OAuthClient, RateCounter, SigningKey
 from db.models.audit import AuditCheckpoint, AuditEvent
 from db.models.base import Base
+from db.models.documents import TrustedDocument
 from db.models.registry import AssistanceReceipt, Household, Person, Region
 from db.models.releases import (
     ChangeKind,
@@ -32,6 +33,7 @@ __all__ = [
     "Release",
     "ReleaseKind",
     "SigningKey",
+    "TrustedDocument",
     "WebhookDelivery",
     "WebhookSubscription",
 ]

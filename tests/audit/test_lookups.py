@@ -160,6 +160,8 @@ async def test_disclosures_list_every_program_that_received_the_family(
         "agreement",
         "purpose",
         "fieldPaths",
+        "purposeCode",
+        "caseRef",
         "householdDisclosed",
         "personIds",
     }

@@ -18,11 +18,15 @@ from schema.compiler.roots import ROOTS
 from schema.compiler.selection import Collected
 from schema.compiler.statement import compile_statement
 from schema.sealed_cursors import CursorKeys
-from tests.policies.expected import HOUSEHOLD_SQL, PERSON_SQL
+from tests.policies.expected import HOUSEHOLD_SQL, IN_3509, PERSON_SQL
 from tests.support import REPO
 
 PROGRAMS = sorted(HOUSEHOLD_SQL)
-WALL_HOUSEHOLD_SQL = {**HOUSEHOLD_SQL, "dinkes-pbi": PERSON_SQL["dinkes-pbi"]}
+WALL_HOUSEHOLD_SQL = {
+    **HOUSEHOLD_SQL,
+    "dinkes-pbi": PERSON_SQL["dinkes-pbi"],
+    "dp3akb-perlindungan-anak": IN_3509,
+}
 """Households the PostgreSQL wall admits: a program that scopes persons directly
 (dinkes-pbi) also reaches the households of those persons there, so that the
 persons policy's sub-select sees them; the application gives it no household field."""

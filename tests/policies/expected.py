@@ -20,14 +20,19 @@ HOUSEHOLD_SQL: dict[str, str | None] = {
     "kec-sumbersari": "h.desa_code LIKE '3509720%'",
     "bappeda-statistik": None,
     "inspektorat-audit": None,
+    "dp3akb-perlindungan-anak": None,
 }
 """Households each program may read as rows (None: none), per CONTRACT §6."""
 
 PERSON_SQL: dict[str, str | None] = {
     **HOUSEHOLD_SQL,
     "dinkes-pbi": f"{IN_3509} AND h.welfare_decile <= 5",
+    "dp3akb-perlindungan-anak": (
+        f"{IN_3509} AND age(current_date, p.birth_date) < interval '18 years'"
+    ),
 }
-"""Persons, by a condition on their household ``h`` (dinkes-pbi scopes persons directly)."""
+"""Persons, by a condition on their household ``h`` (dinkes-pbi scopes persons directly) and,
+for dp3akb-perlindungan-anak, on the person ``p`` (under 18)."""
 
 ASSISTANCE_SQL: dict[str, str | None] = {
     **{name: None for name in HOUSEHOLD_SQL},

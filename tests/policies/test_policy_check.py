@@ -305,7 +305,7 @@ def test_cli_check_exits_0_with_a_summary(policy_dir: Path) -> None:
         app, ["policy", "check", "--dir", str(policy_dir)], env={"COLUMNS": "300"}
     )
     assert result.exit_code == 0, result.output
-    assert "7 programs, no problems" in result.output
+    assert "8 programs, no problems" in result.output
     assert "dinsos-pkh" in result.output
 
 

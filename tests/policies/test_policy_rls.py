@@ -28,6 +28,7 @@ RLS_HOUSEHOLD_SQL = {
     **HOUSEHOLD_SQL,
     # A direct person scope makes its household part visible to the persons policy.
     "dinkes-pbi": PERSON_SQL["dinkes-pbi"],
+    "dp3akb-perlindungan-anak": IN_3509,
 }
 
 

@@ -73,5 +73,12 @@ async def gql(
     return answer.status_code, answer.json()
 
 
+CASE_REFS: dict[str, Headers] = {
+    "dp3akb-perlindungan-anak": {"Regsosek-Case-Ref": "TEST/2026/0001"}
+}
+"""Headers a program's requests need besides the token: a case reference where its first
+purpose requires one (CONTRACT §9)."""
+
+
 def error_codes(body: dict[str, Any]) -> list[str]:
     return [error["extensions"]["code"] for error in body.get("errors", [])]

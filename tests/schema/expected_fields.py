@@ -94,6 +94,11 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
     },
     "bappeda-statistik": {"Region": REGION},
     "inspektorat-audit": {},
+    "dp3akb-perlindungan-anak": {
+        "Person": {"id", "name", "sex", "birthDate", "age", "documents", "region"},
+        "Documents": ALL["Documents"],
+        "Region": REGION,
+    },
 }
 
 EXPECTED_MODES: dict[str, dict[tuple[str, str], str]] = {
@@ -118,6 +123,7 @@ EXPECTED_ROOTS: dict[str, set[str]] = {
         "changes",
     },
     "bappeda-statistik": {"householdStats", "regions", "myAccess"},
+    "dp3akb-perlindungan-anak": {"persons", "person", "regions", "myAccess"},
     "inspektorat-audit": {
         "auditEvents",
         "disclosures",

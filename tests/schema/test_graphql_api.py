@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 
 from api.state import gateway_state
 from tests.policies.expected import HOUSEHOLD_SQL, PERSON_SQL
-from tests.schema.conftest import Headers, error_codes, gql
+from tests.schema.conftest import CASE_REFS, Headers, error_codes, gql
 from tests.schema.expected_fields import EXPECTED, EXPECTED_MODES, EXPECTED_ROOTS
 
 Bearer = Callable[[str], Awaitable[Headers]]
@@ -40,7 +40,7 @@ TYPE_FIELDS = '{ __type(name: "%s") { fields { name } } }'
 async def test_introspection_lists_exactly_the_programs_fields(
     program: str, http: httpx.AsyncClient, bearer: Bearer
 ) -> None:
-    headers = await bearer(program)
+    headers = {**await bearer(program), **CASE_REFS.get(program, {})}
     status, body = await gql(
         http, headers, "{ __schema { types { name } queryType { fields { name } } } }"
     )
@@ -82,7 +82,7 @@ FIELD_TYPES = '{ __type(name: "%s") { fields { name type { kind name ofType { na
 async def test_masked_and_pseudonymised_fields_are_text_and_named_in_my_access(
     program: str, http: httpx.AsyncClient, bearer: Bearer
 ) -> None:
-    headers = await bearer(program)
+    headers = {**await bearer(program), **CASE_REFS.get(program, {})}
     expected = EXPECTED_MODES.get(program, {})
     _, body = await gql(http, headers, "{ myAccess { fields { type field mode } } }")
     modes = {(f["type"], f["field"]): f["mode"] for f in body["data"]["myAccess"]["fields"]}

@@ -29,7 +29,7 @@ from api.app import create_app
 from api.settings import Settings
 from api.state import gateway_state
 from db.models.base import Base
-from tests.schema.conftest import Headers, token_headers
+from tests.schema.conftest import CASE_REFS, Headers, token_headers
 from tests.security.shifted import Shifted, shifted_gateway
 from tests.support import REPO, make_settings, running
 
@@ -41,6 +41,7 @@ PROGRAMS = (
     "kec-sumbersari",
     "bappeda-statistik",
     "inspektorat-audit",
+    "dp3akb-perlindungan-anak",
 )
 CODES = {"FORBIDDEN", "BAD_USER_INPUT", "QUERY_TOO_COMPLEX", "RATE_LIMITED", "UNAVAILABLE"}
 OUTCOME_OF = {
@@ -282,7 +283,10 @@ async def program_headers(app: Starlette, registry_url: str) -> dict[str, Header
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40100))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         return {
-            program: await token_headers(app, http, owner_url=registry_url, program=program)
+            program: {
+                **await token_headers(app, http, owner_url=registry_url, program=program),
+                **CASE_REFS.get(program, {}),
+            }
             for program in PROGRAMS
         }
 

@@ -24,7 +24,7 @@ from starlette.applications import Starlette
 from api.app import create_app
 from db.engine import database_name
 from tests.policies.expected import HOUSEHOLD_SQL, PERSON_SQL
-from tests.schema.conftest import Headers, gql, token_headers
+from tests.schema.conftest import CASE_REFS, Headers, gql, token_headers
 from tests.support import create_database, drop_database, make_settings, running
 
 HOUSEHOLD_SHIFT = 1_000_000_000_000
@@ -88,7 +88,10 @@ async def shifted_gateway(
             transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40200))
             async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
                 headers = {
-                    program: await token_headers(app, http, owner_url=url, program=program)
+                    program: {
+                        **await token_headers(app, http, owner_url=url, program=program),
+                        **CASE_REFS.get(program, {}),
+                    }
                     for program in programs
                 }
                 owner = await asyncpg.connect(url)

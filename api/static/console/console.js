@@ -41,7 +41,7 @@
   }`;
   const HOUSEHOLD = `query ConsoleHousehold($id: ID!) {
     disclosures(householdId: $id) {
-      sequence occurredAt clientId agency program agreement purpose fieldPaths
+      sequence occurredAt clientId agency program agreement purpose purposeCode caseRef fieldPaths
       householdDisclosed personIds
     }
   }`;
@@ -411,7 +411,7 @@
     const data = await graphql(HOUSEHOLD, { id: value });
     if (!data) return;
     lookupRows = data.disclosures.map((d) => [d.sequence, wibTime(d.occurredAt), d.program,
-      d.agency, d.clientId, d.agreement, d.purpose, "",
+      d.agency, d.clientId, d.agreement, d.purposeCode || d.purpose, d.caseRef || "",
       (d.householdDisclosed ? "household" : "") +
         (d.personIds.length ? `${d.householdDisclosed ? "; " : ""}members ${d.personIds.join(" ")}` : ""),
       d.fieldPaths.join(" ")]);
