@@ -168,6 +168,7 @@ def _program(
     if program_file.statistics_given and "householdStats" not in roots:
         reason = "rows.statistics is given but Query.householdStats is not granted"
         problems.append(Problem(yaml_file, rows_line, reason))
+    problems += _proposal_problems(name, program_file=program_file, grants=grants, roots=roots)
     if problems or name not in grants.agencies:
         return None, problems
     program = Program(
@@ -185,12 +186,30 @@ def _program(
         person_scope=program_file.person_scope,
         statistics_scope=(program_file.statistics_scope if "householdStats" in roots else None),
         fields=fields,
+        proposals=program_file.proposals,
     )
     for undone in undone_masks(program):
         target = undone.field
         line = grants.lines.get((name, target.type_name, target.field_name), 0)
         problems.append(Problem(POLICY_FILE, line, undone.reason(name)))
     return (None if problems else program), problems
+
+
+def _proposal_problems(
+    name: str, *, program_file: ProgramFile, grants: Grants, roots: frozenset[str]
+) -> list[Problem]:
+    """``Mutation.proposeChange`` and a ``proposals:`` section go together; proposals are made
+    about rows in the program's scope, so a program without rows proposes nothing."""
+    granted = "proposeChange" in roots
+    if granted and program_file.proposals is None:
+        line = grants.lines.get((name, "Query", "proposeChange"), 0)
+        reason = f"{name}: Mutation.proposeChange is granted but its file has no proposals:"
+        return [Problem(POLICY_FILE, line, reason)]
+    if program_file.proposals is not None and not granted:
+        line = program_file.lines.get("proposals", 1)
+        reason = "proposals: is given but Mutation.proposeChange is not granted"
+        return [Problem(f"{PROGRAMS_DIR}/{name}.yaml", line, reason)]
+    return []
 
 
 def _version_of(files: dict[str, File]) -> str | None:

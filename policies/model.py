@@ -14,6 +14,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from policies.conditions import Everything, Nothing, PersonScope, Scope, describe
+from policies.proposals import ProposalGrant
 
 
 class FieldMode(StrEnum):
@@ -87,6 +88,8 @@ class Program:
         default_factory=lambda: MappingProxyType({}), repr=False, hash=False
     )
     """Non-DENIED fields by type, with ``ALWAYS_READABLE`` and public types applied."""
+    proposals: ProposalGrant | None = None
+    """What the program may propose (``Mutation.proposeChange``); None: nothing."""
 
     def mode(self, type_name: str, field_name: str) -> FieldMode:
         """The field's mode for this program; DENIED for anything not granted."""

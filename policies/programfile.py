@@ -22,6 +22,9 @@ Layout (every key but those marked optional, ``k_min`` and the ``rows`` sub-keys
         household: <household condition>
         person: <person condition>
       statistics: <household condition>        # default: the households scope
+    proposals:                                 # optional: see policies.proposals
+      kinds: [KOREKSI]
+      fields: [tenure, "asset_*"]
 
 The conditions are the language of ``policies.scope_parser``.
 """
@@ -38,6 +41,7 @@ from policies.model import (
     Agreement,
     Quota,
 )
+from policies.proposals import ProposalGrant, read_proposals
 from policies.scope_parser import parse_household_condition, parse_person_condition
 from policies.yamlnodes import Node, Reader
 
@@ -50,6 +54,7 @@ TOP_KEYS = {
     "quota",
     "limits",
     "rows",
+    "proposals",
 }
 QUOTA_KEYS = ("requests_per_minute", "rows_per_day")
 """Required keys of ``quota``; ``statistics_seconds_per_day`` is optional."""
@@ -73,6 +78,8 @@ class ProgramFile:
     statistics_scope: Condition | None
     statistics_given: bool
     lines: dict[str, int]
+    proposals: ProposalGrant | None = None
+    """What the program may propose (``policies.proposals``); None: nothing."""
 
 
 def read_program_file(reader: Reader, text: str) -> ProgramFile | None:
@@ -102,6 +109,7 @@ def read_program_file(reader: Reader, text: str) -> ProgramFile | None:
     if "limits" in entries:
         concurrent = _limits(reader, entries["limits"][1]) or concurrent
     rows = _rows(reader, entries["rows"][1]) if "rows" in entries else None
+    proposals = read_proposals(reader, entries["proposals"][1]) if "proposals" in entries else None
     if len(reader.problems) > before or agreement is None or quota is None or rows is None:
         return None
     households, persons, statistics, statistics_given = rows
@@ -118,6 +126,7 @@ def read_program_file(reader: Reader, text: str) -> ProgramFile | None:
         statistics_scope=statistics,
         statistics_given=statistics_given,
         lines=lines,
+        proposals=proposals,
     )
 
 

@@ -16,6 +16,7 @@ from audit.roots import audit_roots
 from policies import PolicyStore
 from schema.access import AccessRoot
 from schema.execute import ValueRoot
+from schema.proposals import ProposalsRoot, ProposeChangeRoot
 from schema.scope_sizes import ScopeSizes
 from schema.sealed_cursors import CursorKeys
 from schema.stats import HouseholdStatsRoot
@@ -44,5 +45,11 @@ def value_roots(
         "myAccess": AccessRoot(),
         "householdStats": statistics or HouseholdStatsRoot(),
         "auditEvents": AuditEventsRoot(keys),
+        "proposals": ProposalsRoot(keys),
         **audit_roots(scopes=scope_counter(policies), pool=pool),
     }
+
+
+def mutation_roots() -> dict[str, ValueRoot]:
+    """Every root of ``Mutation`` by field name: what agencies send back (CONTRACT §11)."""
+    return {"proposeChange": ProposeChangeRoot()}

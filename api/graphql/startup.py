@@ -17,12 +17,13 @@ from dataclasses import dataclass
 import asyncpg
 
 from api.database import read_database_urls
-from api.graphql.roots import value_roots
+from api.graphql.roots import mutation_roots, value_roots
 from api.observability.metrics import ReadMetrics
 from api.quotas import QuotaKeeper
 from api.settings import Settings
 from db.engine import create_pool
 from db.reader import RegistryReader, refuse_bypassing_role, reset_connection
+from db.writes import WritePool
 from policies import PolicyStore
 from schema.execute import Engine
 from schema.protection import ProtectionPool
@@ -104,6 +105,15 @@ async def start_graphql(
             reset=reset_connection,
         )
         stack.push_async_callback(primary.close)
+        writes = await create_pool(
+            app_url,
+            min_size=0,
+            max_size=max(2, settings.pool_size // 4),
+            server_settings={**server_settings(settings), "application_name": "regsosek-writer"},
+            command_timeout=command_timeout(settings),
+            reset=reset_connection,
+        )
+        stack.push_async_callback(writes.close)
         reader = RegistryReader(
             primary=primary, replicas=replicas, observer=ReadMetrics(list(replicas))
         )
@@ -123,6 +133,8 @@ async def start_graphql(
             value_roots=value_roots(
                 policies=policies, pool=primary, keys=keys, statistics=statistics
             ),
+            writer=WritePool(writes),
+            mutation_roots=mutation_roots(),
         )
         engine.load(policies.current)
         stack.callback(policies.subscribe(engine.load))
