@@ -260,3 +260,14 @@ def parse_value(spec: ColumnSpec, text: str | None) -> Value:
             )
         return text.upper()
     return text
+
+
+def layout_text(value: Value) -> str:
+    """A column's value as an import file writes it (``parse_value`` reads it back)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)

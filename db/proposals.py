@@ -240,3 +240,44 @@ async def forwarded_proposals(
         kk_numbers,
     )
     return [_stored(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class Settled:
+    """A forwarded proposal a release settled."""
+
+    id: int
+    program: str
+    household_id: int | None
+    kk_number: str
+    status: ProposalStatus
+
+
+async def settle_forwarded(
+    connection: asyncpg.Connection, *, release_id: str, families: dict[str, dict[str, str]]
+) -> list[Settled]:
+    """Settle the FORWARDED proposals about the families a release carries.
+
+    ``families``: each family of the release's households file by No KK, its columns as the
+    layout writes them. A proposal is ACCEPTED when the release carries every value it
+    proposed, REJECTED when it carries the family with any other value; proposals about
+    families the release does not carry stay FORWARDED. Runs in the import's transaction.
+    """
+    settled: list[Settled] = []
+    for proposal in await forwarded_proposals(connection, kk_numbers=list(families)):
+        row = families[proposal.kk_number]
+        accepted = all(row.get(column) == value for column, value in proposal.values)
+        status = ProposalStatus.ACCEPTED if accepted else ProposalStatus.REJECTED
+        settled.append(
+            Settled(
+                proposal.id, proposal.program, proposal.household_id, proposal.kk_number, status
+            )
+        )
+    for status in (ProposalStatus.ACCEPTED, ProposalStatus.REJECTED):
+        await add_statuses(
+            connection,
+            [(s.id, s.program) for s in settled if s.status is status],
+            status=status,
+            release_id=release_id,
+        )
+    return settled

@@ -18,13 +18,12 @@ from __future__ import annotations
 import re
 import struct
 from collections.abc import Mapping
-from datetime import date
 from typing import Any
 
 import asyncpg
 from sqlalchemy import BigInteger, bindparam, select
 
-from db.layout import HOUSEHOLDS, BadValue, ColumnSpec, parse_value
+from db.layout import HOUSEHOLDS, BadValue, ColumnSpec, layout_text, parse_value
 from db.proposals import NewProposal, StoredProposal, insert_proposal, proposal_page
 from errors import BadInput, Forbidden
 from policies import Entity, Program, readable_rows
@@ -56,15 +55,6 @@ def _household_lookup(program: Program) -> CompiledStatement:
         rows.table.c.id == bindparam("q_id", type_=BigInteger), rows.predicate
     )
     return compile_statement(statement, frozenset())
-
-
-def layout_text(value: Any) -> str:
-    """A parsed value as the import layout writes it (what an export writes back)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
 
 
 def checked_values(program: Program, kind: ProposalKind, given: Any) -> list[tuple[str, str]]:

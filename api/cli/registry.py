@@ -18,6 +18,7 @@ from api.cli.common import console, errors, load_settings, run
 
 if TYPE_CHECKING:
     from db.importer import ImportRejected
+    from db.proposals import Settled
 
 DEFAULT_SEED = 20221015
 
@@ -134,6 +135,8 @@ def import_command(
             raise _fail(str(error)) from None
         except ImportRejected as rejected:
             raise _report(rejected) from None
+        if summary.settled:
+            _record_settlement(url, summary.release, summary.settled)
     for note in summary.notes:
         errors.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     verb = "would import" if summary.dry_run else "imported"
@@ -157,6 +160,27 @@ def import_command(
             highlight=False,
             soft_wrap=True,
         )
+
+
+def _record_settlement(url: str, release: str, settled: tuple[Settled, ...]) -> None:
+    """Put each settlement on the audit chain and say what the release settled."""
+    from api.cli.records import program_events, record_events
+    from db.proposals import ProposalStatus
+
+    accepted = sum(1 for s in settled if s.status is ProposalStatus.ACCEPTED)
+    console.print(
+        f"proposals settled by release {release}: {accepted} accepted,"
+        f" {len(settled) - accepted} rejected",
+        markup=False,
+        highlight=False,
+    )
+    events = program_events(
+        operation=f"proposals settled in release {release}",
+        request_id=f"settle-{release}",
+        field_paths=["proposals.status"],
+        households=[(s.program, s.household_id) for s in settled],
+    )
+    run(record_events(load_settings(), owner_url=url, events=events))
 
 
 def _report(rejected: ImportRejected) -> typer.Exit:

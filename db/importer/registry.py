@@ -32,7 +32,9 @@ from db.importer.parse import parse_source
 from db.importer.problems import ImportRejected, Problem, Unreadable
 from db.importer.source import SUFFIXES, Source, read_source
 from db.importer.write import write_batch
+from db.layout import layout_text
 from db.models.releases import ReleaseKind
+from db.proposals import Settled, settle_forwarded
 from db.releases.deliveries import schedule_deliveries
 from db.releases.ledger import (
     Counts,
@@ -64,6 +66,8 @@ class ImportSummary:
     """Program changes the release recorded (0 for a dry run)."""
     notes: tuple[str, ...] = ()
     """How files were read that the operator should know (a ';' separator)."""
+    settled: tuple[Settled, ...] = ()
+    """Forwarded proposals the release settled (ACCEPTED or REJECTED)."""
 
 
 def find_files(path: Path) -> dict[str, Path]:
@@ -193,7 +197,7 @@ async def import_registry(
     files = find_files(path)
     sources, batch, problems = _read(files, progress=progress)
     problems += check_rows(batch, sources)
-    counts, changes = Counts(), 0
+    counts, changes, settled = Counts(), 0, []
     connection = await asyncpg.connect(plain_url(url))
     try:
         async with connection.transaction(readonly=dry_run):
@@ -223,6 +227,9 @@ async def import_registry(
                 await publish_events(connection, recorded)
                 await schedule_deliveries(connection, recorded)
                 changes = recorded.changes
+                settled = await settle_forwarded(
+                    connection, release_id=release_id, families=_families(batch)
+                )
     finally:
         await connection.close()
     replaced = sum(1 for record in batch.households if record.text("kk_number") in batch.existing)
@@ -237,7 +244,18 @@ async def import_registry(
         counts=counts,
         changes=changes,
         notes=_notes(sources),
+        settled=tuple(settled),
     )
+
+
+def _families(batch: Batch) -> dict[str, dict[str, str]]:
+    """The release's families by No KK, each column as the layout writes it."""
+    return {
+        record.text("kk_number"): {
+            column: layout_text(value) for column, value in record.values.items()
+        }
+        for record in batch.households
+    }
 
 
 def _notes(sources: dict[str, Source]) -> tuple[str, ...]:
