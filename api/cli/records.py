@@ -34,10 +34,10 @@ def program_events(
 
     policies = load_policies(load_settings().resolved_policy_dir())
     by_program: dict[str, set[int]] = defaultdict(set)
-    for program, household_id in households:
-        by_program[program]
+    for name, household_id in households:
+        ids = by_program[name]
         if household_id is not None:
-            by_program[program].add(household_id)
+            ids.add(household_id)
     events = []
     for name, ids in sorted(by_program.items()):
         program = policies.programs.get(name)

@@ -15,6 +15,7 @@ from audit.reports import ScopeCounter, ScopeSize
 from audit.roots import audit_roots
 from policies import PolicyStore
 from schema.access import AccessRoot
+from schema.assistance_reports import ReportAssistanceRoot
 from schema.execute import ValueRoot
 from schema.proposals import ProposalsRoot, ProposeChangeRoot
 from schema.scope_sizes import ScopeSizes
@@ -50,6 +51,10 @@ def value_roots(
     }
 
 
-def mutation_roots() -> dict[str, ValueRoot]:
-    """Every root of ``Mutation`` by field name: what agencies send back (CONTRACT §11)."""
-    return {"proposeChange": ProposeChangeRoot()}
+def mutation_roots(*, pseudonym_key: bytes) -> dict[str, ValueRoot]:
+    """Every root of ``Mutation`` by field name: what agencies send back (CONTRACT §11);
+    ``pseudonym_key`` resolves a PSEUDONYM program's own pseudonyms."""
+    return {
+        "proposeChange": ProposeChangeRoot(),
+        "reportAssistance": ReportAssistanceRoot(pseudonym_key),
+    }

@@ -134,7 +134,7 @@ async def start_graphql(
                 policies=policies, pool=primary, keys=keys, statistics=statistics
             ),
             writer=WritePool(writes),
-            mutation_roots=mutation_roots(),
+            mutation_roots=mutation_roots(pseudonym_key=settings.pseudonym_secret()),
         )
         engine.load(policies.current)
         stack.callback(policies.subscribe(engine.load))
