@@ -162,6 +162,9 @@ def _program(
         if root in FEED_ROOTS and inherited:
             reason = f"{name}: Query.{root} is granted but the program has no row scope"
             problems.append(Problem(POLICY_FILE, line, reason))
+        if root == "assistanceOverlap" and "householdStats" not in roots:
+            reason = f"{name}: Query.assistanceOverlap is granted but Query.householdStats is not"
+            problems.append(Problem(POLICY_FILE, line, reason))
         if root == "householdStats" and program_file.statistics_scope is None:
             reason = f"{name}: Query.householdStats is granted but its statistics scope is none"
             problems.append(Problem(POLICY_FILE, line, reason))

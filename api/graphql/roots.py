@@ -17,6 +17,7 @@ from policies import PolicyStore
 from schema.access import AccessRoot
 from schema.assistance_reports import ReportAssistanceRoot
 from schema.execute import ValueRoot
+from schema.overlap import AssistanceOverlapRoot
 from schema.proposals import ProposalsRoot, ProposeChangeRoot
 from schema.scope_sizes import ScopeSizes
 from schema.sealed_cursors import CursorKeys
@@ -39,6 +40,7 @@ def value_roots(
     pool: asyncpg.Pool,
     keys: CursorKeys,
     statistics: HouseholdStatsRoot | None = None,
+    overlap: AssistanceOverlapRoot | None = None,
 ) -> dict[str, ValueRoot]:
     """Every value root by field name; ``pool`` (a read pool of the gateway role on the
     primary) serves ``chainStatus``' full walks; ``keys`` seal ``auditEvents``' cursors."""
@@ -47,6 +49,7 @@ def value_roots(
         "householdStats": statistics or HouseholdStatsRoot(),
         "auditEvents": AuditEventsRoot(keys),
         "proposals": ProposalsRoot(keys),
+        "assistanceOverlap": overlap or AssistanceOverlapRoot(),
         **audit_roots(scopes=scope_counter(policies), pool=pool),
     }
 

@@ -26,6 +26,7 @@ from db.reader import RegistryReader, refuse_bypassing_role, reset_connection
 from db.writes import WritePool
 from policies import PolicyStore
 from schema.execute import Engine
+from schema.overlap import AssistanceOverlapRoot
 from schema.protection import ProtectionPool
 from schema.sealed_cursors import CursorKeys
 from schema.stats import HouseholdStatsRoot
@@ -126,12 +127,17 @@ async def start_graphql(
         protection = ProtectionPool(settings.statistics_processes)
         stack.push_async_callback(protection.close)
         statistics = HouseholdStatsRoot(reader=reader, protector=protection, budget=quotas)
+        overlap = AssistanceOverlapRoot(reader=reader, protector=protection, budget=quotas)
         engine = Engine(
             reader=reader,
             pseudonym_key=settings.pseudonym_secret(),
             cursor_keys=keys,
             value_roots=value_roots(
-                policies=policies, pool=primary, keys=keys, statistics=statistics
+                policies=policies,
+                pool=primary,
+                keys=keys,
+                statistics=statistics,
+                overlap=overlap,
             ),
             writer=WritePool(writes),
             mutation_roots=mutation_roots(pseudonym_key=settings.pseudonym_secret()),

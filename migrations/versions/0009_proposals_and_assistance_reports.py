@@ -14,6 +14,9 @@
   program, period and benefit. Not ``assistance_receipts``: the registry's records stay
   BPS's.
 
+Bappeda's ``assistanceOverlap`` reads every program's reports only through
+``regsosek_reported_programs()`` (SECURITY DEFINER: (household, assistance program) pairs).
+
 All three are append-only for everyone (triggers refuse UPDATE, DELETE, TRUNCATE); a status
 change is a new row. The gateway role may INSERT and SELECT them, and sees only its own
 program's rows (row-level security on ``regsosek.program``).
@@ -110,6 +113,17 @@ UPGRADE = [
             USING ERRCODE = 'insufficient_privilege';
     END $$
     """,
+    # Bappeda's assistanceOverlap counts households reached by several programs: the
+    # gateway role reads every program's reports only as (household, program) pairs, here.
+    """
+    CREATE FUNCTION regsosek_reported_programs()
+    RETURNS TABLE (household_id bigint, assistance_program text)
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$
+        SELECT DISTINCT household_id, assistance_program::text FROM assistance_reports
+    $$
+    """,
+    "REVOKE ALL ON FUNCTION regsosek_reported_programs() FROM PUBLIC",
+    f"GRANT EXECUTE ON FUNCTION regsosek_reported_programs() TO {APP_ROLE}",
     *[
         statement
         for table in TABLES
@@ -134,6 +148,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DROP FUNCTION regsosek_reported_programs()")
     for table in reversed(TABLES):
         op.execute(f"DROP TABLE {table}")
     op.execute("DROP FUNCTION regsosek_refuse_record_change()")
