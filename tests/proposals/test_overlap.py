@@ -20,7 +20,7 @@ query Overlap($by: [HouseholdDimension!]!) {
   }
 }
 """
-LEVELS = (["KECAMATAN"], ["KABUPATEN"], ["PROVINSI"], [])
+LEVELS: tuple[list[str], ...] = (["KECAMATAN"], ["KABUPATEN"], ["PROVINSI"], [])
 
 
 def reports(household_ids: list[int], *programs: str) -> list[dict[str, Any]]:

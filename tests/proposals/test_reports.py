@@ -96,7 +96,9 @@ async def test_dinkes_reports_by_its_own_pseudonym_and_no_one_elses(
         token = person["nik"]
         (stored,) = await _person_of(url, token)
         theirs = pseudonym(
-            stored["nik"], program="dinsos-pkh", pseudonym_key=bytes.fromhex(TEST_PSEUDONYM_KEY)
+            str(stored["nik"]),
+            program="dinsos-pkh",
+            pseudonym_key=bytes.fromhex(TEST_PSEUDONYM_KEY),
         )
         refused = await gw.query(
             dinkes,
