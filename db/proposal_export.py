@@ -2,10 +2,14 @@
 
 The export directory holds
 
-* ``households.csv``: one row per proposal, in the import layout (``db.layout``): the
-  family as the registry holds it with the proposed values in place (a ``USUL``: the new
-  family's proposed columns, the rest empty). A release that accepts a proposal carries
-  these values; the import of that release settles it (``db.proposals.settle_forwarded``);
+* ``households.csv``: one row per proposal about a family, in the import layout
+  (``db.layout``): the family as the registry holds it with the proposed values in place
+  (a ``USUL``: the new family's proposed columns, the rest empty);
+* ``persons.csv``: for proposals about a person (``REACTIVATE``), every member of the
+  person's family as the registry holds them (a persons file replaces a family's members
+  as a set), with the proposed values in place on the person.
+  A release that accepts a proposal carries these values; the import of that release
+  settles it (``db.proposals.settle_forwarded``);
 * ``manifest.json``: the export's id and time, the file's SHA-256, and for each proposal
   its id, program, kind, family, line in ``households.csv``, proposed and previous
   values, evidence hash, case reference and note.
@@ -27,7 +31,7 @@ from typing import Any
 import asyncpg
 
 from db.engine import plain_url
-from db.layout import HOUSEHOLDS, layout_text
+from db.layout import HOUSEHOLDS, PERSONS, layout_text
 from db.proposals import ProposalStatus, StoredProposal, add_statuses, pending_proposals
 
 MANIFEST = "manifest.json"
@@ -57,8 +61,55 @@ async def _current_rows(
     }
 
 
+async def _members(
+    connection: asyncpg.Connection, person_ids: list[int]
+) -> dict[int, list[dict[str, str]]]:
+    """For each person, every member of their family as persons-file rows (member order)."""
+    columns = ", ".join("m." + name for name in PERSONS.names[1:])
+    rows = await connection.fetch(
+        f"""SELECT p.id AS proposed, h.kk_number, {columns}
+            FROM persons p JOIN households h ON h.id = p.household_id
+            JOIN persons m ON m.household_id = h.id
+            WHERE p.id = ANY($1::bigint[]) ORDER BY p.id, m.member_no""",
+        person_ids,
+    )
+    members: dict[int, list[dict[str, str]]] = {}
+    for row in rows:
+        members.setdefault(row["proposed"], []).append(
+            {name: layout_text(_plain(row[name])) for name in PERSONS.names}
+        )
+    return members
+
+
 def _plain(value: Any) -> Any:
     return getattr(value, "value", value)
+
+
+@dataclass(frozen=True)
+class Registry:
+    """What the registry holds of the exported proposals' families and persons."""
+
+    households: dict[int, dict[str, str]]
+    members: dict[int, list[dict[str, str]]]
+
+
+def _entry(proposal: StoredProposal, *, file: str, line: int, before: dict[str, str]) -> Any:
+    return {
+        "id": proposal.id,
+        "program": proposal.program,
+        "kind": proposal.kind,
+        "kkNumber": proposal.kk_number or before.get("kk_number"),
+        "nik": proposal.nik,
+        "householdId": proposal.household_id,
+        "file": file,
+        "line": line,
+        "values": [{"field": f, "value": v} for f, v in proposal.values],
+        "previous": [{"field": f, "value": before.get(f)} for f, _ in proposal.values],
+        "evidenceSha256": proposal.evidence_sha256,
+        "caseRef": proposal.case_ref,
+        "note": proposal.note,
+        "submittedAt": proposal.submitted_at.isoformat(),
+    }
 
 
 def _write(
@@ -67,46 +118,54 @@ def _write(
     export_id: str,
     since: datetime | None,
     proposals: list[StoredProposal],
-    current: dict[int, dict[str, str]],
+    registry: Registry,
 ) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     entries = []
-    households = directory / "households.csv"
-    with households.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file)
-        writer.writerow(HOUSEHOLDS.names)
-        for line, proposal in enumerate(proposals, start=2):
-            before = current.get(proposal.household_id or -1, {})
-            row = {**before, "kk_number": proposal.kk_number, **dict(proposal.values)}
-            writer.writerow([row.get(name, "") for name in HOUSEHOLDS.names])
-            entries.append(
-                {
-                    "id": proposal.id,
-                    "program": proposal.program,
-                    "kind": proposal.kind,
-                    "kkNumber": proposal.kk_number,
-                    "householdId": proposal.household_id,
-                    "line": line,
-                    "values": [{"field": f, "value": v} for f, v in proposal.values],
-                    "previous": [{"field": f, "value": before.get(f)} for f, _ in proposal.values],
-                    "evidenceSha256": proposal.evidence_sha256,
-                    "caseRef": proposal.case_ref,
-                    "note": proposal.note,
-                    "submittedAt": proposal.submitted_at.isoformat(),
-                }
-            )
+    household_rows: list[list[str]] = []
+    person_rows: list[list[str]] = []
+    for proposal in proposals:
+        if proposal.nik is None:
+            before = registry.households.get(proposal.household_id or -1, {})
+            row = {**before, "kk_number": proposal.kk_number or "", **dict(proposal.values)}
+            household_rows.append([row.get(name, "") for name in HOUSEHOLDS.names])
+            line = len(household_rows) + 1
+            entries.append(_entry(proposal, file="households.csv", line=line, before=before))
+            continue
+        family = registry.members.get(proposal.person_id or -1, [])
+        person = next((m for m in family if m["nik"] == proposal.nik), {})
+        line = 0
+        for member in family:
+            row = {**member, **dict(proposal.values)} if member is person else member
+            person_rows.append([row.get(name, "") for name in PERSONS.names])
+            if member is person:
+                line = len(person_rows) + 1
+        entries.append(_entry(proposal, file="persons.csv", line=line, before=person))
+    files = []
+    for name, header, rows in (
+        ("households.csv", HOUSEHOLDS.names, household_rows),
+        ("persons.csv", PERSONS.names, person_rows),
+    ):
+        if not rows and name == "persons.csv":
+            continue
+        path = directory / name
+        with path.open("w", newline="", encoding="utf-8") as file:
+            writer = csv.writer(file)
+            writer.writerow(header)
+            writer.writerows(rows)
+        files.append(
+            {
+                "name": name,
+                "rows": len(rows),
+                "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            }
+        )
     manifest = {
         "export": export_id,
         "exportedAt": datetime.now(UTC).isoformat(),
         "since": since.isoformat() if since else None,
         "layout": "regsosek import layout (regsosek export-template)",
-        "files": [
-            {
-                "name": households.name,
-                "rows": len(proposals),
-                "sha256": hashlib.sha256(households.read_bytes()).hexdigest(),
-            }
-        ],
+        "files": files,
         "proposals": entries,
     }
     (directory / MANIFEST).write_text(
@@ -121,10 +180,16 @@ async def export_proposals(url: str, *, out: Path, since: datetime | None) -> Ex
     try:
         async with connection.transaction():
             proposals = await pending_proposals(connection, since=since)
-            current = await _current_rows(
-                connection, [p.household_id for p in proposals if p.household_id is not None]
+            registry = Registry(
+                households=await _current_rows(
+                    connection,
+                    [p.household_id for p in proposals if p.household_id and p.nik is None],
+                ),
+                members=await _members(
+                    connection, [p.person_id for p in proposals if p.person_id is not None]
+                ),
             )
-            _write(out, export_id=export_id, since=since, proposals=proposals, current=current)
+            _write(out, export_id=export_id, since=since, proposals=proposals, registry=registry)
             await add_statuses(
                 connection,
                 [(p.id, p.program) for p in proposals],

@@ -40,7 +40,8 @@ class NewProposal:
     kind: str
     household_id: int | None
     person_id: int | None
-    kk_number: str
+    kk_number: str | None
+    """The family's No KK (None for a proposal about a person, named by ``nik``)."""
     nik: str | None
     values: tuple[tuple[str, str], ...]
     """(import-layout column, value as the layout writes it), in the order proposed."""
@@ -56,7 +57,7 @@ class StoredProposal:
     kind: str
     household_id: int | None
     person_id: int | None
-    kk_number: str
+    kk_number: str | None
     nik: str | None
     values: tuple[tuple[str, str], ...]
     evidence_sha256: str
@@ -115,7 +116,7 @@ async def insert_proposal(
         row["id"]
         for row in await connection.fetch(
             f"""SELECT c.id FROM ({CURRENT}) AS c
-                WHERE c.program = $1 AND c.kk_number = $2
+                WHERE c.program = $1 AND c.kk_number IS NOT DISTINCT FROM $2
                   AND c.nik IS NOT DISTINCT FROM $3 AND c.status = ANY($4::text[])
                 ORDER BY c.id""",
             proposal.program,
@@ -231,13 +232,17 @@ async def pending_proposals(
 
 
 async def forwarded_proposals(
-    connection: asyncpg.Connection, *, kk_numbers: list[str]
+    connection: asyncpg.Connection, *, kk_numbers: list[str], niks: list[str]
 ) -> list[StoredProposal]:
-    """The FORWARDED proposals about the families ``kk_numbers`` (a release's), in id order."""
+    """The FORWARDED proposals about the families ``kk_numbers`` and the persons ``niks``
+    (a release's), in id order."""
     rows = await connection.fetch(
         f"""SELECT * FROM ({CURRENT}) AS c
-            WHERE c.status = 'FORWARDED' AND c.kk_number = ANY($1::text[]) ORDER BY c.id""",
+            WHERE c.status = 'FORWARDED'
+              AND (c.kk_number = ANY($1::text[]) OR c.nik = ANY($2::text[]))
+            ORDER BY c.id""",
         kk_numbers,
+        niks,
     )
     return [_stored(row) for row in rows]
 
@@ -249,30 +254,36 @@ class Settled:
     id: int
     program: str
     household_id: int | None
-    kk_number: str
     status: ProposalStatus
 
 
 async def settle_forwarded(
-    connection: asyncpg.Connection, *, release_id: str, families: dict[str, dict[str, str]]
+    connection: asyncpg.Connection,
+    *,
+    release_id: str,
+    families: dict[str, dict[str, str]],
+    persons: dict[str, dict[str, str]],
 ) -> list[Settled]:
-    """Settle the FORWARDED proposals about the families a release carries.
+    """Settle the FORWARDED proposals about the families and persons a release carries.
 
-    ``families``: each family of the release's households file by No KK, its columns as the
-    layout writes them. A proposal is ACCEPTED when the release carries every value it
-    proposed, REJECTED when it carries the family with any other value; proposals about
-    families the release does not carry stay FORWARDED. Runs in the import's transaction.
+    ``families``: each family of the release's households file by No KK, ``persons`` each
+    person of its persons file by NIK, their columns as the layout writes them. A proposal
+    is ACCEPTED when the release carries every value it proposed, REJECTED when it carries
+    the family (the person) with any other value; proposals about rows the release does not
+    carry stay FORWARDED. Runs in the import's transaction.
     """
     settled: list[Settled] = []
-    for proposal in await forwarded_proposals(connection, kk_numbers=list(families)):
-        row = families[proposal.kk_number]
+    forwarded = await forwarded_proposals(connection, kk_numbers=list(families), niks=list(persons))
+    for proposal in forwarded:
+        if proposal.nik is not None:
+            row = persons.get(proposal.nik)
+        else:
+            row = families.get(proposal.kk_number or "")
+        if row is None:
+            continue
         accepted = all(row.get(column) == value for column, value in proposal.values)
         status = ProposalStatus.ACCEPTED if accepted else ProposalStatus.REJECTED
-        settled.append(
-            Settled(
-                proposal.id, proposal.program, proposal.household_id, proposal.kk_number, status
-            )
-        )
+        settled.append(Settled(proposal.id, proposal.program, proposal.household_id, status))
     for status in (ProposalStatus.ACCEPTED, ProposalStatus.REJECTED):
         await add_statuses(
             connection,

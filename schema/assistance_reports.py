@@ -18,28 +18,22 @@ from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
-from sqlalchemy import BigInteger, Text, bindparam, select
+from sqlalchemy import BigInteger, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from db.assistance_reports import NewReport, insert_reports
 from db.layout import ASSISTANCE, BadValue, parse_value
 from errors import BadInput
-from policies import Entity, FieldMode, Program, readable_rows
-from policies.masks import program_key, pseudonymised
+from policies import Entity, Program, readable_rows
 from schema.compiler.statement import CompiledStatement, compile_statement
 from schema.execute import Caller, Subject
-from schema.proposals import NOT_VISIBLE
+from schema.proposals import NO_PERSON, NOT_VISIBLE
 from schema.scalars import parse_id
+from schema.subjects import by_pseudonym, persons_named
 
 MAX_ROWS = 1000
 MAX_BENEFIT = 200
-NO_PERSON = "No person with that pseudonym is visible to your program."
 COLUMNS = {column.name: column for column in ASSISTANCE.columns}
-
-
-def by_pseudonym(program: Program) -> bool:
-    """Whether the program names persons by its pseudonym (it reads ``Person.nik`` so)."""
-    return program.mode("Person", "nik") is FieldMode.PSEUDONYM
 
 
 def _households(program: Program) -> CompiledStatement:
@@ -47,18 +41,6 @@ def _households(program: Program) -> CompiledStatement:
     rows = readable_rows(Entity.HOUSEHOLD, program=program, name="reported")
     wanted = bindparam("q_ids", type_=ARRAY(BigInteger))
     statement = select(rows.table.c.id).where(rows.table.c.id == wanted.any_(), rows.predicate)
-    return compile_statement(statement, frozenset())
-
-
-def _persons(program: Program, pseudonym_key: bytes) -> CompiledStatement:
-    """(pseudonym, person id, household id) of the persons the program may read whose
-    pseudonym, as the program reads it, is among ``$1``."""
-    rows = readable_rows(Entity.PERSON, program=program, name="reported")
-    token = pseudonymised(rows.table.c.nik, key=program_key(pseudonym_key, program.name))
-    wanted = bindparam("q_tokens", type_=ARRAY(Text))
-    statement = select(token.label("token"), rows.table.c.id, rows.table.c.household_id).where(
-        token == wanted.any_(), rows.predicate
-    )
     return compile_statement(statement, frozenset())
 
 
@@ -89,7 +71,7 @@ class ReportAssistanceRoot:
         found = self._statements.get(key)
         if found is None:
             found = self._statements[key] = (
-                _persons(program, self._pseudonym_key) if key[1] else _households(program)
+                persons_named(program, self._pseudonym_key) if key[1] else _households(program)
             )
         return found
 

@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import BigInteger, bindparam, select
 
-from db.layout import HOUSEHOLDS, BadValue, ColumnSpec, layout_text, parse_value
+from db.layout import HOUSEHOLDS, PERSONS, BadValue, ColumnSpec, layout_text, parse_value
 from db.proposals import NewProposal, StoredProposal, insert_proposal, proposal_page
 from errors import BadInput, Forbidden
 from policies import Entity, Program, readable_rows
@@ -34,14 +34,23 @@ from schema.embed import HouseholdRef
 from schema.execute import Caller, Subject
 from schema.scalars import parse_id
 from schema.sealed_cursors import CursorKeys, canonical_criteria
+from schema.subjects import by_pseudonym, names_persons, persons_named
 
 NOT_VISIBLE = "No household with that id is visible to your program."
 """The one answer for a household that does not exist and one outside the program's scope."""
+NO_PERSON = "No person with that pseudonym is visible to your program."
+NO_PERSON_NIK = "No person with that NIK is visible to your program."
 SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 MAX_CASE_REF = 200
 MAX_NOTE = 2000
 MAX_VALUES = 100
 COLUMNS: Mapping[str, ColumnSpec] = {column.name: column for column in HOUSEHOLDS.columns}
+PERSON_COLUMNS: Mapping[str, ColumnSpec] = {
+    column.name: column for column in PERSONS.columns if column.name != "kk_number"
+}
+PERSON_KINDS = frozenset({ProposalKind.REACTIVATE})
+"""Kinds of proposal about a person: named by ``nik`` as the program reads it (the NIK, or
+its pseudonym), proposing columns of the persons file."""
 USUL_REQUIRED = ("kk_number", "desa_code")
 """What a new family must at least name: its No KK (its identity in the release that adds
 it) and its desa (inside the region the program may propose families in)."""
@@ -61,7 +70,9 @@ def checked_values(program: Program, kind: ProposalKind, given: Any) -> list[tup
     """The proposed ``(column, value)`` pairs, each checked as the importer checks it."""
     grant = program.proposals
     assert grant is not None
-    allowed = set(grant.fields) | ({"kk_number"} if kind is ProposalKind.USUL else set())
+    columns = PERSON_COLUMNS if kind in PERSON_KINDS else COLUMNS
+    allowed = set(grant.fields) & set(columns)
+    allowed |= {"kk_number"} if kind is ProposalKind.USUL else set()
     if not given:
         raise BadInput("A proposal needs at least one value.")
     if len(given) > MAX_VALUES:
@@ -70,16 +81,20 @@ def checked_values(program: Program, kind: ProposalKind, given: Any) -> list[tup
     seen: set[str] = set()
     for index, item in enumerate(given):
         column, text = item["field"], item["value"]
+        if column == "nik" and kind in PERSON_KINDS:
+            continue  # the person's name, checked when the person is looked up
         if column not in allowed:
             raise Forbidden(f"values[{index}]: your program may not propose `{column}`.")
         if column in seen:
             raise BadInput(f"values[{index}]: `{column}` is proposed twice.")
         seen.add(column)
         try:
-            parsed = parse_value(COLUMNS[column], text.strip() or None)
+            parsed = parse_value(columns[column], text.strip() or None)
         except BadValue as error:
             raise BadInput(f"values[{index}] ({column}): {error}") from None
         values.append((column, layout_text(parsed)))
+    if not values:
+        raise BadInput("A proposal needs at least one value besides the person's `nik`.")
     return values
 
 
@@ -120,7 +135,11 @@ def proposal_value(stored: StoredProposal) -> dict[str, Any]:
         "submittedAt": stored.submitted_at.isoformat(),
         "statusChangedAt": stored.status_at.isoformat(),
         "settledIn": settled,
-        "household": None if stored.household_id is None else HouseholdRef(stored.household_id),
+        "household": (
+            HouseholdRef(stored.household_id)
+            if stored.household_id is not None and stored.nik is None
+            else None
+        ),
     }
 
 
@@ -129,8 +148,10 @@ class ProposeChangeRoot:
 
     needs_database = True
 
-    def __init__(self) -> None:
+    def __init__(self, pseudonym_key: bytes) -> None:
+        self._pseudonym_key = pseudonym_key
         self._lookups: dict[str, CompiledStatement] = {}
+        self._persons: dict[str, CompiledStatement] = {}
 
     async def value(
         self, *, caller: Caller, args: Mapping[str, Any], connection: asyncpg.Connection | None
@@ -143,9 +164,14 @@ class ProposeChangeRoot:
         evidence = _evidence(given["evidenceSha256"])
         case_ref = _bounded(given.get("caseRef"), name="caseRef", most=MAX_CASE_REF)
         note = _bounded(given.get("note"), name="note", most=MAX_NOTE)
-        household_id, kk_number = await self._family(
-            connection, program=program, kind=kind, given=given, values=values
-        )
+        person_id = nik = None
+        if kind in PERSON_KINDS:
+            person_id, household_id, nik = await self._person(connection, program, given)
+            kk_number = None
+        else:
+            household_id, kk_number = await self._family(
+                connection, program=program, kind=kind, given=given, values=values
+            )
         stored, _ = await insert_proposal(
             connection,
             NewProposal(
@@ -153,16 +179,38 @@ class ProposeChangeRoot:
                 client_id=caller.client_id,
                 kind=kind.value,
                 household_id=household_id,
-                person_id=None,
+                person_id=person_id,
                 kk_number=kk_number,
-                nik=None,
+                nik=nik,
                 values=tuple(values),
                 evidence_sha256=evidence,
                 case_ref=case_ref,
                 note=note,
             ),
         )
-        return proposal_value(stored)
+        value = proposal_value(stored)
+        value["_person"] = person_id
+        return value
+
+    async def _person(
+        self, connection: asyncpg.Connection, program: Program, given: Mapping[str, Any]
+    ) -> tuple[int, int, str]:
+        """The person a proposal names by ``nik`` (as the program reads it): id, household,
+        NIK (kept with the proposal: a person's identity across releases)."""
+        if given.get("householdId") is not None:
+            raise BadInput(
+                "A proposal about a person names them by `nik`: leave `householdId` out."
+            )
+        named = [item["value"] for item in given["values"] if item["field"] == "nik"]
+        if len(named) != 1 or not names_persons(program):
+            raise BadInput("A proposal about a person names them once, by `nik`.")
+        lookup = self._persons.get(program.name)
+        if lookup is None:
+            lookup = self._persons[program.name] = persons_named(program, self._pseudonym_key)
+        row = await connection.fetchrow(lookup.sql, *lookup.arguments({"q_tokens": named}))
+        if row is None:
+            raise BadInput(NO_PERSON if by_pseudonym(program) else NO_PERSON_NIK)
+        return int(row["id"]), int(row["household_id"]), str(row["nik"])
 
     async def _family(
         self,
@@ -201,7 +249,10 @@ class ProposeChangeRoot:
 
     def subject(self, value: Any, args: Mapping[str, Any]) -> Subject:
         """The household the proposal is about is named on the request's audit event."""
-        reference = value.get("household") if isinstance(value, dict) else None
+        person = value.get("_person")
+        if person is not None:
+            return [], [person]
+        reference = value.get("household")
         if isinstance(reference, HouseholdRef):
             return [reference.id], []
         return [], []

@@ -58,6 +58,6 @@ def mutation_roots(*, pseudonym_key: bytes) -> dict[str, ValueRoot]:
     """Every root of ``Mutation`` by field name: what agencies send back (CONTRACT §11);
     ``pseudonym_key`` resolves a PSEUDONYM program's own pseudonyms."""
     return {
-        "proposeChange": ProposeChangeRoot(),
+        "proposeChange": ProposeChangeRoot(pseudonym_key),
         "reportAssistance": ReportAssistanceRoot(pseudonym_key),
     }

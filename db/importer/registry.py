@@ -28,7 +28,7 @@ import asyncpg
 from db.engine import plain_url
 from db.importer.checks import Batch, by_family, check_registry, check_rows
 from db.importer.layout import DIGIT_COLUMNS, FILES, FileSpec
-from db.importer.parse import parse_source
+from db.importer.parse import Record, parse_source
 from db.importer.problems import ImportRejected, Problem, Unreadable
 from db.importer.source import SUFFIXES, Source, read_source
 from db.importer.write import write_batch
@@ -228,7 +228,13 @@ async def import_registry(
                 await schedule_deliveries(connection, recorded)
                 changes = recorded.changes
                 settled = await settle_forwarded(
-                    connection, release_id=release_id, families=_families(batch)
+                    connection,
+                    release_id=release_id,
+                    families=_as_layout(batch.households, key="kk_number"),
+                    persons=_as_layout(
+                        [record for group in batch.persons.values() for record in group],
+                        key="nik",
+                    ),
                 )
     finally:
         await connection.close()
@@ -248,13 +254,11 @@ async def import_registry(
     )
 
 
-def _families(batch: Batch) -> dict[str, dict[str, str]]:
-    """The release's families by No KK, each column as the layout writes it."""
+def _as_layout(records: list[Record], *, key: str) -> dict[str, dict[str, str]]:
+    """The release's rows by ``key`` (No KK, NIK), each column as the layout writes it."""
     return {
-        record.text("kk_number"): {
-            column: layout_text(value) for column, value in record.values.items()
-        }
-        for record in batch.households
+        record.text(key): {column: layout_text(value) for column, value in record.values.items()}
+        for record in records
     }
 
 

@@ -2,8 +2,9 @@
 
 * ``proposals``: one row per proposal a program made (``proposeChange``): its kind, the
   family it is about (``household_id``, and ``kk_number``, the identity a release is
-  matched by; for ``USUL`` the new family's No KK), the values proposed as import-layout
-  columns, the SHA-256 of the evidence (the file stays with the agency), case reference,
+  matched by; for ``USUL`` the new family's No KK) or, for ``REACTIVATE``, the person
+  (``person_id`` and ``nik``, a person's identity across releases), the values proposed
+  as import-layout columns, the SHA-256 of the evidence (the file stays with the agency), case reference,
   note, and the earlier proposal it supersedes.
 * ``proposal_statuses``: the status history. ``SUBMITTED`` is written with the proposal;
   ``FORWARDED`` by ``regsosek proposals export``; ``ACCEPTED`` / ``REJECTED`` by the import
@@ -51,7 +52,7 @@ UPGRADE = [
         kind varchar(16) NOT NULL,
         household_id bigint,
         person_id bigint,
-        kk_number varchar(16) NOT NULL,
+        kk_number varchar(16),
         nik varchar(16),
         proposed jsonb NOT NULL,
         evidence_sha256 char(64) NOT NULL,
@@ -62,6 +63,8 @@ UPGRADE = [
         CONSTRAINT pk_proposals PRIMARY KEY (id),
         CONSTRAINT ck_proposals_kind_known CHECK (kind IN ({KINDS})),
         CONSTRAINT ck_proposals_kk_number_16_digits CHECK (kk_number ~ '^[0-9]{{16}}$'),
+        CONSTRAINT ck_proposals_names_a_family_or_person CHECK (
+            kk_number IS NOT NULL OR nik IS NOT NULL),
         CONSTRAINT ck_proposals_evidence_hex CHECK (evidence_sha256 ~ '^[0-9a-f]{{64}}$'),
         CONSTRAINT ck_proposals_values_list CHECK (jsonb_typeof(proposed) = 'array'),
         CONSTRAINT fk_proposals_supersedes FOREIGN KEY (supersedes) REFERENCES proposals (id)
@@ -69,6 +72,7 @@ UPGRADE = [
     """,
     "CREATE INDEX ix_proposals_program_id ON proposals (program, id)",
     "CREATE INDEX ix_proposals_kk_number ON proposals (kk_number)",
+    "CREATE INDEX ix_proposals_nik ON proposals (nik)",
     "CREATE INDEX ix_proposals_household_id ON proposals (household_id)",
     f"""
     CREATE TABLE proposal_statuses (

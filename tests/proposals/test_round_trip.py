@@ -8,8 +8,9 @@ import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from schema.proposals import NO_PERSON
 from tests.db.support import write_csv
-from tests.proposals.support import PROPOSALS, PROPOSE_PLAIN, koreksi
+from tests.proposals.support import EVIDENCE, PROPOSALS, PROPOSE_PLAIN, koreksi, post
 from tests.releases.support import fetch, gateway, household, rows_of
 from tests.support import cli_env, regsosek
 
@@ -90,3 +91,73 @@ async def test_a_forwarded_koreksi_is_accepted_when_the_release_carries_it_else_
     ]
     code, _, err = await regsosek("audit", "verify", env=env)
     assert code == 0, err
+
+
+REACTIVATE = """
+mutation Reactivate($input: ProposalInput!) {
+  proposeChange(input: $input) { id kind status values { field value } }
+}
+"""
+DINKES_PERSONS = "query { persons(first: 200) { nodes { nik healthInsurance { pbiJkn } } } }"
+
+
+async def test_a_reactivation_by_pseudonym_is_exported_with_its_family_and_settled(
+    make_database: Callable[[], Awaitable[str]], tmp_path: Path
+) -> None:
+    url = await make_database()
+    env = cli_env(url, tmp_path / "data")
+    async with gateway(url, tmp_path) as gw:
+        dinkes = await gw.headers("dinkes-pbi")
+        people = (await gw.query(dinkes, DINKES_PERSONS))["data"]["persons"]["nodes"]
+        dropped = next(p["nik"] for p in people if not p["healthInsurance"]["pbiJkn"])
+        proposal = {
+            "kind": "REACTIVATE",
+            "values": [
+                {"field": "nik", "value": dropped},
+                {"field": "insurance_pbi_jkn", "value": "ya"},
+            ],
+            "evidenceSha256": EVIDENCE,
+            "caseRef": "PBI-2026-17",
+        }
+        made = await gw.query(dinkes, REACTIVATE, {"input": proposal})
+        assert made["data"]["proposeChange"]["values"] == [
+            {"field": "insurance_pbi_jkn", "value": "true"}
+        ]
+        other = {**proposal, "values": [{"field": "nik", "value": "0" * 64}, proposal["values"][1]]}
+        refused = await post(gw, dinkes, REACTIVATE, {"input": other})
+        assert refused["errors"][0]["message"] == NO_PERSON
+
+        code, _, err = await regsosek(
+            "proposals", "export", "--out", str(tmp_path / "out"), env=env
+        )
+        assert code == 0, err
+        manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+        (entry,) = manifest["proposals"]
+        assert entry["file"] == "persons.csv"
+        with (tmp_path / "out" / "persons.csv").open(newline="") as file:
+            family = list(csv.DictReader(file))
+        assert family[entry["line"] - 2]["insurance_pbi_jkn"] == "true"
+        (stored,) = await fetch(
+            url,
+            "SELECT count(*) AS n FROM persons p JOIN households h ON h.id = p.household_id"
+            " WHERE h.kk_number = $1",
+            family[0]["kk_number"],
+        )
+        assert len(family) == stored["n"]
+
+        code, out, err = await regsosek(
+            "import", str(tmp_path / "out"), "--release", "2027Q1-pbi", env=env
+        )
+        assert code == 0, err
+        assert "1 accepted, 0 rejected" in out
+        listing = await gw.query(dinkes, PROPOSALS, {})
+    (node,) = listing["data"]["proposals"]["nodes"]
+    assert node["status"] == "ACCEPTED"
+    assert node["settledIn"] == {"id": "2027Q1-pbi"}
+    (event,) = await fetch(
+        url,
+        "SELECT person_ids, household_ids FROM audit_events WHERE operation_name = 'Reactivate'"
+        " AND outcome = 'allowed'",
+    )
+    assert len(event["person_ids"]) == 1
+    assert event["household_ids"] == []
