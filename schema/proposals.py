@@ -164,10 +164,12 @@ class ProposeChangeRoot:
         evidence = _evidence(given["evidenceSha256"])
         case_ref = _bounded(given.get("caseRef"), name="caseRef", most=MAX_CASE_REF)
         note = _bounded(given.get("note"), name="note", most=MAX_NOTE)
-        person_id = nik = None
+        person_id: int | None = None
+        household_id: int | None
+        nik: str | None = None
+        kk_number: str | None = None
         if kind in PERSON_KINDS:
             person_id, household_id, nik = await self._person(connection, program, given)
-            kk_number = None
         else:
             household_id, kk_number = await self._family(
                 connection, program=program, kind=kind, given=given, values=values

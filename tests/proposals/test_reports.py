@@ -6,8 +6,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from policies.masks import pseudonym
-from schema.assistance_reports import NO_PERSON
-from schema.proposals import NOT_VISIBLE
+from schema.proposals import NO_PERSON, NOT_VISIBLE
 from tests.proposals.support import post
 from tests.releases.support import fetch, gateway
 from tests.support import TEST_PSEUDONYM_KEY
