@@ -117,7 +117,7 @@ EXPECTED_ROOTS: dict[str, set[str]] = {
         "releases",
         "changes",
     },
-    "bappeda-statistik": {"householdStats", "regions", "myAccess"},
+    "bappeda-statistik": {"householdStats", "assistanceOverlap", "regions", "myAccess"},
     "inspektorat-audit": {
         "auditEvents",
         "disclosures",
