@@ -8,7 +8,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from api.state import gateway_state
 from db.importer import ImportRejected
+from errors import Unavailable
 from schema.proposals import NOT_VISIBLE
 from tests.proposals.support import EVIDENCE, PROPOSALS, PROPOSE, PROPOSE_PLAIN, koreksi, post
 from tests.releases.support import (
@@ -173,3 +175,32 @@ async def test_a_new_proposal_supersedes_the_pending_one_and_nothing_is_ever_upd
                 await connection.execute(statement)
     finally:
         await connection.close()
+
+
+async def test_no_audit_event_no_proposal(
+    make_database: Callable[[], Awaitable[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write commits only after its audit event: when the event cannot be written the caller
+    gets UNAVAILABLE and nothing is stored."""
+    url = await make_database()
+    household_id, _, _ = await _dinsos_household(url)
+    async with gateway(url, tmp_path) as gw:
+        dinsos = await gw.headers("dinsos-pkh")
+
+        async def broken(event: object) -> int:
+            raise Unavailable("The audit trail cannot be written.")
+
+        monkeypatch.setattr(gateway_state(gw.app).audit, "record", broken)
+        answer = await gw.http.post(
+            "/graphql",
+            json={
+                "query": PROPOSE_PLAIN,
+                "variables": {"input": koreksi(household_id, tenure="RENT")},
+            },
+            headers=dinsos,
+        )
+    assert answer.status_code == 503
+    assert answer.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
+    assert "data" not in answer.json()
+    assert await fetch(url, "SELECT * FROM proposals") == []
+    assert await fetch(url, "SELECT * FROM proposal_statuses") == []
