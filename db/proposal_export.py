@@ -15,7 +15,8 @@ The export directory holds
   values, evidence hash, case reference and note.
 
 Every exported proposal becomes FORWARDED (with the export's id) in the transaction that
-read it, committed only after the files are written. Runs as the owner.
+read it, committed only after the files are written and the export is on the audit trail.
+Runs as the owner.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -173,10 +175,21 @@ def _write(
     )
 
 
-async def export_proposals(url: str, *, out: Path, since: datetime | None) -> ExportSummary:
-    """Write the SUBMITTED proposals (since ``since``) to ``out`` and mark them FORWARDED."""
+Audit = Callable[[str, list[StoredProposal]], Awaitable[None]]
+"""Records an export (its id, its proposals) on the audit trail; raises when it cannot."""
+
+
+async def export_proposals(
+    url: str, *, out: Path, since: datetime | None, audit: Audit
+) -> ExportSummary:
+    """Write the SUBMITTED proposals (since ``since``) to ``out`` and mark them FORWARDED.
+
+    ``audit`` records the export before it commits: if it raises, nothing is marked and the
+    files written are removed (no audit event, no export)."""
     export_id = export_id_now()
     connection = await asyncpg.connect(plain_url(url))
+    written = [out / name for name in ("households.csv", "persons.csv", MANIFEST)]
+    existed = {path for path in written if path.exists()}
     try:
         async with connection.transaction():
             proposals = await pending_proposals(connection, since=since)
@@ -196,6 +209,13 @@ async def export_proposals(url: str, *, out: Path, since: datetime | None) -> Ex
                 status=ProposalStatus.FORWARDED,
                 export_id=export_id,
             )
+            try:
+                await audit(export_id, proposals)
+            except BaseException:
+                for path in written:
+                    if path not in existed:
+                        path.unlink(missing_ok=True)
+                raise
     finally:
         await connection.close()
     return ExportSummary(export_id, out, tuple(proposals))

@@ -254,6 +254,7 @@ class Settled:
     id: int
     program: str
     household_id: int | None
+    person_id: int | None
     status: ProposalStatus
 
 
@@ -283,7 +284,15 @@ async def settle_forwarded(
             continue
         accepted = all(row.get(column) == value for column, value in proposal.values)
         status = ProposalStatus.ACCEPTED if accepted else ProposalStatus.REJECTED
-        settled.append(Settled(proposal.id, proposal.program, proposal.household_id, status))
+        settled.append(
+            Settled(
+                id=proposal.id,
+                program=proposal.program,
+                household_id=proposal.household_id,
+                person_id=proposal.person_id,
+                status=status,
+            )
+        )
     for status in (ProposalStatus.ACCEPTED, ProposalStatus.REJECTED):
         await add_statuses(
             connection,

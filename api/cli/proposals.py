@@ -41,21 +41,34 @@ def export_command(
     from api.cli.records import program_events, record_events
     from api.database import owner_database_url
     from db.proposal_export import export_proposals
+    from db.proposals import StoredProposal
+    from errors import GatewayError
 
     settings = load_settings()
     moment = _since(since)
     with owner_database_url(settings) as url:
-        summary = run(export_proposals(url, out=out, since=moment))
-        events = program_events(
-            operation=f"proposals export {summary.export_id}",
-            request_id=summary.export_id,
-            field_paths=["proposals.export"],
-            households=[(p.program, p.household_id) for p in summary.proposals],
-        )
-        run(record_events(settings, owner_url=url, events=events))
+
+        async def audit(export_id: str, proposals: list[StoredProposal]) -> None:
+            events = program_events(
+                operation=f"proposals export {export_id}",
+                request_id=export_id,
+                field_paths=["proposals.export"],
+                subjects=[(p.program, p.household_id, p.person_id) for p in proposals],
+            )
+            await record_events(settings, owner_url=url, events=events)
+
+        try:
+            summary = run(export_proposals(url, out=out, since=moment, audit=audit))
+        except GatewayError as failed:
+            errors.print(
+                f"{failed.message}: the audit trail could not record the export;"
+                " nothing was forwarded",
+                markup=False,
+            )
+            raise typer.Exit(1) from None
     console.print(
         f"{summary.export_id}: {len(summary.proposals)} proposal(s) forwarded to {out}"
-        " (households.csv, manifest.json)",
+        " (households.csv, persons.csv, manifest.json)",
         markup=False,
         highlight=False,
         soft_wrap=True,

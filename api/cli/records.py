@@ -25,21 +25,24 @@ def program_events(
     operation: str,
     request_id: str,
     field_paths: list[str],
-    households: Iterable[tuple[str, int | None]],
+    subjects: Iterable[tuple[str, int | None, int | None]],
 ) -> list[AuditEvent]:
-    """One event per program of ``households`` ((program, household id) pairs)."""
+    """One event per program of ``subjects`` ((program, household id, person id): a proposal
+    about a person names the person, one about a family the household)."""
     from api.cli.common import load_settings
     from audit.events import AuditEvent, Outcome
     from policies.loader import load_policies
 
     policies = load_policies(load_settings().resolved_policy_dir())
-    by_program: dict[str, set[int]] = defaultdict(set)
-    for name, household_id in households:
-        ids = by_program[name]
-        if household_id is not None:
-            ids.add(household_id)
+    named: dict[str, tuple[set[int], set[int]]] = defaultdict(lambda: (set(), set()))
+    for name, household_id, person_id in subjects:
+        households, persons = named[name]
+        if person_id is not None:
+            persons.add(person_id)
+        elif household_id is not None:
+            households.add(household_id)
     events = []
-    for name, ids in sorted(by_program.items()):
+    for name, (households, persons) in sorted(named.items()):
         program = policies.programs.get(name)
         events.append(
             AuditEvent(
@@ -52,8 +55,9 @@ def program_events(
                 purpose=program.purpose if program else None,
                 operation_name=operation,
                 field_paths=field_paths,
-                household_ids=sorted(ids),
-                row_count=len(ids),
+                household_ids=sorted(households),
+                person_ids=sorted(persons),
+                row_count=len(households) + len(persons),
             )
         )
     return events

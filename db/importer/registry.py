@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,6 +48,8 @@ from db.releases.ledger import (
 )
 from db.releases.scopes import ScopesNotRecorded, applied_scopes
 
+OnSettled = Callable[[str, list[Settled]], Awaitable[None]]
+"""Records the proposals a release settled; raises when it cannot (the import then fails)."""
 PROGRESS_ROWS = 10_000
 """Files with more rows than this show a progress bar while their rows are checked."""
 
@@ -183,6 +185,7 @@ async def import_registry(
     dry_run: bool = False,
     release: str | None = None,
     progress: Any = None,
+    on_settled: OnSettled | None = None,
 ) -> ImportSummary:
     """Check the files at ``path`` and, unless ``dry_run``, load them in one transaction
     recorded as release ``release`` (default ``import-<UTC time>``).
@@ -191,7 +194,8 @@ async def import_registry(
     :class:`ImportRejected` (nothing written) for any bad row, and
     :class:`ReleaseRefused` for a release id that is malformed, reserved or taken.
     ``progress``: a rich console on which files of more than ``PROGRESS_ROWS`` rows show a
-    bar.
+    bar. ``on_settled`` records the proposals the release settled (the audit trail) before
+    the import commits; if it raises, nothing is written.
     """
     release_id = check_release_id(release or default_release_id())
     files = find_files(path)
@@ -236,6 +240,8 @@ async def import_registry(
                         key="nik",
                     ),
                 )
+                if settled and on_settled is not None:
+                    await on_settled(release_id, settled)
     finally:
         await connection.close()
     replaced = sum(1 for record in batch.households if record.text("kk_number") in batch.existing)

@@ -161,3 +161,28 @@ async def test_a_reactivation_by_pseudonym_is_exported_with_its_family_and_settl
     )
     assert len(event["person_ids"]) == 1
     assert event["household_ids"] == []
+
+
+async def test_an_export_the_audit_trail_cannot_record_forwards_nothing(
+    make_database: Callable[[], Awaitable[str]], tmp_path: Path
+) -> None:
+    url = await make_database()
+    (row,) = await fetch(
+        url,
+        "SELECT id FROM households WHERE kabupaten_code = '3509' AND welfare_decile <= 4"
+        " ORDER BY id LIMIT 1",
+    )
+    async with gateway(url, tmp_path) as gw:
+        dinsos = await gw.headers("dinsos-pkh")
+        await gw.query(dinsos, PROPOSE_PLAIN, {"input": koreksi(row["id"], tenure="RENT")})
+    await fetch(url, "REVOKE INSERT ON audit_events FROM regsosek_app")
+    code, _, err = await regsosek(
+        "proposals", "export", "--out", str(tmp_path / "out"), env=cli_env(url, tmp_path / "d")
+    )
+    assert code == 1
+    assert "nothing was forwarded" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out" / "households.csv").exists()
+    assert not (tmp_path / "out" / "manifest.json").exists()
+    statuses = await fetch(url, "SELECT status FROM proposal_statuses")
+    assert [s["status"] for s in statuses] == ["SUBMITTED"]
