@@ -111,7 +111,9 @@ class ValueRoot(Protocol):
 
     A root whose answer is about particular households or persons (an auditor's lookup of
     a data subject) also has ``subject(value, args) -> (household_ids, person_ids)``; those
-    ids are then recorded as disclosed by the request, like a compiled root's rows.
+    ids are then recorded as disclosed by the request, like a compiled root's rows. A root
+    whose answer names households by ``schema.embed.HouseholdRef`` says
+    ``embeds_households = True``.
     """
 
     needs_database: bool
@@ -511,7 +513,7 @@ class Engine:
             return _finished(statement, prepared, row[0]).encode()
         value = await plan.root.value(caller=caller, args=plan.args, connection=connection)
         _record_subject(disclosure, plan.root, plan.collected.field_name, value, plan.args)
-        if connection is not None:
+        if connection is not None and getattr(plan.root, "embeds_households", False):
             await self._embed(
                 value, plan=plan, caller=caller, parsed=parsed, variables=variables,
                 connection=connection, disclosure=disclosure,

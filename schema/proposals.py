@@ -147,6 +147,7 @@ class ProposeChangeRoot:
     """``proposeChange(input)``: one proposal, written in the request's write transaction."""
 
     needs_database = True
+    embeds_households = True
 
     def __init__(self, pseudonym_key: bytes) -> None:
         self._pseudonym_key = pseudonym_key
@@ -264,6 +265,7 @@ class ProposalsRoot:
     """``proposals(filter, first, after)``: the program's own proposals, in id order."""
 
     needs_database = True
+    embeds_households = True
 
     def __init__(self, cursor_keys: CursorKeys) -> None:
         self.cursor_keys = cursor_keys
