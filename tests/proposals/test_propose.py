@@ -204,3 +204,44 @@ async def test_no_audit_event_no_proposal(
     assert "data" not in answer.json()
     assert await fetch(url, "SELECT * FROM proposals") == []
     assert await fetch(url, "SELECT * FROM proposal_statuses") == []
+
+
+async def test_a_kecamatan_proposes_a_new_family_in_its_region_only(
+    make_database: Callable[[], Awaitable[str]], tmp_path: Path
+) -> None:
+    url = await make_database()
+    (inside,) = await fetch(
+        url, "SELECT code FROM regions WHERE code LIKE '3509720%' AND level = 'DESA' LIMIT 1"
+    )
+    (outside,) = await fetch(
+        url, "SELECT code FROM regions WHERE code LIKE '3509710%' AND level = 'DESA' LIMIT 1"
+    )
+
+    def usul(desa: str, **more: str) -> dict[str, object]:
+        values = {"kk_number": "3509721501260001", "desa_code": desa, "head_name": "Siti", **more}
+        return {
+            "kind": "USUL",
+            "values": [{"field": f, "value": v} for f, v in values.items()],
+            "evidenceSha256": EVIDENCE,
+            "caseRef": "MUSDES-2026-03",
+        }
+
+    async with gateway(url, tmp_path) as gw:
+        kecamatan = await gw.headers("kec-sumbersari")
+        made = await gw.query(kecamatan, PROPOSE_PLAIN, {"input": usul(inside["code"])})
+        assert made["data"]["proposeChange"]["kind"] == "USUL"
+        assert made["data"]["proposeChange"]["status"] == "SUBMITTED"
+        elsewhere = await post(gw, kecamatan, PROPOSE_PLAIN, {"input": usul(outside["code"])})
+        assert elsewhere["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        bad = await post(
+            gw, kecamatan, PROPOSE_PLAIN, {"input": usul(inside["code"], member_count="0")}
+        )
+        assert (
+            bad["errors"][0]["message"]
+            == "values[3] (member_count): must be between 1 and 30, not 0"
+        )
+        dinsos = await gw.headers("dinsos-pkh")
+        not_its_kind = await post(gw, dinsos, PROPOSE_PLAIN, {"input": usul(inside["code"])})
+        assert not_its_kind["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    (stored,) = await fetch(url, "SELECT kind, household_id, kk_number FROM proposals")
+    assert tuple(stored) == ("USUL", None, "3509721501260001")
