@@ -186,3 +186,50 @@ async def test_an_export_the_audit_trail_cannot_record_forwards_nothing(
     assert not (tmp_path / "out" / "manifest.json").exists()
     statuses = await fetch(url, "SELECT status FROM proposal_statuses")
     assert [s["status"] for s in statuses] == ["SUBMITTED"]
+
+
+async def test_a_new_family_proposed_is_accepted_when_a_release_adds_it(
+    make_database: Callable[[], Awaitable[str]], tmp_path: Path
+) -> None:
+    url = await make_database()
+    (model,) = await fetch(
+        url, "SELECT kk_number FROM households WHERE kecamatan_code = '3509720' ORDER BY id LIMIT 1"
+    )
+    rows = await rows_of(url, [model["kk_number"]])
+    (family,) = rows["households"]
+    new_kk = model["kk_number"][:12] + f"{(int(model['kk_number'][12:]) + 5000) % 10000:04d}"
+    family["kk_number"] = new_kk
+    for person in rows["persons"]:
+        person["kk_number"] = new_kk
+        person["nik"] = person["nik"][:12] + f"{(int(person['nik'][12:]) + 5000) % 10000:04d}"
+    rows["assistance"] = []
+    usul = {
+        "kind": "USUL",
+        "values": [
+            {"field": "kk_number", "value": new_kk},
+            {"field": "desa_code", "value": family["desa_code"]},
+            {"field": "head_name", "value": family["head_name"]},
+            {"field": "member_count", "value": str(family["member_count"])},
+        ],
+        "evidenceSha256": EVIDENCE,
+        "caseRef": "MUSDES-2026-03",
+    }
+    env = cli_env(url, tmp_path / "data")
+    async with gateway(url, tmp_path) as gw:
+        kecamatan = await gw.headers("kec-sumbersari")
+        await gw.query(kecamatan, PROPOSE_PLAIN, {"input": usul})
+        code, _, err = await regsosek("proposals", "export", "--out", str(tmp_path / "o"), env=env)
+        assert code == 0, err
+        with (tmp_path / "o" / "households.csv").open(newline="") as file:
+            (exported,) = list(csv.DictReader(file))
+        assert exported["kk_number"] == new_kk
+        assert exported["tenure"] == ""
+        code, out, err = await regsosek(
+            "import", str(write_csv(tmp_path / "rel", rows)), "--release", "2027Q1-usul", env=env
+        )
+        assert code == 0, err
+        assert "1 accepted, 0 rejected" in out
+        listing = await gw.query(kecamatan, PROPOSALS, {})
+    (node,) = listing["data"]["proposals"]["nodes"]
+    assert (node["kind"], node["status"]) == ("USUL", "ACCEPTED")
+    assert node["settledIn"] == {"id": "2027Q1-usul"}
