@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint format lock bench bench-quick bench-growth bench-faults bench-stats-isolation clean
+.PHONY: run test check lint format lock bench bench-quick bench-growth bench-faults bench-stats-isolation bench-breach clean
 
 # Everything (demo, import, dev extras) at the versions and hashes of requirements/dev.txt
 # (scripts/lock.sh writes it from pyproject.toml), then the project itself, editable.
@@ -58,6 +58,11 @@ bench-faults: $(STAMP)
 ## Statistics isolation (issue 14): dinsos-pkh's new populations beside everyone else, 1,000,000 households, 30 s.
 bench-stats-isolation: $(STAMP)
 	$(BIN)/python -m bench.stats_isolation
+
+## The breach impact pack (issue 17): `regsosek audit breach` over 1,000,000 audit events, one client
+## with 100,000 disclosing requests (database regsosek_bench_breach, built once); target < 3 min.
+bench-breach: $(STAMP)
+	$(BIN)/python -m bench.breach_bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -26,6 +27,7 @@ from api.observability.audit import AuditMetrics
 from api.observability.logs import configure_logging
 from api.observability.metrics import metrics, observing
 from api.observability.middleware import RequestObserver, request_id
+from api.observability.tracing import start_tracing
 from api.quotas import QuotaKeeper
 from api.settings import Settings, get_settings
 from api.state import GatewayState, gateway_state
@@ -36,6 +38,9 @@ from audit.writer import AuditWriter
 from db.engine import create_pool
 from errors import BadInput, GatewayError, Internal, Unavailable
 from policies import PolicyStore
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 
 def freeze_long_lived_objects() -> None:
@@ -129,18 +134,26 @@ async def audit_writer(
         await writer.close()
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None, *, span_exporter: SpanExporter | None = None
+) -> Starlette:
+    """The gateway. Traced when an OTLP endpoint is configured (``api.observability.tracing``)
+    or ``span_exporter`` is given (tests: an in-memory exporter)."""
     settings = settings or get_settings()
     if settings.database_url is None:
         raise RuntimeError("create_app needs DATABASE_URL (regsosek serve sets it)")
     owner_url = settings.database_url
     configure_logging(json=settings.json_logs, level=settings.log_level)
+    tracing = start_tracing(settings, exporter=span_exporter)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app_url = app_database_url(settings, owner_url)
-        primary = await create_pool(app_url, max_size=settings.pool_size)
         async with AsyncExitStack() as stack:
+            if tracing is not None:
+                tracing.start()
+                stack.callback(tracing.close)
+            primary = await create_pool(app_url, max_size=settings.pool_size)
             stack.push_async_callback(primary.close)
             policies = PolicyStore(settings.resolved_policy_dir())
             auth = await stack.enter_async_context(
@@ -158,7 +171,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await quotas.start()
             stack.push_async_callback(quotas.close)
             graphql = await stack.enter_async_context(
-                start_graphql(settings=settings, app_url=app_url, policies=policies, quotas=quotas)
+                start_graphql(
+                    settings=settings,
+                    app_url=app_url,
+                    policies=policies,
+                    quotas=quotas,
+                    signing=auth.keys,
+                )
             )
             sampler = await stack.enter_async_context(
                 observing(
@@ -198,5 +217,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             HTTPException: http_error,
             Exception: internal_error,
         },
-        middleware=[Middleware(RequestObserver)],
+        middleware=[
+            *([] if tracing is None else [tracing.middleware()]),
+            Middleware(RequestObserver, tracing=tracing is not None),
+        ],
     )

@@ -6,7 +6,9 @@ runs under a strict Content-Security-Policy: scripts and styles from the
 gateway only (no inline script or style, no CDN), connections to the gateway
 only, no framing, no form posting anywhere. It signs in at ``/oauth/token`` and
 reads through ``/graphql`` with a bearer token it keeps in memory; it has no
-route of its own into the audit trail.
+route of its own into the audit trail. Files it offers (a lookup's CSV, the signed
+subject report, which is ``subjectReport``'s ``jws`` as returned) are made in the page
+from what ``/graphql`` answered: nothing is written or kept on the server.
 """
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
 """The gateway's configuration, read and validated once from the environment.
 
 Every setting is named ``REGSOSEK_*`` except the two database URLs, which keep
-the names operators already use (``DATABASE_URL``, ``READ_DATABASE_URLS``), and
-prometheus-client's own ``PROMETHEUS_MULTIPROC_DIR``.
+the names operators already use (``DATABASE_URL``, ``READ_DATABASE_URLS``),
+prometheus-client's own ``PROMETHEUS_MULTIPROC_DIR``, and OpenTelemetry's standard
+``OTEL_EXPORTER_OTLP_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` /
+``OTEL_SDK_DISABLED``, which switch tracing on or off. The SDK reads the other ``OTEL_*``
+variables (service name, headers, sampler, batching) itself, where it reads them.
 Nothing else in the code base reads ``os.environ``.
 """
 
@@ -143,6 +146,20 @@ class Settings(BaseSettings):
     )
     """Where workers write their metrics samples (prometheus-client's own variable);
     ``regsosek serve --workers N`` sets it to ``<data_dir>/metrics`` when unset."""
+
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT")
+    )
+    """OTLP/HTTP collector (``http://collector:4318``): set, requests are traced
+    (``api.observability.tracing``); unset, OpenTelemetry is not even imported."""
+    otel_exporter_otlp_traces_endpoint: str | None = Field(
+        default=None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    )
+    """The traces endpoint itself (``…/v1/traces``), if it is not the base endpoint's."""
+    otel_sdk_disabled: bool = Field(
+        default=False, validation_alias=AliasChoices("OTEL_SDK_DISABLED")
+    )
+    """``true`` turns tracing off whatever the endpoints say (the SDK's own switch)."""
 
     @field_validator("read_database_urls", mode="before")
     @classmethod

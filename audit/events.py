@@ -28,6 +28,11 @@ class Endpoint(StrEnum):
     """One push of a program's changes by ``regsosek worker`` (outcome ``allowed``, written
     before the body leaves; ``request_id`` ``webhook-<delivery>-<attempt>``, the ids the body
     names, no client: the subscription and release are in ``operation_name``)."""
+    CLI = "cli"
+    """An operator's command that discloses data subjects, written before its file is:
+    ``regsosek audit subject-report`` (outcome ``allowed``, the subject's ids, the
+    operating-system user as ``client_id`` ``cli:<user>``) and ``regsosek audit breach``
+    (under the auditor's program, with the ids of every subject in its pack)."""
 
 
 class Outcome(StrEnum):

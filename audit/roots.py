@@ -1,5 +1,6 @@
 """The auditors' root fields as GraphQL value roots: ``auditEvents``, ``disclosures``,
-``auditSummary``, ``auditAnomalies``, ``chainStatus``, ``personDisclosures``.
+``auditSummary``, ``auditAnomalies``, ``chainStatus``, ``personDisclosures``,
+``subjectReport``, ``breachPack``.
 
 The policy decides who may use them (granted to ``inspektorat-audit`` only: for
 every other program they are absent from the schema); they run in the request's
@@ -11,15 +12,20 @@ the same functions (``audit.lookups``, ``audit.reports``).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import orjson
 
+from audit.breach import breach_summary
 from audit.lookups import disclosures
 from audit.reports import ScopeCounter, anomalies, period, person_disclosures, summary
+from audit.signing import SigningKeySource
 from audit.status import ChainMonitor
-from errors import BadInput
+from audit.subjects import build_subject_report, report_subject, signed_report
+from db.wib import WIB
+from errors import BadInput, Unavailable
 from schema.execute import Caller, Subject, ValueRoot
 from schema.scalars import parse_id
 
@@ -110,14 +116,71 @@ class PersonDisclosuresRoot:
         return households, [int(pid) for pid in value.get("personIds") or ()]
 
 
-def audit_roots(*, scopes: ScopeCounter, pool: asyncpg.Pool) -> dict[str, ValueRoot]:
+class SubjectReportRoot:
+    """``subjectReport(nik | kkNumber)``: the signed report of a person's or family's
+    disclosures (``audit.subjects``), seals judged on the request's WIB day."""
+
+    needs_database = True
+
+    def __init__(self, keys: SigningKeySource | None) -> None:
+        self._keys = keys
+
+    async def value(
+        self, *, caller: Caller, args: Mapping[str, Any], connection: asyncpg.Connection | None
+    ) -> Any:
+        assert connection is not None
+        if self._keys is None:
+            raise Unavailable("Subject reports cannot be signed here.")
+        now = datetime.now(UTC)
+        report = await build_subject_report(
+            connection,
+            nik=args.get("nik"),
+            kk_number=args.get("kkNumber"),
+            today=now.astimezone(WIB).date(),
+            now=now,
+        )
+        return signed_report(report, keys=self._keys)
+
+    @staticmethod
+    def subject(value: Any, args: Mapping[str, Any]) -> Subject:
+        """The person or family looked up: the lookup is a disclosure of them."""
+        return report_subject(value)
+
+
+class BreachPackRoot:
+    """``breachPack(clientId, from, to)``: the console's breach button (``audit.breach``)."""
+
+    needs_database = True
+
+    async def value(
+        self, *, caller: Caller, args: Mapping[str, Any], connection: asyncpg.Connection | None
+    ) -> Any:
+        assert connection is not None
+        when = _period_of(args)
+        return await breach_summary(
+            connection,
+            client_id=str(args["clientId"]),
+            start=when.start,
+            end=when.end,
+            generated_at=datetime.now(UTC),
+        )
+
+
+def audit_roots(
+    *,
+    scopes: ScopeCounter,
+    pool: asyncpg.Pool,
+    keys: SigningKeySource | None = None,
+) -> dict[str, ValueRoot]:
     """Every auditors' root but ``auditEvents`` (which pages with the edge's sealed cursors:
     ``api.graphql.audit_events``); ``pool`` (the gateway role's) serves ``chainStatus``' full
-    walks."""
+    walks; ``keys`` (the gateway's signing keys) sign subject reports."""
     return {
+        "breachPack": BreachPackRoot(),
         "disclosures": DisclosuresRoot(),
         "auditSummary": AuditSummaryRoot(),
         "auditAnomalies": AuditAnomaliesRoot(scopes),
         "chainStatus": ChainStatusRoot(pool),
         "personDisclosures": PersonDisclosuresRoot(),
+        "subjectReport": SubjectReportRoot(keys),
     }

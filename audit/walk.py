@@ -93,11 +93,14 @@ async def walk_chain(
     *,
     signed: Mapping[int, Sequence[SignedHead]],
     start: tuple[int, bytes] = (0, GENESIS_HASH),
+    through: int | None = None,
 ) -> Walk:
     """Walk every stored event (in the caller's snapshot); stop at the first damage.
 
     ``start`` is the (signed) head the stored events extend: the genesis, or
-    the last archived event.
+    the last archived event. With ``through``, only the events after ``start``
+    up to that ``seq`` are walked (a window, ``audit.breach``): ``start`` is then
+    a checkpoint's signed head.
     """
     walk = Walk(head_seq=start[0], head_hash=start[1])
     for genesis in signed.get(0, ()) if start[0] == 0 else ():
@@ -111,7 +114,11 @@ async def walk_chain(
     head = Head(*start)
     signed_seq, signed_hash = start
     pending: Any = None
-    stream = chain_sql.stream_events(connection, columns=STORED_COLUMNS)
+    stream = chain_sql.stream_events(
+        connection,
+        columns=STORED_COLUMNS,
+        between=None if through is None else (start[0], through),
+    )
     finished = False
     while not finished:
         rows: Sequence[Any] = await anext(stream, [])

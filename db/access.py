@@ -144,6 +144,15 @@ async def retire_active_signing_keys(
     return [row["kid"] for row in rows]
 
 
+async def every_public_jwk(executor: Executor) -> list[dict[str, Any]]:
+    """The public JWK of every signing key ever used, retired ones too (only their public
+    halves): what verifies a signed report long after its key left the JWKS."""
+    rows = await executor.fetch(
+        "SELECT public_jwk::text AS jwk FROM signing_keys ORDER BY activated_at DESC, kid"
+    )
+    return [json.loads(row["jwk"]) for row in rows]
+
+
 async def published_signing_keys(executor: Executor) -> list[asyncpg.Record]:
     """Keys whose public half is still published: active ones and retired ones not yet expired.
 

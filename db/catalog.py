@@ -657,6 +657,10 @@ ROOT_FIELDS: dict[str, str] = {
     "auditAnomalies": "Anomali dalam satu periode (auditor) / Anomalies in a period (auditors)",
     "chainStatus": "Status rantai hash audit (auditor) / The audit chain's status (auditors)",
     "personDisclosures": "Pengungkapan data pemilik NIK (auditor) / Disclosures of a person by NIK",
+    "subjectReport": "Laporan bertanda tangan atas pengungkapan data satu orang (NIK) atau"
+    " keluarga (No KK) (auditor) / Signed report of the disclosures of a person or family",
+    "breachPack": "Ringkasan dampak kebocoran satu klien (auditor) / A client's breach impact"
+    " summary (auditors)",
     "releases": "Rilis data registri, terbaru dahulu / Registry releases, newest first",
     "changes": "Perubahan dalam cakupan program: masuk, berubah, keluar; kursor adalah penanda"
     " konsumen / Changes within the program's scope: entered, updated, left; the cursor is"

@@ -184,6 +184,7 @@ def _program(
         k_min=program_file.k_min,
         quota=program_file.quota,
         concurrent_statistics=program_file.concurrent_statistics,
+        sealed_until=program_file.sealed_until,
         root_fields=roots,
         household_scope=program_file.household_scope,
         person_scope=program_file.person_scope,

@@ -84,6 +84,9 @@ class Program:
     statistics_scope: Scope | None = None
     concurrent_statistics: int = DEFAULT_CONCURRENT_STATISTICS
     """``limits.concurrent_statistics``: uncached statistics running at once, per worker."""
+    sealed_until: date | None = None
+    """An investigation's seal: the program's disclosures are withheld from subject reports
+    through this day; every audit event of the program carries it (``audit.subjects``)."""
     fields: Mapping[str, Mapping[str, FieldMode]] = field(
         default_factory=lambda: MappingProxyType({}), repr=False, hash=False
     )

@@ -16,6 +16,7 @@ Layout (every key but those marked optional, ``k_min`` and the ``rows`` sub-keys
       statistics_seconds_per_day: 1800         # optional: CPU of new householdStats populations
     limits:                                    # optional
       concurrent_statistics: 1                 # uncached householdStats running at once
+    sealed_until: 2027-03-31                   # optional: an investigation's seal
     rows:
       households: <household condition>        # default: none
       persons:                                 # default: the members of those households
@@ -27,12 +28,17 @@ Layout (every key but those marked optional, ``k_min`` and the ``rows`` sub-keys
       fields: [tenure, "asset_*"]
 
 The conditions are the language of ``policies.scope_parser``.
+
+``sealed_until`` (CONTRACT §10) seals the program's disclosures while an investigation
+runs: every audit event of the program carries the date from the moment of the request
+(inside the hash chain), and subject reports withhold those entries through that day,
+counting them. Lifting or moving the seal later changes only requests made after it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from policies.conditions import Condition, Everything, Nothing, PersonScope
 from policies.model import (
@@ -55,6 +61,7 @@ TOP_KEYS = {
     "limits",
     "rows",
     "proposals",
+    "sealed_until",
 }
 QUOTA_KEYS = ("requests_per_minute", "rows_per_day")
 """Required keys of ``quota``; ``statistics_seconds_per_day`` is optional."""
@@ -80,6 +87,7 @@ class ProgramFile:
     lines: dict[str, int]
     proposals: ProposalGrant | None = None
     """What the program may propose (``policies.proposals``); None: nothing."""
+    sealed_until: date | None = None
 
 
 def read_program_file(reader: Reader, text: str) -> ProgramFile | None:
@@ -110,6 +118,11 @@ def read_program_file(reader: Reader, text: str) -> ProgramFile | None:
         concurrent = _limits(reader, entries["limits"][1]) or concurrent
     rows = _rows(reader, entries["rows"][1]) if "rows" in entries else None
     proposals = read_proposals(reader, entries["proposals"][1]) if "proposals" in entries else None
+    sealed_until = (
+        _date(reader, entries["sealed_until"][1], "sealed_until")
+        if "sealed_until" in entries
+        else None
+    )
     if len(reader.problems) > before or agreement is None or quota is None or rows is None:
         return None
     households, persons, statistics, statistics_given = rows
@@ -127,6 +140,7 @@ def read_program_file(reader: Reader, text: str) -> ProgramFile | None:
         statistics_given=statistics_given,
         lines=lines,
         proposals=proposals,
+        sealed_until=sealed_until,
     )
 
 
@@ -158,6 +172,15 @@ def _agreement(reader: Reader, node: Node) -> Agreement | None:
         )
         return None
     return Agreement(number, dates["valid_from"], dates["valid_until"])
+
+
+def _date(reader: Reader, node: Node, what: str) -> date | None:
+    """A calendar date written YYYY-MM-DD (a problem, and None, for anything else)."""
+    value = reader.value(node)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    reader.problem(node, f"{what} must be a date (YYYY-MM-DD)")
+    return None
 
 
 def _quota(reader: Reader, node: Node) -> Quota | None:

@@ -184,3 +184,103 @@ class PersonDisclosures:
     personIds: list[strawberry.ID]
     householdIds: list[strawberry.ID]
     disclosures: list[PersonDisclosure]
+
+
+@strawberry.type(description="Field yang diungkap dan modusnya / A field disclosed and its mode")
+class DisclosedField:
+    path: str
+    mode: str = strawberry.field(description="FULL, MASKED atau PSEUDONYM")
+
+
+@strawberry.type(
+    description="Anggota keluarga seperti dilihat auditor / A family member as an auditor sees"
+    " them: member number, NIK with only its last four digits, name as initials"
+)
+class SubjectMember:
+    personId: strawberry.ID
+    householdId: strawberry.ID
+    memberNo: int = strawberry.field(
+        description="Nomor urut anggota (r401) / The member's line on the roster (r401)"
+    )
+    nikMasked: str
+    initials: str
+
+
+@strawberry.type(description="Pengungkapan yang disegel / Disclosures sealed until a date")
+class SealedEntries:
+    until: Date = strawberry.field(
+        description="Ditahan sampai dan termasuk hari ini (WIB) / Withheld through this WIB day"
+    )
+    count: int
+
+
+@strawberry.type(description="Satu pengungkapan dalam laporan subjek / One disclosure reported")
+class SubjectReportEntry:
+    sequence: BigInt
+    occurredAt: DateTime
+    clientId: str | None
+    agency: str | None
+    program: str | None
+    agreement: str | None
+    purpose: str | None
+    purposeCode: str | None
+    caseRef: str | None
+    operationName: str | None
+    fieldPaths: list[str]
+    fields: list[DisclosedField]
+    householdDisclosed: bool = strawberry.field(
+        description="Data keluarga diungkap / The household's own fields were disclosed"
+    )
+    personIds: list[strawberry.ID]
+    members: list[str] = strawberry.field(
+        description="Anggota yang datanya diungkap (nomor, NIK tersamar, inisial) / Members"
+        " whose fields were disclosed (number, masked NIK, initials)"
+    )
+
+
+@strawberry.type(
+    description="Laporan bertanda tangan: siapa menerima data orang atau keluarga ini"
+    " (UU PDP Pasal 32) / Signed report of who received this person's or family's data"
+)
+class SubjectReport:
+    kind: str
+    version: int
+    nik: str | None
+    kkNumber: str | None
+    found: bool
+    generatedAt: DateTime
+    asOf: Date = strawberry.field(
+        description="Hari (WIB) yang menentukan segel / The WIB day seals are judged on"
+    )
+    householdIds: list[strawberry.ID]
+    personIds: list[strawberry.ID]
+    members: list[SubjectMember]
+    entries: list[SubjectReportEntry]
+    sealedCount: int = strawberry.field(
+        description="Pengungkapan yang ditahan / Disclosures withheld under a seal"
+    )
+    sealed: list[SealedEntries]
+    kid: str = strawberry.field(description="Kunci penanda tangan / The signing key's kid")
+    jws: str = strawberry.field(
+        description="Laporan ini sebagai JWS compact, dapat diverifikasi dengan"
+        " /.well-known/jwks.json / This report as a compact JWS, verifiable with the JWKS"
+    )
+
+
+@strawberry.type(
+    description="Ringkasan paket dampak kebocoran satu klien (UU PDP Pasal 46) / A client's"
+    " breach impact summary; the full pack, naming every subject, is `regsosek audit breach`"
+)
+class BreachPack:
+    verified: bool = strawberry.field(
+        description="Rantai audit utuh dalam jendela / The chain is intact over the window"
+    )
+    damage: ChainDamage | None
+    firstSequence: BigInt | None
+    lastSequence: BigInt | None
+    events: int = strawberry.field(description="Disclosing requests of the client")
+    households: int
+    persons: int
+    summaryHtml: str | None = strawberry.field(
+        description="Halaman ringkasan mandiri / The self-contained summary page (HTML)"
+    )

@@ -27,8 +27,10 @@ from schema.api_types import Access, AuditEventConnection, Disclosure, StatCell,
 from schema.audit_report_types import (
     AuditAnomaly,
     AuditSummary,
+    BreachPack,
     ChainStatus,
     PersonDisclosures,
+    SubjectReport,
 )
 from schema.change_types import Release, change_types
 from schema.compiler.cursors import HOUSEHOLD_ORDERINGS
@@ -253,6 +255,17 @@ ROOT_SPECS: dict[str, RootSpec] = {
     "reportAssistance": RootSpec(
         returns=lambda _: AssistanceReportResult,
         arguments=lambda _: {"input": (list[AssistanceReportInput], REQUIRED)},
+    ),
+    "subjectReport": RootSpec(
+        returns=lambda _: SubjectReport,
+        arguments=lambda _: {
+            "nik": (Optional[str], None),  # noqa: UP045
+            "kkNumber": (Optional[str], None),  # noqa: UP045
+        },
+    ),
+    "breachPack": RootSpec(
+        returns=lambda _: BreachPack,
+        arguments=lambda _: {"clientId": (str, REQUIRED), **PERIOD},
     ),
 }
 """Every root field the gateway serves (``MUTATION_FIELDS`` on ``Mutation``), in the order

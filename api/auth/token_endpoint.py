@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from api.auth.policy_view import PolicySource
 from api.auth.ratelimit import FailedAuthLimiter
 from api.auth.server import ClientProfile, TokenClient, TokenRequest, TokenResponse, TokenServer
-from api.observability.middleware import request_id
+from api.observability.middleware import request_id, trace_id
 from api.state import gateway_state
 from audit.events import AuditEvent, Endpoint, Outcome
 from db import access
@@ -49,6 +49,7 @@ class _Attempt:
 
     request_id: str
     address: str | None
+    trace_id: str | None = None
     client_id: str | None = None
     profile: ClientProfile | None = None
     outcome: str = Outcome.ERROR
@@ -86,6 +87,7 @@ class TokenEndpoint:
         attempt = _Attempt(
             request_id=request_id(request),
             address=request.client.host if request.client else None,
+            trace_id=trace_id(request),
         )
         try:
             response = await self._respond(request, attempt)
@@ -243,6 +245,7 @@ def _audit_event(attempt: _Attempt) -> AuditEvent:
         endpoint=Endpoint.TOKEN,
         outcome=attempt.outcome,
         request_id=attempt.request_id,
+        trace_id=attempt.trace_id,
         client_id=attempt.client_id,
         remote_addr=attempt.address,
         error_code=attempt.error_code,

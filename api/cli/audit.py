@@ -91,6 +91,13 @@ def print_report(report: Report) -> None:
     print_line(f"[red]INVALID[/red]: first bad {where}: {damage.kind}: {damage.detail}")
 
 
+from api.cli.audit_breach import breach  # noqa: E402  (registered beside verify)
 from api.cli.audit_report import report  # noqa: E402  (registered beside verify)
 
 app.command()(report)
+
+from api.cli.audit_subject import subject_report, verify_report  # noqa: E402
+
+app.command("subject-report")(subject_report)
+app.command("verify-report")(verify_report)
+app.command()(breach)

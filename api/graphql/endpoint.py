@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from api.error_response import JSON, error_response, response_media_type
-from api.observability.middleware import request_id
+from api.observability.middleware import request_id, trace_id
 from api.state import gateway_state
 from audit.events import AuditEvent, Endpoint, Outcome
 from db.failures import as_gateway_error
@@ -128,6 +128,7 @@ async def graphql_post(request: Request) -> Response:
         endpoint=Endpoint.GRAPHQL,
         outcome=Outcome.ERROR,
         request_id=minted,
+        trace_id=trace_id(request),
         remote_addr=_remote(request),
     )
     messages: list[dict[str, Any]] | None = None
@@ -146,6 +147,7 @@ async def graphql_post(request: Request) -> Response:
         )
         if program is not None:
             event.agreement, event.purpose = program.agreement.number, program.purpose
+            event.sealed_until = program.sealed_until  # the seal as it stands now, chained
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != JSON:
             raise BadInput("Send GraphQL as `Content-Type: application/json`.")
@@ -241,6 +243,7 @@ async def graphql_get(request: Request) -> Response:
         endpoint=Endpoint.GRAPHQL,
         outcome=Outcome.PAGE,
         request_id=request_id(request),
+        trace_id=trace_id(request),
         remote_addr=_remote(request),
     )
     await state.audit.record(event)
@@ -260,6 +263,7 @@ async def refuse_method(request: Request, *, allow: str) -> Response:
         outcome=Outcome.INVALID,
         error_code=BadInput.code,
         request_id=request_id(request),
+        trace_id=trace_id(request),
         remote_addr=_remote(request),
     )
     await gateway_state(request.app).audit.record(event)

@@ -13,6 +13,7 @@ import asyncpg
 from api.graphql.audit_events import AuditEventsRoot
 from audit.reports import ScopeCounter, ScopeSize
 from audit.roots import audit_roots
+from audit.signing import SigningKeySource
 from policies import PolicyStore
 from schema.access import AccessRoot
 from schema.assistance_reports import ReportAssistanceRoot
@@ -41,16 +42,18 @@ def value_roots(
     keys: CursorKeys,
     statistics: HouseholdStatsRoot | None = None,
     overlap: AssistanceOverlapRoot | None = None,
+    signing: SigningKeySource | None = None,
 ) -> dict[str, ValueRoot]:
     """Every value root by field name; ``pool`` (a read pool of the gateway role on the
-    primary) serves ``chainStatus``' full walks; ``keys`` seal ``auditEvents``' cursors."""
+    primary) serves ``chainStatus``' full walks; ``keys`` seal ``auditEvents``' cursors;
+    ``signing`` (the gateway's signing keys) signs ``subjectReport``."""
     return {
         "myAccess": AccessRoot(),
         "householdStats": statistics or HouseholdStatsRoot(),
         "auditEvents": AuditEventsRoot(keys),
         "proposals": ProposalsRoot(keys),
         "assistanceOverlap": overlap or AssistanceOverlapRoot(),
-        **audit_roots(scopes=scope_counter(policies), pool=pool),
+        **audit_roots(scopes=scope_counter(policies), pool=pool, keys=signing),
     }
 
 

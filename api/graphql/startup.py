@@ -21,6 +21,7 @@ from api.graphql.roots import mutation_roots, value_roots
 from api.observability.metrics import ReadMetrics
 from api.quotas import QuotaKeeper
 from api.settings import Settings
+from audit.signing import SigningKeySource
 from db.engine import create_pool
 from db.reader import RegistryReader, refuse_bypassing_role, reset_connection
 from db.writes import WritePool
@@ -74,10 +75,16 @@ def cursor_keys(settings: Settings) -> CursorKeys:
 
 @asynccontextmanager
 async def start_graphql(
-    *, settings: Settings, app_url: str, policies: PolicyStore, quotas: QuotaKeeper
+    *,
+    settings: Settings,
+    app_url: str,
+    policies: PolicyStore,
+    quotas: QuotaKeeper,
+    signing: SigningKeySource | None = None,
 ) -> AsyncIterator[GraphQLRuntime]:
     """Read pools, the statistics' protection pool and the engine; rebuilt schemas on every
-    successful policy reload. ``quotas`` is charged for the statistics' protection work."""
+    successful policy reload. ``quotas`` is charged for the statistics' protection work;
+    ``signing`` (the gateway's signing keys) signs subject reports."""
     async with AsyncExitStack() as stack:
         replicas = {}
         for name, url in read_database_urls(settings, app_url).items():
@@ -138,6 +145,7 @@ async def start_graphql(
                 keys=keys,
                 statistics=statistics,
                 overlap=overlap,
+                signing=signing,
             ),
             writer=WritePool(writes),
             mutation_roots=mutation_roots(pseudonym_key=settings.pseudonym_secret()),

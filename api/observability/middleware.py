@@ -2,7 +2,11 @@
 
 The request id is minted here, once, before any handler runs: handlers read it
 with ``request_id(request)`` for their error bodies (``requestId``) and audit
-events, and the answer carries it as ``X-Request-Id``.
+events, and the answer carries it as ``X-Request-Id``. The request's trace is found
+here too (``api.observability.tracing``: the SERVER span when tracing is on, else a
+valid ``traceparent`` the caller sent): handlers read its id with ``trace_id(request)``
+for the audit event, the log lines carry it (structlog's context), and the answer
+echoes it as ``traceparent``.
 
 The handlers of ``/graphql`` and ``/oauth/token`` already build an audit event
 that says who asked, under which program, and how it ended; the audit writer
@@ -20,11 +24,19 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Final
 
+import structlog
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.observability import metrics
 from api.observability.logs import request_log
+from api.observability.tracing import (
+    TRACEPARENT,
+    TraceContext,
+    current_trace,
+    from_headers,
+    name_server_span,
+)
 from api.state import gateway_state
 from audit.events import AuditEvent, Endpoint, Outcome
 
@@ -32,6 +44,8 @@ QUIET_ENDPOINTS: Final = frozenset({"/healthz", "/readyz", "/metrics"})
 """Probed every few seconds: their lines are logged at DEBUG."""
 REQUEST_ID: Final = "request_id"
 """The key of the request id in the request's state (``request.state.request_id``)."""
+TRACE_ID: Final = "trace_id"
+"""The key of the trace id in the request's state (None: the request is in no trace)."""
 NO_PROGRAM: Final = "none"
 METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 """HTTP methods kept as label values; anything else a client sends counts as ``other``."""
@@ -50,10 +64,16 @@ CURRENT: ContextVar[RequestRecord | None] = ContextVar("regsosek_request", defau
 
 
 class RequestObserver:
-    """Measures and logs each HTTP request; adds ``X-Request-Id`` when a handler did not."""
+    """Measures and logs each HTTP request; adds ``X-Request-Id`` when a handler did not,
+    and ``traceparent`` when the request is in a trace.
 
-    def __init__(self, app: ASGIApp) -> None:
+    ``tracing``: OpenTelemetry's middleware runs outside this one (the request's trace
+    is its SERVER span); off, the trace is the caller's ``traceparent``, if valid.
+    """
+
+    def __init__(self, app: ASGIApp, *, tracing: bool = False) -> None:
         self.app = app
+        self.tracing = tracing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -61,9 +81,19 @@ class RequestObserver:
             return
         started = time.perf_counter()
         minted = uuid.uuid4().hex
-        scope.setdefault("state", {})[REQUEST_ID] = minted
+        trace = current_trace() if self.tracing else None
+        if trace is None:
+            trace = from_headers(scope["headers"])
+        state = scope.setdefault("state", {})
+        state[REQUEST_ID] = minted
+        state[TRACE_ID] = None if trace is None else trace.trace_id
         record = RequestRecord()
         token = CURRENT.set(record)
+        logged = (
+            None
+            if trace is None
+            else structlog.contextvars.bind_contextvars(trace_id=trace.trace_id)
+        )
         answer: dict[str, Any] = {"status": 500, "request_id": minted}
 
         async def send_with_id(message: Message) -> None:
@@ -73,19 +103,28 @@ class RequestObserver:
                 request_id = _header(headers, b"x-request-id")
                 if request_id is None:
                     request_id = minted
-                    message["headers"] = [*headers, (b"x-request-id", request_id.encode())]
+                    headers.append((b"x-request-id", request_id.encode()))
+                    message["headers"] = headers
+                if trace is not None and _header(headers, TRACEPARENT) is None:
+                    headers.append((TRACEPARENT, trace.traceparent.encode()))
+                    message["headers"] = headers
                 answer["request_id"] = request_id
+                if self.tracing:
+                    name_server_span(method=scope["method"], route=_endpoint(scope))
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
             CURRENT.reset(token)
+            if logged is not None:
+                structlog.contextvars.reset_contextvars(**logged)
             _finish(
                 scope,
                 record,
                 status=answer["status"],
                 request_id=answer["request_id"],
+                trace=trace,
                 seconds=time.perf_counter() - started,
             )
 
@@ -96,6 +135,12 @@ def request_id(connection: HTTPConnection) -> str:
     if not isinstance(minted, str):
         raise RuntimeError("the request did not pass through RequestObserver")
     return minted
+
+
+def trace_id(connection: HTTPConnection) -> str | None:
+    """The id of the trace this request belongs to (32 hex digits), or None."""
+    found = connection.scope.get("state", {}).get(TRACE_ID)
+    return found if isinstance(found, str) else None
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
@@ -143,7 +188,13 @@ def _http(endpoint: str, method: str, status: int) -> tuple[Any, Any]:
 
 
 def _finish(
-    scope: Scope, record: RequestRecord, *, status: int, request_id: str | None, seconds: float
+    scope: Scope,
+    record: RequestRecord,
+    *,
+    status: int,
+    request_id: str | None,
+    trace: TraceContext | None,
+    seconds: float,
 ) -> None:
     endpoint = _endpoint(scope)
     method: str = scope["method"]
@@ -158,6 +209,8 @@ def _finish(
         "latency_ms": round(seconds * 1000, 2),
         "remote": scope["client"][0] if scope.get("client") else None,
     }
+    if trace is not None:
+        fields["trace_id"] = trace.trace_id
     event = record.event
     if event is not None:
         program = _program(scope, event.program)

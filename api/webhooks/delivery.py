@@ -135,6 +135,7 @@ def disclosure_event(
         household_ids=households,
         person_ids=persons,
         row_count=len(households) + len(persons),
+        sealed_until=program.sealed_until,
     )
 
 

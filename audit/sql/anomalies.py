@@ -6,6 +6,12 @@ anomaly: its subject, first and last event, exact event count, the measure
 that tripped the rule, and up to ``max_events`` of the events behind it as a
 JSON array of ``AnomalyEvent`` objects (never the ids of disclosed rows).
 Periods are ``[from, to)``; days are WIB days (see ``audit.sql.reports``).
+
+Every parameter carries an explicit cast (``$7::float8``). PostgreSQL otherwise infers
+an uncast parameter's type from its context: in ``w.households >= $7 * s.households``
+it typed ``$7`` bigint, and asyncpg sent the share 0.25 as 0, so every client that
+read 100 rows in an hour was a "sweep". ``tests/audit/test_anomaly_rules.py`` holds every
+statement here to that.
 """
 
 from __future__ import annotations
@@ -81,8 +87,8 @@ WITH daily AS (
            count(*) AS requests, coalesce(sum(e.row_count), 0) AS rows_disclosed
     FROM audit_events AS e
     WHERE e.endpoint = 'graphql' AND e.client_id IS NOT NULL AND e.program IS NOT NULL
-      AND e.occurred_at >= $3 AND e.occurred_at < $2
-      AND (e.occurred_at >= $1 OR {WIB_SQL.format("e.occurred_at")}::date < $4::date)
+      AND e.occurred_at >= $3::timestamptz AND e.occurred_at < $2::timestamptz
+      AND (e.occurred_at >= $1::timestamptz OR {WIB_SQL.format("e.occurred_at")}::date < $4::date)
     GROUP BY e.client_id, day
 ), clients AS (
     SELECT DISTINCT client_id FROM daily WHERE day >= $4::date
@@ -109,11 +115,11 @@ WITH daily AS (
            least(
                (day::timestamp + interval '17 hours') AT TIME ZONE 'UTC', $2::timestamptz
            ) AS day_end,
-           requests >= $6 AND requests >= $8 * base_requests AS by_requests
+           requests >= $6::bigint AND requests >= $8::float8 * base_requests AS by_requests
     FROM scored
     WHERE day >= $4::date AND history > 0
-      AND ((requests >= $6 AND requests >= $8 * base_requests)
-           OR (rows_disclosed >= $7 AND rows_disclosed >= $8 * base_rows))
+      AND ((requests >= $6::bigint AND requests >= $8::float8 * base_requests)
+           OR (rows_disclosed >= $7::bigint AND rows_disclosed >= $8::float8 * base_rows))
 )
 SELECT f.client_id AS subject, f.client_id, agg.program, NULL::text AS remote_addr,
        agg.first_at, agg.last_at, agg.event_count, f.day,
@@ -124,7 +130,7 @@ SELECT f.client_id AS subject, f.client_id, agg.program, NULL::text AS remote_ad
         FROM (SELECT * FROM audit_events AS e
               WHERE e.client_id = f.client_id AND e.endpoint = 'graphql'
                 AND e.occurred_at >= f.day_start AND e.occurred_at < f.day_end
-              ORDER BY e.seq LIMIT $9) AS p) AS events
+              ORDER BY e.seq LIMIT $9::bigint) AS p) AS events
 FROM flagged AS f
 CROSS JOIN LATERAL (
     SELECT min(e.program) AS program, min(e.occurred_at) AS first_at,
@@ -195,7 +201,7 @@ _OFF_HOURS: Final = f"""
 WITH x AS (
     SELECT e.*, {WIB_SQL.format("e.occurred_at")} AS local_at
     FROM audit_events AS e
-    WHERE e.occurred_at >= $1 AND e.occurred_at < $2
+    WHERE e.occurred_at >= $1::timestamptz AND e.occurred_at < $2::timestamptz
       AND e.endpoint = 'graphql' AND e.outcome = 'allowed' AND e.row_count > 0
       AND e.client_id IS NOT NULL
 ), off AS (
@@ -208,8 +214,9 @@ WITH x AS (
 SELECT client_id AS subject, client_id, min(program) AS program, NULL::text AS remote_addr,
        min(occurred_at) AS first_at, max(occurred_at) AS last_at, count(*) AS event_count,
        day, sum(row_count) AS rows_disclosed, count(*) AS measure, NULL::float8 AS baseline,
-       coalesce(json_agg({event_json("off")} ORDER BY seq) FILTER (WHERE rn <= $6), '[]')::text
-           AS events
+       coalesce(
+           json_agg({event_json("off")} ORDER BY seq) FILTER (WHERE rn <= $6::bigint), '[]'
+       )::text AS events
 FROM off
 GROUP BY client_id, day
 ORDER BY min(occurred_at), client_id
@@ -244,7 +251,8 @@ _BURST: Final = f"""
 WITH x AS (
     SELECT e.*, {{subject}} AS subject
     FROM audit_events AS e
-    WHERE e.occurred_at >= $1 AND e.occurred_at < $2 AND {{condition}}
+    WHERE e.occurred_at >= $1::timestamptz AND e.occurred_at < $2::timestamptz
+      AND {{condition}}
 ), counted AS (
     SELECT x.*, count(*) OVER (
         PARTITION BY x.subject ORDER BY x.occurred_at
@@ -252,7 +260,7 @@ WITH x AS (
     ) AS in_window
     FROM x
 ), ends AS (
-    SELECT subject, occurred_at AS end_at FROM counted WHERE in_window >= $4
+    SELECT subject, occurred_at AS end_at FROM counted WHERE in_window >= $4::bigint
 ), members AS (
     SELECT c.* FROM counted AS c
     WHERE EXISTS (
@@ -281,7 +289,7 @@ SELECT subject, min(client_id) AS client_id, min(program) AS program,
        min(occurred_at) AS first_at, max(occurred_at) AS last_at, count(*) AS event_count,
        NULL::date AS day, max(in_window) AS measure, NULL::float8 AS baseline,
        coalesce(
-           json_agg({event_json("numbered")} ORDER BY seq) FILTER (WHERE rn <= $5), '[]'
+           json_agg({event_json("numbered")} ORDER BY seq) FILTER (WHERE rn <= $5::bigint), '[]'
        )::text AS events
 FROM numbered
 GROUP BY subject, island
@@ -322,7 +330,7 @@ _SWEEP: Final = f"""
 WITH x AS (
     SELECT e.seq, e.occurred_at, e.client_id, e.program, e.household_ids, e.person_ids
     FROM audit_events AS e
-    WHERE e.occurred_at >= $1 AND e.occurred_at < $2
+    WHERE e.occurred_at >= $1::timestamptz AND e.occurred_at < $2::timestamptz
       AND e.endpoint = 'graphql' AND e.outcome = 'allowed' AND e.row_count > 0
       AND e.client_id IS NOT NULL AND e.program = ANY ($3::text[])
 ), scopes AS (
@@ -357,8 +365,9 @@ WITH x AS (
            ) AS share,
            s.households AS scope_households, s.persons AS scope_persons
     FROM windows AS w JOIN scopes AS s USING (program)
-    WHERE (s.households > 0 AND w.households >= $8 AND w.households >= $7 * s.households)
-       OR (s.persons > 0 AND w.persons >= $8 AND w.persons >= $7 * s.persons)
+    WHERE (s.households > 0 AND w.households >= $8::bigint
+           AND w.households >= $7::float8 * s.households)
+       OR (s.persons > 0 AND w.persons >= $8::bigint AND w.persons >= $7::float8 * s.persons)
 ), marked AS (
     SELECT f.*,
            CASE WHEN lag(f.start_at) OVER s IS NULL
@@ -387,7 +396,7 @@ SELECT sp.client_id AS subject, sp.client_id, sp.program, NULL::text AS remote_a
                 AND e.outcome = 'allowed' AND e.row_count > 0
                 AND e.occurred_at >= greatest(sp.span_start, $1::timestamptz)
                 AND e.occurred_at < least(sp.span_end, $2::timestamptz)
-              ORDER BY e.seq LIMIT $9) AS p) AS events
+              ORDER BY e.seq LIMIT $9::bigint) AS p) AS events
 FROM spans AS sp
 CROSS JOIN LATERAL (
     SELECT min(e.occurred_at) AS first_at, max(e.occurred_at) AS last_at, count(*) AS event_count

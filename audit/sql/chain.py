@@ -236,15 +236,24 @@ async def checkpoints_after(
 
 
 async def stream_events(
-    connection: asyncpg.Connection, *, columns: Sequence[str], batch_size: int = 20_000
+    connection: asyncpg.Connection,
+    *,
+    columns: Sequence[str],
+    batch_size: int = 20_000,
+    between: tuple[int, int] | None = None,
 ) -> AsyncIterator[list[asyncpg.Record]]:
-    """Every stored event's ``columns`` in ``(seq, occurred_at)`` order, duplicates included.
+    """Every stored event's ``columns`` in ``(seq, occurred_at)`` order, duplicates included
+    (with ``between=(after, through)``, only those with ``after < seq <= through``).
 
     Runs a server-side cursor, so memory stays flat whatever the chain's length;
     the caller must hold a (preferably REPEATABLE READ, read-only) transaction.
     """
-    query = f"SELECT {', '.join(columns)} FROM audit_events ORDER BY seq, occurred_at"
-    cursor = await connection.cursor(query)
+    query = f"SELECT {', '.join(columns)} FROM audit_events"
+    bounds: tuple[int, ...] = ()
+    if between is not None:
+        query += " WHERE seq > $1::bigint AND seq <= $2::bigint"
+        bounds = between
+    cursor = await connection.cursor(query + " ORDER BY seq, occurred_at", *bounds)
     while True:
         rows = await cursor.fetch(batch_size)
         if not rows:

@@ -16,7 +16,7 @@ from api.app import create_app
 from api.auth.clients import create_client
 from api.state import gateway_state
 from db.engine import database_name
-from tests.audit.history import History, append_history, october_story
+from tests.audit.history import History, append_history, november_story, october_story
 from tests.audit.support import ChainDatabase, StaticKey, register_public_key, sample_event
 from tests.support import create_database, drop_database, make_settings, running
 
@@ -80,6 +80,23 @@ async def history_db(server_url: str, template_url: str) -> AsyncIterator[Histor
         finally:
             await connection.close()
         history = october_story(scope)
+        await append_history(url, history)
+        yield HistoryDatabase(url=url, history=history)
+    finally:
+        await drop_database(url)
+
+
+@pytest.fixture(scope="module")
+async def november_db(server_url: str, template_url: str) -> AsyncIterator[HistoryDatabase]:
+    """A registry clone whose audit trail holds ``tests.audit.history.november_story``."""
+    url = await create_database(server_url, template=database_name(template_url))
+    try:
+        connection = await asyncpg.connect(url)
+        try:
+            scope = [row[0] for row in await connection.fetch(DINSOS_SCOPE)]
+        finally:
+            await connection.close()
+        history = november_story(scope)
         await append_history(url, history)
         yield HistoryDatabase(url=url, history=history)
     finally:

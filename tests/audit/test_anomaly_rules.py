@@ -3,6 +3,8 @@ exactly which events stand behind each anomaly."""
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
@@ -12,9 +14,11 @@ import pytest
 
 from audit.anomaly_rules import THRESHOLDS
 from audit.reports import anomalies, wib_days
+from audit.sql import anomalies as anomaly_sql
 from policies import load_policies
 from schema.scope_sizes import ScopeSizes, count_scope
 from tests.audit.conftest import HistoryDatabase
+from tests.audit.history import NOVEMBER_PERIOD
 from tests.support import REPO
 
 
@@ -126,3 +130,109 @@ async def test_a_period_that_misses_the_burst_finds_no_burst(history_db: History
     finally:
         await connection.close()
     assert [item["rule"] for item in quiet] == ["SIGN_IN_BURST"]
+
+
+# ---- each rule on both sides of its threshold (the November story) -----------------------
+
+
+@pytest.fixture(scope="module")
+async def november(november_db: HistoryDatabase) -> AsyncIterator[list[dict[str, Any]]]:
+    connection = await asyncpg.connect(november_db.url)
+    try:
+        scopes = await ScopeSizes().get(connection, load_policies(REPO / "policies"))
+        yield await anomalies(connection, wib_days(*NOVEMBER_PERIOD), scopes=scopes)
+    finally:
+        await connection.close()
+
+
+def _subjects(found: list[dict[str, Any]], rule: str) -> set[str]:
+    return {item["subject"] for item in _of(found, rule)}
+
+
+def test_every_anomaly_parameter_has_an_explicit_type() -> None:
+    """An uncast ``$n`` takes its type from its context: ``$7 * bigint`` made the sweep's
+    share a bigint, and 0.25 arrived as 0."""
+    for name in ("_VOLUME", "_OFF_HOURS", "_DENIAL_BURST", "_SIGN_IN_BURST", "_SWEEP"):
+        statement = getattr(anomaly_sql, name)
+        uncast = re.findall(r"\$\d+(?!\d|::)", statement)
+        assert not uncast, f"{name}: {uncast}"
+
+
+def test_volume_spike_on_both_sides_of_its_minimum_and_factor(
+    november: list[dict[str, Any]],
+) -> None:
+    assert _subjects(november, "VOLUME_SPIKE") == {
+        "vol-min-100",
+        "vol-factor-150",
+        "vol-rows-10000",
+        "vol-rowfactor-12000",
+    }
+    by_subject = {item["subject"]: item for item in _of(november, "VOLUME_SPIKE")}
+    assert by_subject["vol-factor-150"]["threshold"] == pytest.approx(150)
+    assert by_subject["vol-rowfactor-12000"]["threshold"] == pytest.approx(12_000)
+    assert by_subject["vol-rows-10000"]["measure"] == 10_000
+
+
+def test_off_hours_on_both_sides_of_seven_and_five_wib(
+    november: list[dict[str, Any]], november_db: HistoryDatabase
+) -> None:
+    off = [item for item in _of(november, "OFF_HOURS") if item["subject"] == "office-edge"]
+    seqs = november_db.history.seqs
+    assert [(item["day"], _seqs(item)) for item in off] == [
+        ("2026-11-17", seqs["off:early"] + seqs["off:late"]),
+        ("2026-11-21", seqs["off:saturday"]),
+    ]
+
+
+def test_denial_burst_on_both_sides_of_ten_in_five_minutes(
+    november: list[dict[str, Any]], november_db: HistoryDatabase
+) -> None:
+    bursts = _of(november, "DENIAL_BURST")
+    assert [item["subject"] for item in bursts] == ["deny-10"]
+    assert _seqs(bursts[0]) == november_db.history.seqs["deny-10"]
+    assert {event["outcome"] for event in bursts[0]["events"]} == {
+        "DENIED",
+        "INVALID",
+        "TOO_COMPLEX",
+        "RATE_LIMITED",
+    }
+
+
+def test_sign_in_burst_on_both_sides_and_graphiql_page_loads_are_not_sign_ins(
+    november: list[dict[str, Any]],
+) -> None:
+    assert _subjects(november, "SIGN_IN_BURST") == {"client guess-10", "address 10.9.9.9"}
+
+
+def test_scope_sweep_is_a_quarter_of_a_scope_of_over_400_households(
+    november: list[dict[str, Any]], november_db: HistoryDatabase
+) -> None:
+    history = november_db.history
+    assert history.scope_households > 400
+    sweeps = {item["subject"]: item for item in _of(november, "SCOPE_SWEEP")}
+    assert "sweep-24" not in sweeps
+    assert sweeps["sweep-26"]["measure"] == pytest.approx(
+        math.ceil(0.26 * history.scope_households) / history.scope_households, abs=1e-4
+    )
+    assert sweeps["sweep-26"]["threshold"] == THRESHOLDS.sweep_share
+    assert _seqs(sweeps["sweep-26"]) == history.seqs["sweep-26"]
+
+
+async def test_scope_sweep_of_a_new_client_against_a_400_household_scope(
+    november_db: HistoryDatabase,
+) -> None:
+    """30 rows of 400 (7.5 %) is no sweep, 120 (30 %) is; 99 rows of 200 is under the minimum
+    of 100 rows, 100 is not."""
+    connection = await asyncpg.connect(november_db.url)
+    try:
+        found = await anomalies(
+            connection,
+            wib_days(date(2026, 11, 19), date(2026, 11, 19)),
+            scopes=[("kec-sumbersari", 400, 1_600), ("dp3akb-keluarga", 200, 800)],
+        )
+    finally:
+        await connection.close()
+    sweeps = {item["subject"]: item for item in _of(found, "SCOPE_SWEEP")}
+    assert set(sweeps) == {"new-120", "min-100"}
+    assert sweeps["new-120"]["measure"] == pytest.approx(0.3)
+    assert sweeps["min-100"]["measure"] == pytest.approx(0.5)

@@ -10,8 +10,13 @@ from api.auth.ratelimit import FailureLimits
 from api.state import gateway_state
 from tests.support import Gateway, running_gateway
 
+NEEDED_SECONDS = 10.0
+"""What a test needs of its window: each sends at most 32 token requests (and starts one
+second gateway), 1-2 s on a busy machine. A larger margin costs its expected wait in every
+run: needed / window x needed / 2 (30 s of 60: 7.5 s; 10 s: 0.8 s)."""
 
-async def _fresh_window(limits: FailureLimits, *, needed: float) -> None:
+
+async def _fresh_window(limits: FailureLimits, *, needed: float = NEEDED_SECONDS) -> None:
     """Wait for a new window if the current one ends before the test can finish inside it."""
     left = limits.window_seconds - time.time() % limits.window_seconds
     if left < needed:
@@ -30,7 +35,7 @@ async def _token_request(gateway: Gateway, *, address: str, client_id: str, secr
 
 async def test_failures_are_limited_per_client_id(gateway: Gateway, tmp_path: Path) -> None:
     limits: FailureLimits = gateway_state(gateway.app).auth.limiter.limits
-    await _fresh_window(limits, needed=20)
+    await _fresh_window(limits)
     victim = await gateway.client()
     bystander = await gateway.client()
     for attempt in range(limits.per_client):
@@ -75,7 +80,7 @@ async def test_failures_are_limited_per_client_id(gateway: Gateway, tmp_path: Pa
 
 async def test_failures_are_limited_per_address(gateway: Gateway) -> None:
     limits: FailureLimits = gateway_state(gateway.app).auth.limiter.limits
-    await _fresh_window(limits, needed=30)
+    await _fresh_window(limits)
     credentials = await gateway.client()
     for attempt in range(limits.per_address):
         status = await _token_request(

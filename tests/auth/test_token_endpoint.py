@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,30 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from api.state import gateway_state
-from tests.support import AUDIENCE, ISSUER, Gateway, app_role_url, running_gateway
+from db.engine import database_name
+from tests.support import (
+    AUDIENCE,
+    ISSUER,
+    Gateway,
+    app_role_url,
+    create_database,
+    drop_database,
+    running_gateway,
+)
+
+
+@pytest.fixture(scope="module")
+async def shared(
+    server_url: str, migrated_template_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Gateway]:
+    """One gateway for the tests that neither fail a client authentication (the failure
+    counters would add up across them) nor change keys, grants or the audit table."""
+    url = await create_database(server_url, template=database_name(migrated_template_url))
+    try:
+        async with running_gateway(url, tmp_path_factory.mktemp("shared")) as started:
+            yield started
+    finally:
+        await drop_database(url)
 
 
 def _segment(token: str, index: int) -> dict[str, Any]:
@@ -185,10 +208,10 @@ async def test_unknown_disabled_and_unpoliced_clients_are_invalid_client(gateway
     ids=["no-grant-type", "password-grant", "unknown-scope", "repeated", "json", "two-methods"],
 )
 async def test_malformed_requests_get_rfc6749_errors(
-    gateway: Gateway, request_kwargs: dict[str, Any], status: int, error: str
+    shared: Gateway, request_kwargs: dict[str, Any], status: int, error: str
 ) -> None:
-    credentials = await gateway.client()
-    async with gateway.http() as http:
+    credentials = await shared.client()
+    async with shared.http() as http:
         response = await http.post(
             "/oauth/token",
             auth=(credentials.client_id, credentials.client_secret),
@@ -235,8 +258,8 @@ async def test_the_app_role_cannot_write_signing_keys_or_clients(gateway: Gatewa
         await connection.close()
 
 
-async def test_metadata_names_the_endpoints(gateway: Gateway) -> None:
-    async with gateway.http() as http:
+async def test_metadata_names_the_endpoints(shared: Gateway) -> None:
+    async with shared.http() as http:
         metadata = (await http.get("/.well-known/oauth-authorization-server")).json()
         jwks = (await http.get(metadata["jwks_uri"].removeprefix(ISSUER))).json()
     assert metadata["issuer"] == ISSUER
@@ -246,5 +269,5 @@ async def test_metadata_names_the_endpoints(gateway: Gateway) -> None:
         "client_secret_basic",
         "client_secret_post",
     }
-    assert [key["kid"] for key in jwks["keys"]] == [gateway_state(gateway.app).keys.current().kid]
+    assert [key["kid"] for key in jwks["keys"]] == [gateway_state(shared.app).keys.current().kid]
     assert all("d" not in key for key in jwks["keys"])

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from api.auth.clients import create_client
 from policies import load_policies
@@ -137,6 +137,7 @@ async def test_an_auditor_signs_in_sees_the_chart_the_burst_and_who_saw_a_family
 
         # Who saw this family's data: the lookup tab, the id, search.
         browser.find_element(By.ID, "tab-lookup").click()
+        Select(browser.find_element(By.ID, "lookup-kind")).select_by_value("household")
         browser.find_element(By.ID, "lookup-value").send_keys(household)
         browser.find_element(By.ID, "lookup-search").click()
         wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#lookup-table tr")) > 1)
@@ -150,7 +151,7 @@ async def test_an_auditor_signs_in_sees_the_chart_the_burst_and_who_saw_a_family
         exported = list(downloads.glob("*.csv"))
         assert [path.name for path in exported] == [f"pengungkapan-keluarga-{household}.csv"]
         table = list(csv.reader(io.StringIO(exported[0].read_text(encoding="utf-8-sig"))))
-        assert table[0][:3] == ["sequence", "occurredAt (WIB)", "program"]
+        assert table[0][:3] == ["No. urut / Sequence", "Waktu (WIB) / Time (WIB)", "Program"]
         assert [row[2] for row in table[1:]] == ["dinsos-pkh"]
 
         # The token stayed in memory only; nothing the page did broke its CSP.

@@ -6,6 +6,7 @@ import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,12 @@ CASES = {
         DINSOS,
         "sex: FEMALE",
         "'sex' is not a household attribute here",
+    ),
+    "sealed_until_not_a_date": Case(
+        lambda d: append(d / DINSOS, "sealed_until: next spring\n"),
+        DINSOS,
+        "sealed_until: next spring",
+        "sealed_until must be a date (YYYY-MM-DD)",
     ),
     "bad_region_prefix": Case(
         lambda d: replace(d / DINSOS, 'prefix: "3509"', new='prefix: "35091"'),
@@ -310,6 +317,14 @@ def test_check_names_file_line_and_reason(policy_dir: Path, name: str) -> None:
     assert matches, [str(problem) for problem in raised.value.problems]
     if expected_line is not None:
         assert expected_line in {problem.line for problem in matches}
+
+
+def test_a_program_may_be_sealed_until_a_date(policy_dir: Path) -> None:
+    assert load_policies(policy_dir).programs["dinsos-pkh"].sealed_until is None
+    append(policy_dir / DINSOS, "sealed_until: 2027-03-31\n")
+    policies = load_policies(policy_dir)
+    assert policies.programs["dinsos-pkh"].sealed_until == date(2027, 3, 31)
+    assert policies.programs["dp3akb-keluarga"].sealed_until is None
 
 
 def test_cli_check_exits_1_printing_every_problem(policy_dir: Path) -> None:

@@ -125,6 +125,8 @@ EXPECTED_ROOTS: dict[str, set[str]] = {
         "auditAnomalies",
         "chainStatus",
         "personDisclosures",
+        "subjectReport",
+        "breachPack",
         "myAccess",
     },
 }

@@ -10,10 +10,12 @@ and protected populations are cached by what they count.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -93,14 +95,17 @@ class Spy:
 
     ``hold``: seconds each protection takes at least, so that a test of turns does not depend
     on how fast this machine protects (a quiet machine protects the test registry's tables in
-    milliseconds, quicker than a request's wait for its turn)."""
+    milliseconds, quicker than a request's wait for its turn). ``after``: the hold starts only
+    once this is set (every request has asked for its turn), so that a loaded machine, whose
+    requests finish counting far apart, cannot let a late one in after an early one is done."""
 
-    def __init__(self, *, hold: float = 0.0) -> None:
+    def __init__(self, *, hold: float = 0.0, after: asyncio.Event | None = None) -> None:
         self.inner = InlineProtector()
         self.running = 0
         self.most = 0
         self.calls = 0
         self.hold = hold
+        self.after = after
 
     async def protect(
         self, counts: Mapping[Key, int], *, dimensions: Sequence[Dimension], k: int
@@ -109,11 +114,48 @@ class Spy:
         self.running += 1
         self.most = max(self.most, self.running)
         try:
+            if self.after is not None:
+                await asyncio.wait_for(self.after.wait(), timeout=30)
             if self.hold:
                 await asyncio.sleep(self.hold)
             return await self.inner.protect(counts, dimensions=dimensions, k=k)
         finally:
             self.running -= 1
+
+
+class Arrivals(Admission):
+    """Turns as the gateway gives them, noting when each of ``expected`` requests has asked for
+    one or was refused before (at its count's turn, ``schema.stats_count``)."""
+
+    def __init__(self, *, expected: int, queue_seconds: float) -> None:
+        super().__init__(queue_seconds=queue_seconds)
+        self.expected = expected
+        self.arrived = 0
+        self.all_asked = asyncio.Event()
+        self._asked: contextvars.ContextVar[list[bool]] = contextvars.ContextVar("asked")
+
+    def _arrive(self) -> None:
+        self.arrived += 1
+        if self.arrived >= self.expected:
+            self.all_asked.set()
+
+    @asynccontextmanager
+    async def turn(self, program: Program) -> AsyncIterator[None]:
+        self._asked.get()[0] = True
+        self._arrive()
+        async with super().turn(program):
+            yield
+
+    async def refused_early(self, request: Awaitable[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        """``request`` (run in a task of its own), counted as arrived if refused before its turn."""
+        asked = [False]
+        self._asked.set(asked)
+        try:
+            return await request
+        except RateLimited:
+            if not asked[0]:
+                self._arrive()
+            raise
 
 
 class Charges:
@@ -159,12 +201,19 @@ async def test_a_program_protects_at_most_its_limit_at_once_and_the_rest_is_rate
     app_pool: asyncpg.Pool, limit: int
 ) -> None:
     program = replace(POLICIES.programs["dinsos-pkh"], concurrent_statistics=limit)
-    spy = Spy(hold=0.5)  # ten times the wait for a turn: the requests past the limit time out
-    root = HouseholdStatsRoot(protector=spy, admission=Admission(queue_seconds=0.05))
+    ages = (31, 34, 37, 40)
+    admission = Arrivals(expected=len(ages), queue_seconds=0.05)
+    # Held ten times the wait for a turn once all have asked: the requests past the limit time out.
+    spy = Spy(hold=0.5, after=admission.all_asked)
+    root = HouseholdStatsRoot(protector=spy, admission=admission)
     outcomes = await asyncio.gather(
         *[
-            ask(app_pool, root, program, {"groupBy": HEAVY, "filter": {"hasMemberAgedUnder": n}})
-            for n in (31, 34, 37, 40)
+            admission.refused_early(
+                ask(
+                    app_pool, root, program, {"groupBy": HEAVY, "filter": {"hasMemberAgedUnder": n}}
+                )
+            )
+            for n in ages
         ],
         return_exceptions=True,
     )

@@ -135,6 +135,23 @@ async def ask_everything(run: Run) -> None:
                 "query ($n: String!) { personDisclosures(nik: $n) { %s } }" % run.select(root),
                 {"n": nik},
             )
+        elif root == "subjectReport":
+            kk = await shifted.owner.fetchval(
+                "SELECT kk_number FROM households ORDER BY id LIMIT 1"
+            )
+            await run.ask(
+                "query ($k: String) { subjectReport(kkNumber: $k) { %s } }" % run.select(root),
+                {"k": kk},
+            )
+        elif root == "breachPack":
+            client = await shifted.owner.fetchval(
+                "SELECT client_id FROM oauth_clients ORDER BY client_id LIMIT 1"
+            )
+            await run.ask(
+                "query ($c: String!, $from: DateTime!, $to: DateTime!)"
+                " { breachPack(clientId: $c, from: $from, to: $to) { %s } }" % run.select(root),
+                {"c": client, **period},
+            )
         elif root not in ("household", "person"):
             pytest.fail(f"{run.program}: no request for the root field {root}; add one here")
 

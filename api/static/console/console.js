@@ -6,7 +6,7 @@
  * URL, a cookie, localStorage or sessionStorage. The secret is forgotten as
  * soon as the token arrives; signing out, a 401, or the token's expiry drops
  * the token. Everything shown comes from POST /graphql (auditSummary,
- * auditAnomalies, chainStatus, disclosures, personDisclosures). All text from
+ * auditAnomalies, chainStatus, disclosures, subjectReport, breachPack). All text from
  * the audit trail is put in the page with textContent, never as HTML.
  */
 (function () {
@@ -19,6 +19,7 @@
   const charts = {};
   let lookupRows = [];
   let lookupName = "pengungkapan.csv";
+  let subjectReport = null;
 
   const OVERVIEW = `query ConsoleOverview($from: DateTime!, $to: DateTime!) {
     auditSummary(from: $from, to: $to) {
@@ -44,13 +45,16 @@
       householdDisclosed personIds
     }
   }`;
-  const PERSON = `query ConsolePerson($nik: String!) {
-    personDisclosures(nik: $nik) {
-      found personIds householdIds
-      disclosures {
-        sequence occurredAt clientId agency program agreement purpose fieldPaths
-        personDisclosed householdDisclosed
+  const SUBJECT = `query ConsoleSubject($nik: String, $kk: String) {
+    subjectReport(nik: $nik, kkNumber: $kk) {
+      nik kkNumber found generatedAt asOf householdIds personIds
+      members { personId householdId memberNo nikMasked initials }
+      entries {
+        sequence occurredAt clientId agency program agreement purpose purposeCode caseRef
+        fields { path mode } householdDisclosed members
       }
+      sealedCount sealed { until count }
+      kid jws
     }
   }`;
 
@@ -373,48 +377,104 @@
 
   // ---- lookup -----------------------------------------------------------------------
 
-  const LOOKUP_HEADINGS = ["sequence", "occurredAt (WIB)", "program", "agency", "clientId",
-    "agreement", "purpose", "disclosed", "fieldPaths"];
+  const LOOKUP_HEADINGS = ["No. urut / Sequence", "Waktu (WIB) / Time (WIB)", "Program",
+    "Instansi / Agency", "Klien / Client", "Perjanjian / Agreement", "Tujuan / Purpose",
+    "No. perkara / Case ref", "Diungkap / Disclosed", "Field (modus) / Fields (mode)"];
+
+  function clearLookup() {
+    lookupRows = [];
+    subjectReport = null;
+    $("lookup-export").disabled = true;
+    $("subject-report").disabled = true;
+    $("lookup-summary").textContent = "";
+    show($("lookup-sealed"), false);
+    show($("lookup-members-card"), false);
+    $("lookup-members").replaceChildren();
+    $("lookup-table").replaceChildren();
+  }
 
   async function lookup(event) {
     event.preventDefault();
     const kind = $("lookup-kind").value;
     const value = $("lookup-value").value.trim();
-    lookupRows = [];
-    $("lookup-export").disabled = true;
-    $("lookup-summary").textContent = "";
-    $("lookup-table").replaceChildren();
+    clearLookup();
     if (kind === "household") {
-      const data = await graphql(HOUSEHOLD, { id: value });
-      if (!data) return;
-      lookupRows = data.disclosures.map((d) => [d.sequence, wibTime(d.occurredAt), d.program,
-        d.agency, d.clientId, d.agreement, d.purpose,
-        (d.householdDisclosed ? "household" : "") +
-          (d.personIds.length ? `${d.householdDisclosed ? "; " : ""}members ${d.personIds.join(" ")}` : ""),
-        d.fieldPaths.join(" ")]);
-      lookupName = `pengungkapan-keluarga-${value.replace(/[^0-9]/g, "")}.csv`;
-      $("lookup-summary").textContent = describe(data.disclosures,
-        `keluarga / household ${value}`);
+      await lookupHousehold(value);
     } else {
-      const data = await graphql(PERSON, { nik: value });
-      if (!data) return;
-      const found = data.personDisclosures;
-      if (!found.found) {
-        $("lookup-summary").textContent = "NIK tidak ditemukan di registri / NIK not in the registry";
-        return;
-      }
-      lookupRows = found.disclosures.map((d) => [d.sequence, wibTime(d.occurredAt), d.program,
-        d.agency, d.clientId, d.agreement, d.purpose,
-        [d.personDisclosed ? "person" : "", d.householdDisclosed ? "household" : ""]
-          .filter(Boolean).join("; "),
-        d.fieldPaths.join(" ")]);
-      lookupName = "pengungkapan-nik.csv";
-      $("lookup-summary").textContent = describe(found.disclosures,
-        `orang / person ${found.personIds.join(", ")} (keluarga / household ` +
-        `${found.householdIds.join(", ")})`);
+      await lookupSubject(kind, value);
     }
     table($("lookup-table"), LOOKUP_HEADINGS, lookupRows, []);
     $("lookup-export").disabled = lookupRows.length === 0;
+  }
+
+  async function lookupHousehold(value) {
+    const data = await graphql(HOUSEHOLD, { id: value });
+    if (!data) return;
+    lookupRows = data.disclosures.map((d) => [d.sequence, wibTime(d.occurredAt), d.program,
+      d.agency, d.clientId, d.agreement, d.purpose, "",
+      (d.householdDisclosed ? "household" : "") +
+        (d.personIds.length ? `${d.householdDisclosed ? "; " : ""}members ${d.personIds.join(" ")}` : ""),
+      d.fieldPaths.join(" ")]);
+    lookupName = `pengungkapan-keluarga-${value.replace(/[^0-9]/g, "")}.csv`;
+    $("lookup-summary").textContent = describe(data.disclosures,
+      `keluarga / household ${value}`);
+  }
+
+  // ---- a person (NIK) or a family (No KK): subjectReport -------------------------------
+
+  async function lookupSubject(kind, value) {
+    const data = await graphql(SUBJECT, kind === "nik" ? { nik: value } : { kk: value });
+    if (!data) return;
+    const report = data.subjectReport;
+    const label = kind === "nik" ? `NIK ${report.nik}` : `No KK ${report.kkNumber}`;
+    subjectReport = report;
+    $("subject-report").disabled = false;
+    if (!report.found) {
+      $("lookup-summary").textContent =
+        `${label}: tidak ditemukan di registri / not in the registry`;
+      return;
+    }
+    lookupRows = report.entries.map((d) => [d.sequence, wibTime(d.occurredAt), d.program,
+      d.agency, d.clientId, d.agreement, d.purposeCode || d.purpose, d.caseRef || "",
+      [d.householdDisclosed ? "keluarga / household" : "", ...d.members]
+        .filter(Boolean).join("; "),
+      d.fields.map((f) => `${f.path} (${f.mode})`).join(" ")]);
+    lookupName = `pengungkapan-${kind}-${value.replace(/[^0-9]/g, "")}.csv`;
+    $("lookup-summary").textContent = describe(report.entries, label);
+    renderSealed(report);
+    renderMembers(report.members);
+  }
+
+  function renderSealed(report) {
+    const sealed = $("lookup-sealed");
+    sealed.textContent = report.sealed.map((s) =>
+      `${s.count} pengungkapan disegel sampai ${s.until} / ${s.count} disclosures sealed` +
+      ` until ${s.until}`).join("; ");
+    show(sealed, report.sealedCount > 0);
+  }
+
+  function renderMembers(members) {
+    table($("lookup-members"),
+      ["No. anggota / Member no.", "NIK (tersamar) / NIK (masked)", "Inisial / Initials"],
+      members.map((m) => [m.memberNo, m.nikMasked, m.initials]), [0]);
+    show($("lookup-members-card"), members.length > 0);
+  }
+
+  function download(content, name, type) {
+    const blob = new Blob([content], { type });
+    const link = element("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = name;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+  }
+
+  function downloadSubjectReport() {
+    if (!subjectReport) return;
+    const subject = subjectReport.nik ? `nik-${subjectReport.nik}` : `kk-${subjectReport.kkNumber}`;
+    download(subjectReport.jws + "\n", `laporan-subjek-${subject}.jws`, "application/jose");
   }
 
   function describe(disclosures, subject) {
@@ -431,10 +491,43 @@
 
   function exportCsv() {
     const lines = [LOOKUP_HEADINGS, ...lookupRows].map((row) => row.map(csvCell).join(","));
-    const blob = new Blob(["\ufeff" + lines.join("\r\n") + "\r\n"], { type: "text/csv" });
+    download("\ufeff" + lines.join("\r\n") + "\r\n", lookupName, "text/csv");
+  }
+
+  // ---- breach pack (UU PDP Pasal 46) -------------------------------------------------
+
+  const BREACH = `query ConsoleBreach($client: String!, $from: DateTime!, $to: DateTime!) {
+    breachPack(clientId: $client, from: $from, to: $to) {
+      verified damage { sequence kind detail } events households persons summaryHtml
+    }
+  }`;
+
+  /** The breach pack's summary for a client over the period: verified, counted, downloaded. */
+  async function breachPack(event) {
+    event.preventDefault();
+    const client = $("breach-client").value.trim();
+    const result = $("breach-result");
+    result.textContent = "Memeriksa rantai… / Verifying the chain…";
+    const data = await graphql(BREACH, Object.assign({ client }, period()));
+    if (!data) { result.textContent = ""; return; }
+    const pack = data.breachPack;
+    if (!pack.verified) {
+      const damage = pack.damage;
+      result.textContent = `RANTAI RUSAK / CHAIN BROKEN: #${damage.sequence} ${damage.kind}:` +
+        ` ${damage.detail}. Tidak ada paket / No pack.`;
+      return;
+    }
+    result.textContent = `${number(pack.events)} permintaan / requests, ${number(pack.households)}` +
+      ` keluarga / households, ${number(pack.persons)} orang / persons.`;
+    downloadBreach(pack.summaryHtml, client);
+  }
+
+  function downloadBreach(html, client) {
+    const blob = new Blob([html], { type: "text/html" });
     const link = element("a");
     link.href = URL.createObjectURL(blob);
-    link.download = lookupName;
+    link.download = `ringkasan-kebocoran-${client.replace(/[^A-Za-z0-9_-]/g, "")}.html`;
+    link.id = "breach-download";
     document.body.append(link);
     link.click();
     link.remove();
@@ -467,5 +560,7 @@
     }
     $("lookup-form").addEventListener("submit", lookup);
     $("lookup-export").addEventListener("click", exportCsv);
+    $("subject-report").addEventListener("click", downloadSubjectReport);
+    $("breach-form").addEventListener("submit", breachPack);
   });
 })();
