@@ -14,6 +14,9 @@ from tests.proposals.support import EVIDENCE, PROPOSALS, PROPOSE_PLAIN, koreksi,
 from tests.releases.support import fetch, gateway, household, rows_of
 from tests.support import cli_env, regsosek
 
+SUBJECT_REPORT = """
+query Report($kk: String!) { subjectReport(kkNumber: $kk) { entries { operationName } } }
+"""
 LEDGER = """
 query Ledger($id: ID!) { disclosures(householdId: $id) { program fieldPaths } }
 """
@@ -76,10 +79,15 @@ async def test_a_forwarded_koreksi_is_accepted_when_the_release_carries_it_else_
         ]
         auditor = await gw.headers("inspektorat-audit")
         ledger = await gw.query(auditor, LEDGER, {"id": str(accepted_id)})
+        report = await gw.query(auditor, SUBJECT_REPORT, {"kk": accepted_kk})
     paths = [entry["fieldPaths"] for entry in ledger["data"]["disclosures"]]
     assert ["proposeChange"] in paths
     assert ["proposals.export"] in paths
     assert ["proposals.status"] in paths
+    operations = [e["operationName"] for e in report["data"]["subjectReport"]["entries"]]
+    assert "Propose" in operations
+    assert any(name.startswith("proposals export ") for name in operations)
+    assert "proposals settled in release 2027Q1" in operations
     events = await fetch(
         url,
         "SELECT operation_name, household_ids FROM audit_events WHERE endpoint = 'proposals'"
