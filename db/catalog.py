@@ -665,8 +665,20 @@ ROOT_FIELDS: dict[str, str] = {
     "changes": "Perubahan dalam cakupan program: masuk, berubah, keluar; kursor adalah penanda"
     " konsumen / Changes within the program's scope: entered, updated, left; the cursor is"
     " the consumer's bookmark",
+    "proposals": "Usulan perubahan program ini dan statusnya / The program's own proposals and"
+    " their status",
+    "assistanceOverlap": "Keluarga yang dijangkau beberapa program, dengan kontrol pengungkapan /"
+    " Households reached by several programs (disclosure-controlled counts)",
+    "proposeChange": "Usulkan perubahan data (usul, sanggah, koreksi, reaktivasi); BPS yang"
+    " memutuskan / Propose a change (new family, objection, correction, reactivation); BPS decides",
+    "reportAssistance": "Laporkan bantuan yang telah disalurkan / Report assistance delivered",
 }
-"""Every root field of ``Query``; policies grant programs a subset."""
+"""Every root field (of ``Query``, and of ``Mutation`` for ``MUTATION_FIELDS``); policies grant
+programs a subset."""
+
+MUTATION_FIELDS: frozenset[str] = frozenset({"proposeChange", "reportAssistance"})
+"""The root fields of ``Mutation`` (granted as ``Mutation.<field>``): a program's writes,
+which never touch a registry row."""
 
 ALWAYS_READABLE: dict[str, frozenset[str]] = {
     "Household": frozenset({"id", "updatedAt"}),

@@ -32,7 +32,7 @@ import casbin
 from casbin.model import Model
 from casbin.util import key_match
 
-from db.catalog import CATALOG, ROOT_FIELDS, Attribute
+from db.catalog import CATALOG, MUTATION_FIELDS, ROOT_FIELDS, Attribute
 from db.programs import PROGRAM_NAME
 from policies.errors import Problem
 from policies.model import FieldMode
@@ -175,12 +175,12 @@ def _decide(
     grants.root_fields[program] = frozenset(
         root
         for root in ROOT_FIELDS
-        if ask.worth_asking(f"Query.{root}", FieldMode.FULL)
-        and enforcer.enforce(program, f"Query.{root}", "FULL")
+        if ask.worth_asking(_root_object(root), FieldMode.FULL)
+        and enforcer.enforce(program, _root_object(root), "FULL")
     )
     for root in grants.root_fields[program]:
         grants.lines[(program, "Query", root)] = _lines(
-            rules, program=program, obj=f"Query.{root}"
+            rules, program=program, obj=_root_object(root)
         )[0]
     modes: dict[tuple[str, str], FieldMode] = {}
     for type_name, entity in CATALOG.items():
@@ -262,11 +262,11 @@ def _invalid(values: tuple[str, ...]) -> str | None:
     type_name, dot, field_name = obj.partition(".")
     if not dot or not field_name:
         return f"{obj!r} is not <Type>.<field>"
-    if type_name == "Query":
+    if type_name in ("Query", "Mutation"):
         if field_name == "*":
-            return "grant root fields one by one, not Query.*"
-        if field_name not in ROOT_FIELDS:
-            return f"unknown root field Query.{field_name}"
+            return f"grant root fields one by one, not {type_name}.*"
+        if field_name not in ROOT_FIELDS or obj != _root_object(field_name):
+            return f"unknown root field {obj}"
         return None if mode is FieldMode.FULL else "root fields are granted FULL only"
     entity = CATALOG.get(type_name)
     if entity is None:
@@ -281,6 +281,12 @@ def _invalid(values: tuple[str, ...]) -> str | None:
     if refused:
         return f"{type_name}.{{{', '.join(refused)}}} cannot be {mode.value} (see db/catalog.py)"
     return None
+
+
+def _root_object(root: str) -> str:
+    """How ``policy.csv`` names a root field: ``Mutation.<field>`` for a write, else
+    ``Query.<field>``."""
+    return f"Mutation.{root}" if root in MUTATION_FIELDS else f"Query.{root}"
 
 
 def _mode_allowed(attribute: Attribute, mode: FieldMode) -> bool:

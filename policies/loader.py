@@ -165,6 +165,9 @@ def _program(
         if root in FEED_ROOTS and inherited:
             reason = f"{name}: Query.{root} is granted but the program has no row scope"
             problems.append(Problem(POLICY_FILE, line, reason))
+        if root == "assistanceOverlap" and "householdStats" not in roots:
+            reason = f"{name}: Query.assistanceOverlap is granted but Query.householdStats is not"
+            problems.append(Problem(POLICY_FILE, line, reason))
         if root == "householdStats" and program_file.statistics_scope is None:
             reason = f"{name}: Query.householdStats is granted but its statistics scope is none"
             problems.append(Problem(POLICY_FILE, line, reason))
@@ -173,6 +176,7 @@ def _program(
         problems.append(Problem(yaml_file, rows_line, reason))
     purposes = _purposes(name, program_file=program_file, roots=roots, granted=granted)
     problems.extend(purposes[1])
+    problems += _proposal_problems(name, program_file=program_file, grants=grants, roots=roots)
     if problems or name not in grants.agencies:
         return None, problems
     program = Program(
@@ -195,6 +199,7 @@ def _program(
         documents_required=program_file.documents_required,
         dpia=program_file.dpia,
         controller=program_file.controller,
+        proposals=program_file.proposals,
     )
     for undone in undone_masks(program):
         target = undone.field
@@ -246,6 +251,23 @@ def _purposes(
             )
         )
     return tuple(purposes), problems
+
+
+def _proposal_problems(
+    name: str, *, program_file: ProgramFile, grants: Grants, roots: frozenset[str]
+) -> list[Problem]:
+    """``Mutation.proposeChange`` and a ``proposals:`` section go together; proposals are made
+    about rows in the program's scope, so a program without rows proposes nothing."""
+    granted = "proposeChange" in roots
+    if granted and program_file.proposals is None:
+        line = grants.lines.get((name, "Query", "proposeChange"), 0)
+        reason = f"{name}: Mutation.proposeChange is granted but its file has no proposals:"
+        return [Problem(POLICY_FILE, line, reason)]
+    if program_file.proposals is not None and not granted:
+        line = program_file.lines.get("proposals", 1)
+        reason = "proposals: is given but Mutation.proposeChange is not granted"
+        return [Problem(f"{PROGRAMS_DIR}/{name}.yaml", line, reason)]
+    return []
 
 
 def _version_of(files: dict[str, File]) -> str | None:

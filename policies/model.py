@@ -14,6 +14,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from policies.conditions import And, Everything, Nothing, PersonScope, Scope, describe
+from policies.proposals import ProposalGrant
 
 
 class FieldMode(StrEnum):
@@ -155,6 +156,9 @@ class Program:
             # The change feed is relative to the program's own scope: not under a narrower one.
             root_fields=roots - FEED_ROOT_FIELDS,
         )
+
+    proposals: ProposalGrant | None = None
+    """What the program may propose (``Mutation.proposeChange``); None: nothing."""
 
     def mode(self, type_name: str, field_name: str) -> FieldMode:
         """The field's mode for this program; DENIED for anything not granted."""

@@ -31,6 +31,9 @@ Layout (every key but those marked optional, ``k_min`` and the ``rows`` sub-keys
         household: <household condition>
         person: <person condition>
       statistics: <household condition>        # default: the households scope
+    proposals:                                 # optional: see policies.proposals
+      kinds: [KOREKSI]
+      fields: [tenure, "asset_*"]
 
 The conditions are the language of ``policies.scope_parser``.
 
@@ -53,6 +56,7 @@ from policies.model import (
     Agreement,
     Quota,
 )
+from policies.proposals import ProposalGrant, read_proposals
 from policies.purposes import PurposeEntry, read_purposes
 from policies.scope_parser import parse_household_condition, parse_person_condition
 from policies.yamlnodes import Node, Reader
@@ -70,6 +74,7 @@ TOP_KEYS = {
     "documents",
     "dpia",
     "controller",
+    "proposals",
     "sealed_until",
 }
 DOCUMENTS_VALUES = ("required", "optional")
@@ -99,6 +104,8 @@ class ProgramFile:
     documents_required: bool = False
     dpia: str | None = None
     controller: str = DEFAULT_CONTROLLER
+    proposals: ProposalGrant | None = None
+    """What the program may propose (``policies.proposals``); None: nothing."""
     sealed_until: date | None = None
 
 
@@ -140,6 +147,7 @@ def read_program_file(reader: Reader, text: str) -> ProgramFile | None:
         key: reader.string(entries[key][1], key) if key in entries else None
         for key in ("dpia", "controller")
     }
+    proposals = read_proposals(reader, entries["proposals"][1]) if "proposals" in entries else None
     sealed_until = (
         _date(reader, entries["sealed_until"][1], "sealed_until")
         if "sealed_until" in entries
@@ -165,6 +173,7 @@ def read_program_file(reader: Reader, text: str) -> ProgramFile | None:
         documents_required=documents_required,
         dpia=extra["dpia"],
         controller=extra["controller"] or DEFAULT_CONTROLLER,
+        proposals=proposals,
         sealed_until=sealed_until,
     )
 

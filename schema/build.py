@@ -19,7 +19,7 @@ from graphql import GraphQLSchema
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
-from db.catalog import ROOT_FIELDS
+from db.catalog import MUTATION_FIELDS, ROOT_FIELDS
 from db.entities import Entity
 from policies import Program
 from policies.feed import feed_entities, identity
@@ -41,6 +41,13 @@ from schema.compiler.filters import (
 )
 from schema.enums import HouseholdDimension, RegionLevel, household_order
 from schema.inputs import AuditFilter, household_filter, person_filter
+from schema.proposal_types import (
+    AssistanceReportInput,
+    AssistanceReportResult,
+    ProposalFilter,
+    ProposalInput,
+    proposal_types,
+)
 from schema.registry_types import build_registry_types
 from schema.scalars import SCALARS, DateTime
 
@@ -101,6 +108,9 @@ class ProgramTypes:
     person_filter: Any | None
     household_order: Any | None
     feed_entities: tuple[Entity, ...]
+    proposal: tuple[Any, Any] | None = None
+    """``Proposal`` and ``ProposalConnection`` (one pair per schema), for a program that
+    proposes."""
 
     @classmethod
     def of(cls, program: Program) -> ProgramTypes:
@@ -123,6 +133,7 @@ class ProgramTypes:
             person_filter=person_filter(usable_filter_fields(PERSON_FILTER_NEEDS, program)),
             household_order=household_order(orderings) if household is not None else None,
             feed_entities=feed_entities(program),
+            proposal=proposal_types(household) if program.proposals is not None else None,
         )
 
 
@@ -226,6 +237,25 @@ ROOT_SPECS: dict[str, RootSpec] = {
     "personDisclosures": RootSpec(
         returns=lambda _: PersonDisclosures, arguments=lambda _: {"nik": (str, REQUIRED)}
     ),
+    "proposals": RootSpec(
+        returns=lambda t: None if t.proposal is None else t.proposal[1],
+        arguments=lambda _: {"filter": (Optional[ProposalFilter], None), **_page(50)},  # noqa: UP045
+    ),
+    "assistanceOverlap": RootSpec(
+        returns=lambda _: list[StatCell],
+        arguments=lambda t: {
+            "groupBy": (list[HouseholdDimension], REQUIRED),
+            **_filter_argument(t.household_filter),
+        },
+    ),
+    "proposeChange": RootSpec(
+        returns=lambda t: None if t.proposal is None else t.proposal[0],
+        arguments=lambda _: {"input": (ProposalInput, REQUIRED)},
+    ),
+    "reportAssistance": RootSpec(
+        returns=lambda _: AssistanceReportResult,
+        arguments=lambda _: {"input": (list[AssistanceReportInput], REQUIRED)},
+    ),
     "subjectReport": RootSpec(
         returns=lambda _: SubjectReport,
         arguments=lambda _: {
@@ -238,7 +268,8 @@ ROOT_SPECS: dict[str, RootSpec] = {
         arguments=lambda _: {"clientId": (str, REQUIRED), **PERIOD},
     ),
 }
-"""Every root field the gateway serves, in the order the schema lists them."""
+"""Every root field the gateway serves (``MUTATION_FIELDS`` on ``Mutation``), in the order
+the schema lists them."""
 
 
 def build_strawberry_schema(program: Program, resolve: RootResolver) -> strawberry.Schema:
@@ -246,12 +277,13 @@ def build_strawberry_schema(program: Program, resolve: RootResolver) -> strawber
     with the filter fields and orderings it may use."""
     types = ProgramTypes.of(program)
     fields: dict[str, Any] = {}
+    writes: dict[str, Any] = {}
     for name, spec in ROOT_SPECS.items():
         if name not in program.root_fields:
             continue
         returns = spec.returns(types)
         if returns is not None:
-            fields[name] = _root_field(
+            (writes if name in MUTATION_FIELDS else fields)[name] = _root_field(
                 name, returns=returns, arguments=spec.arguments(types), resolve=resolve
             )
 
@@ -262,8 +294,17 @@ def build_strawberry_schema(program: Program, resolve: RootResolver) -> strawber
         description=f"Registri Regsosek untuk program {program.name} / The Regsosek registry"
         f" as program {program.name} sees it",
     )
+    mutation_type = None
+    if writes:
+        mutation_type = strawberry.type(
+            type("Mutation", (), {**writes, "__annotations__": {}}),
+            name="Mutation",
+            description=f"Usulan dan laporan program {program.name}; registri tidak pernah"
+            f" diubah / What program {program.name} sends back; the registry is never written",
+        )
     return strawberry.Schema(
         query=query_type,
+        mutation=mutation_type,
         config=StrawberryConfig(
             auto_camel_case=False,
             default_resolver=_dict_resolver,

@@ -42,6 +42,7 @@ from schema.compiler.roots import ROOTS, Prepared
 from schema.compiler.selection import Collected, collect_fields, sub_selections
 from schema.compiler.statement import CompiledStatement, compile_statement
 from schema.documents import BoundedCache, ParsedDocument, clean_message, prepare_document
+from schema.embed import embed_households, find_refs
 from schema.limits import DEFAULT_LIMITS, PROGRAM_LIMITS, Limits
 from schema.project import project
 from schema.sealed_cursors import CursorKeys
@@ -105,6 +106,9 @@ class Execution:
     operation_name: str | None = None
     document_hash: str | None = None
     disclosure: Disclosure = field(default_factory=Disclosure)
+    pending: PendingWrite | None = None
+    """A mutation's uncommitted writes: the edge commits them after the audit event, or
+    rolls them back."""
 
 
 class ValueRoot(Protocol):
@@ -112,7 +116,9 @@ class ValueRoot(Protocol):
 
     A root whose answer is about particular households or persons (an auditor's lookup of
     a data subject) also has ``subject(value, args) -> (household_ids, person_ids)``; those
-    ids are then recorded as disclosed by the request, like a compiled root's rows.
+    ids are then recorded as disclosed by the request, like a compiled root's rows. A root
+    whose answer names households by ``schema.embed.HouseholdRef`` says
+    ``embeds_households = True``.
     """
 
     needs_database: bool
@@ -128,6 +134,21 @@ def _record_subject(
     subject = getattr(root, "subject", None)
     if subject is not None:
         disclosure.add_subject(field, subject(value, args))
+
+
+class PendingWrite(Protocol):
+    """A mutation's open transaction on the primary (the program set for it): committed by
+    the edge only once the request's audit event is (no audit event, no write)."""
+
+    connection: asyncpg.Connection
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+
+class Writer(Protocol):
+    async def begin(self, program: str) -> PendingWrite: ...
 
 
 class Reader(Protocol):
@@ -216,8 +237,12 @@ class Engine:
         value_roots: Mapping[str, ValueRoot],
         limits: Limits | None = None,
         program_limits: Mapping[str, Limits] | None = None,
+        writer: Writer | None = None,
+        mutation_roots: Mapping[str, ValueRoot] | None = None,
     ) -> None:
         self.reader = reader
+        self.writer = writer
+        self.mutation_roots = dict(mutation_roots or {})
         self.pseudonym_key = pseudonym_key
         self.cursor_keys = cursor_keys
         self.value_roots = dict(value_roots)
@@ -299,13 +324,23 @@ class Engine:
                     f" {most.max_cost:,} your program may ask for at once: ask for fewer rows"
                     " (`first`) or fewer nested lists."
                 )
+            mutation = operation.operation is OperationType.MUTATION
             roots = collect_fields(
-                type_name="Query",
+                type_name="Mutation" if mutation else "Query",
                 selection_sets=(operation.selection_set,),
                 fragments=parsed.fragments,
                 variables=coerced.coerced,
             )
-            if any(root.field_name in INTROSPECTION for root in roots):
+            if mutation:
+                await self._mutate(
+                    caller=caller,
+                    runtime=runtime,
+                    parsed=parsed,
+                    variables=coerced,
+                    roots=roots,
+                    outcome=outcome,
+                )
+            elif any(root.field_name in INTROSPECTION for root in roots):
                 await self._fallback(caller, runtime, parsed, operation, variables, outcome)
             else:
                 await self._fast(
@@ -327,6 +362,51 @@ class Engine:
             outcome.error = answer
             outcome.body = None
         return outcome
+
+    async def _mutate(
+        self,
+        *,
+        caller: Caller,
+        runtime: ProgramRuntime,
+        parsed: ParsedDocument,
+        variables: VariableValues,
+        roots: list[Collected],
+        outcome: Execution,
+    ) -> None:
+        """Each root of a mutation in turn, in one write transaction left open for the edge
+        (``Execution.pending``); any error rolls everything back."""
+        mutation_type = runtime.graphql.mutation_type
+        if self.writer is None or mutation_type is None:
+            raise BadInput("Only queries are served.")
+        pending = await self.writer.begin(caller.program.name)
+        try:
+            parts = []
+            for root in roots:
+                if root.field_name == "__typename":
+                    parts.append(orjson.dumps(root.response_key) + b':"Mutation"')
+                    continue
+                field_def = mutation_type.fields[root.field_name]
+                plan = ValuePlan(
+                    root.response_key,
+                    self.mutation_roots[root.field_name],
+                    _arguments(field_def, root, variables),
+                    field_def,
+                    root,
+                )
+                text = await self._assemble(
+                    plan,
+                    caller=caller,
+                    fetched=Fetched(connection=pending.connection),
+                    parsed=parsed,
+                    variables=variables,
+                    disclosure=outcome.disclosure,
+                )
+                parts.append(orjson.dumps(root.response_key) + b":" + text)
+        except BaseException:
+            await pending.rollback()
+            raise
+        outcome.pending = pending
+        outcome.body = b'{"data":{' + b",".join(parts) + b"}}"
 
     async def _fast(
         self,
@@ -472,6 +552,11 @@ class Engine:
             return _finished(statement, prepared, row[0]).encode()
         value = await plan.root.value(caller=caller, args=plan.args, connection=connection)
         _record_subject(disclosure, plan.root, plan.collected.field_name, value, plan.args)
+        if connection is not None and getattr(plan.root, "embeds_households", False):
+            await self._embed(
+                value, plan=plan, caller=caller, parsed=parsed, variables=variables,
+                connection=connection, disclosure=disclosure,
+            )  # fmt: skip
         projected = project(
             value,
             plan.field_def.type,
@@ -480,6 +565,39 @@ class Engine:
             variables=variables.coerced,
         )
         return orjson.dumps(projected)
+
+    async def _embed(
+        self,
+        value: Any,
+        *,
+        plan: ValuePlan,
+        caller: Caller,
+        parsed: ParsedDocument,
+        variables: VariableValues,
+        connection: asyncpg.Connection,
+        disclosure: Disclosure,
+    ) -> None:
+        """The households a value root's answer names (``schema.embed``), read as the program's
+        ``Household`` on the request's connection."""
+        found = find_refs(
+            value,
+            plan.field_def.type,
+            sub_selections(plan.collected),
+            fragments=parsed.fragments,
+            variables=variables.coerced,
+        )
+        if not found:
+            return
+        await embed_households(
+            found,
+            connection=connection,
+            program=caller.program,
+            cursor_keys=self.runtimes[caller.program.name].cursor_keys,
+            compile_household=lambda selected, prepared: self._compile(
+                caller.program, parsed, variables, selected, prepared, key_by_field_name=True
+            ),
+            record=disclosure.add,
+        )
 
     def _compile(
         self,
@@ -634,8 +752,8 @@ def _operation(parsed: ParsedDocument, name: str | None) -> OperationDefinitionN
         if found is None:
             raise BadInput("No operation of that name is in the document.")
         operation = found
-    if operation.operation is not OperationType.QUERY:
-        raise BadInput("Only queries are served.")
+    if operation.operation not in (OperationType.QUERY, OperationType.MUTATION):
+        raise BadInput("Only queries and mutations are served.")
     return operation
 
 

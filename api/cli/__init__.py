@@ -55,6 +55,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "releases": ("api.cli.releases", "releases", "The registry's releases, newest first."),
     "webhook": ("api.cli.webhooks", "app", "Push each program's changes to its agency."),
+    "proposals": (
+        "api.cli.proposals",
+        "app",
+        "Forward agencies' proposals to BPS/Kemensos (import layout + manifest).",
+    ),
     "worker": (
         "api.cli.webhooks",
         "worker",

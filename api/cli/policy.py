@@ -170,6 +170,14 @@ def _header(program: Program) -> None:
         f"{program.concurrent_statistics} new statistics at a time"
     )
     console.print(f"root fields: {', '.join(sorted(program.root_fields)) or 'none'}")
+    proposals = program.proposals
+    if proposals is not None:
+        region = f" (new families in {proposals.region})" if proposals.region else ""
+        console.print(
+            f"may propose: {', '.join(sorted(proposals.kinds))} of"
+            f" {', '.join(sorted(proposals.fields))}{region}",
+            markup=False,
+        )
     console.print(f"row scope: {program.describe_scope()}\n")
 
 

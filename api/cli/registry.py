@@ -18,6 +18,8 @@ from api.cli.common import console, errors, load_settings, run
 
 if TYPE_CHECKING:
     from db.importer import ImportRejected
+    from db.importer.registry import OnSettled
+    from db.proposals import Settled
 
 DEFAULT_SEED = 20221015
 
@@ -124,16 +126,31 @@ def import_command(
     """
     from db.importer import ImportRejected, Unreadable, import_registry
     from db.releases.ledger import ReleaseRefused
+    from errors import GatewayError
 
     with _owner_database() as url:
         try:
             summary = run(
-                import_registry(url, path, dry_run=dry_run, release=release, progress=errors)
+                import_registry(
+                    url,
+                    path,
+                    dry_run=dry_run,
+                    release=release,
+                    progress=errors,
+                    on_settled=_settlement_auditor(url),
+                )
             )
         except (Unreadable, ReleaseRefused) as error:
             raise _fail(str(error)) from None
         except ImportRejected as rejected:
             raise _report(rejected) from None
+        except GatewayError as failed:
+            raise _fail(
+                f"{failed.message}: the audit trail could not record the proposals this release"
+                " settles; nothing was imported"
+            ) from None
+    if summary.settled:
+        _print_settlement(summary.release, summary.settled)
     for note in summary.notes:
         errors.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     verb = "would import" if summary.dry_run else "imported"
@@ -157,6 +174,35 @@ def import_command(
             highlight=False,
             soft_wrap=True,
         )
+
+
+def _settlement_auditor(url: str) -> OnSettled:
+    """Puts each proposal a release settles on the audit chain (one event per program)."""
+
+    async def record(release: str, settled: list[Settled]) -> None:
+        from api.cli.records import program_events, record_events
+
+        events = program_events(
+            operation=f"proposals settled in release {release}",
+            request_id=f"settle-{release}",
+            field_paths=["proposals.status"],
+            subjects=[(s.program, s.household_id, s.person_id) for s in settled],
+        )
+        await record_events(load_settings(), owner_url=url, events=events)
+
+    return record
+
+
+def _print_settlement(release: str, settled: tuple[Settled, ...]) -> None:
+    from db.proposals import ProposalStatus
+
+    accepted = sum(1 for s in settled if s.status is ProposalStatus.ACCEPTED)
+    console.print(
+        f"proposals settled by release {release}: {accepted} accepted,"
+        f" {len(settled) - accepted} rejected",
+        markup=False,
+        highlight=False,
+    )
 
 
 def _report(rejected: ImportRejected) -> typer.Exit:

@@ -236,18 +236,27 @@ async def graphql_post(request: Request) -> Response:
             operation_name=body.operation_name,
             trusted=body.document_id is not None,
         )
+        pending = execution.pending
         event.operation_name = execution.operation_name
         event.document_hash = execution.document_hash
-        if execution.error is not None:
-            messages = execution.messages or None
-            raise execution.error
-        disclosure = execution.disclosure
-        event.outcome = Outcome.ALLOWED
-        event.field_paths = sorted(disclosure.field_paths)
-        event.household_ids = sorted(disclosure.household_ids)
-        event.person_ids = sorted(disclosure.person_ids)
-        event.row_count = disclosure.rows
-        await state.audit.record(event)
+        try:
+            if execution.error is not None:
+                messages = execution.messages or None
+                raise execution.error
+            disclosure = execution.disclosure
+            event.outcome = Outcome.ALLOWED
+            event.field_paths = sorted(disclosure.field_paths)
+            event.household_ids = sorted(disclosure.household_ids)
+            event.person_ids = sorted(disclosure.person_ids)
+            event.row_count = disclosure.rows
+            await state.audit.record(event)
+            if pending is not None:
+                # A mutation's writes commit only after its audit event has.
+                await pending.commit()
+                pending = None
+        finally:
+            if pending is not None:
+                await pending.rollback()
         state.quotas.disclosed(client_id=principal.client_id, rows=disclosure.rows)
         assert execution.body is not None
         return Response(

@@ -16,7 +16,10 @@ from audit.roots import audit_roots
 from audit.signing import SigningKeySource
 from policies import PolicyStore
 from schema.access import AccessRoot
+from schema.assistance_reports import ReportAssistanceRoot
 from schema.execute import ValueRoot
+from schema.overlap import AssistanceOverlapRoot
+from schema.proposals import ProposalsRoot, ProposeChangeRoot
 from schema.scope_sizes import ScopeSizes
 from schema.sealed_cursors import CursorKeys
 from schema.stats import HouseholdStatsRoot
@@ -38,6 +41,7 @@ def value_roots(
     pool: asyncpg.Pool,
     keys: CursorKeys,
     statistics: HouseholdStatsRoot | None = None,
+    overlap: AssistanceOverlapRoot | None = None,
     signing: SigningKeySource | None = None,
 ) -> dict[str, ValueRoot]:
     """Every value root by field name; ``pool`` (a read pool of the gateway role on the
@@ -47,5 +51,16 @@ def value_roots(
         "myAccess": AccessRoot(),
         "householdStats": statistics or HouseholdStatsRoot(),
         "auditEvents": AuditEventsRoot(keys),
+        "proposals": ProposalsRoot(keys),
+        "assistanceOverlap": overlap or AssistanceOverlapRoot(),
         **audit_roots(scopes=scope_counter(policies), pool=pool, keys=signing),
+    }
+
+
+def mutation_roots(*, pseudonym_key: bytes) -> dict[str, ValueRoot]:
+    """Every root of ``Mutation`` by field name: what agencies send back (CONTRACT §11);
+    ``pseudonym_key`` resolves a PSEUDONYM program's own pseudonyms."""
+    return {
+        "proposeChange": ProposeChangeRoot(pseudonym_key),
+        "reportAssistance": ReportAssistanceRoot(pseudonym_key),
     }

@@ -17,15 +17,17 @@ from dataclasses import dataclass
 import asyncpg
 
 from api.database import read_database_urls
-from api.graphql.roots import value_roots
+from api.graphql.roots import mutation_roots, value_roots
 from api.observability.metrics import ReadMetrics
 from api.quotas import QuotaKeeper
 from api.settings import Settings
 from audit.signing import SigningKeySource
 from db.engine import create_pool
 from db.reader import RegistryReader, refuse_bypassing_role, reset_connection
+from db.writes import WritePool
 from policies import PolicyStore
 from schema.execute import Engine
+from schema.overlap import AssistanceOverlapRoot
 from schema.protection import ProtectionPool
 from schema.sealed_cursors import CursorKeys
 from schema.stats import HouseholdStatsRoot
@@ -111,6 +113,15 @@ async def start_graphql(
             reset=reset_connection,
         )
         stack.push_async_callback(primary.close)
+        writes = await create_pool(
+            app_url,
+            min_size=0,
+            max_size=max(2, settings.pool_size // 4),
+            server_settings={**server_settings(settings), "application_name": "regsosek-writer"},
+            command_timeout=command_timeout(settings),
+            reset=reset_connection,
+        )
+        stack.push_async_callback(writes.close)
         reader = RegistryReader(
             primary=primary, replicas=replicas, observer=ReadMetrics(list(replicas))
         )
@@ -123,6 +134,7 @@ async def start_graphql(
         protection = ProtectionPool(settings.statistics_processes)
         stack.push_async_callback(protection.close)
         statistics = HouseholdStatsRoot(reader=reader, protector=protection, budget=quotas)
+        overlap = AssistanceOverlapRoot(reader=reader, protector=protection, budget=quotas)
         engine = Engine(
             reader=reader,
             pseudonym_key=settings.pseudonym_secret(),
@@ -132,8 +144,11 @@ async def start_graphql(
                 pool=primary,
                 keys=keys,
                 statistics=statistics,
+                overlap=overlap,
                 signing=signing,
             ),
+            writer=WritePool(writes),
+            mutation_roots=mutation_roots(pseudonym_key=settings.pseudonym_secret()),
         )
         engine.load(policies.current)
         stack.callback(policies.subscribe(engine.load))

@@ -10,26 +10,16 @@ women, …). Checks that need other rows or the database are in
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from db import enums
-from db.importer.layout import ColumnSpec, FileSpec, Kind
 from db.importer.problems import Problem
 from db.importer.source import Source
+from db.layout import BadValue, FileSpec, Value, parse_value
 
-Value = str | int | bool | dt.date | None
-_INTEGER = re.compile(r"[+-]?[0-9]+")
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-TRUE = {"true", "t", "1", "yes", "y", "ya"}
-FALSE = {"false", "f", "0", "no", "n", "tidak"}
 OLDEST_BIRTH = dt.date(1900, 1, 1)
 PROGRESS_STEP = 1000
-
-
-class BadValue(ValueError):
-    """A value that does not fit its column; the message is the reason shown to the operator."""
 
 
 @dataclass(frozen=True)
@@ -44,61 +34,6 @@ class Record:
 
     def __getitem__(self, column: str) -> Value:
         return self.values[column]
-
-
-def shown(text: str) -> str:
-    return repr(text if len(text) <= 40 else text[:37] + "...")
-
-
-def parse_value(spec: ColumnSpec, text: str | None) -> Value:
-    """``text`` as the column's Python value; :class:`BadValue` with the reason otherwise."""
-    if text is None:
-        if spec.required:
-            raise BadValue("a value is required")
-        return None
-    if spec.kind is Kind.DIGITS:
-        if not (text.isascii() and text.isdigit() and len(text) == spec.digits):
-            raise BadValue(f"must be exactly {spec.digits} digits, not {shown(text)}")
-        return text
-    if spec.kind is Kind.INTEGER:
-        if not _INTEGER.fullmatch(text):
-            raise BadValue(f"must be a whole number, not {shown(text)}")
-        number = int(text)
-        if spec.bounds and not spec.bounds[0] <= number <= spec.bounds[1]:
-            low, high = spec.bounds
-            raise BadValue(f"must be between {low} and {high}, not {number}")
-        return number
-    if spec.kind is Kind.BOOLEAN:
-        if text.lower() in TRUE:
-            return True
-        if text.lower() in FALSE:
-            return False
-        raise BadValue(f"must be true or false, not {shown(text)}")
-    if spec.kind is Kind.DATE:
-        try:
-            if not _DATE.fullmatch(text):
-                raise ValueError
-            return dt.date.fromisoformat(text)
-        except ValueError:
-            raise BadValue(f"must be a date written YYYY-MM-DD, not {shown(text)}") from None
-    if spec.kind is Kind.ENUM:
-        assert spec.enum is not None
-        allowed = [member.value for member in spec.enum]
-        if text.isascii() and text.isdigit():  # the questionnaire's code: 1 = its first answer
-            number = int(text)
-            if 1 <= number <= len(allowed):
-                return allowed[number - 1]
-            raise BadValue(
-                f"must be one of {', '.join(allowed)} or its questionnaire code 1-{len(allowed)};"
-                f" not {shown(text)}"
-            )
-        if text.upper() not in allowed:
-            raise BadValue(
-                f"must be one of {', '.join(allowed)} or its questionnaire code 1-{len(allowed)};"
-                f" not {shown(text)}"
-            )
-        return text.upper()
-    return text
 
 
 def date_part(digits: str, *, women_plus_40: bool) -> tuple[int, int, int] | None:

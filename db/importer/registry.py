@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,11 +28,13 @@ import asyncpg
 from db.engine import plain_url
 from db.importer.checks import Batch, by_family, check_registry, check_rows
 from db.importer.layout import DIGIT_COLUMNS, FILES, FileSpec
-from db.importer.parse import parse_source
+from db.importer.parse import Record, parse_source
 from db.importer.problems import ImportRejected, Problem, Unreadable
 from db.importer.source import SUFFIXES, Source, read_source
 from db.importer.write import write_batch
+from db.layout import layout_text
 from db.models.releases import ReleaseKind
+from db.proposals import Settled, settle_forwarded
 from db.releases.deliveries import schedule_deliveries
 from db.releases.ledger import (
     Counts,
@@ -46,6 +48,8 @@ from db.releases.ledger import (
 )
 from db.releases.scopes import ScopesNotRecorded, applied_scopes
 
+OnSettled = Callable[[str, list[Settled]], Awaitable[None]]
+"""Records the proposals a release settled; raises when it cannot (the import then fails)."""
 PROGRESS_ROWS = 10_000
 """Files with more rows than this show a progress bar while their rows are checked."""
 
@@ -64,6 +68,8 @@ class ImportSummary:
     """Program changes the release recorded (0 for a dry run)."""
     notes: tuple[str, ...] = ()
     """How files were read that the operator should know (a ';' separator)."""
+    settled: tuple[Settled, ...] = ()
+    """Forwarded proposals the release settled (ACCEPTED or REJECTED)."""
 
 
 def find_files(path: Path) -> dict[str, Path]:
@@ -179,6 +185,7 @@ async def import_registry(
     dry_run: bool = False,
     release: str | None = None,
     progress: Any = None,
+    on_settled: OnSettled | None = None,
 ) -> ImportSummary:
     """Check the files at ``path`` and, unless ``dry_run``, load them in one transaction
     recorded as release ``release`` (default ``import-<UTC time>``).
@@ -187,13 +194,14 @@ async def import_registry(
     :class:`ImportRejected` (nothing written) for any bad row, and
     :class:`ReleaseRefused` for a release id that is malformed, reserved or taken.
     ``progress``: a rich console on which files of more than ``PROGRESS_ROWS`` rows show a
-    bar.
+    bar. ``on_settled`` records the proposals the release settled (the audit trail) before
+    the import commits; if it raises, nothing is written.
     """
     release_id = check_release_id(release or default_release_id())
     files = find_files(path)
     sources, batch, problems = _read(files, progress=progress)
     problems += check_rows(batch, sources)
-    counts, changes = Counts(), 0
+    counts, changes, settled = Counts(), 0, []
     connection = await asyncpg.connect(plain_url(url))
     try:
         async with connection.transaction(readonly=dry_run):
@@ -223,6 +231,17 @@ async def import_registry(
                 await publish_events(connection, recorded)
                 await schedule_deliveries(connection, recorded)
                 changes = recorded.changes
+                settled = await settle_forwarded(
+                    connection,
+                    release_id=release_id,
+                    families=_as_layout(batch.households, key="kk_number"),
+                    persons=_as_layout(
+                        [record for group in batch.persons.values() for record in group],
+                        key="nik",
+                    ),
+                )
+                if settled and on_settled is not None:
+                    await on_settled(release_id, settled)
     finally:
         await connection.close()
     replaced = sum(1 for record in batch.households if record.text("kk_number") in batch.existing)
@@ -237,7 +256,16 @@ async def import_registry(
         counts=counts,
         changes=changes,
         notes=_notes(sources),
+        settled=tuple(settled),
     )
+
+
+def _as_layout(records: list[Record], *, key: str) -> dict[str, dict[str, str]]:
+    """The release's rows by ``key`` (No KK, NIK), each column as the layout writes it."""
+    return {
+        record.text(key): {column: layout_text(value) for column, value in record.values.items()}
+        for record in records
+    }
 
 
 def _notes(sources: dict[str, Source]) -> tuple[str, ...]:

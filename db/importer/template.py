@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 
 from db.importer.layout import FILES, ColumnSpec, allowed_values
-from db.importer.parse import FALSE, TRUE
+from db.layout import FALSE, TRUE
 
 README = "README.txt"
 

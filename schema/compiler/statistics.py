@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 
 from sqlalchemy import Integer, func, literal, null, select, true
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import Select, Subquery
 
 from db.models import Region
 from policies import Program, statistics_rows
@@ -62,6 +62,14 @@ def statistics_select(
         .group_by(*(key.element for key in keys))
         .subquery("c")
     )
+    return named_counts(counted, by_program=by_program, name_length=name_length)
+
+
+def named_counts(
+    counted: Subquery, *, by_program: bool, name_length: int | None
+) -> Select[tuple[object, ...]]:
+    """``COLUMNS`` of counts by ``desa, decile, sex`` (and ``program``), with the name of each
+    count's region at ``name_length``."""
     program_column = counted.c.program if by_program else null()
     columns = [counted.c.desa, counted.c.decile, counted.c.sex, program_column.label("program")]
     if name_length is None:

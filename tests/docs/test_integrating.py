@@ -45,8 +45,16 @@ CODES = {
 }
 
 
-def blocks(language: str) -> list[str]:
-    return [text for lang, text in BLOCK.findall(GUIDE.read_text()) if lang == language]
+SEND_BACK = "\n## 9. "
+"""Where the page's reading half ends; its sending half (proposals, reports) has its own
+test: ``tests/docs/test_send_back.py``."""
+
+
+def blocks(language: str, *, sending: bool = False) -> list[str]:
+    """The page's fenced blocks in ``language``: of sections 1-8, or (``sending``) of 9."""
+    reading, _, send_back = GUIDE.read_text().partition(SEND_BACK)
+    text = send_back if sending else reading
+    return [code for lang, code in BLOCK.findall(text) if lang == language]
 
 
 async def _run(

@@ -261,6 +261,44 @@ CASES = {
         None,
         "not a valid casbin model",
     ),
+    "unknown_proposal_kind": Case(
+        lambda d: replace(d / DINSOS, "kinds: [KOREKSI, SANGGAH]", new="kinds: [KOREKSI, HAPUS]"),
+        DINSOS,
+        "HAPUS",
+        "unknown proposal kind 'HAPUS'",
+    ),
+    "proposed_column_not_in_the_layout": Case(
+        lambda d: replace(d / DINSOS, '"asset_*"]', new='"asset_*", income]'),
+        DINSOS,
+        "income",
+        "'income' names no proposable column of the import layout",
+    ),
+    "new_families_without_a_region": Case(
+        lambda d: replace(d / "programs/kec-sumbersari.yaml", '  region: "3509720"\n', new=""),
+        "programs/kec-sumbersari.yaml",
+        "kinds: [USUL, SANGGAH]",
+        "proposals.region is required to propose new families (USUL)",
+    ),
+    "propose_granted_without_proposals": Case(
+        lambda d: replace(d / "programs/kec-sumbersari.yaml", "proposals:", new="unused:"),
+        "programs/kec-sumbersari.yaml",
+        "unused:",
+        "unknown key",
+    ),
+    "proposals_without_the_grant": Case(
+        lambda d: replace(d / CSV, "p, dinsos-pkh, Mutation.proposeChange, FULL\n", new=""),
+        DINSOS,
+        "proposals:",
+        "proposals: is given but Mutation.proposeChange is not granted",
+    ),
+    "mutation_granted_as_a_query": Case(
+        lambda d: replace(
+            d / CSV, "Mutation.reportAssistance, FULL", new="Query.reportAssistance, FULL"
+        ),
+        CSV,
+        "Query.reportAssistance",
+        "unknown root field Query.reportAssistance",
+    ),
 }
 
 

@@ -181,7 +181,7 @@ def test_kec_sumbersari_reads_identity_and_members_basics(policy_set: PolicySet)
 
 def test_bappeda_reads_statistics_and_regions_only(policy_set: PolicySet) -> None:
     program = policy_set.programs["bappeda-statistik"]
-    assert program.root_fields == {"householdStats", "regions", "myAccess"}
+    assert program.root_fields == {"householdStats", "assistanceOverlap", "regions", "myAccess"}
     assert program.readable_types() == {"Region"}
     assert program.household_scope is None
     assert program.statistics_scope == RegionPrefix("3509")

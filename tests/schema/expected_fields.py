@@ -122,8 +122,8 @@ EXPECTED_ROOTS: dict[str, set[str]] = {
         "releases",
         "changes",
     },
-    "bappeda-statistik": {"householdStats", "regions", "myAccess"},
     "dp3akb-perlindungan-anak": {"persons", "person", "regions", "myAccess"},
+    "bappeda-statistik": {"householdStats", "assistanceOverlap", "regions", "myAccess"},
     "inspektorat-audit": {
         "auditEvents",
         "disclosures",

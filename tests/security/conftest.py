@@ -69,9 +69,14 @@ LEAKS = re.compile(
 )
 """What no answer may ever contain."""
 
-ENGLISH = frozenset({"to", "from", "found", "household", "id", "sequence"})
-"""Field names (``AuditFilter.to``, ``PersonDisclosures.found``, ``Person.household``) that
-are also words of the messages graphql-core and the gateway write ("household id")."""
+ENGLISH = frozenset(
+    {"to", "from", "found", "household", "id", "sequence"}
+    | {"accepted", "errors", "field", "index", "kind", "message", "status", "value", "values"}
+)
+"""Field names (``AuditFilter.to``, ``PersonDisclosures.found``, ``Person.household``; of
+CONTRACT §11: ``AssistanceReportResult.accepted``, ``RowError.message``,
+``ProposedValueOut.value`` …) that are also words of the messages graphql-core and the
+gateway write ("household id", "has invalid value", "are not accepted")."""
 
 
 def _database_names() -> frozenset[str]:

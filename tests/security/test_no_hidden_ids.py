@@ -103,11 +103,11 @@ async def ask_everything(run: Run) -> None:
                     {"id": pages[0]["nodes"][0]["id"]},
                 )
                 answered.add("person")
-        elif root == "householdStats":
+        elif root in ("householdStats", "assistanceOverlap"):
             for group_by in ("[]", "[KECAMATAN, WELFARE_DECILE]", "[ASSISTANCE_PROGRAM, HEAD_SEX]"):
-                await run.ask(
-                    "{ householdStats(groupBy: %s) { %s } }" % (group_by, run.select(root))
-                )
+                await run.ask("{ %s(groupBy: %s) { %s } }" % (root, group_by, run.select(root)))
+        elif root == "proposals":
+            await run.ask("{ proposals(first: 4) { %s } }" % run.select(root))
         elif root == "regions":
             await run.ask("{ regions(level: KECAMATAN) { %s } }" % run.select(root))
             await run.ask(
