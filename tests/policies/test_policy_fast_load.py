@@ -26,7 +26,7 @@ from casbin.model import Model
 
 import policies.inference as inference
 import policies.loader as loader
-from db.catalog import CATALOG, ROOT_FIELDS
+from db.catalog import CATALOG, MUTATION_FIELDS, ROOT_FIELDS
 from db.facts import BIRTH
 from policies import PolicyError, PolicySet, load_policies
 from policies.errors import Problem
@@ -178,7 +178,11 @@ def reference_modes(
     answers = {}
     for program in programs:
         roots = frozenset(
-            root for root in ROOT_FIELDS if enforcer.enforce(program, f"Query.{root}", "FULL")
+            root
+            for root in ROOT_FIELDS
+            if enforcer.enforce(
+                program, f"{'Mutation' if root in MUTATION_FIELDS else 'Query'}.{root}", "FULL"
+            )
         )
         fields = {}
         for type_name, entity in CATALOG.items():
