@@ -82,6 +82,9 @@ class AssistanceOverlapRoot(HouseholdStatsRoot):
     """The ``assistanceOverlap`` root: ``householdStats``' planning, counting and protection
     over the overlap population (its own protected populations)."""
 
+    counts_follow_releases = False
+    """Assistance reports arrive between releases: every request counts them again."""
+
     def _statement(self, program: Program, plan: StatsPlan) -> CompiledStatement:
         entry = self._statements.get(program.name)
         if entry is None or entry[0] is not program:

@@ -61,7 +61,7 @@ from schema.protection import (
     StatisticsBudget,
     Unmetered,
 )
-from schema.stats_count import count
+from schema.stats_count import count, registry_version
 from schema.suppression import Dimension, Protected, protect, region_steps
 
 REGION_LENGTHS = {"PROVINSI": 2, "KABUPATEN": 4, "KECAMATAN": 7, "DESA": 10}
@@ -206,15 +206,27 @@ def _selection(tokens: list[tuple[Any, ...]], params: Mapping[str, Any]) -> dict
     return selection
 
 
+Counted = tuple[dict[tuple[Any, ...], int], dict[str, str]]
+"""A population's counts at the finest grain, and the region names of the answer."""
+CACHED_COUNTS = 64
+"""Populations whose counts a program keeps (a few hundred kB each at 1,000,000 households)."""
+
+
 class HouseholdStatsRoot:
     """The ``householdStats`` root field (a ``schema.execute.ValueRoot``).
 
+    Counts are kept per program, keyed by the statement, its arguments and the
+    registry's version (``schema.stats_count.registry_version``): a request asked
+    before against the same releases on the same day is answered without counting.
     Protected populations are kept per program, keyed by a fingerprint of the
     population itself (``population_key``): two requests whose filters differ but
     count the same households share one protection. A new population is protected
     by ``protector`` in one of the program's turns, and its CPU time charged to the
     client's budget (``schema.protection.Populations``).
     """
+
+    counts_follow_releases = True
+    """Whether what the statement counts changes only in releases (then counts are kept)."""
 
     def __init__(
         self,
@@ -237,27 +249,58 @@ class HouseholdStatsRoot:
             cached=cached_populations,
         )
         self._statements: dict[str, tuple[Program, BoundedCache[Any, CompiledStatement]]] = {}
+        self._counts: dict[str, tuple[Program, BoundedCache[Any, Counted]]] = {}
 
     async def value(
         self, *, caller: Caller, args: Mapping[str, Any], connection: asyncpg.Connection | None
     ) -> list[dict[str, Any]]:
         plan = plan_statistics(args, caller.program)
         statement = self._statement(caller.program, plan)
-        filtered = bool(plan.sql.shape)
         if connection is not None:
-            rows = await count(
-                connection, statement, params=plan.params, program=caller.program, filtered=filtered
-            )
+            counts, names = await self._counted(connection, statement, plan, caller.program)
         elif self.reader is not None:
             async with self.reader.transaction(caller.program.name) as own:
-                rows = await count(
-                    own, statement, params=plan.params, program=caller.program, filtered=filtered
-                )
+                counts, names = await self._counted(own, statement, plan, caller.program)
         else:
             raise RuntimeError("householdStats needs a read transaction or a reader")
-        counts, names = _counts(rows, plan)
         protected = await self._protect(counts, plan, caller)
         return _answer(protected, names=names, plan=plan)
+
+    async def _counted(
+        self,
+        connection: asyncpg.Connection,
+        statement: CompiledStatement,
+        plan: StatsPlan,
+        program: Program,
+    ) -> Counted:
+        """The population's counts at the finest grain, from the program's cache when the
+        registry and the day are those they were counted on (``registry_version``)."""
+        if not self.counts_follow_releases:
+            rows = await count(
+                connection,
+                statement,
+                params=plan.params,
+                program=program,
+                filtered=bool(plan.sql.shape),
+            )
+            return _counts(rows, plan)
+        entry = self._counts.get(program.name)
+        if entry is None or entry[0] is not program:
+            entry = self._counts[program.name] = (program, BoundedCache(CACHED_COUNTS))
+        cache = entry[1]
+        arguments = orjson.dumps(statement.arguments(plan.params), default=str)
+        key = (statement.sql, arguments, await registry_version(connection))
+        found = cache.get(key)
+        if found is not None:
+            return found
+        rows = await count(
+            connection,
+            statement,
+            params=plan.params,
+            program=program,
+            filtered=bool(plan.sql.shape),
+        )
+        return cache.put(key, _counts(rows, plan))
 
     def _statement(self, program: Program, plan: StatsPlan) -> CompiledStatement:
         entry = self._statements.get(program.name)

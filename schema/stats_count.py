@@ -25,6 +25,14 @@ PostgreSQL CPU: four at once used to take every core of a 2-core server
 A count of the program's whole statistics scope (no SQL filter: the common,
 cached case, such as bappeda-statistik's tables and filters on dimensions) runs
 as it did.
+
+Counts are a function of the registry, the program's policy and the day (ages),
+and the registry changes only in releases (the seed, each import and each
+policy change records one in its own transaction: ``db.releases.ledger``). So
+``registry_version`` reads, in the request's snapshot, what identifies the
+registry's state and the day, and ``schema.stats`` keeps a program's counts
+under it: the same request against the same registry on the same day is not
+counted again, and a release committed since is seen by the next request.
 """
 
 from __future__ import annotations
@@ -54,6 +62,11 @@ STATISTICS_ON = (
     " coalesce($1, current_setting('max_parallel_workers_per_gather')), true)"
 )
 """Admit the statistics rows (RLS), count from the covering index, parallel or not ($1 '0')."""
+REGISTRY_VERSION = (
+    "SELECT coalesce(max(no), 0), count(*), max(imported_at), current_date FROM releases"
+)
+"""The registry's state as of the snapshot (the releases recorded) and the session's day."""
+
 STATISTICS_OFF = (
     f"SELECT set_config('{STATISTICS_SETTING}', 'off', true),"
     " set_config('random_page_cost', $1, true),"
@@ -78,6 +91,14 @@ async def count(
     rows: list[asyncpg.Record] = await connection.fetch(statement.sql, *statement.arguments(params))
     await connection.execute(STATISTICS_OFF, previous[0], previous[1])
     return rows
+
+
+async def registry_version(connection: asyncpg.Connection) -> tuple[object, ...]:
+    """What the registry's counts depend on besides the program and the statement: the
+    releases recorded (a new one, or a re-seed, changes it) and the day ages are counted on."""
+    row = await connection.fetchrow(REGISTRY_VERSION)
+    assert row is not None
+    return tuple(row)
 
 
 def turn_keys(program: Program) -> list[int]:
