@@ -102,6 +102,12 @@ class AnomalyEvent:
     errorCode: str | None
     rowCount: int
     fieldPaths: list[str]
+    purposeCode: str | None = strawberry.field(
+        default=None, description="Tujuan yang disebut permintaan / The purpose it named"
+    )
+    caseRef: str | None = strawberry.field(
+        default=None, description="Nomor perkara yang disebut / The case reference it named"
+    )
 
 
 @strawberry.type(description="Satu anomali / One anomaly")
