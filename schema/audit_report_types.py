@@ -273,6 +273,10 @@ class SubjectReport:
         description="Pengungkapan yang ditahan / Disclosures withheld under a seal"
     )
     sealed: list[SealedEntries]
+    iss: str | None = strawberry.field(
+        description="Penerbit: alamat gateway, seperti pada token / The issuer: the gateway's"
+        " URL, as its access tokens name it",
+    )
     kid: str = strawberry.field(description="Kunci penanda tangan / The signing key's kid")
     jws: str = strawberry.field(
         description="Laporan ini sebagai JWS compact, dapat diverifikasi dengan"
