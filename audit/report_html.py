@@ -1,5 +1,6 @@
-"""The monthly review as one self-contained HTML file: the overview, the anomalies and the
-chain's status of ``regsosek audit report``, with the charts as inline SVG.
+"""The monthly review as one self-contained HTML file: the overview, what was disclosed under
+each purpose and case reference, the anomalies (each with the purposes and cases its events
+named) and the chain's status of ``regsosek audit report``, with the charts as inline SVG.
 
 Nothing is fetched when the file is opened (no script, no style sheet, no
 image from anywhere; its own Content-Security-Policy forbids them), so it can be
@@ -18,7 +19,7 @@ from typing import Any, Final
 import asyncpg
 
 from audit.anomaly_rules import THRESHOLDS, Thresholds
-from audit.reports import Period, ScopeCounter, anomalies, summary
+from audit.reports import Period, ScopeCounter, anomalies, purposes, summary
 from audit.status import full_status
 from db.engine import plain_url
 from db.wib import WIB
@@ -168,6 +169,20 @@ def _rules(rules: Thresholds) -> str:
     )
 
 
+def _purposes_named(events: Iterable[dict[str, Any]]) -> str:
+    """The distinct purpose codes and case references of an anomaly's events, as
+    ``CODE (case)``; ``—`` when none named one."""
+    named = sorted(
+        {
+            (event.get("purposeCode") or "—", event.get("caseRef"))
+            for event in events
+            if event.get("purposeCode") or event.get("caseRef")
+        },
+        key=lambda pair: (pair[0], pair[1] or ""),
+    )
+    return "; ".join(f"{code} ({case})" if case else code for code, case in named) or "—"
+
+
 def render_report(
     *,
     when: Period,
@@ -176,6 +191,7 @@ def render_report(
     chain: dict[str, Any],
     generated_at: datetime,
     rules: Thresholds = THRESHOLDS,
+    purposes: Sequence[dict[str, Any]] = (),
 ) -> str:
     """The whole report as one HTML document (text)."""
     first = when.first_day.isoformat()
@@ -222,8 +238,20 @@ def render_report(
             a["threshold"],
             a["detail"],
             " ".join(a["sequences"]),
+            _purposes_named(a.get("events", ())),
         )
         for a in anomalies
+    ]
+    by_purpose = [
+        (
+            p["program"],
+            p["purposeCode"],
+            p["caseRef"],
+            p["requests"],
+            p["rowsDisclosed"],
+            f"#{p['firstSequence']}–#{p['lastSequence']}",
+        )
+        for p in purposes
     ]
     program_table = _table(
         "program-days",
@@ -254,9 +282,16 @@ def render_report(
             "Threshold",
             "Detail",
             "Sequences",
+            "Purpose (case)",
         ],
         found,
         {5, 6, 7},
+    )
+    purpose_table = _table(
+        "purposes",
+        ["Program", "Purpose", "Case reference", "Requests", "Rows", "Sequences"],
+        by_purpose,
+        {3, 4},
     )
     period_from, period_to = escape(summary["from"]), escape(summary["to"])
     requests_chart = bar_chart(summary, "requests", title="Requests per program per day")
@@ -289,6 +324,8 @@ Periode / Period: {first} – {last} (WIB). Dibuat / Generated {_wib(generated_a
 {_table("failed-sign-ins", ["Day", "Endpoint", "Client id", "Attempts"], failures, {3})}
 <h2>Field diungkap / Fields disclosed</h2>
 {_table("fields-disclosed", ["Program", "Field", "Requests"], fields, {2})}
+<h2>Diungkap per tujuan dan perkara / Disclosed by purpose and case reference</h2>
+{purpose_table}
 <h2>Anomali / Anomalies ({len(anomalies)})</h2>
 {_rules(rules)}
 {anomaly_table}
@@ -307,6 +344,7 @@ async def build_report(url: str, *, when: Period, scopes: ScopeCounter) -> tuple
         async with connection.transaction(isolation="repeatable_read", readonly=True):
             overview = await summary(connection, when)
             found = await anomalies(connection, when, scopes=await scopes(connection))
+            by_purpose = await purposes(connection, when)
     finally:
         await connection.close()
     html = render_report(
@@ -315,5 +353,6 @@ async def build_report(url: str, *, when: Period, scopes: ScopeCounter) -> tuple
         anomalies=found,
         chain=chain.to_json(),
         generated_at=datetime.now(UTC),
+        purposes=by_purpose,
     )
     return html, len(found), chain.ok

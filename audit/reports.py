@@ -85,6 +85,17 @@ async def summary(connection: asyncpg.Connection, when: Period) -> dict[str, Any
     return result
 
 
+async def purposes(connection: asyncpg.Connection, when: Period) -> list[dict[str, Any]]:
+    """What was disclosed in the period under each purpose and case reference: per program,
+    ``purposeCode`` and ``caseRef`` (None where the request named none), the requests,
+    rows disclosed, and first and last sequence numbers."""
+    text = await audit_reports.purpose_disclosures(
+        connection, occurred_from=when.start, occurred_to=when.end
+    )
+    result: list[dict[str, Any]] = orjson.loads(text)
+    return result
+
+
 def _number(value: float) -> str:
     return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
 

@@ -122,8 +122,9 @@ class SubjectReportRoot:
 
     needs_database = True
 
-    def __init__(self, keys: SigningKeySource | None) -> None:
+    def __init__(self, keys: SigningKeySource | None, *, issuer: str | None = None) -> None:
         self._keys = keys
+        self._issuer = issuer
 
     async def value(
         self, *, caller: Caller, args: Mapping[str, Any], connection: asyncpg.Connection | None
@@ -139,7 +140,7 @@ class SubjectReportRoot:
             today=now.astimezone(WIB).date(),
             now=now,
         )
-        return signed_report(report, keys=self._keys)
+        return signed_report(report, keys=self._keys, issuer=self._issuer)
 
     @staticmethod
     def subject(value: Any, args: Mapping[str, Any]) -> Subject:
@@ -171,10 +172,12 @@ def audit_roots(
     scopes: ScopeCounter,
     pool: asyncpg.Pool,
     keys: SigningKeySource | None = None,
+    issuer: str | None = None,
 ) -> dict[str, ValueRoot]:
     """Every auditors' root but ``auditEvents`` (which pages with the edge's sealed cursors:
     ``api.graphql.audit_events``); ``pool`` (the gateway role's) serves ``chainStatus``' full
-    walks; ``keys`` (the gateway's signing keys) sign subject reports."""
+    walks; ``keys`` (the gateway's signing keys) sign subject reports, which name ``issuer``
+    (the gateway's issuer URL) as ``iss``."""
     return {
         "breachPack": BreachPackRoot(),
         "disclosures": DisclosuresRoot(),
@@ -182,5 +185,5 @@ def audit_roots(
         "auditAnomalies": AuditAnomaliesRoot(scopes),
         "chainStatus": ChainStatusRoot(pool),
         "personDisclosures": PersonDisclosuresRoot(),
-        "subjectReport": SubjectReportRoot(keys),
+        "subjectReport": SubjectReportRoot(keys, issuer=issuer),
     }

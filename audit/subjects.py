@@ -133,10 +133,15 @@ async def build_subject_report(
     }
 
 
-def signed_report(report: dict[str, Any], *, keys: SigningKeySource) -> dict[str, Any]:
-    """``report`` with ``kid`` and ``jws``: the compact JWS of ``report`` itself."""
-    kid, token = sign_report(report, keys=keys)
-    return {**report, "kid": kid, "jws": token}
+def signed_report(
+    report: dict[str, Any], *, keys: SigningKeySource, issuer: str | None = None
+) -> dict[str, Any]:
+    """``report`` with ``iss`` (the gateway's issuer URL, as its access tokens name it, when
+    given), ``kid`` and ``jws``: the compact JWS of the report and its ``iss``. Reports signed
+    before ``iss`` was added have none, and still verify."""
+    stated = report if issuer is None else {**report, "iss": issuer}
+    kid, token = sign_report(stated, keys=keys)
+    return {**stated, "kid": kid, "jws": token}
 
 
 def report_subject(report: dict[str, Any]) -> tuple[list[int], list[int]]:

@@ -128,6 +128,15 @@ class WasteDisposal(StrEnum):
 
 
 class AssistanceProgram(StrEnum):
+    """Assistance programs: r501's seven, which the registry records per family, and
+    ``PBI_JKN``, which r501 does not ask: PBI-JKN membership is a person's health insurance
+    (r431a, ``Person.insurance.pbiJkn``, import column ``insurance_pbi_jkn``). So no
+    registry receipt carries it (the seed never draws it; the importer's assistance file
+    accepts it, as code 8, only because it follows this enum) and
+    ``HouseholdFilter.receivesProgram: PBI_JKN`` matches no family. It is here for what
+    programs report delivered (``reportAssistance``: Dinas Kesehatan's PBI-JKN) and for
+    ``assistanceOverlap`` (PKH, PBI-JKN and BPNT reaching the same families)."""
+
     BPNT = "BPNT"
     PKH = "PKH"
     BLT_DESA = "BLT_DESA"
@@ -135,6 +144,7 @@ class AssistanceProgram(StrEnum):
     PEMDA = "PEMDA"
     FERTILISER_SUBSIDY = "FERTILISER_SUBSIDY"
     LPG_SUBSIDY = "LPG_SUBSIDY"
+    PBI_JKN = "PBI_JKN"
 
 
 class MaritalStatus(StrEnum):
@@ -398,6 +408,10 @@ CODEBOOK: dict[type[StrEnum], CodeEntry] = {
             "PEMDA": "r501e Bantuan pemerintah daerah",
             "FERTILISER_SUBSIDY": "r501f Subsidi pupuk",
             "LPG_SUBSIDY": "r501g Subsidi LPG",
+            "PBI_JKN": (
+                "PBI-JKN, hanya laporan program; kepesertaan per orang di r431a /"
+                " PBI-JKN: program reports only (membership is per person, r431a)"
+            ),
         },
     ),
     MaritalStatus: CodeEntry(

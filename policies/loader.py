@@ -177,6 +177,7 @@ def _program(
     purposes = _purposes(name, program_file=program_file, roots=roots, granted=granted)
     problems.extend(purposes[1])
     problems += _proposal_problems(name, program_file=program_file, grants=grants, roots=roots)
+    problems += _report_problems(name, program_file=program_file, grants=grants, roots=roots)
     if problems or name not in grants.agencies:
         return None, problems
     program = Program(
@@ -200,6 +201,7 @@ def _program(
         dpia=program_file.dpia,
         controller=program_file.controller,
         proposals=program_file.proposals,
+        reports=program_file.reports,
     )
     for undone in undone_masks(program):
         target = undone.field
@@ -266,6 +268,23 @@ def _proposal_problems(
     if program_file.proposals is not None and not granted:
         line = program_file.lines.get("proposals", 1)
         reason = "proposals: is given but Mutation.proposeChange is not granted"
+        return [Problem(f"{PROGRAMS_DIR}/{name}.yaml", line, reason)]
+    return []
+
+
+def _report_problems(
+    name: str, *, program_file: ProgramFile, grants: Grants, roots: frozenset[str]
+) -> list[Problem]:
+    """``Mutation.reportAssistance`` and a ``reports:`` section go together: a program reports
+    only the assistance its file names (its own)."""
+    granted = "reportAssistance" in roots
+    if granted and program_file.reports is None:
+        line = grants.lines.get((name, "Query", "reportAssistance"), 0)
+        reason = f"{name}: Mutation.reportAssistance is granted but its file has no reports:"
+        return [Problem(POLICY_FILE, line, reason)]
+    if program_file.reports is not None and not granted:
+        line = program_file.lines.get("reports", 1)
+        reason = "reports: is given but Mutation.reportAssistance is not granted"
         return [Problem(f"{PROGRAMS_DIR}/{name}.yaml", line, reason)]
     return []
 

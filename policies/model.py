@@ -15,6 +15,7 @@ from types import MappingProxyType
 
 from policies.conditions import And, Everything, Nothing, PersonScope, Scope, describe
 from policies.proposals import ProposalGrant
+from policies.reports import ReportGrant
 
 
 class FieldMode(StrEnum):
@@ -159,6 +160,8 @@ class Program:
 
     proposals: ProposalGrant | None = None
     """What the program may propose (``Mutation.proposeChange``); None: nothing."""
+    reports: ReportGrant | None = None
+    """What the program may report delivered (``Mutation.reportAssistance``); None: nothing."""
 
     def mode(self, type_name: str, field_name: str) -> FieldMode:
         """The field's mode for this program; DENIED for anything not granted."""

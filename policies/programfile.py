@@ -34,6 +34,8 @@ Layout (every key but those marked optional, ``k_min`` and the ``rows`` sub-keys
     proposals:                                 # optional: see policies.proposals
       kinds: [KOREKSI]
       fields: [tenure, "asset_*"]
+    reports:                                   # optional: see policies.reports
+      assistance: [PKH, BPNT]
 
 The conditions are the language of ``policies.scope_parser``.
 
@@ -58,6 +60,7 @@ from policies.model import (
 )
 from policies.proposals import ProposalGrant, read_proposals
 from policies.purposes import PurposeEntry, read_purposes
+from policies.reports import ReportGrant, read_reports
 from policies.scope_parser import parse_household_condition, parse_person_condition
 from policies.yamlnodes import Node, Reader
 
@@ -75,6 +78,7 @@ TOP_KEYS = {
     "dpia",
     "controller",
     "proposals",
+    "reports",
     "sealed_until",
 }
 DOCUMENTS_VALUES = ("required", "optional")
@@ -107,6 +111,8 @@ class ProgramFile:
     proposals: ProposalGrant | None = None
     """What the program may propose (``policies.proposals``); None: nothing."""
     sealed_until: date | None = None
+    reports: ReportGrant | None = None
+    """What the program may report delivered (``policies.reports``); None: nothing."""
 
 
 def read_program_file(reader: Reader, text: str) -> ProgramFile | None:
@@ -148,6 +154,7 @@ def read_program_file(reader: Reader, text: str) -> ProgramFile | None:
         for key in ("dpia", "controller")
     }
     proposals = read_proposals(reader, entries["proposals"][1]) if "proposals" in entries else None
+    reports = read_reports(reader, entries["reports"][1]) if "reports" in entries else None
     sealed_until = (
         _date(reader, entries["sealed_until"][1], "sealed_until")
         if "sealed_until" in entries
@@ -175,6 +182,7 @@ def read_program_file(reader: Reader, text: str) -> ProgramFile | None:
         controller=extra["controller"] or DEFAULT_CONTROLLER,
         proposals=proposals,
         sealed_until=sealed_until,
+        reports=reports,
     )
 
 

@@ -6,7 +6,9 @@ that program reads it. The gateway resolves a pseudonym by recomputing the progr
 keyed HMAC over the persons the program may read (``policies.rows.readable_rows``), in
 PostgreSQL, so the NIK never leaves the database; another program's pseudonym resolves to
 no one, and is refused like an id that does not exist. The period and program are checked
-by the importer's rules for the ``assistance`` file (same reasons).
+by the importer's rules for the ``assistance`` file (same reasons), and the assistance
+program must be one the program's policy lets it report (``reports: assistance:``,
+``policies.reports``): each program reports its own assistance, no one else's.
 
 All or nothing per call: every row is checked first; any error and nothing is written, and
 each bad row's ``index`` and reason are answered.
@@ -57,6 +59,15 @@ def _period(row: Mapping[str, Any]) -> tuple[tuple[str, int, int] | None, str | 
     return (str(values["program"]), int(values["year"]), int(values["month"])), None  # type: ignore[arg-type]
 
 
+def _not_reportable(program: Program, assistance: str) -> str | None:
+    """Why ``program`` may not report ``assistance``, or None when its policy lets it."""
+    allowed = sorted(program.reports.assistance) if program.reports is not None else []
+    if assistance in allowed:
+        return None
+    named = ", ".join(allowed) or "none"
+    return f"program: {program.name} may not report {assistance} (its policy reports: {named})"
+
+
 class ReportAssistanceRoot:
     """``reportAssistance(input)``: all rows in the request's write transaction, or none."""
 
@@ -91,7 +102,9 @@ class ReportAssistanceRoot:
             benefit = row.get("benefit")
             if subject is None:
                 reason = NO_PERSON if by_pseudonym(caller.program) else NOT_VISIBLE
-            elif reason is None and benefit is not None and len(benefit) > MAX_BENEFIT:
+            elif reason is None and period is not None:
+                reason = _not_reportable(caller.program, period[0])
+            if reason is None and benefit is not None and len(benefit) > MAX_BENEFIT:
                 reason = f"benefit: must be at most {MAX_BENEFIT} characters"
             if reason is not None or subject is None or period is None:
                 errors.append({"index": index, "message": reason})

@@ -102,6 +102,12 @@ class AnomalyEvent:
     errorCode: str | None
     rowCount: int
     fieldPaths: list[str]
+    purposeCode: str | None = strawberry.field(
+        default=None, description="Tujuan yang disebut permintaan / The purpose it named"
+    )
+    caseRef: str | None = strawberry.field(
+        default=None, description="Nomor perkara yang disebut / The case reference it named"
+    )
 
 
 @strawberry.type(description="Satu anomali / One anomaly")
@@ -267,6 +273,10 @@ class SubjectReport:
         description="Pengungkapan yang ditahan / Disclosures withheld under a seal"
     )
     sealed: list[SealedEntries]
+    iss: str | None = strawberry.field(
+        description="Penerbit: alamat gateway, seperti pada token / The issuer: the gateway's"
+        " URL, as its access tokens name it",
+    )
     kid: str = strawberry.field(description="Kunci penanda tangan / The signing key's kid")
     jws: str = strawberry.field(
         description="Laporan ini sebagai JWS compact, dapat diverifikasi dengan"

@@ -26,7 +26,8 @@ HOUSEHOLD_FILTER_FIELDS: Mapping[str, tuple[Any, str]] = {
     "welfareDecileMax": (int, "Desil tertinggi (1-10) / Highest welfare decile"),
     "receivesProgram": (
         AssistanceProgram,
-        "Menerima program bantuan (r501) / Received this program",
+        "Menerima program bantuan (r501) / Received this program (r501; PBI_JKN matches no"
+        " family: PBI-JKN membership is Person.insurance.pbiJkn)",
     ),
     "hasMemberAgedUnder": (
         int,

@@ -88,7 +88,7 @@ async def _signed_subject_report(
             report = await build_subject_report(
                 connection, nik=nik, kk_number=kk, today=now.astimezone(WIB).date(), now=now
             )
-        signed = signed_report(report, keys=keys)
+        signed = signed_report(report, keys=keys, issuer=settings.issuer)
         households, persons = report_subject(report)
         await audit.record(
             AuditEvent(
@@ -190,6 +190,10 @@ def _print_summary(report: dict[str, Any], *, kid: str) -> None:
     print_line = functools.partial(console.print, soft_wrap=True, highlight=False)
     subject = f"NIK {report.get('nik')}" if report.get("nik") else f"No KK {report.get('kkNumber')}"
     print_line(f"[green]Signature valid[/green] (key {kid})")
+    issuer = report.get("iss")
+    print_line(
+        f"Issuer: {issuer}" if issuer else "Issuer: not stated (a report from before issuers were)"
+    )
     print_line(f"Subject report of {subject}, generated {report.get('generatedAt')}")
     entries = report.get("entries") or []
     print_line(f"{len(entries)} disclosures shown")

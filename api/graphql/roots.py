@@ -43,17 +43,18 @@ def value_roots(
     statistics: HouseholdStatsRoot | None = None,
     overlap: AssistanceOverlapRoot | None = None,
     signing: SigningKeySource | None = None,
+    issuer: str | None = None,
 ) -> dict[str, ValueRoot]:
     """Every value root by field name; ``pool`` (a read pool of the gateway role on the
     primary) serves ``chainStatus``' full walks; ``keys`` seal ``auditEvents``' cursors;
-    ``signing`` (the gateway's signing keys) signs ``subjectReport``."""
+    ``signing`` (the gateway's signing keys) signs ``subjectReport``, naming ``issuer``."""
     return {
         "myAccess": AccessRoot(),
         "householdStats": statistics or HouseholdStatsRoot(),
         "auditEvents": AuditEventsRoot(keys),
         "proposals": ProposalsRoot(keys),
         "assistanceOverlap": overlap or AssistanceOverlapRoot(),
-        **audit_roots(scopes=scope_counter(policies), pool=pool, keys=signing),
+        **audit_roots(scopes=scope_counter(policies), pool=pool, keys=signing, issuer=issuer),
     }
 
 

@@ -146,6 +146,7 @@ async def start_graphql(
                 statistics=statistics,
                 overlap=overlap,
                 signing=signing,
+                issuer=settings.issuer,
             ),
             writer=WritePool(writes),
             mutation_roots=mutation_roots(pseudonym_key=settings.pseudonym_secret()),

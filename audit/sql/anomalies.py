@@ -39,8 +39,11 @@ ANOMALY_EVENT: Final = (
     "errorCode",
     "rowCount",
     "fieldPaths",
+    "purposeCode",
+    "caseRef",
 )
-"""The fields of one event behind an anomaly, ``AnomalyEvent`` (no ids of disclosed rows)."""
+"""The fields of one event behind an anomaly, ``AnomalyEvent`` (no ids of disclosed rows):
+the purpose and case reference the request named too (CONTRACT §9)."""
 
 
 def event_json(alias: str) -> str:

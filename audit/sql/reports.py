@@ -139,6 +139,41 @@ async def period_summary(
     return result
 
 
+# ---- disclosures by purpose and case ---------------------------------------------------
+
+_PURPOSES: Final = """
+SELECT coalesce(json_agg(json_build_object(
+    'program', program,
+    'purposeCode', purpose_code,
+    'caseRef', case_ref,
+    'requests', requests,
+    'rowsDisclosed', rows_disclosed,
+    'firstSequence', first_seq::text,
+    'lastSequence', last_seq::text
+) ORDER BY program, purpose_code NULLS FIRST, case_ref NULLS FIRST), '[]')::text
+FROM (
+    SELECT e.program, e.purpose_code, e.case_ref, count(*) AS requests,
+           coalesce(sum(e.row_count), 0) AS rows_disclosed,
+           min(e.seq) AS first_seq, max(e.seq) AS last_seq
+    FROM audit_events AS e
+    WHERE e.occurred_at >= $1 AND e.occurred_at < $2
+      AND e.endpoint = 'graphql' AND e.outcome = 'allowed' AND e.program IS NOT NULL
+    GROUP BY e.program, e.purpose_code, e.case_ref
+) AS cells
+"""
+
+
+async def purpose_disclosures(
+    connection: asyncpg.Connection, *, occurred_from: datetime, occurred_to: datetime
+) -> str:
+    """The allowed requests of ``[occurred_from, occurred_to)`` per program, purpose code
+    and case reference (CONTRACT §9), with the rows they disclosed and their first and last
+    sequence numbers, as JSON text."""
+    result = await connection.fetchval(_PURPOSES, occurred_from, occurred_to)
+    assert isinstance(result, str)
+    return result
+
+
 # ---- a data subject's disclosures ------------------------------------------------------
 
 _PERSON_DISCLOSURE_JSON: Final = event_json(

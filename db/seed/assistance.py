@@ -54,7 +54,10 @@ TARGETING: dict[AssistanceProgram, Targeting] = {
     ),
 }
 
-PROGRAMS = list(AssistanceProgram)
+PROGRAMS = list(TARGETING)
+"""The programs the seed draws, in enum order: r501's seven. ``PBI_JKN`` (reported by
+programs, never a registry receipt) is not drawn, so the seed stays what it was."""
+assert list(AssistanceProgram)[: len(PROGRAMS)] == PROGRAMS, "receipt codes index the enum"
 _SUBSIDISED_WATTAGE = (0, 1)
 """450 VA and 900 VA: the connections the electricity subsidy is for."""
 

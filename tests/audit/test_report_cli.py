@@ -6,11 +6,15 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+from db.wib import WIB
 from tests.audit.conftest import HistoryDatabase, HistoryGateway
+from tests.releases.support import fetch, gateway
 from tests.schema.conftest import gql
 from tests.support import REPO
 
@@ -205,3 +209,78 @@ def test_a_bad_date_is_refused(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "YYYY-MM-DD" in done.stderr + done.stdout
     assert not (tmp_path / "x.html").exists()
+
+
+async def test_the_report_shows_each_disclosures_purpose_and_case_reference(
+    make_database: Callable[[], Awaitable[str]], tmp_path: Path
+) -> None:
+    """Disclosures are listed by program, purpose code and case reference, and an anomaly
+    names the purposes and cases its events named."""
+    url = await make_database()
+    complaint = {"Regsosek-Purpose": "PENANGANAN_PENGADUAN", "Regsosek-Case-Ref": "ADU-2026-0117"}
+    async with gateway(url, tmp_path) as gw:
+        dinsos = await gw.headers("dinsos-pkh")
+        await gw.query(dinsos, "{ households(first: 2) { nodes { id welfareDecile } } }")
+        await gw.query({**dinsos, **complaint}, "{ households(first: 3) { nodes { id } } }")
+        refused = {**dinsos, **complaint, "Regsosek-Case-Ref": "ADU-2026-0118"}
+        for _ in range(10):
+            # welfareDecile is outside the complaint purpose's fields: refused, ten times.
+            answer = await gw.http.post(
+                "/graphql",
+                json={"query": "{ households(first: 1) { nodes { welfareDecile } } }"},
+                headers=refused,
+            )
+            assert answer.json()["errors"], answer.text
+    today = datetime.now(WIB).date().isoformat()
+    out = tmp_path / "today.html"
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("REGSOSEK_")},
+        "DATABASE_URL": url,
+        "REGSOSEK_POLICY_DIR": str(REPO / "policies"),
+    }
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [str(REGSOSEK), "audit", "report", "--from", today, "--to", today, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    sequences = {
+        (row["purpose_code"], row["case_ref"]): row["seq"]
+        for row in await fetch(
+            url,
+            "SELECT purpose_code, case_ref, seq FROM audit_events"
+            " WHERE endpoint = 'graphql' AND outcome = 'allowed'",
+        )
+    }
+    parsed = Tables()
+    parsed.feed(out.read_text(encoding="utf-8"))
+    tables = parsed.tables
+    assert tables["purposes"][0] == [
+        "Program",
+        "Purpose",
+        "Case reference",
+        "Requests",
+        "Rows",
+        "Sequences",
+    ]
+    pengaduan = sequences[("PENANGANAN_PENGADUAN", "ADU-2026-0117")]
+    verifikasi = sequences[("VERIFIKASI_PKH", None)]
+    assert _body(tables["purposes"]) == [
+        [
+            "dinsos-pkh",
+            "PENANGANAN_PENGADUAN",
+            "ADU-2026-0117",
+            "1",
+            "3",
+            f"#{pengaduan}–#{pengaduan}",
+        ],
+        ["dinsos-pkh", "VERIFIKASI_PKH", "—", "1", "2", f"#{verifikasi}–#{verifikasi}"],
+    ]
+    assert tables["anomalies"][0][-1] == "Purpose (case)"
+    bursts = [row for row in _body(tables["anomalies"]) if row[0] == "DENIAL_BURST"]
+    assert [row[-1] for row in bursts] == ["PENANGANAN_PENGADUAN (ADU-2026-0118)"]

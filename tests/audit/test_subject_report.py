@@ -8,17 +8,22 @@ import asyncio
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import orjson
 import pytest
+from joserfc.jwk import ECKey
+from typer.testing import CliRunner
 
-from audit.report_signing import InvalidReport, verify_report
+from api.cli import app
+from audit.report_signing import InvalidReport, sign_report, verify_report
+from audit.subjects import signed_report
 from tests.audit.conftest import HistoryGateway
 from tests.schema.conftest import error_codes, gql
-from tests.support import REPO, TEST_SECRET
+from tests.support import ISSUER, REPO, TEST_SECRET
 
 REPORT = """
 query Report($nik: String, $kk: String) {
@@ -30,7 +35,7 @@ query Report($nik: String, $kk: String) {
       operationName fieldPaths fields { path mode } householdDisclosed personIds members
     }
     sealedCount sealed { until count }
-    kid jws
+    iss kid jws
   }
 }
 """
@@ -130,7 +135,9 @@ async def test_a_family_report_lists_every_disclosure_signed_and_verifiable_offl
     assert dinkes_entry["householdDisclosed"] is False
     assert {"path": "persons.nodes.nik", "mode": "PSEUDONYM"} in dinkes_entry["fields"]
 
-    # The JWS is the report itself, and verifies against the published JWKS alone.
+    # The JWS is the report itself, naming the gateway as its issuer (as its tokens do),
+    # and verifies against the published JWKS alone.
+    assert report["iss"] == ISSUER
     jwks = await _jwks(history_gateway)
     kid, signed = verify_report(report["jws"], jwks=jwks)
     assert kid == report["kid"]
@@ -197,12 +204,16 @@ async def test_no_other_program_has_subject_report(
     assert "Cannot query field 'subjectReport'" in body["errors"][0]["message"]
 
 
+CLI_ISSUER = "https://regsosek.jemberkab.example"
+
+
 def _regsosek(url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith("REGSOSEK_")},
         "DATABASE_URL": url,
         "REGSOSEK_POLICY_DIR": str(REPO / "policies"),
         "REGSOSEK_SECRET_KEY": TEST_SECRET,
+        "REGSOSEK_ISSUER": CLI_ISSUER,
         "PYTHONPATH": str(REPO),
     }
     return subprocess.run(
@@ -249,6 +260,7 @@ async def test_the_cli_writes_a_signed_report_that_verify_report_checks_byte_for
     )
     assert checked.returncode == 0, checked.stderr
     assert "Signature valid" in checked.stdout
+    assert f"Issuer: {CLI_ISSUER}" in checked.stdout
     assert "dinsos-pkh" in checked.stdout
     jwks = tmp_path / "jwks.json"
     jwks.write_text(orjson.dumps(await _jwks(history_gateway)).decode())
@@ -266,6 +278,7 @@ async def test_the_cli_writes_a_signed_report_that_verify_report_checks_byte_for
     assert offline.returncode == 0, offline.stderr
     report = orjson.loads(offline.stdout)
     assert report["kkNumber"] == family["kk_number"]
+    assert report["iss"] == CLI_ISSUER
     assert [e["program"] for e in report["entries"]] == ["dinsos-pkh"]
 
     # Any edited byte fails: in the header, the payload, the signature, and the last
@@ -328,3 +341,45 @@ async def test_the_cli_refuses_two_subjects_and_writes_nothing(
     assert done.returncode == 2
     assert "exactly one" in done.stderr
     assert not out.exists()
+
+
+@dataclass(frozen=True)
+class _Key:
+    kid: str
+    alg: str
+    private_key: Any
+
+
+@dataclass(frozen=True)
+class _Keys:
+    key: _Key
+
+    def current(self) -> _Key:
+        return self.key
+
+
+def test_a_report_signed_before_issuers_were_stated_still_verifies(tmp_path: Path) -> None:
+    """A report signed without ``iss`` (before it was added) verifies and says so; one
+    signed with it names its issuer, inside the signature."""
+    private = ECKey.generate_key("P-256", parameters={"kid": "k-2026-old"})
+    keys = _Keys(_Key("k-2026-old", "ES256", private))
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(orjson.dumps({"keys": [private.as_dict(private=False)]}).decode())
+    unsigned = {"kind": "regsosek-subject-report", "version": 1, "nik": None, "entries": []}
+    old = tmp_path / "old.jws"
+    old.write_text(sign_report(unsigned, keys=keys)[1])
+    new = tmp_path / "new.jws"
+    new.write_text(signed_report(unsigned, keys=keys, issuer=CLI_ISSUER)["jws"])
+
+    runner = CliRunner()
+    checked_old = runner.invoke(app, ["audit", "verify-report", str(old), "--jwks", str(jwks)])
+    assert checked_old.exit_code == 0, checked_old.output
+    assert "Signature valid (key k-2026-old)" in checked_old.output
+    assert "Issuer: not stated" in checked_old.output
+    checked_new = runner.invoke(app, ["audit", "verify-report", str(new), "--jwks", str(jwks)])
+    assert checked_new.exit_code == 0, checked_new.output
+    assert f"Issuer: {CLI_ISSUER}" in checked_new.output
+    assert verify_report(new.read_text(), jwks=orjson.loads(jwks.read_text()))[1]["iss"] == (
+        CLI_ISSUER
+    )
+    assert "iss" not in verify_report(old.read_text(), jwks=orjson.loads(jwks.read_text()))[1]

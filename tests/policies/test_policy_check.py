@@ -291,6 +291,24 @@ CASES = {
         "proposals:",
         "proposals: is given but Mutation.proposeChange is not granted",
     ),
+    "unknown_reported_assistance": Case(
+        lambda d: replace(d / DINSOS, "assistance: [PKH, BPNT]", new="assistance: [PKH, KIP]"),
+        DINSOS,
+        "assistance: [PKH, KIP]",
+        "unknown assistance program 'KIP'",
+    ),
+    "report_granted_without_reports": Case(
+        lambda d: replace(d / DINSOS, "reports:\n  assistance: [PKH, BPNT]\n", new=""),
+        CSV,
+        "p, dinsos-pkh, Mutation.reportAssistance",
+        "dinsos-pkh: Mutation.reportAssistance is granted but its file has no reports:",
+    ),
+    "reports_without_the_grant": Case(
+        lambda d: replace(d / CSV, "p, dinkes-pbi, Mutation.reportAssistance, FULL\n", new=""),
+        "programs/dinkes-pbi.yaml",
+        "reports:",
+        "reports: is given but Mutation.reportAssistance is not granted",
+    ),
     "mutation_granted_as_a_query": Case(
         lambda d: replace(
             d / CSV, "Mutation.reportAssistance, FULL", new="Query.reportAssistance, FULL"
@@ -325,6 +343,16 @@ def test_a_program_may_be_sealed_until_a_date(policy_dir: Path) -> None:
     policies = load_policies(policy_dir)
     assert policies.programs["dinsos-pkh"].sealed_until == date(2027, 3, 31)
     assert policies.programs["dp3akb-keluarga"].sealed_until is None
+
+
+def test_each_program_reports_only_its_own_assistance(policy_dir: Path) -> None:
+    programs = load_policies(policy_dir).programs
+    reported = {
+        name: sorted(program.reports.assistance)
+        for name, program in programs.items()
+        if program.reports is not None
+    }
+    assert reported == {"dinkes-pbi": ["PBI_JKN"], "dinsos-pkh": ["BPNT", "PKH"]}
 
 
 def test_cli_check_exits_1_printing_every_problem(policy_dir: Path) -> None:

@@ -1,4 +1,6 @@
-"""``reportAssistance``: by household id, by the program's own pseudonym; all or nothing."""
+"""``reportAssistance``: by household id, by the program's own pseudonym; all or nothing; each
+program reports only the assistance its policy names (dinsos-pkh PKH and BPNT, dinkes-pbi
+PBI_JKN)."""
 
 from __future__ import annotations
 
@@ -52,6 +54,7 @@ async def test_a_report_is_all_or_nothing_with_each_bad_rows_reason(
                     row(outside["id"]),
                     row(inside[1]["id"], month=13),
                     row(987654321),
+                    row(inside[1]["id"], program="PBI_JKN"),
                 ]
             },
         )
@@ -61,13 +64,26 @@ async def test_a_report_is_all_or_nothing_with_each_bad_rows_reason(
                 {"index": 1, "message": NOT_VISIBLE},
                 {"index": 2, "message": "month: must be between 1 and 12, not 13"},
                 {"index": 3, "message": NOT_VISIBLE},
+                {
+                    "index": 4,
+                    "message": "program: dinsos-pkh may not report PBI_JKN"
+                    " (its policy reports: BPNT, PKH)",
+                },
             ],
         }
         assert await fetch(url, "SELECT * FROM assistance_reports") == []
         accepted = await gw.query(
-            dinsos, REPORT, {"input": [row(inside[0]["id"]), row(inside[1]["id"], month=12)]}
+            dinsos,
+            REPORT,
+            {
+                "input": [
+                    row(inside[0]["id"]),
+                    row(inside[1]["id"], month=12),
+                    row(inside[1]["id"], program="BPNT", benefit=None),
+                ]
+            },
         )
-        assert accepted["data"]["reportAssistance"] == {"accepted": 2, "errors": []}
+        assert accepted["data"]["reportAssistance"] == {"accepted": 3, "errors": []}
     stored = await fetch(
         url,
         "SELECT program, household_id, person_id, assistance_program, year, month, benefit"
@@ -76,6 +92,7 @@ async def test_a_report_is_all_or_nothing_with_each_bad_rows_reason(
     assert [tuple(r) for r in stored] == [
         ("dinsos-pkh", inside[0]["id"], None, "PKH", 2026, 11, "Rp 750.000"),
         ("dinsos-pkh", inside[1]["id"], None, "PKH", 2026, 12, "Rp 750.000"),
+        ("dinsos-pkh", inside[1]["id"], None, "BPNT", 2026, 11, None),
     ]
     assert await fetch(url, "SELECT count(*) FROM assistance_receipts") == receipts_before
     (event,) = await fetch(
@@ -102,22 +119,36 @@ async def test_dinkes_reports_by_its_own_pseudonym_and_no_one_elses(
         refused = await gw.query(
             dinkes,
             REPORT,
-            {"input": [row(token, program="PEMDA"), row(theirs), row(stored["nik"])]},
+            {
+                "input": [
+                    row(token, program="PBI_JKN"),
+                    row(theirs, program="PBI_JKN"),
+                    row(stored["nik"], program="PBI_JKN"),
+                    row(token, program="PKH"),
+                ]
+            },
         )
         assert refused["data"]["reportAssistance"] == {
             "accepted": 0,
-            "errors": [{"index": 1, "message": NO_PERSON}, {"index": 2, "message": NO_PERSON}],
+            "errors": [
+                {"index": 1, "message": NO_PERSON},
+                {"index": 2, "message": NO_PERSON},
+                {
+                    "index": 3,
+                    "message": "program: dinkes-pbi may not report PKH"
+                    " (its policy reports: PBI_JKN)",
+                },
+            ],
         }
-        accepted = await gw.query(dinkes, REPORT, {"input": [row(token, program="PEMDA")]})
+        accepted = await gw.query(dinkes, REPORT, {"input": [row(token, program="PBI_JKN")]})
         assert accepted["data"]["reportAssistance"] == {"accepted": 1, "errors": []}
         kecamatan = await gw.headers("kec-sumbersari")
         not_granted = await post(gw, kecamatan, REPORT, {"input": [row(token)]})
         assert not_granted["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
-    (report,) = await fetch(url, "SELECT household_id, person_id FROM assistance_reports")
-    assert (report["household_id"], report["person_id"]) == (
-        stored["household_id"],
-        stored["id"],
+    (report,) = await fetch(
+        url, "SELECT household_id, person_id, assistance_program FROM assistance_reports"
     )
+    assert tuple(report) == (stored["household_id"], stored["id"], "PBI_JKN")
     (event,) = await fetch(
         url, "SELECT person_ids FROM audit_events WHERE operation_name = 'Report' AND row_count > 0"
     )
