@@ -25,16 +25,18 @@ run: $(STAMP)
 lock: $(STAMP)
 	scripts/lock.sh
 
-## The whole test suite, against DATABASE_URL or an embedded PostgreSQL.
+## The whole test suite, against DATABASE_URL or an embedded PostgreSQL, on every core (each
+## worker has its own databases; at most 4 workers: each seeds its own test registry).
+PYTEST_WORKERS := -n auto --maxprocesses 4
 test: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(PYTEST_WORKERS)
 
 ## Formatting, lint, strict typing, then the tests with warnings as errors.
 check: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest -q -W error
+	$(BIN)/pytest -q -W error $(PYTEST_WORKERS)
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -20,6 +20,7 @@ forged tokens in ``tests.tokens``.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -43,6 +44,18 @@ from tests.support import (
     running,
     running_gateway,
 )
+
+
+@pytest.fixture(autouse=True)
+def cli_consoles_follow_columns() -> None:
+    """The CLI's rich consoles (``api.cli.common``) read ``COLUMNS`` when they are made, once
+    per process; tests invoke the CLI many times in one process, each with its own
+    ``COLUMNS``, so a width pinned by whichever invocation imported the module first would
+    leak into the others (and make a test's outcome depend on test order)."""
+    common = sys.modules.get("api.cli.common")
+    if common is not None:
+        common.console._width = None
+        common.errors._width = None
 
 
 @pytest.fixture(scope="session")
