@@ -44,6 +44,11 @@ under each program it received, and under none if it received none) have no
 total across their values; each value's slice is protected on its own, as
 the same population filtered on that value would be.
 
+Fail closed. If, after all of that, a suppressed cell is still determined (a
+case property tests found on tiny three-way tables with zeros: the finest
+table's published cells pinned a suppressed two-way cell), every nonzero cell
+of every table of that population is suppressed, and ``unresolved`` says why.
+
 Limits. The guarantee is exact (linear) recovery within one population.
 Bounds are not protected beyond the line rule: with counts known to be
 non-negative a caller can bound a suppressed cell (by a published total, or
@@ -234,8 +239,18 @@ class Lattice:
         self.tables: dict[Level, Table] = {}
         self.unresolved: list[tuple[Level, Key]] = []
         """Suppressed cells that stayed determined after everything was tried (expected
-        empty; the table was then suppressed entirely)."""
+        empty; every nonzero cell of every table was then suppressed)."""
         self._protect_from(0)
+        if self.unresolved:
+            self._suppress_everything()
+
+    def _suppress_everything(self) -> None:
+        """Fail closed: a cell stayed determined (the published cells of a finer table can
+        pin a suppressed cell of a coarser one that no complement of its own protects), so
+        the population publishes no nonzero count at all, in any table. Known zeros stay
+        known; nothing else can be computed."""
+        for table in self.tables.values():
+            table.suppressed |= {key for key, n in table.grid.items() if n > 0}
 
     def _protect_from(self, position: int) -> None:
         while position < len(self.levels):

@@ -157,6 +157,19 @@ def test_three_way_tables_and_all_their_two_way_tables_recover_nothing(
     assert nothing_recoverable(counts, dims, k)
 
 
+def test_a_population_whose_cell_stays_determined_publishes_no_count_at_all() -> None:
+    """Found by hypothesis in CI: the finest table published (2, 1, 1) = 2 and (2, 2, 0) = 2
+    with every other (2, ·, ·) zero, which pinned the suppressed (a, b) cells (2, 1) and
+    (2, 2). When no complement fixes such a cell, nothing nonzero is published."""
+    counts = {(0, 0, 0): 1, (0, 2, 0): 1, (1, 0, 0): 2, (2, 1, 1): 2, (2, 2, 0): 2, (3, 0, 1): 2}
+    dims = [Dimension("a"), Dimension("b"), Dimension("c")]
+    protected = protect(counts, dimensions=dims, k=2)
+    assert protected.unresolved
+    assert nothing_recoverable(counts, dims, 2)
+    for table in tables_of(counts, dims, k=2).values():
+        assert all(cell.suppressed for cell in table.values() if cell.count > 0)
+
+
 def test_two_way_tables_that_pin_a_three_way_cell_are_suppressed_too() -> None:
     """Found by hypothesis: with (0, 0, ·) and (0, ·, 1) zero, the three two-way tables
     give (1, 1, 0) = (b, c)(1, 0) - (a, b)(0, 1) = 16 - 15 = 1."""
