@@ -69,6 +69,41 @@ def test_make_ci_and_the_image_install_from_the_locks() -> None:
     assert "requirements/serve.txt" in (REPO / ".dockerignore").read_text()
 
 
+def build_context_allows(path: str) -> bool:
+    """Whether ``.dockerignore`` (``*`` then ``!path`` exceptions, as ours is written) lets
+    ``path`` into the image's build context."""
+    allowed = False
+    for line in (REPO / ".dockerignore").read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line == "*":
+            allowed = False
+        elif line.startswith("!") and line[1:].rstrip("/") == path.rstrip("/"):
+            allowed = True
+    return allowed
+
+
+def test_the_build_context_holds_what_the_image_copies_and_installs() -> None:
+    """A COPY of a path the build context leaves out fails the build (``audit/`` and
+    ``errors.py`` once did): every source the build stage copies is let in, and so is every
+    package and module the project installs."""
+    copied = [
+        rest.split()[0]
+        for keyword, rest in dockerfile_instructions()
+        if keyword == "COPY" and not rest.startswith("--from")
+    ]
+    for source in copied:
+        assert build_context_allows(source), f".dockerignore leaves out {source}"
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packages = [name.rstrip("*") for name in project["packages"]["find"]["include"]]
+    for name in packages:
+        assert any(source.rstrip("/") == name for source in copied), f"not copied: {name}"
+        assert build_context_allows(name), f".dockerignore leaves out {name}/"
+    for module in project["py-modules"]:
+        assert f"{module}.py" in copied, f"not copied: {module}.py"
+
+
 def test_every_base_image_is_pinned_by_digest() -> None:
     instructions = dockerfile_instructions()
     arguments = dict(
