@@ -176,8 +176,7 @@ def _program(
         problems.append(Problem(yaml_file, rows_line, reason))
     purposes = _purposes(name, program_file=program_file, roots=roots, granted=granted)
     problems.extend(purposes[1])
-    problems += _proposal_problems(name, program_file=program_file, grants=grants, roots=roots)
-    problems += _report_problems(name, program_file=program_file, grants=grants, roots=roots)
+    problems += _write_section_problems(name, program_file=program_file, grants=grants, roots=roots)
     if problems or name not in grants.agencies:
         return None, problems
     program = Program(
@@ -255,38 +254,29 @@ def _purposes(
     return tuple(purposes), problems
 
 
-def _proposal_problems(
-    name: str, *, program_file: ProgramFile, grants: Grants, roots: frozenset[str]
-) -> list[Problem]:
-    """``Mutation.proposeChange`` and a ``proposals:`` section go together; proposals are made
-    about rows in the program's scope, so a program without rows proposes nothing."""
-    granted = "proposeChange" in roots
-    if granted and program_file.proposals is None:
-        line = grants.lines.get((name, "Query", "proposeChange"), 0)
-        reason = f"{name}: Mutation.proposeChange is granted but its file has no proposals:"
-        return [Problem(POLICY_FILE, line, reason)]
-    if program_file.proposals is not None and not granted:
-        line = program_file.lines.get("proposals", 1)
-        reason = "proposals: is given but Mutation.proposeChange is not granted"
-        return [Problem(f"{PROGRAMS_DIR}/{name}.yaml", line, reason)]
-    return []
+WRITE_SECTIONS: Final = {"proposeChange": "proposals", "reportAssistance": "reports"}
+"""Each write root and the section of the program file that says what it may write:
+``proposals:`` (what it may propose, about rows in its scope) and ``reports:`` (the
+assistance it reports: its own). The grant and the section go together."""
 
 
-def _report_problems(
+def _write_section_problems(
     name: str, *, program_file: ProgramFile, grants: Grants, roots: frozenset[str]
 ) -> list[Problem]:
-    """``Mutation.reportAssistance`` and a ``reports:`` section go together: a program reports
-    only the assistance its file names (its own)."""
-    granted = "reportAssistance" in roots
-    if granted and program_file.reports is None:
-        line = grants.lines.get((name, "Query", "reportAssistance"), 0)
-        reason = f"{name}: Mutation.reportAssistance is granted but its file has no reports:"
-        return [Problem(POLICY_FILE, line, reason)]
-    if program_file.reports is not None and not granted:
-        line = program_file.lines.get("reports", 1)
-        reason = "reports: is given but Mutation.reportAssistance is not granted"
-        return [Problem(f"{PROGRAMS_DIR}/{name}.yaml", line, reason)]
-    return []
+    """A write root granted without its section, or a section given without its grant."""
+    problems = []
+    for root, section in WRITE_SECTIONS.items():
+        granted = root in roots
+        given = getattr(program_file, section) is not None
+        if granted and not given:
+            line = grants.lines.get((name, "Query", root), 0)
+            reason = f"{name}: Mutation.{root} is granted but its file has no {section}:"
+            problems.append(Problem(POLICY_FILE, line, reason))
+        elif given and not granted:
+            line = program_file.lines.get(section, 1)
+            reason = f"{section}: is given but Mutation.{root} is not granted"
+            problems.append(Problem(f"{PROGRAMS_DIR}/{name}.yaml", line, reason))
+    return problems
 
 
 def _version_of(files: dict[str, File]) -> str | None:

@@ -16,11 +16,10 @@ from typing import Any
 import asyncpg
 import orjson
 from graphql import (
-    GraphQLList,
-    GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     SelectionSetNode,
+    get_named_type,
 )
 
 from schema.compiler.roots import ROOTS, Prepared
@@ -38,12 +37,6 @@ class HouseholdRef:
 
 Found = list[tuple[dict[str, Any], str, Collected]]
 """(object holding the reference, its key, the selection of the referenced household)."""
-
-
-def _named(gql_type: GraphQLOutputType) -> GraphQLOutputType:
-    while isinstance(gql_type, (GraphQLNonNull, GraphQLList)):
-        gql_type = gql_type.of_type
-    return gql_type
 
 
 def find_refs(
@@ -64,7 +57,7 @@ def find_refs(
                 item, gql_type, selection_sets, fragments=fragments, variables=variables
             )
         return found
-    named = _named(gql_type)
+    named = get_named_type(gql_type)
     if not isinstance(named, GraphQLObjectType) or not isinstance(value, dict):
         return found
     for selected in collect_fields(

@@ -11,20 +11,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from graphql import (
-    GraphQLList,
-    GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     SelectionSetNode,
+    get_named_type,
 )
 
 from schema.compiler.selection import collect_fields, sub_selections
-
-
-def _named(gql_type: GraphQLOutputType) -> GraphQLOutputType:
-    while isinstance(gql_type, (GraphQLNonNull, GraphQLList)):
-        gql_type = gql_type.of_type
-    return gql_type
 
 
 def project(
@@ -42,7 +35,7 @@ def project(
             project(item, gql_type, selection_sets, fragments=fragments, variables=variables)
             for item in value
         ]
-    named = _named(gql_type)
+    named = get_named_type(gql_type)
     if not isinstance(named, GraphQLObjectType):
         return value
     result: dict[str, Any] = {}

@@ -275,24 +275,17 @@ class HouseholdStatsRoot:
     ) -> Counted:
         """The population's counts at the finest grain, from the program's cache when the
         registry and the day are those they were counted on (``registry_version``)."""
-        if not self.counts_follow_releases:
-            rows = await count(
-                connection,
-                statement,
-                params=plan.params,
-                program=program,
-                filtered=bool(plan.sql.shape),
-            )
-            return _counts(rows, plan)
-        entry = self._counts.get(program.name)
-        if entry is None or entry[0] is not program:
-            entry = self._counts[program.name] = (program, BoundedCache(CACHED_COUNTS))
-        cache = entry[1]
-        arguments = orjson.dumps(statement.arguments(plan.params), default=str)
-        key = (statement.sql, arguments, await registry_version(connection))
-        found = cache.get(key)
-        if found is not None:
-            return found
+        cache, key = None, None
+        if self.counts_follow_releases:
+            entry = self._counts.get(program.name)
+            if entry is None or entry[0] is not program:
+                entry = self._counts[program.name] = (program, BoundedCache(CACHED_COUNTS))
+            cache = entry[1]
+            arguments = orjson.dumps(statement.arguments(plan.params), default=str)
+            key = (statement.sql, arguments, await registry_version(connection))
+            found = cache.get(key)
+            if found is not None:
+                return found
         rows = await count(
             connection,
             statement,
@@ -300,7 +293,8 @@ class HouseholdStatsRoot:
             program=program,
             filtered=bool(plan.sql.shape),
         )
-        return cache.put(key, _counts(rows, plan))
+        counted = _counts(rows, plan)
+        return counted if cache is None else cache.put(key, counted)
 
     def _statement(self, program: Program, plan: StatsPlan) -> CompiledStatement:
         entry = self._statements.get(program.name)

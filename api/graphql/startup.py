@@ -135,9 +135,10 @@ async def start_graphql(
         stack.push_async_callback(protection.close)
         statistics = HouseholdStatsRoot(reader=reader, protector=protection, budget=quotas)
         overlap = AssistanceOverlapRoot(reader=reader, protector=protection, budget=quotas)
+        pseudonym_key = settings.pseudonym_secret()
         engine = Engine(
             reader=reader,
-            pseudonym_key=settings.pseudonym_secret(),
+            pseudonym_key=pseudonym_key,
             cursor_keys=keys,
             value_roots=value_roots(
                 policies=policies,
@@ -149,7 +150,7 @@ async def start_graphql(
                 issuer=settings.issuer,
             ),
             writer=WritePool(writes),
-            mutation_roots=mutation_roots(pseudonym_key=settings.pseudonym_secret()),
+            mutation_roots=mutation_roots(pseudonym_key=pseudonym_key),
         )
         engine.load(policies.current)
         stack.callback(policies.subscribe(engine.load))

@@ -118,7 +118,28 @@ async def stream_subjects(
     """Every household (``kind="households"``) or person (``"persons"``) the client's events
     in the window named, in id order, by id only (no registry table is read: the console's
     summary counts). The caller holds the snapshot's transaction."""
-    cursor = await connection.cursor(_IDS_ONLY[kind], client_id, start, end)
+    async for rows in stream_statement(
+        connection,
+        _IDS_ONLY[kind],
+        client_id=client_id,
+        start=start,
+        end=end,
+        batch_size=batch_size,
+    ):
+        yield rows
+
+
+async def stream_statement(
+    connection: asyncpg.Connection,
+    statement: str,
+    *,
+    client_id: str,
+    start: datetime,
+    end: datetime,
+    batch_size: int,
+) -> AsyncIterator[list[asyncpg.Record]]:
+    """A ``SUBJECTS`` statement's rows for the client and window, ``batch_size`` at a time."""
+    cursor = await connection.cursor(statement, client_id, start, end)
     while rows := await cursor.fetch(batch_size):
         yield rows
 

@@ -11,7 +11,7 @@ from typing import Final
 
 import asyncpg
 
-from audit.sql.breach import CLIENT, ID_LISTS, SUBJECTS
+from audit.sql.breach import CLIENT, ID_LISTS, SUBJECTS, stream_statement
 
 _SELECT: Final = {
     "households": "SELECT per.*, h.kk_number, h.head_name, h.address, h.desa_code"
@@ -36,6 +36,12 @@ async def stream_subjects(
     batch_size: int = 20_000,
 ) -> AsyncIterator[list[asyncpg.Record]]:
     """``audit.sql.breach.stream_subjects`` with each subject's registry identity."""
-    cursor = await connection.cursor(_WITH_IDENTITY[kind], client_id, start, end)
-    while rows := await cursor.fetch(batch_size):
+    async for rows in stream_statement(
+        connection,
+        _WITH_IDENTITY[kind],
+        client_id=client_id,
+        start=start,
+        end=end,
+        batch_size=batch_size,
+    ):
         yield rows

@@ -20,7 +20,7 @@ import asyncpg
 import orjson
 
 from audit.sql.lookups import persons_named
-from audit.sql.projection import event_json
+from audit.sql.projection import DISCLOSURE, event_json
 
 SUBJECT_BY_NIK: Final = """
 SELECT coalesce(array_agg(DISTINCT person_id), '{}') AS persons,
@@ -48,19 +48,7 @@ FROM regsosek_subject_members($1::bigint[])
 
 _ENTRY_JSON: Final = event_json(
     "e",
-    (
-        "sequence",
-        "occurredAt",
-        "clientId",
-        "agency",
-        "program",
-        "agreement",
-        "purpose",
-        "purposeCode",
-        "caseRef",
-        "operationName",
-        "fieldPaths",
-    ),
+    (*DISCLOSURE, "operationName"),
     sequence_as_text=True,
     extra={
         "householdDisclosed": "e.household_ids && $2::bigint[]",
