@@ -166,7 +166,13 @@ SECURITY_SQL = [
     DO $$
     BEGIN
         IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
-            CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT;
+            -- Roles belong to the cluster: a migration of another database may create it
+            -- between the check and here (test workers on a new cluster do).
+            BEGIN
+                CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT;
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN
+                NULL;
+            END;
         END IF;
         EXECUTE format('GRANT CONNECT ON DATABASE %I TO {APP_ROLE}', current_database());
     END
