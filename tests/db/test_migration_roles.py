@@ -11,7 +11,8 @@ from pathlib import Path
 
 import asyncpg
 
-from tests.support import create_database, database_name, drop_database
+from db.engine import database_name
+from tests.support import create_database, drop_database
 
 MIGRATION = (
     Path(__file__).resolve().parents[2] / "migrations" / "versions" / "0001_initial_schema.py"
