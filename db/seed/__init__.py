@@ -86,14 +86,20 @@ async def seed_registry(
     seed: int,
     progress: bool = False,
     replace: bool = False,
+    chunk_households: int = CHUNK_HOUSEHOLDS,
 ) -> SeedSummary:
-    """Load ``households`` synthetic families drawn from ``seed`` into the database at ``url``."""
+    """Load ``households`` synthetic families drawn from ``seed`` into the database at ``url``,
+    drawn and copied ``chunk_households`` at a time (each chunk draws from its own stream, so
+    the same seed gives the same registry only with the same chunk size; tests use small
+    chunks to cross chunk boundaries cheaply)."""
     if households < 0:
         raise ValueError("households must not be negative")
+    if chunk_households < 1:
+        raise ValueError("chunk_households must be positive")
     started = time.perf_counter()
-    sizes = [CHUNK_HOUSEHOLDS] * (households // CHUNK_HOUSEHOLDS)
-    if households % CHUNK_HOUSEHOLDS:
-        sizes.append(households % CHUNK_HOUSEHOLDS)
+    sizes = [chunk_households] * (households // chunk_households)
+    if households % chunk_households:
+        sizes.append(households % chunk_households)
     totals = {"persons": 0, "receipts": 0}
     bar = Progress(
         TextColumn("{task.description}"),

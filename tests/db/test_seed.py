@@ -7,12 +7,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import asyncpg
 import pytest
 
-from api.cli.db import upgrade_database
 from db.derived import refresh_household_derived
 from db.seed import RegistryNotEmpty, seed_registry
 from db.seed.regions import KECAMATAN
 from tests.db.support import fingerprints
-from tests.support import TEST_HOUSEHOLDS, TEST_SEED
+from tests.support import TEST_HOUSEHOLDS, TEST_SEED, MakeDatabase
 
 DIFFICULTY = " OR ".join(
     f"difficulty_{domain} <> 'NONE'"
@@ -64,10 +63,11 @@ async def test_seeding_a_registry_that_holds_households_is_refused_without_repla
     assert persons == summary.persons
 
 
-async def test_several_chunks_keep_niks_and_kk_numbers_unique(empty_database: str) -> None:
-    await upgrade_database(empty_database)
-    summary = await seed_registry(empty_database, households=41_000, seed=5)
-    connection = await asyncpg.connect(empty_database)
+async def test_several_chunks_keep_niks_and_kk_numbers_unique(new_database: MakeDatabase) -> None:
+    url = await new_database()
+    # Three chunks (two whole, one part): the id, NIK and KK ranges of each chunk must follow on.
+    summary = await seed_registry(url, households=2_500, seed=5, chunk_households=1_000)
+    connection = await asyncpg.connect(url)
     try:
         counts = await connection.fetchrow(
             "SELECT (SELECT count(*) FROM households) AS households,"
@@ -81,7 +81,7 @@ async def test_several_chunks_keep_niks_and_kk_numbers_unique(empty_database: st
         )
     finally:
         await connection.close()
-    assert counts["households"] == counts["kks"] == 41_000
+    assert counts["households"] == counts["kks"] == 2_500
     assert counts["persons"] == counts["niks"] == counts["last_person"] == summary.persons
     assert next_id == summary.persons + 1
 
