@@ -37,6 +37,7 @@ from tests.support import (
     POLICY_DIR,
     TEST_HOUSEHOLDS,
     TEST_SEED,
+    Clones,
     Gateway,
     create_database,
     drop_database,
@@ -95,21 +96,28 @@ async def registry_url(server_url: str, template_url: str) -> AsyncIterator[str]
         await drop_database(url)
 
 
+@pytest.fixture(scope="session")
+async def registry_clones(server_url: str, template_url: str) -> AsyncIterator[Clones]:
+    clones = Clones(server_url, database_name(template_url))
+    try:
+        yield clones
+    finally:
+        await clones.close()
+
+
 @pytest.fixture
-async def make_database(
-    server_url: str, template_url: str
-) -> AsyncIterator[Callable[[], Awaitable[str]]]:
+async def make_database(registry_clones: Clones) -> AsyncIterator[Callable[[], Awaitable[str]]]:
     """Clones of the seeded template, dropped after the test."""
     made: list[str] = []
 
     async def make() -> str:
-        url = await create_database(server_url, template=database_name(template_url))
+        url = await registry_clones.take()
         made.append(url)
         return url
 
     yield make
     for url in made:
-        await drop_database(url)
+        registry_clones.give_back(url)
 
 
 @pytest.fixture(scope="session")
@@ -125,21 +133,28 @@ async def migrated_template_url(server_url: str) -> AsyncIterator[str]:
         await drop_database(url)
 
 
+@pytest.fixture(scope="session")
+async def migrated_clones(server_url: str, migrated_template_url: str) -> AsyncIterator[Clones]:
+    clones = Clones(server_url, database_name(migrated_template_url))
+    try:
+        yield clones
+    finally:
+        await clones.close()
+
+
 @pytest.fixture
-async def new_database(
-    server_url: str, migrated_template_url: str
-) -> AsyncIterator[Callable[[], Awaitable[str]]]:
+async def new_database(migrated_clones: Clones) -> AsyncIterator[Callable[[], Awaitable[str]]]:
     """Fresh migrated databases (clones of ``migrated_template_url``), dropped after the test."""
     made: list[str] = []
 
     async def make() -> str:
-        url = await create_database(server_url, template=database_name(migrated_template_url))
+        url = await migrated_clones.take()
         made.append(url)
         return url
 
     yield make
     for url in made:
-        await drop_database(url)
+        migrated_clones.give_back(url)
 
 
 @pytest.fixture
