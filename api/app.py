@@ -35,6 +35,7 @@ from api.state import GatewayState, gateway_state
 from audit.maintenance import PendingListCleaner
 from audit.signing import KeySourceSigner
 from audit.sql.chain import connector
+from audit.threaded import ThreadedAuditWriter
 from audit.writer import AuditWriter
 from db.engine import create_pool
 from errors import BadInput, GatewayError, Internal, Unavailable
@@ -109,9 +110,11 @@ async def internal_error(request: Request, error: Exception) -> Response:
 @asynccontextmanager
 async def audit_writer(
     settings: Settings, *, url: str, keys: KeyStore
-) -> AsyncIterator[AuditWriter]:
-    """The audit writer, started (a gateway that cannot audit does not serve), closed at the end."""
-    writer = AuditWriter(
+) -> AsyncIterator[AuditWriter | ThreadedAuditWriter]:
+    """The audit writer, started (a gateway that cannot audit does not serve), closed at the end;
+    on a thread of its own when ``audit_writer_thread`` is set."""
+    kind = ThreadedAuditWriter if settings.audit_writer_thread else AuditWriter
+    writer = kind(
         connect=connector(url, statement_timeout_ms=settings.statement_timeout_ms),
         signer=KeySourceSigner(keys),
         checkpoint_every=settings.audit_checkpoint_every,

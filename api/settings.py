@@ -135,6 +135,9 @@ class Settings(BaseSettings):
     audit_checkpoint_every: int = Field(default=1_000, ge=1)
     audit_checkpoint_seconds: float = Field(default=300.0, gt=0)
     audit_flush_ms: float = Field(default=0.5, ge=0)
+    audit_writer_thread: bool = False
+    """Run the audit writer on a thread with its own event loop (``audit.threaded``), so that
+    its chain steps do not wait behind request callbacks; off unless measured to win."""
     audit_index_merge_seconds: float = Field(default=1.0, ge=0)
     """How often the audit id indexes' pending lists are merged aside (0: never; inserts then
     merge them in the middle of chain steps). See migration 0002."""

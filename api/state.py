@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from api.observability.metrics import PoolSampler
     from api.quotas import QuotaKeeper
     from api.settings import Settings
+    from audit.threaded import ThreadedAuditWriter
     from audit.writer import AuditWriter
     from policies import PolicyStore
     from schema.execute import Engine
@@ -35,7 +36,7 @@ class GatewayState:
     """The gateway role's pool on the primary: readiness, authentication, quotas."""
     policies: PolicyStore
     auth: AuthService
-    audit: AuditWriter
+    audit: AuditWriter | ThreadedAuditWriter
     engine: Engine
     read_pools: Mapping[str, asyncpg.Pool]
     """The pools registry reads use, by metrics name (``reads:primary``, ``reads:<replica>``)."""

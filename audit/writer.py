@@ -169,6 +169,12 @@ class AuditWriter:
         return seq
 
     async def _record(self, event: AuditEvent) -> int:
+        return await self.enqueue(event)
+
+    def enqueue(self, event: AuditEvent) -> asyncio.Future[int]:
+        """Queue ``event`` and return the future of its ``seq`` (what ``record`` awaits),
+        unobserved; called on the writer's own loop (``audit.threaded`` waits on another).
+        Raises ``Unavailable`` when the writer is not running."""
         if self._closing or self._task is None or self._task.done():
             raise Unavailable(UNAVAILABLE_MESSAGE)
         loop = asyncio.get_running_loop()
@@ -177,7 +183,7 @@ class AuditWriter:
         queued = len(self._queue)
         if (queued == 1 or queued >= self._gather) and not self._wakeup.is_set():
             self._wakeup.set()
-        return await future
+        return future
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

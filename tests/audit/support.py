@@ -15,6 +15,7 @@ from joserfc.jwk import ECKey
 from audit.events import AuditEvent, event_row
 from audit.signing import KeySourceSigner
 from audit.sql.chain import connector
+from audit.threaded import ThreadedAuditWriter
 from audit.verify import Report, verify_chain
 from audit.writer import AuditWriter
 from db.engine import APP_ROLE, with_user
@@ -68,6 +69,13 @@ class ChainDatabase:
         return with_user(self.url, user=APP_ROLE, password=None)
 
     def writer(self, **settings: Any) -> AuditWriter:
+        return AuditWriter(**self._writer_options(settings))
+
+    def threaded_writer(self, **settings: Any) -> ThreadedAuditWriter:
+        """A writer with the same settings as ``writer``'s, on a thread of its own."""
+        return ThreadedAuditWriter(**self._writer_options(settings))
+
+    def _writer_options(self, settings: dict[str, Any]) -> dict[str, Any]:
         options: dict[str, Any] = {
             "checkpoint_every": 10,
             "checkpoint_seconds": 3600.0,
@@ -75,7 +83,7 @@ class ChainDatabase:
         }
         options.update(settings)
         signer = options.pop("signer", None) or KeySourceSigner(self.key)
-        return AuditWriter(connect=connector(self.app_url), signer=signer, **options)
+        return {"connect": connector(self.app_url), "signer": signer, **options}
 
     async def owner(self) -> asyncpg.Connection:
         return await asyncpg.connect(self.url)
@@ -144,7 +152,7 @@ def sample_event(index: int = 0, **fields: Any) -> AuditEvent:
 
 
 async def write_events(
-    writer: AuditWriter, count: int, *, concurrency: int = 1, start: int = 0
+    writer: AuditWriter | ThreadedAuditWriter, count: int, *, concurrency: int = 1, start: int = 0
 ) -> list[int]:
     """Record ``count`` sample events with ``concurrency`` recorders; their seqs in order."""
     seqs: list[int] = []
