@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from http import HTTPStatus
@@ -154,6 +155,9 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app_url = app_database_url(settings, owner_url)
         async with AsyncExitStack() as stack:
+            if settings.switch_interval_ms is not None:
+                stack.callback(sys.setswitchinterval, sys.getswitchinterval())
+                sys.setswitchinterval(settings.switch_interval_ms / 1000)
             if tracing is not None:
                 tracing.start()
                 stack.callback(tracing.close)

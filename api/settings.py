@@ -138,6 +138,10 @@ class Settings(BaseSettings):
     audit_writer_thread: bool = False
     """Run the audit writer on a thread with its own event loop (``audit.threaded``), so that
     its chain steps do not wait behind request callbacks; off unless measured to win."""
+    switch_interval_ms: float | None = Field(default=None, gt=0)
+    """The worker process's ``sys.setswitchinterval`` while the app runs (None: Python's 5 ms):
+    how long a thread waiting for the GIL (the audit writer's) waits before the running one
+    must hand it over."""
     audit_index_merge_seconds: float = Field(default=1.0, ge=0)
     """How often the audit id indexes' pending lists are merged aside (0: never; inserts then
     merge them in the middle of chain steps). See migration 0002."""

@@ -6,9 +6,13 @@ request loop has a queue of ready callbacks; a chain step whose database reply
 arrives on that loop waits behind them, and every request of the batch waits
 with it. On its own loop the reply is read as soon as the thread holds the GIL.
 
-``record(event)`` hands the event over (one cross-thread wake-up per burst, not
-per event) and awaits a future of the request loop that the writer thread
-settles, once per chain step, through ``call_soon_threadsafe``. The guarantees
+``record(event)`` hands the event over and awaits a future of the request loop
+that the writer thread settles, once per chain step, through
+``call_soon_threadsafe``. Cross-thread wake-ups are few, since each one costs a
+GIL hand-over: the writer thread is woken only when it is idle; events that
+arrive while a step is in flight wait in the inbox and are pulled, all
+together, as soon as that step's outcomes are sent: that is the group commit
+(the inner writer's ``flush_ms`` timer is not used). The guarantees
 are the inner writer's: a request's future resolves only after its step
 committed; a failed step fails every waiter of it with ``Unavailable`` and
 writes nothing; ``start`` raises ``Unavailable`` when the first step fails;
@@ -71,12 +75,13 @@ class ThreadedAuditWriter:
         clock: Callable[[], datetime] = utc_now,
         observer: WriterObserver | None = None,
     ) -> None:
+        del flush_ms  # accepted as AuditWriter does; batches form by pulling (module docstring)
         self._writer = AuditWriter(
             connect=connect,
             signer=signer,
             checkpoint_every=checkpoint_every,
             checkpoint_seconds=checkpoint_seconds,
-            flush_ms=flush_ms,
+            flush_ms=0,
             clock=clock,
             observer=observer,
         )
@@ -86,8 +91,8 @@ class ThreadedAuditWriter:
         self._lock = threading.Lock()
         self._inbox: list[_Arrival] = []
         """Events handed over and not yet queued on the writer (guarded by ``_lock``)."""
-        self._feeding = False
-        """A ``_feed`` is scheduled on the writer loop (guarded by ``_lock``)."""
+        self._busy = False
+        """The writer has been woken or fed and will pull the inbox again (``_lock``)."""
         self._outbox: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
         """Outcomes not yet sent to their loops (writer thread only)."""
         self._closing = False
@@ -157,8 +162,8 @@ class ThreadedAuditWriter:
         future: asyncio.Future[int] = loop.create_future()
         with self._lock:
             self._inbox.append((event, future, loop))
-            wake = not self._feeding
-            self._feeding = True
+            wake = not self._busy
+            self._busy = True
         if wake:
             try:
                 writer_loop.call_soon_threadsafe(self._feed)
@@ -184,10 +189,12 @@ class ThreadedAuditWriter:
             loop.close()
 
     def _feed(self) -> None:
-        """Queue what was handed over on the writer (on the writer loop)."""
+        """Queue what was handed over on the writer (on the writer loop); with nothing to
+        queue, the writer is idle and the next hand-over wakes it."""
         with self._lock:
             arrivals, self._inbox = self._inbox, []
-            self._feeding = False
+            if not arrivals:
+                self._busy = False
         enqueue = self._writer.enqueue
         for event, future, request_loop in arrivals:
             try:
@@ -221,10 +228,12 @@ class ThreadedAuditWriter:
         self._outbox.setdefault(request_loop, []).append((future, seq))
 
     def _deliver(self) -> None:
+        """Send the outcomes collected, then pull what arrived meanwhile: the next step."""
         outbox, self._outbox = self._outbox, {}
         for request_loop, outcomes in outbox.items():
             with contextlib.suppress(RuntimeError):  # that loop is gone, and its waiters
                 request_loop.call_soon_threadsafe(_settle, outcomes)
+        self._feed()
 
     async def _close_writer(self) -> None:
         self._feed()

@@ -4,6 +4,7 @@ writer (``test_writer.py``), its steps taken off the caller's thread and loop.""
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from pathlib import Path
 
@@ -192,11 +193,15 @@ async def bearer(
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
-async def test_a_gateway_with_the_setting_audits_through_the_thread_and_fails_closed(
+async def test_a_gateway_with_the_settings_audits_through_the_thread_and_fails_closed(
     chain_db: ChainDatabase, tmp_path: Path
 ) -> None:
-    settings = make_settings(chain_db.url, tmp_path, audit_writer_thread=True)
+    settings = make_settings(
+        chain_db.url, tmp_path, audit_writer_thread=True, switch_interval_ms=0.5
+    )
+    before = sys.getswitchinterval()
     async with running(create_app(settings)) as app:
+        assert sys.getswitchinterval() == pytest.approx(0.0005)
         state = gateway_state(app)
         assert isinstance(state.audit, ThreadedAuditWriter)
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40200))
@@ -222,5 +227,6 @@ async def test_a_gateway_with_the_setting_audits_through_the_thread_and_fails_cl
             assert refused.status_code == 503, refused.text
             assert "data" not in refused.json()
     assert writer_threads() == []
+    assert sys.getswitchinterval() == before
     report = await chain_db.verify()
     assert report.ok, report.damage
