@@ -113,7 +113,9 @@ def start_gateway(
         # Each server its own samples directory: a second server starting in the shared
         # default (data dir/metrics) would wipe the first's, whose /metrics would then
         # read the second's (gateway-b's start lost the gateway's x2 internals).
-        env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(WORK / "data" / f"metrics-{name}"))
+        samples = WORK / "data" / f"metrics-{name}"
+        samples.mkdir(parents=True, exist_ok=True)  # it must exist when the metrics are made
+        env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(samples))
     if tree is not None:
         env["PYTHONPATH"] = str(tree)
     argv = [str(BIN / "regsosek"), "serve", "--port", str(port), "--workers", str(workers)]
