@@ -132,7 +132,9 @@ def internals_table(report: Report, size: int) -> list[str]:
     chosen = [
         m
         for m in report.main
-        if m.size == size and m.system == "gateway" and not math.isnan(m.internal("steps"))
+        if m.size == size
+        and m.system in ("gateway", "gateway-b")
+        and not math.isnan(m.internal("steps"))
     ]
     if not chosen:
         return []

@@ -109,6 +109,13 @@ def start_gateway(
     """``regsosek serve``; with ``tree``, the product packages are imported from that copy."""
     port = free_port()
     env = {**gateway_env(db, port=port, workers=workers, policies=policies), **(extra_env or {})}
+    if workers > 1:
+        # Each server its own samples directory: a second server starting in the shared
+        # default (data dir/metrics) would wipe the first's, whose /metrics would then
+        # read the second's (gateway-b's start lost the gateway's x2 internals).
+        samples = WORK / "data" / f"metrics-{name}"
+        samples.mkdir(parents=True, exist_ok=True)  # it must exist when the metrics are made
+        env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(samples))
     if tree is not None:
         env["PYTHONPATH"] = str(tree)
     argv = [str(BIN / "regsosek"), "serve", "--port", str(port), "--workers", str(workers)]
