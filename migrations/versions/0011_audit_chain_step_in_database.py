@@ -17,7 +17,8 @@ A batch that would begin a new month after an unsigned one is refused with
 which signs the last event of the old month first (checkpoints are signed in Python).
 
 ``regsosek_audit_extends_head`` (0001), which the writer's former one-round-trip step used,
-is dropped: no code calls it. The downgrade brings it back as 0001 wrote it.
+stays: no code of this revision calls it, but a gateway of the previous release still running
+beside the migrated database (a rolling upgrade) does. A later revision may drop it.
 
 Revision ID: 0011
 Revises: 0010
@@ -154,41 +155,12 @@ END
 $$
 """
 
-EXTENDS_HEAD = """
-CREATE FUNCTION regsosek_audit_extends_head(
-    lock_key bigint, expected_seq bigint, expected_hash bytea
-) RETURNS boolean
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, public AS $$
-DECLARE
-    head_seq bigint;
-    head_hash bytea;
-BEGIN
-    PERFORM pg_advisory_xact_lock(lock_key);
-    SELECT seq, hash INTO head_seq, head_hash FROM public.audit_events
-    ORDER BY seq DESC LIMIT 1;
-    IF coalesce(head_seq, 0) = expected_seq
-       AND coalesce(head_hash, decode(repeat('00', 32), 'hex')) = expected_hash THEN
-        RETURN true;
-    END IF;
-    RAISE EXCEPTION 'the audit chain head moved' USING ERRCODE = 'serialization_failure';
-END
-$$
-"""
-
 
 def upgrade() -> None:
     op.execute(APPEND)
     op.execute(f"REVOKE ALL ON FUNCTION regsosek_audit_append({SIGNATURE}) FROM PUBLIC")
     op.execute(f"GRANT EXECUTE ON FUNCTION regsosek_audit_append({SIGNATURE}) TO {APP_ROLE}")
-    op.execute("DROP FUNCTION regsosek_audit_extends_head(bigint, bigint, bytea)")
 
 
 def downgrade() -> None:
-    op.execute(EXTENDS_HEAD)
-    op.execute(
-        "REVOKE ALL ON FUNCTION regsosek_audit_extends_head(bigint, bigint, bytea) FROM PUBLIC"
-    )
-    op.execute(
-        f"GRANT EXECUTE ON FUNCTION regsosek_audit_extends_head(bigint, bigint, bytea) TO {APP_ROLE}"
-    )
     op.execute(f"DROP FUNCTION regsosek_audit_append({SIGNATURE})")
