@@ -132,7 +132,9 @@ def internals_table(report: Report, size: int) -> list[str]:
     chosen = [
         m
         for m in report.main
-        if m.size == size and m.system == "gateway" and not math.isnan(m.internal("steps"))
+        if m.size == size
+        and m.system in ("gateway", "gateway-b")
+        and not math.isnan(m.internal("steps"))
     ]
     if not chosen:
         return []
@@ -145,7 +147,7 @@ def internals_table(report: Report, size: int) -> list[str]:
         " | events a step | steps/s | PG CPU ms/req by application_name |",
         "| --- | ---: | --- " + "| ---: " * 5 + "| --- |",
     ]
-    for m in sorted(chosen, key=lambda m: (m.query, m.concurrency, m.workers or 0)):
+    for m in sorted(chosen, key=lambda m: (m.query, m.concurrency, m.workers or 0, m.system)):
         apps = sorted({k for run in m.runs for k in run.internals if k.startswith("pg_")})
         by_app = ", ".join(f"{k[3:-3]} {m.internal(k):.2f}" for k in apps)
         lines.append(

@@ -108,7 +108,11 @@ def start_gateway(
 ) -> Server:
     """``regsosek serve``; with ``tree``, the product packages are imported from that copy."""
     port = free_port()
-    env = {**gateway_env(db, port=port, workers=workers, policies=policies), **(extra_env or {})}
+    env = gateway_env(db, port=port, workers=workers, policies=policies)
+    # Its own samples directory: `serve` empties it at start, so two gateways of an A/B
+    # sharing one (the data dir's) would lose the first one's worker metrics.
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(WORK / "metrics" / f"{name}-w{workers}")
+    env.update(extra_env or {})
     if tree is not None:
         env["PYTHONPATH"] = str(tree)
     argv = [str(BIN / "regsosek"), "serve", "--port", str(port), "--workers", str(workers)]
