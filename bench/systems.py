@@ -109,9 +109,12 @@ def start_gateway(
     """``regsosek serve``; with ``tree``, the product packages are imported from that copy."""
     port = free_port()
     env = gateway_env(db, port=port, workers=workers, policies=policies)
-    # Its own samples directory: `serve` empties it at start, so two gateways of an A/B
-    # sharing one (the data dir's) would lose the first one's worker metrics.
-    env["PROMETHEUS_MULTIPROC_DIR"] = str(WORK / "metrics" / f"{name}-w{workers}")
+    if workers > 1:
+        # Its own samples directory: `serve` empties it at start, so two gateways of an A/B
+        # sharing one (the data dir's) would lose the first one's worker metrics.
+        samples = WORK / "metrics" / name
+        samples.mkdir(parents=True, exist_ok=True)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(samples)
     env.update(extra_env or {})
     if tree is not None:
         env["PYTHONPATH"] = str(tree)
