@@ -146,6 +146,69 @@ def canonical(row: Sequence[Any]) -> bytes:
     return orjson.dumps(document)
 
 
+def canonical_pieces(row: Sequence[Any]) -> tuple[bytes, bytes, bytes]:
+    """``canonical(row)`` cut around the two values the database fills in: with ``T`` the
+    ``occurred_at`` that ``format_time`` writes and ``N`` the decimal ``seq``,
+    ``canonical(row) == a + T + b + N + c``. ``row``'s own ``seq`` and ``occurred_at`` are
+    ignored. The migration 0011 function ``regsosek_audit_append`` hashes events this way."""
+    (
+        _seq,
+        _occurred_at,
+        request_id,
+        endpoint,
+        client_id,
+        agency,
+        program,
+        agreement,
+        purpose,
+        remote_addr,
+        operation_name,
+        document_hash,
+        variables_hash,
+        outcome,
+        error_code,
+        row_count,
+        field_paths,
+        household_ids,
+        person_ids,
+    ) = row[: len(CORE_COLUMNS)]
+    purpose_code, case_ref, trace_id, sealed_until = row[len(CORE_COLUMNS) : len(HASHED_COLUMNS)]
+    # The keys in ascending order, split at "occurred_at" and at "seq".
+    before_time: dict[str, Any] = {"agency": agency, "agreement": agreement}
+    if case_ref is not None:
+        before_time["case_ref"] = case_ref
+    before_time.update(
+        client_id=client_id,
+        document_hash=document_hash,
+        endpoint=endpoint,
+        error_code=error_code,
+        field_paths=field_paths,
+        household_ids=household_ids,
+    )
+    before_seq: dict[str, Any] = {
+        "operation_name": operation_name,
+        "outcome": outcome,
+        "person_ids": person_ids,
+        "program": program,
+        "purpose": purpose,
+    }
+    if purpose_code is not None:
+        before_seq["purpose_code"] = purpose_code
+    before_seq.update(remote_addr=remote_addr, request_id=request_id, row_count=row_count)
+    if sealed_until is not None:
+        before_seq["sealed_until"] = sealed_until.isoformat()
+    after_seq: dict[str, Any] = {}
+    if trace_id is not None:
+        after_seq["trace_id"] = trace_id
+    after_seq["variables_hash"] = variables_hash
+    dumps = orjson.dumps
+    return (
+        dumps(before_time)[:-1] + b',"occurred_at":"',
+        b'",' + dumps(before_seq)[1:-1] + b',"seq":',
+        b"," + dumps(after_seq)[1:],
+    )
+
+
 def chain_hash(prev_hash: bytes, row: Sequence[Any]) -> bytes:
     """``SHA-256(prev_hash ‖ canonical(row))``: the hash stored with the event."""
     return hashlib.sha256(prev_hash + canonical(row)).digest()

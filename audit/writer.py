@@ -2,20 +2,25 @@
 
 ``record(event)`` queues the event and waits until it is committed. One
 flusher task per process takes everything queued and appends it as one
-*chain step*: a
-transaction that takes the chain's advisory lock, reads the head, hashes the
-batch onto it, copies it in, adds a signed checkpoint when one is due, and
-commits with ``synchronous_commit = on``. Only then are the waiters told their
-``seq``. Because every step reads the head under the lock, any number of
-processes extend one gapless, unforked chain.
+*chain step*. Only once the step has committed (``synchronous_commit = on``)
+are the waiters told their ``seq``. Because every step reads the head under
+the chain's advisory lock, any number of processes extend one gapless,
+unforked chain.
 
-A step is one round trip when this writer made the previous one: the batch is
-hashed onto the head it remembers, and the insert's first row takes the lock
-and checks (``regsosek_audit_extends_head``) that this is still the head
-before anything is written; the whole batch commits at the round trip's end.
-If another process moved the head, nothing is written and the step takes the
-locked path (lock, read head, insert, checkpoint, commit), as it always does
-when a checkpoint is due.
+A step is one round trip, whichever process wrote the previous one: the
+database function ``regsosek_audit_append`` (migration 0011) takes the lock,
+reads the head, numbers the batch, keeps its times from running backwards,
+hashes each event from the canonical pieces the writer sends
+(``audit.chain.canonical_pieces``), inserts the batch and commits, so the
+lock is never held while the database waits for the gateway. Checkpoints are
+signed here, in Python, so a step that must write one (the first, the last on
+close, every ``checkpoint_every`` events or ``checkpoint_seconds``, and the
+last event of a month before the next month's first) is a *locked step*: one
+transaction holding the lock across its round trips (lock, read head, sign the
+old month's end, append, sign, commit). The writer foresees a count checkpoint
+from the head it last saw; when other processes moved the head past one
+unforeseen, it takes an empty locked step right after (so with several
+processes a checkpoint may land a few events after ``checkpoint_every``).
 
 A lone event is flushed at once. Once a step has carried several events (so
 requests are concurrent), the next step waits up to ``flush_ms`` for as many
@@ -23,8 +28,10 @@ events as the last one carried, which saves commits without delaying a quiet
 gateway or a queue that has already filled up.
 
 If a step fails (database down, permission, missing partition, signing), every
-event of the batch fails with ``Unavailable`` and nothing of it is committed;
-the caller must then send no data. The next step starts on a new connection.
+event of the batch fails with ``Unavailable`` and nothing of it is committed
+(but for the unforeseen checkpoint's step above, which follows a committed
+batch: its requests are refused all the same); the caller must then send no
+data. The next step starts on a new connection.
 
 The writer keeps its own connection (as ``regsosek_app``) rather than borrowing
 from the request pool: a request may hold a pool connection while it waits for
@@ -38,14 +45,14 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
 import asyncpg
 
-from audit.chain import GENESIS_HASH, HASHED_COLUMNS, STORED_COLUMNS, chain_hash
+from audit.chain import GENESIS_HASH, HASHED_COLUMNS, canonical_pieces
 from audit.events import AuditEvent, event_row
 from audit.signing import CheckpointSigner, checkpoint_payload
 from audit.sql import chain as chain_sql
@@ -59,9 +66,9 @@ MAX_BATCH: Final = 2_000
 
 UNAVAILABLE_MESSAGE: Final = "The audit trail cannot be written; nothing was disclosed."
 
-_SEQ: Final = STORED_COLUMNS.index("seq")
-_ID_LISTS: Final = tuple(HASHED_COLUMNS.index(name) for name in ("household_ids", "person_ids"))
-"""Where the id lists are among the stored values (they travel as array literals)."""
+_FIELD_PATHS: Final = HASHED_COLUMNS.index("field_paths") - 1
+_ID_LISTS: Final = tuple(HASHED_COLUMNS.index(name) - 1 for name in ("household_ids", "person_ids"))
+"""Where the lists are among the values after ``seq`` (they travel as array literals)."""
 
 
 def utc_now() -> datetime:
@@ -118,13 +125,12 @@ class AuditWriter:
         self._months: set[tuple[int, int]] = set()
         self._head: chain_sql.ChainHead | None = None
         """The head as this writer last committed it (a guess: others may have moved it)."""
-        self._fast_after = 0
-        self._fast_backoff = 1
         self._checkpoint_due = 0.0
         self.steps = 0
         """Chain steps committed by this writer (for tests and metrics)."""
-        self.fast_misses = 0
-        """One-round-trip steps refused because another writer had moved the head."""
+        self.locked_steps = 0
+        """Chain steps that held the lock across round trips (start, close, checkpoints,
+        a new month)."""
 
     async def start(self) -> None:
         """Connect and take one (possibly empty) chain step: partitions, a due checkpoint.
@@ -257,57 +263,73 @@ class AuditWriter:
     ) -> list[int]:
         now = self._clock()
         await self._ensure_partitions(connection, batch, now=now)
-        cached = self._head
+        rows = _append_batch(batch) if batch else None
+        known = self._head
         if (
-            cached is not None
-            and batch
+            rows is not None
             and not seal
-            and self.steps >= self._fast_after
-            and not _new_month(cached, batch)
+            and known is not None
+            and not (known.checkpoint_seq != known.seq and _new_month(known, rows))
+            and not self._checkpoint_is_due(known, seq=known.seq + len(batch), now=now, seal=False)
         ):
-            # Fast path: hash onto the head this writer last saw and let the insert's
-            # first row check, under the lock, that it is still the head.
-            rows, tip = _hash_batch(batch, cached)
-            if not self._checkpoint_is_due(cached, seq=tip.seq, now=now, seal=False):
-                try:
-                    await chain_sql.insert_events(
-                        connection,
-                        rows,
-                        columns=STORED_COLUMNS,
-                        extends=(cached.seq, cached.hash or GENESIS_HASH),
-                    )
-                except asyncpg.SerializationError:
-                    # Another process extended the chain: take the locked path, and
-                    # try this one less often while the others stay busy.
-                    self.fast_misses += 1
-                    self._fast_backoff = min(self._fast_backoff * 2, 64)
-                    self._fast_after = self.steps + self._fast_backoff
-                else:
-                    self._fast_backoff = 1
-                    self._head = dataclasses.replace(
-                        cached, seq=tip.seq, hash=tip.hash, occurred_at=tip.occurred_at
-                    )
-                    self.steps += 1
-                    return [row[_SEQ] for row in rows]
+            # One round trip: the database locks, numbers, hashes, inserts and commits.
+            try:
+                appended = await chain_sql.append_events(connection, rows)
+            except asyncpg.SerializationError:
+                pass  # a new month after an unsigned one (another process wrote it): below
+            else:
+                self._stepped(appended.head)
+                head = appended.head
+                assert head.occurred_at is not None
+                if self._checkpoint_is_due(
+                    head, seq=head.seq, now=max(now, head.occurred_at), seal=False
+                ):
+                    # Other processes moved the head past a checkpoint this writer did not
+                    # foresee: sign it now. Should that fail, the batch's requests are refused
+                    # though their events are committed (the chain over-records, never under).
+                    await self._locked_step(connection, None, now=now, seal=False)
+                return list(range(appended.first_seq, appended.first_seq + len(batch)))
+        return await self._locked_step(connection, rows, now=now, seal=seal)
+
+    async def _locked_step(
+        self,
+        connection: asyncpg.Connection,
+        rows: chain_sql.AppendBatch | None,
+        *,
+        now: datetime,
+        seal: bool,
+    ) -> list[int]:
+        """The step that signs checkpoints: one transaction holding the chain lock across its
+        round trips (lock and read the head; sign the old month's last event when the batch
+        begins a new month; append; sign a due checkpoint; commit)."""
+        self.locked_steps += 1
         head = await chain_sql.begin_chain_step(connection)
-        if head.checkpoint_seq != head.seq and _new_month(head, batch):
+        if head.checkpoint_seq != head.seq and _new_month(head, rows):
             # Sign the last event of each month, so that once old months are
             # archived the chain still starts from a signed head.
             assert head.occurred_at is not None
             head = await self._checkpoint(connection, head, created_at=max(now, head.occurred_at))
-        rows, tip = _hash_batch(batch, head)
-        if rows:
-            await chain_sql.insert_events(connection, rows, columns=STORED_COLUMNS)
+        seqs: list[int] = []
+        if rows is not None:
+            appended = await chain_sql.append_events(connection, rows)
+            seqs = list(range(appended.first_seq, appended.first_seq + len(rows)))
+            tip = appended.head
+        else:
+            tip = head
         created_at = max(now, tip.occurred_at) if tip.occurred_at is not None else now
-        if self._checkpoint_is_due(head, seq=tip.seq, now=created_at, seal=seal):
+        if self._checkpoint_is_due(tip, seq=tip.seq, now=created_at, seal=seal):
             tip = await self._checkpoint(connection, tip, created_at=created_at)
         await chain_sql.commit(connection)
-        self._head = tip
+        self._stepped(tip)
+        return seqs
+
+    def _stepped(self, head: chain_sql.ChainHead) -> None:
+        """Remember the head a committed step left, and when a checkpoint falls due by time."""
+        self._head = head
         self.steps += 1
-        assert tip.checkpoint_at is not None
-        wait = (tip.checkpoint_at + self._checkpoint_interval - self._clock()).total_seconds()
-        self._checkpoint_due = asyncio.get_running_loop().time() + max(wait, 0.0)
-        return [row[_SEQ] for row in rows]
+        if head.checkpoint_at is not None:
+            wait = (head.checkpoint_at + self._checkpoint_interval - self._clock()).total_seconds()
+            self._checkpoint_due = asyncio.get_running_loop().time() + max(wait, 0.0)
 
     async def _ensure_partitions(
         self, connection: asyncpg.Connection, batch: list[_Pending], *, now: datetime
@@ -370,40 +392,30 @@ class AuditWriter:
         await close_quietly(connection)
 
 
-def _new_month(head: chain_sql.ChainHead, batch: list[_Pending]) -> bool:
+def _new_month(head: chain_sql.ChainHead, rows: chain_sql.AppendBatch | None) -> bool:
     """Whether the batch's first event falls in a later month than the head."""
-    if head.occurred_at is None or not batch:
+    if head.occurred_at is None or rows is None:
         return False
-    first = max(batch[0].at, head.occurred_at)
+    first = max(rows.first_at, head.occurred_at)
     return (first.year, first.month) != (head.occurred_at.year, head.occurred_at.month)
 
 
-def _hash_batch(
-    batch: list[_Pending], head: chain_sql.ChainHead
-) -> tuple[list[tuple[Any, ...]], chain_sql.ChainHead]:
-    """The batch's rows (``STORED_COLUMNS``, id lists as literals) chained onto ``head``,
-    and the new head."""
-    seq = head.seq
-    prev_hash = head.hash or GENESIS_HASH
-    last_at = head.occurred_at
-    rows: list[tuple[Any, ...]] = []
-    id_array = chain_sql.id_array
-    for pending in batch:
-        seq += 1
-        # Times never go backwards along the chain, whichever process wrote the step.
-        at = pending.at
-        if last_at is not None and at < last_at:
-            at = last_at
-        last_at = at
-        row = event_row(pending.event, seq=seq, occurred_at=at)
-        digest = chain_hash(prev_hash, row)
-        stored = [*row, prev_hash, digest]
-        for index in _ID_LISTS:
-            stored[index] = id_array(stored[index])
-        rows.append(tuple(stored))
-        prev_hash = digest
-    tip = dataclasses.replace(head, seq=seq, hash=prev_hash, occurred_at=last_at)
-    return rows, tip
+def _append_batch(batch: list[_Pending]) -> chain_sql.AppendBatch:
+    return append_batch(
+        [event_row(pending.event, seq=0, occurred_at=pending.at) for pending in batch]
+    )
+
+
+def append_batch(rows: Sequence[Sequence[Any]]) -> chain_sql.AppendBatch:
+    """``rows`` (``HASHED_COLUMNS`` values, as ``event_row`` gives them) as
+    ``regsosek_audit_append`` takes them, with each event's canonical pieces. Their ``seq`` is
+    ignored: the database numbers them (and keeps their times from preceding the head)."""
+    columns = [list(column) for column in zip(*rows, strict=True)][1:]
+    columns[_FIELD_PATHS] = [chain_sql.text_array(paths) for paths in columns[_FIELD_PATHS]]
+    for index in _ID_LISTS:
+        columns[index] = [chain_sql.id_array(ids) for ids in columns[index]]
+    pieces = zip(*map(canonical_pieces, rows), strict=True)
+    return chain_sql.AppendBatch(columns=(*columns, *map(list, pieces)))
 
 
 def _fail(future: asyncio.Future[int]) -> None:

@@ -147,7 +147,7 @@ def internals_table(report: Report, size: int) -> list[str]:
         " | events a step | steps/s | PG CPU ms/req by application_name |",
         "| --- | ---: | --- " + "| ---: " * 5 + "| --- |",
     ]
-    for m in sorted(chosen, key=lambda m: (m.query, m.concurrency, m.workers or 0)):
+    for m in sorted(chosen, key=lambda m: (m.query, m.concurrency, m.workers or 0, m.system)):
         apps = sorted({k for run in m.runs for k in run.internals if k.startswith("pg_")})
         by_app = ", ".join(f"{k[3:-3]} {m.internal(k):.2f}" for k in apps)
         lines.append(

@@ -108,14 +108,14 @@ def start_gateway(
 ) -> Server:
     """``regsosek serve``; with ``tree``, the product packages are imported from that copy."""
     port = free_port()
-    env = {**gateway_env(db, port=port, workers=workers, policies=policies), **(extra_env or {})}
+    env = gateway_env(db, port=port, workers=workers, policies=policies)
     if workers > 1:
-        # Each server its own samples directory: a second server starting in the shared
-        # default (data dir/metrics) would wipe the first's, whose /metrics would then
-        # read the second's (gateway-b's start lost the gateway's x2 internals).
-        samples = WORK / "data" / f"metrics-{name}"
-        samples.mkdir(parents=True, exist_ok=True)  # it must exist when the metrics are made
-        env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(samples))
+        # Its own samples directory: `serve` empties it at start, so two gateways of an A/B
+        # sharing one (the data dir's) would lose the first one's worker metrics.
+        samples = WORK / "metrics" / name
+        samples.mkdir(parents=True, exist_ok=True)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(samples)
+    env.update(extra_env or {})
     if tree is not None:
         env["PYTHONPATH"] = str(tree)
     argv = [str(BIN / "regsosek"), "serve", "--port", str(port), "--workers", str(workers)]

@@ -11,7 +11,6 @@ name (``audit.chain.STORED_COLUMNS``).
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -110,59 +109,74 @@ async def ensure_partition(connection: asyncpg.Connection, at: datetime) -> None
     await connection.execute("SELECT regsosek_ensure_audit_partition($1)", at)
 
 
-_CASTS: Final = {
-    "seq": "bigint",
-    "occurred_at": "timestamptz",
-    "row_count": "integer",
-    "field_paths": "text[]",
-    # Id lists travel as array literals ('{1,2,3}'): far cheaper to encode than lists.
-    "household_ids": "text::bigint[]",
-    "person_ids": "text::bigint[]",
-    "sealed_until": "date",
-    "prev_hash": "bytea",
-    "hash": "bytea",
-}
+_APPEND: Final = (
+    "SELECT first_seq, head_seq, head_hash, head_at, signed_seq, signed_at"
+    " FROM regsosek_audit_append($1, " + ", ".join(f"${index}" for index in range(2, 27)) + ")"
+)
 
 
-@functools.cache
-def _insert_statement(columns: tuple[str, ...]) -> str:
-    values = ", ".join(
-        f"${index}::{_CASTS.get(column, 'text')}" for index, column in enumerate(columns, 1)
-    )
-    guard = len(columns) + 1
-    return (
-        f"INSERT INTO audit_events ({', '.join(columns)}) SELECT {values}"
-        f" WHERE CASE WHEN ${guard + 1}::bigint IS NULL THEN true"
-        f" ELSE regsosek_audit_extends_head(${guard}::bigint, ${guard + 1}, ${guard + 2}::bytea)"
-        " END"
+@dataclass(frozen=True, slots=True)
+class AppendBatch:
+    """A batch as ``regsosek_audit_append`` (migration 0011) takes it: one list per column of
+    ``audit.chain.HASHED_COLUMNS`` after ``seq`` (id and field-path lists as array literals,
+    ``id_array`` and ``text_array``), then each event's canonical JSON in three pieces
+    (``audit.chain.canonical_pieces``)."""
+
+    columns: tuple[list[Any], ...]
+    """22 lists (``occurred_at`` … ``sealed_until``), then the three lists of pieces."""
+
+    def __len__(self) -> int:
+        return len(self.columns[0])
+
+    @property
+    def first_at(self) -> datetime:
+        """The first event's time, before the database keeps it from preceding the head."""
+        first: datetime = self.columns[0][0]
+        return first
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """What a call of ``append_events`` did: the batch's first ``seq`` and the head after it."""
+
+    first_seq: int
+    head: ChainHead
+
+
+async def append_events(connection: asyncpg.Connection, batch: AppendBatch) -> Appended:
+    """Take the chain lock, number, time, hash and insert ``batch`` onto the head; return the
+    first ``seq`` and the new head with the last checkpoint. One round trip.
+
+    Outside an explicit transaction the batch commits before this returns (the lock is held
+    only inside the database); inside one (the locked step) it commits with it. Raises
+    ``asyncpg.SerializationError``, writing nothing, when the batch would begin a new month
+    after an unsigned one: the locked step signs the old month first.
+    """
+    row = await connection.fetchrow(_APPEND, CHAIN_LOCK, *batch.columns)
+    assert row is not None
+    return Appended(
+        first_seq=row["first_seq"],
+        head=ChainHead(
+            seq=row["head_seq"],
+            hash=row["head_hash"],
+            occurred_at=row["head_at"],
+            checkpoint_seq=row["signed_seq"],
+            checkpoint_at=row["signed_at"],
+        ),
     )
 
 
 def id_array(ids: Sequence[int]) -> str:
-    """``ids`` as a PostgreSQL array literal, the form ``insert_events`` takes id lists in."""
+    """``ids`` as a PostgreSQL array literal (``{1,2,3}``): far cheaper to encode than a list."""
     return "{" + orjson.dumps(ids)[1:-1].decode() + "}"
 
 
-async def insert_events(
-    connection: asyncpg.Connection,
-    rows: Sequence[Sequence[Any]],
-    *,
-    columns: Sequence[str],
-    extends: tuple[int, bytes] | None = None,
-) -> None:
-    """Insert ``rows`` (values in ``columns`` order, id lists as ``id_array`` literals).
-
-    All rows are sent in one round trip and, outside an explicit transaction,
-    commit together at its end. With ``extends=(seq, hash)`` the first row
-    first takes the chain lock and checks that the head is still that event
-    (``asyncpg.SerializationError`` if not, and nothing is written): a whole
-    chain step in one round trip.
-    """
-    guard: tuple[Any, ...] = (CHAIN_LOCK, *extends) if extends else (None, None, None)
-    args = [
-        (*row, *guard) if index == 0 else (*row, None, None, None) for index, row in enumerate(rows)
-    ]
-    await connection.executemany(_insert_statement(tuple(columns)), args)
+def text_array(values: Sequence[str]) -> str:
+    """``values`` as a PostgreSQL array literal, every element quoted and escaped."""
+    if not values:
+        return "{}"
+    quoted = (value.replace("\\", "\\\\").replace('"', '\\"') for value in values)
+    return '{"' + '","'.join(quoted) + '"}'
 
 
 async def insert_checkpoint(

@@ -28,9 +28,9 @@ from typing import Final
 
 import asyncpg
 
-from audit.chain import GENESIS_HASH, STORED_COLUMNS, chain_hash
 from audit.events import AuditEvent, event_row
 from audit.sql import chain as chain_sql
+from audit.writer import append_batch
 
 WIB = timezone(timedelta(hours=7))
 
@@ -197,35 +197,17 @@ def october_story(dinsos_scope: list[int]) -> History:
 
 
 async def append_history(owner_url: str, history: History) -> None:
-    """Append ``history`` to the chain (it must be empty or older), hashed as the writer would."""
+    """Append ``history`` to the (empty) chain in one step, as the writer appends a batch."""
     connection = await asyncpg.connect(owner_url)
     try:
-        head = await connection.fetchrow(
-            "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
-        )
-        seq, prev_hash = (head[0], head[1]) if head else (0, GENESIS_HASH)
+        seq = await connection.fetchval("SELECT coalesce(max(seq), 0) FROM audit_events")
         assert seq == 0, "the story's sequence numbers assume an empty chain"
         events = sorted(history.events, key=lambda item: item[0])
         assert events == history.events, "the story is written in time order"
         for at in (events[0][0], events[-1][0]):
             await chain_sql.ensure_partition(connection, at)
-        rows = []
-        for at, event in events:
-            seq += 1
-            row = event_row(event, seq=seq, occurred_at=at)
-            digest = chain_hash(prev_hash, row)
-            rows.append(
-                (
-                    *row[:17],
-                    chain_sql.id_array(row[17]),
-                    chain_sql.id_array(row[18]),
-                    *row[19:],
-                    prev_hash,
-                    digest,
-                )
-            )
-            prev_hash = digest
-        await chain_sql.insert_events(connection, rows, columns=STORED_COLUMNS)
+        rows = [event_row(event, seq=0, occurred_at=at) for at, event in events]
+        await chain_sql.append_events(connection, append_batch(rows))
     finally:
         await connection.close()
 

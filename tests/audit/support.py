@@ -56,6 +56,16 @@ async def register_public_key(owner_url: str, key: StaticKey) -> None:
         await connection.close()
 
 
+class Clock:
+    """A writer's clock that tests set by hand (to cross month boundaries)."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
 @dataclass
 class ChainDatabase:
     """A cloned registry database with a registered test key."""

@@ -7,15 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.audit.support import ChainDatabase, sample_event
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
+from tests.audit.support import ChainDatabase, Clock, sample_event
 
 
 @pytest.fixture

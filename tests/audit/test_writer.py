@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 
 from audit.signing import Signature
 from audit.sql.chain import CHAIN_LOCK
 from errors import Unavailable
-from tests.audit.support import ChainDatabase, sample_event, write_events
+from tests.audit.support import ChainDatabase, Clock, sample_event, write_events
 
 
 async def test_concurrent_recorders_form_one_gapless_chain_in_batches(
@@ -247,7 +248,7 @@ async def test_times_never_run_backwards_along_the_chain(chain_db: ChainDatabase
     assert times == sorted(times)
 
 
-async def test_a_writer_whose_remembered_head_is_stale_takes_the_locked_path(
+async def test_a_step_is_one_round_trip_whichever_writer_moved_the_head(
     chain_db: ChainDatabase,
 ) -> None:
     first, second = chain_db.writer(flush_ms=0), chain_db.writer(flush_ms=0)
@@ -255,16 +256,61 @@ async def test_a_writer_whose_remembered_head_is_stale_takes_the_locked_path(
     await second.start()
     try:
         assert await first.record(sample_event(1)) == 1
-        assert await first.record(sample_event(2)) == 2  # one round trip: it made step 1
+        assert await first.record(sample_event(2)) == 2
         assert await second.record(sample_event(3)) == 3  # second's remembered head is stale
         assert await first.record(sample_event(4)) == 4  # so is first's now
+        # Only start() took the locked step: no step held the lock across a round trip.
+        assert (first.locked_steps, second.locked_steps) == (1, 1)
     finally:
         await first.close()
         await second.close()
-    assert (first.fast_misses, second.fast_misses) == (1, 1)
     report = await chain_db.verify()
     assert report.ok
     assert report.head_seq == 4
+
+
+async def test_a_checkpoint_another_process_made_due_is_signed_right_after(
+    chain_db: ChainDatabase,
+) -> None:
+    first, second = chain_db.writer(flush_ms=0), chain_db.writer(flush_ms=0)
+    await first.start()
+    await second.start()
+    try:
+        for index in range(9):
+            await first.record(sample_event(index))
+        # second last saw seq 0, so does not foresee the checkpoint its event makes due.
+        assert await second.record(sample_event(9)) == 10
+        rows = await chain_db.fetch("SELECT seq FROM audit_checkpoints ORDER BY id")
+        assert [row["seq"] for row in rows] == [0, 10]
+        assert second.locked_steps == 2
+    finally:
+        await first.close()
+        await second.close()
+    assert (await chain_db.verify()).ok
+
+
+async def test_a_new_month_after_an_unsigned_one_takes_the_locked_step(
+    chain_db: ChainDatabase,
+) -> None:
+    clock = Clock(datetime(2026, 9, 30, 23, 59, tzinfo=UTC))
+    first = chain_db.writer(clock=clock, checkpoint_every=1000, flush_ms=0)
+    second = chain_db.writer(clock=clock, checkpoint_every=1000, flush_ms=0)
+    await first.start()
+    await second.start()
+    try:
+        assert await first.record(sample_event(1)) == 1
+        clock.now = datetime(2026, 10, 1, 0, 1, tzinfo=UTC)
+        # second last saw the empty chain, so cannot foresee that its event begins a month
+        # after an unsigned one: the database refuses its round trip, the locked step signs.
+        assert await second.record(sample_event(2)) == 2
+        assert second.locked_steps == 2
+        assert await first.record(sample_event(3)) == 3
+    finally:
+        await first.close()
+        await second.close()
+    rows = await chain_db.fetch("SELECT seq FROM audit_checkpoints ORDER BY id")
+    assert [row["seq"] for row in rows] == [0, 1, 3]
+    assert (await chain_db.verify()).ok
 
 
 async def test_odd_values_from_callers_never_fail_a_batch(chain_db: ChainDatabase) -> None:
