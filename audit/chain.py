@@ -92,8 +92,9 @@ class StoredRow(Protocol):
     def __getitem__(self, key: Any, /) -> Any: ...
 
 
-def canonical(row: Sequence[Any]) -> bytes:
-    """The canonical JSON of one event: ``row`` holds the ``HASHED_COLUMNS`` values in order."""
+def _document(row: Sequence[Any]) -> dict[str, Any]:
+    """The canonical form's keys and values: the core ones in ascending key order, then each
+    optional one that is not null (``row`` holds the ``HASHED_COLUMNS`` values in order)."""
     (
         seq,
         occurred_at,
@@ -115,7 +116,6 @@ def canonical(row: Sequence[Any]) -> bytes:
         household_ids,
         person_ids,
     ) = row[: len(CORE_COLUMNS)]
-    # Written in ascending key order, so orjson emits the sorted form without sorting.
     document: dict[str, Any] = {
         "agency": agency,
         "agreement": agreement,
@@ -138,12 +138,19 @@ def canonical(row: Sequence[Any]) -> bytes:
         "variables_hash": variables_hash,
     }
     optional = row[len(CORE_COLUMNS) : len(HASHED_COLUMNS)]
-    if any(value is not None for value in optional):
-        for name, value in zip(OPTIONAL_COLUMNS, optional, strict=False):
-            if value is not None:
-                document[name] = value.isoformat() if isinstance(value, date) else value
-        return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
-    return orjson.dumps(document)
+    for name, value in zip(OPTIONAL_COLUMNS, optional, strict=False):
+        if value is not None:
+            document[name] = value.isoformat() if isinstance(value, date) else value
+    return document
+
+
+def canonical(row: Sequence[Any]) -> bytes:
+    """The canonical JSON of one event: ``row`` holds the ``HASHED_COLUMNS`` values in order."""
+    document = _document(row)
+    if len(document) == len(CORE_COLUMNS):
+        # Already in ascending key order, so orjson emits the sorted form without sorting.
+        return orjson.dumps(document)
+    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
 
 
 def canonical_pieces(row: Sequence[Any]) -> tuple[bytes, bytes, bytes]:
@@ -151,56 +158,13 @@ def canonical_pieces(row: Sequence[Any]) -> tuple[bytes, bytes, bytes]:
     ``occurred_at`` that ``format_time`` writes and ``N`` the decimal ``seq``,
     ``canonical(row) == a + T + b + N + c``. ``row``'s own ``seq`` and ``occurred_at`` are
     ignored. The migration 0011 function ``regsosek_audit_append`` hashes events this way."""
-    (
-        _seq,
-        _occurred_at,
-        request_id,
-        endpoint,
-        client_id,
-        agency,
-        program,
-        agreement,
-        purpose,
-        remote_addr,
-        operation_name,
-        document_hash,
-        variables_hash,
-        outcome,
-        error_code,
-        row_count,
-        field_paths,
-        household_ids,
-        person_ids,
-    ) = row[: len(CORE_COLUMNS)]
-    purpose_code, case_ref, trace_id, sealed_until = row[len(CORE_COLUMNS) : len(HASHED_COLUMNS)]
-    # The keys in ascending order, split at "occurred_at" and at "seq".
-    before_time: dict[str, Any] = {"agency": agency, "agreement": agreement}
-    if case_ref is not None:
-        before_time["case_ref"] = case_ref
-    before_time.update(
-        client_id=client_id,
-        document_hash=document_hash,
-        endpoint=endpoint,
-        error_code=error_code,
-        field_paths=field_paths,
-        household_ids=household_ids,
-    )
-    before_seq: dict[str, Any] = {
-        "operation_name": operation_name,
-        "outcome": outcome,
-        "person_ids": person_ids,
-        "program": program,
-        "purpose": purpose,
-    }
-    if purpose_code is not None:
-        before_seq["purpose_code"] = purpose_code
-    before_seq.update(remote_addr=remote_addr, request_id=request_id, row_count=row_count)
-    if sealed_until is not None:
-        before_seq["sealed_until"] = sealed_until.isoformat()
-    after_seq: dict[str, Any] = {}
-    if trace_id is not None:
-        after_seq["trace_id"] = trace_id
-    after_seq["variables_hash"] = variables_hash
+    document = _document(row)
+    # The keys in ascending order, split at "occurred_at" and at "seq" (each part holds at
+    # least one core key: "agency", "operation_name", "variables_hash").
+    keys = sorted(document)
+    before_time = {key: document[key] for key in keys if key < "occurred_at"}
+    before_seq = {key: document[key] for key in keys if "occurred_at" < key < "seq"}
+    after_seq = {key: document[key] for key in keys if key > "seq"}
     dumps = orjson.dumps
     return (
         dumps(before_time)[:-1] + b',"occurred_at":"',
