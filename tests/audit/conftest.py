@@ -5,6 +5,7 @@ its own over it (so that no other test's events mix in)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
@@ -18,7 +19,7 @@ from api.state import gateway_state
 from db.engine import database_name
 from tests.audit.history import History, append_history, november_story, october_story
 from tests.audit.support import ChainDatabase, StaticKey, register_public_key, sample_event
-from tests.support import create_database, drop_database, make_settings, running
+from tests.support import Clones, create_database, drop_database, make_settings, running
 
 
 @pytest.fixture(scope="module")
@@ -69,38 +70,37 @@ class HistoryDatabase:
     history: History
 
 
+@asynccontextmanager
+async def _history_database(
+    registry_clones: Clones, story: Callable[[list[int]], History]
+) -> AsyncIterator[HistoryDatabase]:
+    """A registry clone whose audit trail holds ``story`` told over dinsos-pkh's scope."""
+    url = await registry_clones.take()
+    try:
+        connection = await asyncpg.connect(url)
+        try:
+            scope = [row[0] for row in await connection.fetch(DINSOS_SCOPE)]
+        finally:
+            await connection.close()
+        history = story(scope)
+        await append_history(url, history)
+        yield HistoryDatabase(url=url, history=history)
+    finally:
+        registry_clones.give_back(url)
+
+
 @pytest.fixture(scope="module")
-async def history_db(server_url: str, template_url: str) -> AsyncIterator[HistoryDatabase]:
+async def history_db(registry_clones: Clones) -> AsyncIterator[HistoryDatabase]:
     """A registry clone whose audit trail holds ``tests.audit.history.october_story``."""
-    url = await create_database(server_url, template=database_name(template_url))
-    try:
-        connection = await asyncpg.connect(url)
-        try:
-            scope = [row[0] for row in await connection.fetch(DINSOS_SCOPE)]
-        finally:
-            await connection.close()
-        history = october_story(scope)
-        await append_history(url, history)
-        yield HistoryDatabase(url=url, history=history)
-    finally:
-        await drop_database(url)
+    async with _history_database(registry_clones, october_story) as database:
+        yield database
 
 
 @pytest.fixture(scope="module")
-async def november_db(server_url: str, template_url: str) -> AsyncIterator[HistoryDatabase]:
+async def november_db(registry_clones: Clones) -> AsyncIterator[HistoryDatabase]:
     """A registry clone whose audit trail holds ``tests.audit.history.november_story``."""
-    url = await create_database(server_url, template=database_name(template_url))
-    try:
-        connection = await asyncpg.connect(url)
-        try:
-            scope = [row[0] for row in await connection.fetch(DINSOS_SCOPE)]
-        finally:
-            await connection.close()
-        history = november_story(scope)
-        await append_history(url, history)
-        yield HistoryDatabase(url=url, history=history)
-    finally:
-        await drop_database(url)
+    async with _history_database(registry_clones, november_story) as database:
+        yield database
 
 
 @dataclass
