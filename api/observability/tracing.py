@@ -28,7 +28,8 @@ header naming the server span.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -100,6 +101,27 @@ def current_trace() -> TraceContext | None:
     return TraceContext(trace_id, f"00-{trace_id}-{span_id}-{int(context.trace_flags):02x}")
 
 
+class ClientSpan:
+    """A CLIENT span the gateway opened for a call of its own (a webhook's POST): its trace,
+    for the audit event and the ``traceparent`` the call carries, and its attributes."""
+
+    def __init__(self, span: Any) -> None:
+        self._span = span
+
+    @property
+    def trace(self) -> TraceContext:
+        from opentelemetry import trace
+
+        context = self._span.get_span_context()
+        trace_id = trace.format_trace_id(context.trace_id)
+        span_id = trace.format_span_id(context.span_id)
+        flags = int(context.trace_flags)
+        return TraceContext(trace_id, f"00-{trace_id}-{span_id}-{flags:02x}")
+
+    def set(self, name: str, value: str | int) -> None:
+        self._span.set_attribute(name, value)
+
+
 def name_server_span(*, method: str, route: str) -> None:
     """Name the current SERVER span after the matched route (``POST /graphql``), a bounded set.
 
@@ -169,6 +191,29 @@ class Tracing:
 
         self._instrumentor = AsyncPGInstrumentor(capture_parameters=False)  # type: ignore[no-untyped-call]
         self._instrumentor.instrument(tracer_provider=self._statements)
+
+    @contextmanager
+    def client_span(
+        self, name: str, *, attributes: Mapping[str, str | int]
+    ) -> Iterator[ClientSpan]:
+        """A CLIENT span, current while the block runs (its statements are its children),
+        starting a trace of its own: the gateway's calls out (webhook POSTs) follow no caller.
+        An exception leaving the block is recorded on it without its message."""
+        from opentelemetry.trace import SpanKind, Status, StatusCode
+
+        tracer = self.provider.get_tracer(SERVICE_NAME)
+        with tracer.start_as_current_span(
+            name,
+            kind=SpanKind.CLIENT,
+            attributes=dict(attributes),
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            try:
+                yield ClientSpan(span)
+            except BaseException as failure:
+                span.set_status(Status(StatusCode.ERROR, type(failure).__name__))
+                raise
 
     def close(self) -> None:
         """Stop instrumenting asyncpg; send the spans still buffered, then stop the exporter."""

@@ -13,13 +13,21 @@ A 2xx is the receipt (status and the first ``RECEIPT_LIMIT`` characters of
 the answer, kept with the delivery). Anything else is retried with
 exponential back-off until ``give_up_after`` (24 h) from the delivery's
 creation; then it is marked ``expired``. Redirects are not followed.
+
+With tracing on (``api.observability.tracing``), each attempt is a CLIENT span
+``webhook POST`` (program, subscription, delivery, attempt, the receiver's
+status and the outcome; the delivery's statements are its children), its trace
+id is stored with the attempt's audit event, and the POST carries its
+``traceparent``, so the receiving agency's traces join the gateway's. Off,
+nothing of OpenTelemetry is imported and no ``traceparent`` is sent.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -30,6 +38,7 @@ import orjson
 from pgqueuer.domain.errors import RetryRequested
 from sqlalchemy import ColumnElement
 
+from api.observability.tracing import ClientSpan, Tracing
 from api.webhooks.signing import SIGNATURE_HEADER, sign_detached
 from audit.events import AuditEvent, format_time
 from audit.signing import SigningKeySource
@@ -108,7 +117,12 @@ def body_of(delivery: Delivery, changes: list[PushedChange], *, attempt: int) ->
 
 
 def disclosure_event(
-    delivery: Delivery, program: Program, changes: list[PushedChange], *, attempt: int
+    delivery: Delivery,
+    program: Program,
+    changes: list[PushedChange],
+    *,
+    attempt: int,
+    trace_id: str | None = None,
 ) -> AuditEvent:
     """The audit event of one push: the ids the body names, under endpoint ``webhook``."""
     households = sorted({c.household_id for c in changes if c.person_id is None and c.household_id})
@@ -136,6 +150,7 @@ def disclosure_event(
         person_ids=persons,
         row_count=len(households) + len(persons),
         sealed_until=program.sealed_until,
+        trace_id=trace_id,
     )
 
 
@@ -152,6 +167,7 @@ class Deliverer:
         pseudonym_key: bytes,
         http: httpx.AsyncClient,
         retry: RetryPolicy | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self._pool = pool
         self._keys = keys
@@ -160,9 +176,29 @@ class Deliverer:
         self._pseudonym_key = pseudonym_key
         self._http = http
         self._retry = retry or RetryPolicy()
+        self._tracing = tracing
 
     async def attempt(self, delivery_id: int) -> Outcome:
         """One attempt; the outcome says whether (and when) to try again."""
+        with self._span(delivery_id) as span:
+            outcome = await self._attempt(delivery_id, span)
+            if span is not None:
+                span.set("regsosek.webhook.outcome", outcome.status)
+            return outcome
+
+    @contextmanager
+    def _span(self, delivery_id: int) -> Iterator[ClientSpan | None]:
+        if self._tracing is None:
+            yield None
+            return
+        attributes: dict[str, str | int] = {
+            "http.request.method": "POST",
+            "regsosek.webhook.delivery": delivery_id,
+        }
+        with self._tracing.client_span("webhook POST", attributes=attributes) as span:
+            yield span
+
+    async def _attempt(self, delivery_id: int, span: ClientSpan | None) -> Outcome:
         async with self._pool.acquire() as connection:
             delivery = await webhooks.load_delivery(connection, delivery_id)
             if delivery is None:
@@ -174,6 +210,10 @@ class Deliverer:
                 await webhooks.cancel_delivery(connection, delivery_id)
                 return Outcome("cancelled")
             attempt = delivery.attempts + 1
+            if span is not None:
+                span.set("regsosek.program", program.name)
+                span.set("regsosek.webhook.subscription", delivery.subscription_id)
+                span.set("regsosek.webhook.attempt", attempt)
             if not program.agreement.in_force(datetime.now(UTC).date()):
                 error = "the program's data-sharing agreement is not in force"
                 return await self._failed(connection, delivery, attempt=attempt, error=error)
@@ -186,7 +226,13 @@ class Deliverer:
             signature = sign_detached(body, keys=self._keys)
             try:
                 await self._audit.record(
-                    disclosure_event(delivery, program, changes, attempt=attempt)
+                    disclosure_event(
+                        delivery,
+                        program,
+                        changes,
+                        attempt=attempt,
+                        trace_id=span.trace.trace_id if span is not None else None,
+                    )
                 )
             except GatewayError:
                 error = "the audit trail could not be written; nothing was sent"
@@ -198,11 +244,15 @@ class Deliverer:
                 "Regsosek-Attempt": str(attempt),
                 "User-Agent": "regsosek-gateway-webhooks",
             }
+            if span is not None:
+                headers["traceparent"] = span.trace.traceparent
             try:
                 response = await self._http.post(delivery.url, content=body, headers=headers)
             except httpx.HTTPError as failure:
                 error = f"{type(failure).__name__}: {failure}"[:500]
                 return await self._failed(connection, delivery, attempt=attempt, error=error)
+            if span is not None:
+                span.set("http.response.status_code", response.status_code)
             if 200 <= response.status_code < 300:
                 await webhooks.record_attempt(
                     connection,

@@ -12,6 +12,9 @@ jobs are queued in the release's own transaction (nothing is lost between
 the commit and the push). Jobs wake the worker through LISTEN/NOTIFY, so a
 push follows its release (or policy change) within a second or two.
 
+With an OTLP endpoint configured (the same ``OTEL_*`` variables as the
+gateway's), every attempt is a trace of its own (``api.webhooks.delivery``).
+
 The worker runs as the gateway role: it reads a delivery's changes under the
 program's row-level security, signs with the gateway's signing key (the one
 ``/.well-known/jwks.json`` publishes) and appends to the same audit chain.
@@ -26,6 +29,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import asyncpg
 import httpx
@@ -38,11 +42,15 @@ from api.auth.background import start_periodic, stop_periodic
 from api.auth.keys import REFRESH_SECONDS, KeyStore
 from api.auth.service import ensure_key_as_owner
 from api.database import app_database_url
+from api.observability.tracing import start_tracing
 from api.settings import Settings
 from api.webhooks.delivery import Deliverer, RetryPolicy
 from db.engine import create_pool, plain_url
 from db.releases.deliveries import ENTRYPOINT
 from policies import PolicyStore
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 log = logging.getLogger("regsosek.webhooks")
 
@@ -60,11 +68,21 @@ class Worker:
 
 @asynccontextmanager
 async def webhook_worker(
-    settings: Settings, *, owner_url: str, retry: RetryPolicy | None = None
+    settings: Settings,
+    *,
+    owner_url: str,
+    retry: RetryPolicy | None = None,
+    span_exporter: SpanExporter | None = None,
 ) -> AsyncIterator[Worker]:
-    """Everything the worker needs, started; ``worker.queue.run()`` consumes the queue."""
+    """Everything the worker needs, started; ``worker.queue.run()`` consumes the queue.
+    Tracing is on when the settings name an OTLP endpoint or ``span_exporter`` is given
+    (tests: an in-memory exporter)."""
     app_url = app_database_url(settings, owner_url)
     async with AsyncExitStack() as stack:
+        tracing = start_tracing(settings, exporter=span_exporter)
+        if tracing is not None:
+            tracing.start()
+            stack.callback(tracing.close)
         pool = await create_pool(app_url, max_size=4)
         stack.push_async_callback(pool.close)
         await ensure_key_as_owner(settings, owner_url=owner_url)
@@ -84,6 +102,7 @@ async def webhook_worker(
             pseudonym_key=settings.pseudonym_secret(),
             http=http,
             retry=retry,
+            tracing=tracing,
         )
         listener = await asyncpg.connect(plain_url(app_url))
         stack.push_async_callback(listener.close)

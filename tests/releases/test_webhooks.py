@@ -14,6 +14,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 import uvicorn
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, format_span_id, format_trace_id
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -89,8 +91,10 @@ async def receiving(statuses: list[int]) -> AsyncIterator[Receiver]:
 
 
 @asynccontextmanager
-async def worker(settings: Settings, url: str) -> AsyncIterator[None]:
-    async with webhook_worker(settings, owner_url=url, retry=FAST) as running:
+async def worker(
+    settings: Settings, url: str, *, spans: InMemorySpanExporter | None = None
+) -> AsyncIterator[None]:
+    async with webhook_worker(settings, owner_url=url, retry=FAST, span_exporter=spans) as running:
         task = asyncio.create_task(running.queue.run(dequeue_timeout=timedelta(seconds=1)))
         try:
             yield
@@ -139,6 +143,8 @@ async def test_a_receiver_answering_500_twice_gets_the_signed_batch_on_the_third
             jwks = (await gw.http.get("/.well-known/jwks.json")).json()
 
     assert len(receiver.received) == 3
+    # Tracing off: nothing names a trace.
+    assert all("traceparent" not in headers for headers, _ in receiver.received)
     for attempt, (headers, body) in enumerate(receiver.received, start=1):
         header = verify_detached(headers[SIGNATURE_HEADER.lower()], body, jwks=jwks)
         assert header["typ"] == "regsosek-webhook+jws"
@@ -169,15 +175,78 @@ async def test_a_receiver_answering_500_twice_gets_the_signed_batch_on_the_third
     assert json.loads(delivery["receipt_body"]) == {"received": True}
     pushed = await fetch(
         url,
-        "SELECT outcome, household_ids, field_paths, request_id FROM audit_events"
+        "SELECT outcome, household_ids, field_paths, request_id, trace_id FROM audit_events"
         " WHERE endpoint = 'webhook' ORDER BY seq",
     )
+    assert [row["trace_id"] for row in pushed] == [None, None, None]
     assert [row["request_id"] for row in pushed] == [
         f"webhook-{delivery['id']}-{attempt}" for attempt in (1, 2, 3)
     ]
     assert all(row["outcome"] == "allowed" for row in pushed)
     assert all(sorted(row["household_ids"]) == sorted([moved_in, moved_out]) for row in pushed)
     assert pushed[0]["field_paths"] == ["webhook.changes.household.id", "webhook.changes.kind"]
+
+
+async def test_with_tracing_on_each_attempt_is_a_client_span_its_post_and_audit_event_name(
+    make_database: Callable[[], Awaitable[str]], tmp_path: Path
+) -> None:
+    url = await make_database()
+    settings = make_settings(url, tmp_path / "data")
+    spans = InMemorySpanExporter()
+    async with receiving([503]) as receiver:
+        subscription = await _subscribe(url, "dinsos-pkh", receiver.url, list(ChangeKind))
+        async with worker(settings, url, spans=spans):
+            await _release(url, tmp_path, "2025Q3")
+            await receiver.wait_for(2)
+            await asyncio.sleep(0.3)
+
+    finished = spans.get_finished_spans()
+    posts = sorted(
+        (span for span in finished if span.name == "webhook POST"),
+        key=lambda span: str(dict(span.attributes or {})["regsosek.webhook.attempt"]),
+    )
+    delivery = dict(posts[0].attributes or {})["regsosek.webhook.delivery"]
+    assert [(span.kind, dict(span.attributes or {})) for span in posts] == [
+        (
+            SpanKind.CLIENT,
+            {
+                "http.request.method": "POST",
+                "regsosek.webhook.delivery": delivery,
+                "regsosek.program": "dinsos-pkh",
+                "regsosek.webhook.subscription": subscription,
+                "regsosek.webhook.attempt": attempt,
+                "http.response.status_code": status,
+                "regsosek.webhook.outcome": outcome,
+            },
+        )
+        for attempt, status, outcome in ((1, 503, "pending"), (2, 200, "delivered"))
+    ]
+    contexts = [span.context for span in posts if span.context is not None]
+    # Each attempt is a trace of its own, carried by the POST the receiver got.
+    assert [span.parent for span in posts] == [None, None]
+    assert contexts[0].trace_id != contexts[1].trace_id
+    sent = [headers["traceparent"] for headers, _ in receiver.received]
+    assert all(context.trace_flags.sampled for context in contexts)
+    assert sent == [
+        f"00-{format_trace_id(c.trace_id)}-{format_span_id(c.span_id)}-{int(c.trace_flags):02x}"
+        for c in contexts
+    ]
+    # The attempt's statements are its children, and carry no parameters.
+    for context in contexts:
+        statements = [
+            span
+            for span in finished
+            if span.parent is not None and span.parent.span_id == context.span_id
+        ]
+        assert statements, "the delivery's statements are not in its trace"
+        assert all((span.attributes or {}).get("db.system") == "postgresql" for span in statements)
+        assert all(
+            not any("parameters" in name for name in (span.attributes or {})) for span in statements
+        )
+    pushed = await fetch(
+        url, "SELECT trace_id FROM audit_events WHERE endpoint = 'webhook' ORDER BY seq"
+    )
+    assert [row["trace_id"] for row in pushed] == [format_trace_id(c.trace_id) for c in contexts]
 
 
 async def test_a_pseudonym_program_is_pushed_pseudonyms_of_the_kinds_it_subscribed(
