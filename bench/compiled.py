@@ -86,7 +86,7 @@ META_ROWS: dict[str, tuple[Any, ...]] = {
     # householdStats asks for the registry's version (its counts' cache key) and saves the
     # settings it changes before its statement; the answers only need the right shape.
     REGISTRY_VERSION: (0, 0, None, date(2026, 1, 1)),
-    STATISTICS_ON: ("4", "2", "on", "1.1", "2"),
+    STATISTICS_ON: ("4", "2", "force_generic_plan", "on", "1.1", "2", "auto"),
 }
 """Rows the recorder answers for the statements around a statement, recorded as ``meta``."""
 

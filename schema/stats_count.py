@@ -56,12 +56,16 @@ single-key lock, a key space of its own."""
 STATISTICS_ON = (
     "SELECT current_setting('random_page_cost'),"
     " current_setting('max_parallel_workers_per_gather'),"
+    " current_setting('plan_cache_mode'),"
     f" set_config('{STATISTICS_SETTING}', 'on', true),"
     " set_config('random_page_cost', '1.1', true),"
     " set_config('max_parallel_workers_per_gather',"
-    " coalesce($1, current_setting('max_parallel_workers_per_gather')), true)"
+    " coalesce($1, current_setting('max_parallel_workers_per_gather')), true),"
+    " set_config('plan_cache_mode', 'auto', true)"
 )
-"""Admit the statistics rows (RLS), count from the covering index, parallel or not ($1 '0')."""
+"""Admit the statistics rows (RLS), count from the covering index, parallel or not ($1 '0'),
+planned for the statement's own values when PostgreSQL finds it worth it (``auto``: the read
+pools' sessions plan once, ``Settings.read_plan_cache_mode``)."""
 REGISTRY_VERSION = (
     "SELECT coalesce(max(no), 0), count(*), max(imported_at), current_date FROM releases"
 )
@@ -70,7 +74,8 @@ REGISTRY_VERSION = (
 STATISTICS_OFF = (
     f"SELECT set_config('{STATISTICS_SETTING}', 'off', true),"
     " set_config('random_page_cost', $1, true),"
-    " set_config('max_parallel_workers_per_gather', $2, true)"
+    " set_config('max_parallel_workers_per_gather', $2, true),"
+    " set_config('plan_cache_mode', $3, true)"
 )
 
 
@@ -89,7 +94,7 @@ async def count(
     previous = await connection.fetchrow(STATISTICS_ON, "0" if filtered else None)
     assert previous is not None
     rows: list[asyncpg.Record] = await connection.fetch(statement.sql, *statement.arguments(params))
-    await connection.execute(STATISTICS_OFF, previous[0], previous[1])
+    await connection.execute(STATISTICS_OFF, previous[0], previous[1], previous[2])
     return rows
 
 

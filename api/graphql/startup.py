@@ -61,6 +61,16 @@ READ_ONLY = {"default_transaction_read_only": "on"}
 """Read pools: every transaction read-only, including the implicit one of a gated statement."""
 
 
+def read_settings(settings: Settings) -> dict[str, str]:
+    """Session settings of the read pools: read-only, and their prepared statements planned
+    once (``Settings.read_plan_cache_mode``)."""
+    return {
+        **server_settings(settings),
+        **READ_ONLY,
+        "plan_cache_mode": settings.read_plan_cache_mode,
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class GraphQLRuntime:
     engine: Engine
@@ -93,11 +103,7 @@ async def start_graphql(
                 url,
                 min_size=0,
                 max_size=settings.pool_size,
-                server_settings={
-                    **server_settings(settings),
-                    **READ_ONLY,
-                    "application_name": "regsosek-reader",
-                },
+                server_settings={**read_settings(settings), "application_name": "regsosek-reader"},
                 command_timeout=command_timeout(settings),
                 reset=reset_connection,
                 init=refuse_bypassing_role,
@@ -108,7 +114,7 @@ async def start_graphql(
         primary = await create_pool(
             app_url,
             max_size=settings.pool_size,
-            server_settings={**server_settings(settings), **READ_ONLY},
+            server_settings=read_settings(settings),
             command_timeout=command_timeout(settings),
             reset=reset_connection,
         )
