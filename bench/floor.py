@@ -3,8 +3,10 @@
 No authentication, no policy, no audit: the best any Python gateway could do.
 ``http-floor`` runs minimal hand-written SQL (``bench.minimal``) as the owner;
 ``http-floor-rls`` runs the gateway's own statement as ``regsosek_app`` under
-RLS. Its sessions run with ``jit = off``, as the gateway's do, from a pool of
-10 connections (``BENCH_FLOOR_POOL``), the gateway's default.
+RLS. Its sessions run with ``jit = off`` and ``plan_cache_mode =
+force_generic_plan`` (each statement planned once per connection), as the gateway's
+read sessions do, from a pool of 10 connections (``BENCH_FLOOR_POOL``), the gateway's
+default.
 ``BENCH_FLOOR_SPEC`` names a JSON file ``{query: {sql, args, slot, kind, root}}``
 (written by ``bench.run``); ``POST /graphql/<query>`` takes the same body the
 gateway takes and binds the request's variable at ``slot``.
@@ -60,7 +62,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         min_size=1,
         max_size=int(os.environ.get("BENCH_FLOOR_POOL", "10")),
         reset=no_reset,
-        server_settings={"jit": "off"},
+        server_settings={"jit": "off", "plan_cache_mode": "force_generic_plan"},
     )
     yield
     await pool.close()

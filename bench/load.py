@@ -5,7 +5,8 @@ wrk runs closed-loop at a fixed number of connections (one thread); its Lua
 the latency percentiles (microseconds). pgbench runs the SQL with every
 argument bound as a parameter (``-D``, and the drawn value chosen in the client by
 ``draw_tree``), logs each transaction, and the percentiles are computed from that
-log. Its sessions run with ``jit = off``, as the gateway's do. Latency under a
+log. Its sessions run with ``jit = off`` and ``plan_cache_mode = force_generic_plan``,
+as the gateway's read sessions do. Latency under a
 fixed arrival rate is ``bench.openloop``'s.
 """
 
@@ -258,7 +259,12 @@ async def _pgbench(
             *argv,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
-            env={**os.environ, "PGOPTIONS": f"-c jit=off {options}".strip()},
+            # The gateway's read sessions: no JIT, each statement planned once (a statement's
+            # own settings, e.g. householdStats' plan_cache_mode=auto, come after and win).
+            env={
+                **os.environ,
+                "PGOPTIONS": f"-c jit=off -c plan_cache_mode=force_generic_plan {options}".strip(),
+            },
         )
         out = await _communicate(process)
         text = out.decode(errors="replace")
