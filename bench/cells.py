@@ -15,6 +15,7 @@ import asyncio
 import os
 import random
 import resource
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -27,7 +28,7 @@ from bench.load import Result, lua_script, pgbench, pgbench_scripts, wrk
 from bench.measurements import Measurement, OpenMeasurement, OpenRun, Run
 from bench.openloop import OpenResult, k6_run
 from bench.queries import Query
-from bench.servers import Meter, Usage
+from bench.servers import Meter, Usage, machine_busy_ticks
 
 if TYPE_CHECKING:
     from bench.plan import Plan
@@ -167,6 +168,8 @@ class Cells:
             await meter.close()
 
     async def checkpoint(self, db: BenchDatabase) -> None:
+        """Wait for a quiet machine (``settle``), then ``CHECKPOINT``."""
+        await settle()
         connection = await asyncpg.connect(db.url)
         try:
             await connection.execute("CHECKPOINT")
@@ -429,3 +432,23 @@ class Cells:
             client_cpu_ms=1000 * client / max(1, result.sent),
             others_pct=self.others_pct(usage, server_cpu=usage.server_cpu_s, client_cpu=client),
         )
+
+
+QUIET_PCT = 15.0
+"""The machine counts as quiet below this share of its CPU (half a second's sample)."""
+SETTLE_LIMIT_S = 60.0
+
+
+async def settle(*, window: float = 0.5) -> None:
+    """Wait until the machine is quiet, at most ``SETTLE_LIMIT_S``: a system still working off
+    requests its load generator gave up on (the naive peer's householdStats at 1,000,000 kept
+    both cores busy for minutes) must not run into the next system's run. After the limit the
+    run goes ahead and its ``others`` share shows the disturbance."""
+    capacity = os.sysconf("SC_CLK_TCK") * window * (os.cpu_count() or 1)
+    deadline = time.monotonic() + SETTLE_LIMIT_S
+    while time.monotonic() < deadline:
+        before = machine_busy_ticks()
+        await asyncio.sleep(window)
+        if 100 * (machine_busy_ticks() - before) / capacity < QUIET_PCT:
+            return
+    print(f"  the machine is still busy after {SETTLE_LIMIT_S:.0f} s; going on", flush=True)

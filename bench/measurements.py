@@ -85,9 +85,10 @@ class Measurement:
     def spread(self) -> float:
         """(max - min) / median of requests/s across runs, in %."""
         low, high = self.range("rps")
-        if len(self.runs) < 2:
-            return 0.0
-        return 100 * (high - low) / self.median("rps")
+        median = self.median("rps")
+        if len(self.runs) < 2 or median == 0:
+            return 0.0  # one run, or a system that answered nothing in most runs
+        return 100 * (high - low) / median
 
     def as_json(self) -> dict[str, Any]:
         return {
