@@ -310,13 +310,16 @@ def targets(report: Report) -> list[tuple[str, str, bool | None]]:
     for phase in ("main", "growth"):
         stats = report.find(largest, "gateway", "Q4", 1, phase=phase)
         if stats is not None:
+            # The gateway answers a repeated Q4 from its counts cache; the first one after a
+            # release counts, which is the gateway's own statement as db-floor-rls runs it.
             p50 = stats.median("p50_ms")
+            found = f"served p50 {p50:.0f} ms, p99 {stats.median('p99_ms'):.0f} ms (counts cached)"
+            cold = report.find(largest, "db-floor-rls", "Q4", 1, phase=phase)
+            if cold is not None:
+                p50 = max(p50, cold.median("p50_ms"))
+                found += f"; cold count (db-floor-rls) p50 {cold.median('p50_ms'):.0f} ms"
             out.append(
-                (
-                    f"householdStats over {largest:,} households < 300 ms (c=1)",
-                    f"p50 {p50:.0f} ms, p99 {stats.median('p99_ms'):.0f} ms",
-                    p50 < 300,
-                )
+                (f"householdStats over {largest:,} households < 300 ms (c=1)", found, p50 < 300)
             )
             break
     rss = [m.rss_mb_max for m in report.measurements if m.system == "gateway" and m.rss_mb_max]
