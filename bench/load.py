@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.compiled import CompiledQuery
+from bench.databases import SEED
 
 DONE = """
 done = function(summary, latency, requests)
@@ -202,7 +203,7 @@ def pgbench_draws(values: Sequence[str]) -> list[list[str]]:
     run. A floor may only be optimistic."""
     chosen = list(values)
     if len(chosen) > PGBENCH_DRAWS:
-        chosen = random.Random(20221015).sample(chosen, PGBENCH_DRAWS)
+        chosen = random.Random(SEED).sample(chosen, PGBENCH_DRAWS)
     shares = min(PGBENCH_SCRIPTS, len(chosen))
     return [chosen[index::shares] for index in range(shares)]
 

@@ -96,6 +96,13 @@ def current_trace() -> TraceContext | None:
     context = trace.get_current_span().get_span_context()
     if not context.is_valid:
         return None
+    return _trace_context(context)
+
+
+def _trace_context(context: Any) -> TraceContext:
+    """A span context (``opentelemetry.trace.SpanContext``) as its trace and ``traceparent``."""
+    from opentelemetry import trace
+
     trace_id = trace.format_trace_id(context.trace_id)
     span_id = trace.format_span_id(context.span_id)
     return TraceContext(trace_id, f"00-{trace_id}-{span_id}-{int(context.trace_flags):02x}")
@@ -110,13 +117,7 @@ class ClientSpan:
 
     @property
     def trace(self) -> TraceContext:
-        from opentelemetry import trace
-
-        context = self._span.get_span_context()
-        trace_id = trace.format_trace_id(context.trace_id)
-        span_id = trace.format_span_id(context.span_id)
-        flags = int(context.trace_flags)
-        return TraceContext(trace_id, f"00-{trace_id}-{span_id}-{flags:02x}")
+        return _trace_context(self._span.get_span_context())
 
     def set(self, name: str, value: str | int) -> None:
         self._span.set_attribute(name, value)

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -186,17 +186,14 @@ class Deliverer:
                 span.set("regsosek.webhook.outcome", outcome.status)
             return outcome
 
-    @contextmanager
-    def _span(self, delivery_id: int) -> Iterator[ClientSpan | None]:
+    def _span(self, delivery_id: int) -> AbstractContextManager[ClientSpan | None]:
         if self._tracing is None:
-            yield None
-            return
+            return nullcontext()
         attributes: dict[str, str | int] = {
             "http.request.method": "POST",
             "regsosek.webhook.delivery": delivery_id,
         }
-        with self._tracing.client_span("webhook POST", attributes=attributes) as span:
-            yield span
+        return self._tracing.client_span("webhook POST", attributes=attributes)
 
     async def _attempt(self, delivery_id: int, span: ClientSpan | None) -> Outcome:
         async with self._pool.acquire() as connection:
