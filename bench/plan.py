@@ -228,6 +228,12 @@ def parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=float, help="seconds of warm-up before every timed run")
     p.add_argument("--seed", type=int, help="seed of the run order (recorded)")
     p.add_argument("--fresh", action="store_true", help="rebuild the bench databases")
+    p.add_argument(
+        "--prepare",
+        action="store_true",
+        help="start the cluster, install the peers, seed the plan's sizes, then stop (no timing:"
+        " the machine need not be quiet)",
+    )
     p.add_argument("--resume", action="store_true", help="skip cells the result file holds")
     p.add_argument("--server", help="an external PostgreSQL URL instead of the bench's cluster")
     p.add_argument("--port", type=int, help="port of the bench's own cluster (15432)")

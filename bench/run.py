@@ -413,6 +413,17 @@ async def _existing(server: str, sizes: list[int]) -> dict[int, bool]:
     return {size: not await _exists(server, database_name(size)) for size in sizes}
 
 
+async def _prepare(plan: Plan, server: str) -> None:
+    """What a run needs before its first timing: the peers installed, every size seeded."""
+    installs = asyncio.gather(
+        asyncio.to_thread(install_postgraphile), asyncio.to_thread(install_peer)
+    )
+    bench = Bench(plan, server, private=plan.server is None)
+    for db in await bench.databases():
+        print(f"ready: {db.name} ({db.households:,} households)", flush=True)
+    await installs
+
+
 async def _main(plan: Plan, server: str, *, private: bool) -> Report:
     """The bench, cancelled (servers stopped, load generators killed) on SIGINT or SIGTERM."""
     task = asyncio.current_task()
@@ -474,6 +485,13 @@ def main(argv: list[str] | None = None) -> None:
         server = cluster.url
     else:
         server = plan.server
+    if args.prepare:
+        try:
+            asyncio.run(_prepare(plan, server))
+        finally:
+            if cluster is not None:
+                stop_cluster(cluster)
+        return
     try:
         report = asyncio.run(_main(plan, server, private=cluster is not None))
     except asyncio.CancelledError:
