@@ -206,8 +206,9 @@ def _selection(tokens: list[tuple[Any, ...]], params: Mapping[str, Any]) -> dict
     return selection
 
 
-Counted = tuple[dict[tuple[Any, ...], int], dict[str, str]]
-"""A population's counts at the finest grain, and the region names of the answer."""
+Counted = tuple[dict[tuple[Any, ...], int], dict[str, str], bytes]
+"""A population's counts at the finest grain, the region names of the answer, and the
+population's ``population_key`` (computed with the counts, kept with them; empty when k is 1)."""
 CACHED_COUNTS = 64
 """Populations whose counts a program keeps (a few hundred kB each at 1,000,000 households)."""
 
@@ -257,13 +258,17 @@ class HouseholdStatsRoot:
         plan = plan_statistics(args, caller.program)
         statement = self._statement(caller.program, plan)
         if connection is not None:
-            counts, names = await self._counted(connection, statement, plan, caller.program)
+            counts, names, population = await self._counted(
+                connection, statement, plan, caller.program
+            )
         elif self.reader is not None:
             async with self.reader.transaction(caller.program.name) as own:
-                counts, names = await self._counted(own, statement, plan, caller.program)
+                counts, names, population = await self._counted(
+                    own, statement, plan, caller.program
+                )
         else:
             raise RuntimeError("householdStats needs a read transaction or a reader")
-        protected = await self._protect(counts, plan, caller)
+        protected = await self._protect(counts, plan, caller, population)
         return _answer(protected, names=names, plan=plan)
 
     async def _counted(
@@ -293,7 +298,11 @@ class HouseholdStatsRoot:
             program=program,
             filtered=bool(plan.sql.shape),
         )
-        counted = _counts(rows, plan)
+        counts, names = _counts(rows, plan)
+        population = (
+            population_key(counts, k=plan.k, by_program=plan.by_program) if plan.k > 1 else b""
+        )
+        counted = (counts, names, population)
         return counted if cache is None else cache.put(key, counted)
 
     def _statement(self, program: Program, plan: StatsPlan) -> CompiledStatement:
@@ -316,7 +325,11 @@ class HouseholdStatsRoot:
         return statement
 
     async def _protect(
-        self, counts: dict[tuple[Any, ...], int], plan: StatsPlan, caller: Caller
+        self,
+        counts: dict[tuple[Any, ...], int],
+        plan: StatsPlan,
+        caller: Caller,
+        population: bytes,
     ) -> Protected:
         dimensions = BY_PROGRAM if plan.by_program else UNIVERSE
         if plan.k <= 1:
@@ -326,7 +339,7 @@ class HouseholdStatsRoot:
             caller=caller,
             dimensions=dimensions,
             k=plan.k,
-            key=population_key(counts, k=plan.k, by_program=plan.by_program),
+            key=population,
         )
 
 
