@@ -128,7 +128,7 @@ class Plan:
                         rates = len(open_systems) * len(OPEN_LOOP_SHARES) + 1
                         total += rates * self.runs * per_run
         if self.profile:
-            total += 30 * len([q for q in self.queries if q in ("Q1", "Q2")])
+            total += 30 * len([q for q in self.queries if q in ("Q1", "Q2", "Q4")])
         return total
 
 

@@ -349,7 +349,7 @@ class Bench:
         seconds = max(10.0, self.plan.duration)
         concurrency = 16 if 16 in self.plan.concurrency else max(self.plan.concurrency)
         for query in self.queries:
-            if query.name not in ("Q1", "Q2"):
+            if query.name not in ("Q1", "Q2", "Q4"):
                 continue
             output = folder / f"{query.name}-w{gateway.workers}.txt"
             print(f"  py-spy: gateway x{gateway.workers} under {query.name} c={concurrency} …")
