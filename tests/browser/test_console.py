@@ -19,6 +19,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from api.auth.clients import create_client
 from policies import load_policies
+from tests.browser.downloads import downloaded
 from tests.support import REPO, live_server, make_settings
 
 pytestmark = pytest.mark.browser
@@ -147,8 +148,7 @@ async def test_an_auditor_signs_in_sees_the_chart_the_burst_and_who_saw_a_family
         assert "household.headName" in shown[1].text
 
         browser.find_element(By.ID, "lookup-export").click()
-        wait.until(lambda _: list(downloads.glob("*.csv")))
-        exported = list(downloads.glob("*.csv"))
+        exported = downloaded(wait, downloads, "*.csv")
         assert [path.name for path in exported] == [f"pengungkapan-keluarga-{household}.csv"]
         table = list(csv.reader(io.StringIO(exported[0].read_text(encoding="utf-8-sig"))))
         assert table[0][:3] == ["No. urut / Sequence", "Waktu (WIB) / Time (WIB)", "Program"]

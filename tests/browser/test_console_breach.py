@@ -14,6 +14,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.browser.downloads import downloaded
 from tests.browser.test_console import STORAGE, WATCH_CSP, _clients, _token
 from tests.support import live_server, make_settings
 
@@ -57,10 +58,9 @@ async def test_the_breach_pack_button_downloads_the_verified_summary(
         browser.find_element(By.ID, "tab-anomalies").click()
         browser.find_element(By.ID, "breach-client").send_keys(leaky)
         browser.find_element(By.ID, "breach-button").click()
-        wait.until(lambda _: list(downloads.glob("*.html")))
+        saved = downloaded(wait, downloads, "*.html")
         result = browser.find_element(By.ID, "breach-result").text
         assert result.startswith("1 permintaan / requests, 1 keluarga / households, 0 orang")
-        saved = list(downloads.glob("*.html"))
         assert [path.name for path in saved] == [f"ringkasan-kebocoran-{leaky}.html"]
         html = saved[0].read_text(encoding="utf-8")
         assert "Utuh / Intact over the window" in html

@@ -24,6 +24,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from api.auth.clients import create_client
 from audit.report_signing import verify_report
 from policies import load_policies
+from tests.browser.downloads import downloaded
 from tests.browser.test_console import STORAGE, WATCH_CSP
 from tests.support import REPO, live_server, make_settings
 
@@ -168,7 +169,7 @@ async def test_an_auditor_finds_a_family_by_kk_and_downloads_its_signed_report(
         # The "Subject report" button: the signed file, verifiable with the published JWKS.
         browser.find_element(By.ID, "subject-report").click()
         name = f"laporan-subjek-kk-{made['kk']}.jws"
-        wait.until(lambda _: (downloads / name).exists())
+        assert downloaded(wait, downloads, name) == [downloads / name]
         kid, report = verify_report((downloads / name).read_text(encoding="ascii"), jwks=jwks)
         assert kid == jwks["keys"][0]["kid"]
         assert report["kkNumber"] == made["kk"]
