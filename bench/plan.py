@@ -43,6 +43,8 @@ OPEN_LOOP_SYSTEMS = (
     "http-floor",
 )
 OPEN_LOOP_SHARES = (0.5, 0.8, 0.95)
+PROFILED = ("Q1", "Q2", "Q4")
+"""The queries py-spy profiles the gateway under (Q4: its served householdStats)."""
 RUN_OVERHEAD_S = 2.5
 """CHECKPOINT, starting the load generator, sampling: seconds per timed run beyond its own."""
 GROUP_START_S = 45.0
@@ -128,7 +130,7 @@ class Plan:
                         rates = len(open_systems) * len(OPEN_LOOP_SHARES) + 1
                         total += rates * self.runs * per_run
         if self.profile:
-            total += 30 * len([q for q in self.queries if q in ("Q1", "Q2", "Q4")])
+            total += 30 * len([q for q in self.queries if q in PROFILED])
         return total
 
 

@@ -49,7 +49,7 @@ from bench.cluster import (
 from bench.compiled import CompiledQuery, compile_queries, gateway_root_fields
 from bench.databases import PROGRAM, BenchDatabase, database_name, prepare
 from bench.group import Contender, GroupSpec, start_group, stop_group
-from bench.plan import OPEN_LOOP_SYSTEMS, Plan, make_plan, parser
+from bench.plan import OPEN_LOOP_SYSTEMS, PROFILED, Plan, make_plan, parser
 from bench.queries import ALL, Query
 from bench.report import RESULTS, Report
 from bench.report_tables import targets
@@ -191,14 +191,20 @@ class Bench:
             "tools": environment.tool_versions(),
         }
 
-    async def run(self) -> Report:
-        started = time.perf_counter()
+    async def prepare(self) -> tuple[list[BenchDatabase], tuple[float, float]]:
+        """What a run needs before its first timing: every size's database (seeded when
+        missing) and PostGraphile and the peer installed beside it; their install times."""
         installs = asyncio.gather(
             asyncio.to_thread(install_postgraphile), asyncio.to_thread(install_peer)
         )
-        await self.compile()
         databases = await self.databases()
         npm_s, peer_s = await installs
+        return databases, (npm_s, peer_s)
+
+    async def run(self) -> Report:
+        started = time.perf_counter()
+        await self.compile()
+        databases, (npm_s, peer_s) = await self.prepare()
         self.report.meta["install_s"] = {"npm": round(npm_s, 1), "peer": round(peer_s, 1)}
         self.report.meta["seeding_s"] = {db.name: db.seeded_seconds for db in databases}
         await self.record_environment(databases[0])
@@ -349,7 +355,7 @@ class Bench:
         seconds = max(10.0, self.plan.duration)
         concurrency = 16 if 16 in self.plan.concurrency else max(self.plan.concurrency)
         for query in self.queries:
-            if query.name not in ("Q1", "Q2", "Q4"):
+            if query.name not in PROFILED:
                 continue
             output = folder / f"{query.name}-w{gateway.workers}.txt"
             print(f"  py-spy: gateway x{gateway.workers} under {query.name} c={concurrency} …")
@@ -413,15 +419,10 @@ async def _existing(server: str, sizes: list[int]) -> dict[int, bool]:
     return {size: not await _exists(server, database_name(size)) for size in sizes}
 
 
-async def _prepare(plan: Plan, server: str) -> None:
-    """What a run needs before its first timing: the peers installed, every size seeded."""
-    installs = asyncio.gather(
-        asyncio.to_thread(install_postgraphile), asyncio.to_thread(install_peer)
-    )
-    bench = Bench(plan, server, private=plan.server is None)
-    for db in await bench.databases():
+async def _prepare(plan: Plan, server: str, *, private: bool) -> None:
+    databases, _ = await Bench(plan, server, private=private).prepare()
+    for db in databases:
         print(f"ready: {db.name} ({db.households:,} households)", flush=True)
-    await installs
 
 
 async def _main(plan: Plan, server: str, *, private: bool) -> Report:
@@ -487,7 +488,7 @@ def main(argv: list[str] | None = None) -> None:
         server = plan.server
     if args.prepare:
         try:
-            asyncio.run(_prepare(plan, server))
+            asyncio.run(_prepare(plan, server, private=cluster is not None))
         finally:
             if cluster is not None:
                 stop_cluster(cluster)
