@@ -6,10 +6,12 @@ PostgreSQL) with ``db.seed.seed_registry``, VACUUM ANALYZEs it so index-only
 scans work, then times the ``householdStats`` root exactly as a request runs
 it: as ``regsosek_app``, inside ``BEGIN READ ONLY; SET LOCAL regsosek.program``,
 through ``schema.stats.HouseholdStatsRoot.value``. *Cold* runs use a new root
-each time (disclosure control computed afresh); *warm* runs reuse one (the
-protected lattice of an unchanged population is reused). Prints the plan of
-the statement and the timings. The database is kept for re-runs unless
-``--drop``.
+each time (counted and protected afresh: the first request after a release
+when no counts are stored); *stored* runs use a new root that reads the counts
+``regsosek worker`` stored (``schema.stats_store``: the first request in each
+gateway process after a release, once the worker has counted); *warm* runs
+reuse one (counts and protected lattice kept). Prints the plan of the
+statement and the timings. The database is kept for re-runs unless ``--drop``.
 
     .venv/bin/python -m bench.stats_bench [--households 1000000] [--runs 15] [--drop]
 """
@@ -22,6 +24,7 @@ import os
 import statistics
 import time
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Any
 
 import asyncpg
@@ -34,6 +37,7 @@ from policies.loader import PACKAGED_POLICY_DIR
 from schema.execute import Caller
 from schema.stats import HouseholdStatsRoot, plan_statistics
 from schema.stats_count import STATISTICS_ON, count
+from schema.stats_store import SharedCounts, fill
 
 PROGRAMS = ("bps-admin", "dinsos-pkh", "bappeda-statistik")
 GROUP_BY = ["KECAMATAN", "WELFARE_DECILE"]
@@ -103,14 +107,22 @@ def summary(label: str, times: list[float]) -> str:
 
 async def measure(url: str, runs: int) -> None:
     policies = load_policies(PACKAGED_POLICY_DIR)
-    connection = await asyncpg.connect(
-        with_user(url, user=APP_ROLE, password=None), server_settings=SESSION
-    )
+    app_url = with_user(url, user=APP_ROLE, password=None)
+    connection = await asyncpg.connect(app_url, server_settings=SESSION)
+    pool = await asyncpg.create_pool(app_url, min_size=1, max_size=1, server_settings=SESSION)
+    assert pool is not None
     try:
+        started = time.perf_counter()
+        filled = await fill(pool, policies, today=date.today())
+        print(
+            f"regsosek worker's fill: {len(filled)} populations counted and stored in"
+            f" {time.perf_counter() - started:.1f} s (off the request path)"
+        )
         for name in PROGRAMS:
             await measure_program(connection, Caller("bench", policies.programs[name]), runs)
         await explain(connection, policies.programs["bappeda-statistik"])
     finally:
+        await pool.close()
         await connection.close()
 
 
@@ -129,6 +141,10 @@ async def measure_program(connection: asyncpg.Connection, caller: Caller, runs: 
     async def cold() -> None:
         await HouseholdStatsRoot().value(caller=caller, args=args, connection=connection)
 
+    async def stored() -> None:
+        root = HouseholdStatsRoot(shared=SharedCounts(None))
+        await root.value(caller=caller, args=args, connection=connection)
+
     async def warm() -> None:
         cells[:] = await warm_root.value(caller=caller, args=args, connection=connection)
 
@@ -137,7 +153,8 @@ async def measure_program(connection: asyncpg.Connection, caller: Caller, runs: 
         label: [await in_transaction(connection, program.name, work) for _ in range(runs)]
         for label, work in (
             ("statement only", statement_only),
-            ("cold (fresh lattice)", cold),
+            ("cold (count, protect)", cold),
+            ("stored (read, protect)", stored),
             ("warm", warm),
         )
     }

@@ -25,7 +25,7 @@ from sqlalchemy.sql import Select
 from policies import Program, statistics_rows
 from schema.compiler.filters import household_predicates
 from schema.compiler.statement import CompiledStatement, compile_statement
-from schema.compiler.statistics import named_counts
+from schema.compiler.statistics import finest_counts
 from schema.documents import BoundedCache
 from schema.stats import HouseholdStatsRoot, StatsPlan
 
@@ -46,9 +46,8 @@ def overlap_select(
     *,
     filter_shape: Sequence[Hashable],
     by_program: bool,
-    name_length: int | None,
 ) -> Select[tuple[object, ...]]:
-    """``SELECT desa, decile, sex, program, n, name`` over the overlap population."""
+    """``SELECT desa, decile, sex, program, n`` over the overlap population."""
     readable = statistics_rows(program=program, name="h")
     households = readable.table
     reached = _reported("rp")
@@ -75,7 +74,7 @@ def overlap_select(
         .group_by(*(key.element for key in keys))
         .subquery("c")
     )
-    return named_counts(counted, by_program=by_program, name_length=name_length)
+    return finest_counts(counted, by_program=by_program)
 
 
 class AssistanceOverlapRoot(HouseholdStatsRoot):
@@ -90,14 +89,13 @@ class AssistanceOverlapRoot(HouseholdStatsRoot):
         if entry is None or entry[0] is not program:
             entry = self._statements[program.name] = (program, BoundedCache(256))
         cache = entry[1]
-        key = ("overlap", plan.by_program, plan.region, plan.sql.key())
+        key = ("overlap", plan.by_program, plan.sql.key())
         statement = cache.get(key)
         if statement is None:
             select_ = overlap_select(
                 program,
                 filter_shape=plan.sql.shape,
                 by_program=plan.by_program,
-                name_length=plan.region,
             )
             statement = cache.put(key, compile_statement(select_, frozenset()))
         return statement

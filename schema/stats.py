@@ -15,7 +15,8 @@ control with its ``k``.
 
 How. One SQL statement counts the statistics rows at the finest grain
 (``schema.compiler.statistics``; a count that filters the population takes
-the program's turn in the database, ``schema.stats_count``);
+the program's turn in the database, ``schema.stats_count``; a program's whole
+population is counted once for every process, ``schema.stats_store``);
 ``schema.suppression`` protects every table of that population at once, in a
 worker process (``schema.protection``); the answer is the requested table
 read from it.
@@ -49,7 +50,7 @@ from errors import BadInput, Forbidden
 from policies import FieldMode, Program
 from schema.compiler.filters import PlannedFilter, plan_household_filter
 from schema.compiler.statement import CompiledStatement
-from schema.compiler.statistics import statistics_statement
+from schema.compiler.statistics import REGION_NAMES, statistics_statement
 from schema.documents import BoundedCache
 from schema.execute import Caller, Reader
 from schema.protection import (
@@ -62,6 +63,7 @@ from schema.protection import (
     Unmetered,
 )
 from schema.stats_count import count, registry_version
+from schema.stats_store import CountKey, Row, SharedCounts, count_key
 from schema.suppression import Dimension, Protected, protect, region_steps
 
 REGION_LENGTHS = {"PROVINSI": 2, "KABUPATEN": 4, "KECAMATAN": 7, "DESA": 10}
@@ -206,9 +208,17 @@ def _selection(tokens: list[tuple[Any, ...]], params: Mapping[str, Any]) -> dict
     return selection
 
 
-Counted = tuple[dict[tuple[Any, ...], int], dict[str, str], bytes]
-"""A population's counts at the finest grain, the region names of the answer, and the
-population's ``population_key`` (computed with the counts, kept with them; empty when k is 1)."""
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """A population's counts at the finest grain and what is kept with them."""
+
+    counts: dict[tuple[Any, ...], int]
+    population: bytes
+    """The population's ``population_key`` (computed with the counts; empty when k is 1)."""
+    names: dict[int, dict[str, str]] = field(default_factory=dict)
+    """The names of the regions counted, by code length (looked up once per level)."""
+
+
 CACHED_COUNTS = 64
 """Populations whose counts a program keeps (a few hundred kB each at 1,000,000 households)."""
 
@@ -219,6 +229,8 @@ class HouseholdStatsRoot:
     Counts are kept per program, keyed by the statement, its arguments and the
     registry's version (``schema.stats_count.registry_version``): a request asked
     before against the same releases on the same day is answered without counting.
+    With ``shared``, a program's whole population is also read from, or stored in,
+    ``statistics_counts`` (``schema.stats_store``): counted once for every process.
     Protected populations are kept per program, keyed by a fingerprint of the
     population itself (``population_key``): two requests whose filters differ but
     count the same households share one protection. A new population is protected
@@ -237,8 +249,10 @@ class HouseholdStatsRoot:
         budget: StatisticsBudget | None = None,
         admission: Admission | None = None,
         cached_populations: int = CACHED_POPULATIONS,
+        shared: SharedCounts | None = None,
     ) -> None:
         self.reader = reader
+        self.shared = shared
         self.needs_database = reader is None
         """With a ``reader`` the root counts in a read transaction of its own, closed before
         the protection starts (no snapshot held open for seconds); without, it counts in the
@@ -258,18 +272,30 @@ class HouseholdStatsRoot:
         plan = plan_statistics(args, caller.program)
         statement = self._statement(caller.program, plan)
         if connection is not None:
-            counts, names, population = await self._counted(
+            counted, names, to_store = await self._counted_and_named(
                 connection, statement, plan, caller.program
             )
         elif self.reader is not None:
             async with self.reader.transaction(caller.program.name) as own:
-                counts, names, population = await self._counted(
+                counted, names, to_store = await self._counted_and_named(
                     own, statement, plan, caller.program
                 )
         else:
             raise RuntimeError("householdStats needs a read transaction or a reader")
-        protected = await self._protect(counts, plan, caller, population)
+        if to_store is not None and self.shared is not None:
+            await self.shared.save(*to_store)  # after the root's own read transaction
+        protected = await self._protect(counted.counts, plan, caller, counted.population)
         return _answer(protected, names=names, plan=plan)
+
+    async def _counted_and_named(
+        self,
+        connection: asyncpg.Connection,
+        statement: CompiledStatement,
+        plan: StatsPlan,
+        program: Program,
+    ) -> tuple[Counted, Mapping[str, str], tuple[CountKey, list[Row]] | None]:
+        counted, to_store = await self._counted(connection, statement, plan, program)
+        return counted, await _names(connection, counted, plan.region), to_store
 
     async def _counted(
         self,
@@ -277,49 +303,58 @@ class HouseholdStatsRoot:
         statement: CompiledStatement,
         plan: StatsPlan,
         program: Program,
-    ) -> Counted:
-        """The population's counts at the finest grain, from the program's cache when the
-        registry and the day are those they were counted on (``registry_version``)."""
-        cache, key = None, None
+    ) -> tuple[Counted, tuple[CountKey, list[Row]] | None]:
+        """The population's counts at the finest grain: from the program's cache when the
+        registry and the day are those they were counted on (``registry_version``), else
+        for a whole population from ``statistics_counts``, else counted. Also what to store
+        in ``statistics_counts`` (a whole population this process had to count), if anything."""
+        cache, key, shared_key, rows = None, None, None, None
         if self.counts_follow_releases:
             entry = self._counts.get(program.name)
             if entry is None or entry[0] is not program:
                 entry = self._counts[program.name] = (program, BoundedCache(CACHED_COUNTS))
             cache = entry[1]
             arguments = orjson.dumps(statement.arguments(plan.params), default=str)
-            key = (statement.sql, arguments, await registry_version(connection))
+            version = await registry_version(connection)
+            key = (statement.sql, arguments, version)
             found = cache.get(key)
             if found is not None:
-                return found
-        rows = await count(
-            connection,
-            statement,
-            params=plan.params,
-            program=program,
-            filtered=bool(plan.sql.shape),
-        )
-        counts, names = _counts(rows, plan)
+                return found, None
+            if self.shared is not None and not plan.sql.shape:
+                shared_key = count_key(program.name, statement, arguments, version)
+                rows = await self.shared.load(connection, shared_key)
+        to_store = None
+        if rows is None:
+            rows = [
+                tuple(row)
+                for row in await count(
+                    connection,
+                    statement,
+                    params=plan.params,
+                    program=program,
+                    filtered=bool(plan.sql.shape),
+                )
+            ]
+            to_store = None if shared_key is None else (shared_key, rows)
+        counts = _counts(rows, plan)
         population = (
             population_key(counts, k=plan.k, by_program=plan.by_program) if plan.k > 1 else b""
         )
-        counted = (counts, names, population)
-        return counted if cache is None else cache.put(key, counted)
+        counted = Counted(counts, population)
+        return (counted if cache is None else cache.put(key, counted)), to_store
 
     def _statement(self, program: Program, plan: StatsPlan) -> CompiledStatement:
         entry = self._statements.get(program.name)
         if entry is None or entry[0] is not program:
             entry = self._statements[program.name] = (program, BoundedCache(256))
         cache = entry[1]
-        key = (plan.by_program, plan.region, plan.sql.key())
+        key = (plan.by_program, plan.sql.key())
         statement = cache.get(key)
         if statement is None:
             statement = cache.put(
                 key,
                 statistics_statement(
-                    program,
-                    filter_shape=plan.sql.shape,
-                    by_program=plan.by_program,
-                    name_length=plan.region,
+                    program, filter_shape=plan.sql.shape, by_program=plan.by_program
                 ),
             )
         return statement
@@ -349,16 +384,26 @@ def population_key(counts: Mapping[tuple[Any, ...], int], *, k: int, by_program:
     return hashlib.sha256(canonical).digest()
 
 
-def _counts(
-    rows: list[asyncpg.Record], plan: StatsPlan
-) -> tuple[dict[tuple[Any, ...], int], dict[str, str]]:
+def _counts(rows: list[Row], plan: StatsPlan) -> dict[tuple[Any, ...], int]:
     counts: dict[tuple[Any, ...], int] = {}
-    names: dict[str, str] = {}
-    for desa, decile, sex, program, n, name in rows:
+    for desa, decile, sex, program, n in rows:
         counts[(desa, decile, sex, program) if plan.by_program else (desa, decile, sex)] = n
-        if plan.region is not None and name is not None:
-            names[desa[: plan.region]] = name
-    return counts, names
+    return counts
+
+
+async def _names(
+    connection: asyncpg.Connection, counted: Counted, length: int | None
+) -> Mapping[str, str]:
+    """The names of the counted regions at code ``length`` (none without a region level),
+    looked up once per population and level."""
+    if length is None:
+        return {}
+    names = counted.names.get(length)
+    if names is None:
+        codes = sorted({key[0][:length] for key in counted.counts if key[0]})
+        rows = await connection.fetch(REGION_NAMES, codes) if codes else []
+        names = counted.names[length] = {code: name for code, name in rows}
+    return names
 
 
 def _answer(

@@ -10,13 +10,16 @@ log = logging.getLogger(__name__)
 
 
 def start_periodic(
-    action: Callable[[], Awaitable[None]], *, every: float, name: str
+    action: Callable[[], Awaitable[None]], *, every: float, name: str, first: float | None = None
 ) -> asyncio.Task[None]:
-    """Run ``action`` every ``every`` seconds until the task is cancelled; failures are logged."""
+    """Run ``action`` every ``every`` seconds (the first time after ``first`` seconds, default
+    ``every``) until the task is cancelled; failures are logged."""
 
     async def loop() -> None:
+        delay = every if first is None else first
         while True:
-            await asyncio.sleep(every)
+            await asyncio.sleep(delay)
+            delay = every
             try:
                 await action()
             except asyncio.CancelledError:

@@ -31,6 +31,7 @@ from schema.overlap import AssistanceOverlapRoot
 from schema.protection import ProtectionPool
 from schema.sealed_cursors import CursorKeys
 from schema.stats import HouseholdStatsRoot
+from schema.stats_store import SharedCounts
 
 log = logging.getLogger("regsosek.graphql")
 
@@ -139,7 +140,9 @@ async def start_graphql(
         keys = cursor_keys(settings)
         protection = ProtectionPool(settings.statistics_processes)
         stack.push_async_callback(protection.close)
-        statistics = HouseholdStatsRoot(reader=reader, protector=protection, budget=quotas)
+        statistics = HouseholdStatsRoot(
+            reader=reader, protector=protection, budget=quotas, shared=SharedCounts(writes)
+        )
         overlap = AssistanceOverlapRoot(reader=reader, protector=protection, budget=quotas)
         pseudonym_key = settings.pseudonym_secret()
         engine = Engine(

@@ -1,4 +1,5 @@
-"""``regsosek worker``: sends webhook deliveries from the queue (pgqueuer, in PostgreSQL).
+"""``regsosek worker``: sends webhook deliveries from the queue (pgqueuer, in PostgreSQL), and
+counts every program's whole statistics population once for every gateway process.
 
 Why a process of its own rather than a task inside ``regsosek serve``: the
 gateway's request processes never open connections to agency URLs (their
@@ -18,6 +19,11 @@ gateway's), every attempt is a trace of its own (``api.webhooks.delivery``).
 The worker runs as the gateway role: it reads a delivery's changes under the
 program's row-level security, signs with the gateway's signing key (the one
 ``/.well-known/jwks.json`` publishes) and appends to the same audit chain.
+
+Statistics: when it starts and every ``schema.stats_store.FILL_EVERY`` seconds, the worker
+counts each program's whole ``householdStats`` population that is not stored for the
+registry's current release and day (``schema.stats_store.fill``), so that the first request
+after a release, in any gateway process, reads the counts instead of making them.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import signal
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -48,6 +54,7 @@ from api.webhooks.delivery import Deliverer, RetryPolicy
 from db.engine import create_pool, plain_url
 from db.releases.deliveries import ENTRYPOINT
 from policies import PolicyStore
+from schema.stats_store import FILL_EVERY, fill
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
@@ -107,6 +114,14 @@ async def webhook_worker(
         listener = await asyncpg.connect(plain_url(app_url))
         stack.push_async_callback(listener.close)
         queue = QueueManager(Queries.from_asyncpg_connection(listener))
+
+        async def fill_statistics() -> None:
+            await fill(pool, policies.current, today=date.today())
+
+        statistics = [
+            start_periodic(fill_statistics, every=FILL_EVERY, name="statistics-counts", first=0)
+        ]
+        stack.push_async_callback(stop_periodic, statistics)
 
         @queue.entrypoint(ENTRYPOINT)
         async def deliver(job: Job) -> None:

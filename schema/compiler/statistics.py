@@ -5,24 +5,27 @@ welfare decile × sex of the head, and × assistance program when that is
 grouped): every table a caller can ask for is a sum of it, and
 ``schema.suppression`` protects all of them together. The rows counted are
 ``policies.statistics_rows`` (the program's statistics scope) under the
-filter's SQL part; each row also carries the name of its region at the level
-the answer is keyed by.
+filter's SQL part. The statement does not depend on the region level an answer
+is keyed by: every level reads the same counts (kept per process and, for a
+whole population, in ``statistics_counts``: ``schema.stats_store``), and the
+names of the answer's regions are looked up beside them (``REGION_NAMES``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 
-from sqlalchemy import Integer, func, literal, null, select, true
+from sqlalchemy import func, null, select, true
 from sqlalchemy.sql import Select, Subquery
 
-from db.models import Region
 from policies import Program, statistics_rows
 from schema.compiler.filters import household_predicates
 from schema.compiler.statement import CompiledStatement, compile_statement
 
-COLUMNS = ("desa", "decile", "sex", "program", "n", "name")
+COLUMNS = ("desa", "decile", "sex", "program", "n")
 """The statement's columns (``program`` is null unless counted by program)."""
+REGION_NAMES = "SELECT code, name FROM regions WHERE code = ANY($1::text[])"
+"""The names of an answer's regions (codes of one level)."""
 
 
 def statistics_select(
@@ -30,14 +33,12 @@ def statistics_select(
     *,
     filter_shape: Sequence[Hashable],
     by_program: bool,
-    name_length: int | None,
 ) -> Select[tuple[object, ...]]:
-    """``SELECT desa, decile, sex, program, n, name``: one row per nonzero combination.
+    """``SELECT desa, decile, sex, program, n``: one row per nonzero combination.
 
     With ``by_program`` a household counts once under each program it
     received (``unnest(received_programs)``) and not at all if it received
-    none. ``name_length``: the length of the region codes the answer is keyed
-    by (2, 4, 7, 10), whose names are joined; None for no region.
+    none.
     """
     readable = statistics_rows(program=program, name="h")
     households = readable.table
@@ -62,33 +63,18 @@ def statistics_select(
         .group_by(*(key.element for key in keys))
         .subquery("c")
     )
-    return named_counts(counted, by_program=by_program, name_length=name_length)
+    return finest_counts(counted, by_program=by_program)
 
 
-def named_counts(
-    counted: Subquery, *, by_program: bool, name_length: int | None
-) -> Select[tuple[object, ...]]:
-    """``COLUMNS`` of counts by ``desa, decile, sex`` (and ``program``), with the name of each
-    count's region at ``name_length``."""
+def finest_counts(counted: Subquery, *, by_program: bool) -> Select[tuple[object, ...]]:
+    """``COLUMNS`` of counts by ``desa, decile, sex`` (and ``program``)."""
     program_column = counted.c.program if by_program else null()
     columns = [counted.c.desa, counted.c.decile, counted.c.sex, program_column.label("program")]
-    if name_length is None:
-        return select(*columns, counted.c.n, null().label("name"))
-    regions = Region.__table__.alias("r")
-    prefix = func.left(counted.c.desa, literal(name_length, Integer))
-    return select(*columns, counted.c.n, regions.c.name.label("name")).select_from(
-        counted.outerjoin(regions, regions.c.code == prefix)
-    )
+    return select(*columns, counted.c.n)
 
 
 def statistics_statement(
-    program: Program,
-    *,
-    filter_shape: Sequence[Hashable],
-    by_program: bool,
-    name_length: int | None,
+    program: Program, *, filter_shape: Sequence[Hashable], by_program: bool
 ) -> CompiledStatement:
-    statement = statistics_select(
-        program, filter_shape=filter_shape, by_program=by_program, name_length=name_length
-    )
+    statement = statistics_select(program, filter_shape=filter_shape, by_program=by_program)
     return compile_statement(statement, frozenset())

@@ -1,0 +1,204 @@
+"""A program's whole ``householdStats`` population is counted once for every process
+(``schema.stats_store``, table ``statistics_counts``).
+
+As in ``test_stats_counts_kept``, rows are changed *without* a release behind the gateway's
+back: a root that answers the old counts afterwards read them from the table (proof that it
+did not count), and a root that keeps nothing shows what counting would have given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from api.webhooks.worker import webhook_worker
+from db.engine import APP_ROLE, with_user
+from policies import load_policies
+from policies.loader import PACKAGED_POLICY_DIR
+from schema.execute import Caller
+from schema.stats import HouseholdStatsRoot
+from schema.stats_store import SharedCounts, fill, whole_populations
+from tests.support import make_settings
+
+POLICIES = load_policies(PACKAGED_POLICY_DIR)
+BAPPEDA = POLICIES.programs["bappeda-statistik"]
+BPS = POLICIES.programs["bps-admin"]
+BY_KECAMATAN = {"groupBy": ["KECAMATAN", "WELFARE_DECILE"]}
+BY_DESA = {"groupBy": ["DESA"]}
+
+
+@pytest.fixture
+async def database(
+    make_database: Callable[[], Awaitable[str]],
+) -> AsyncIterator[tuple[str, asyncpg.Connection, asyncpg.Pool]]:
+    url = await make_database()
+    owner = await asyncpg.connect(url)
+    pool = await asyncpg.create_pool(
+        with_user(url, user=APP_ROLE, password=None), min_size=0, max_size=3
+    )
+    assert pool is not None
+    yield url, owner, pool
+    await pool.close()
+    await owner.close()
+
+
+async def ask(
+    pool: asyncpg.Pool, root: HouseholdStatsRoot, args: dict[str, Any], program: Any = BAPPEDA
+) -> Any:
+    async with pool.acquire() as connection, connection.transaction(readonly=True):
+        await connection.execute("SELECT set_config('regsosek.program', $1, true)", program.name)
+        return await root.value(
+            caller=Caller("stats-store-test", program), args=args, connection=connection
+        )
+
+
+async def move_deciles_without_a_release(owner: asyncpg.Connection) -> None:
+    moved = await owner.execute(
+        "UPDATE households SET welfare_decile = 10 WHERE id IN"
+        " (SELECT id FROM households WHERE welfare_decile = 1 ORDER BY id LIMIT 100)"
+    )
+    assert moved == "UPDATE 100"
+
+
+async def record_a_release(owner: asyncpg.Connection, name: str) -> None:
+    await owner.execute(
+        "INSERT INTO releases (id, kind, imported_at) VALUES ($1, 'import', now())", name
+    )
+
+
+async def stored(owner: asyncpg.Connection, program: str | None = None) -> int:
+    return int(
+        await owner.fetchval(
+            "SELECT count(*) FROM statistics_counts WHERE $1::text IS NULL OR program = $1",
+            program,
+        )
+    )
+
+
+async def test_a_population_one_process_counted_is_read_by_every_other(
+    database: tuple[str, asyncpg.Connection, asyncpg.Pool],
+) -> None:
+    _, owner, pool = database
+    first = await ask(pool, HouseholdStatsRoot(shared=SharedCounts(pool)), BY_KECAMATAN)
+    assert await stored(owner, BAPPEDA.name) == 1
+    await move_deciles_without_a_release(owner)
+    truth = await ask(pool, HouseholdStatsRoot(), BY_KECAMATAN)
+    assert truth != first
+    # Another process (a fresh root, nothing in memory) reads what the first counted.
+    assert await ask(pool, HouseholdStatsRoot(shared=SharedCounts(None)), BY_KECAMATAN) == first
+    # Every region level reads the same population: DESA is no second count, and names
+    # are the registry's for the level asked.
+    by_desa = await ask(pool, HouseholdStatsRoot(shared=SharedCounts(pool)), BY_DESA)
+    assert await stored(owner, BAPPEDA.name) == 1
+    names = dict(await owner.fetch("SELECT code, name FROM regions WHERE length(code) = 10"))
+    shown = [cell["key"] for cell in by_desa]
+    assert shown
+    assert all(key["regionName"] == names[key["regionCode"]] for key in shown)
+    # A release is a new version: counted again (and stored under it).
+    await record_a_release(owner, "stats-store-release")
+    shared = HouseholdStatsRoot(shared=SharedCounts(pool))
+    assert await ask(pool, shared, BY_KECAMATAN) == truth
+    assert await stored(owner, BAPPEDA.name) == 2
+
+
+async def test_fill_counts_every_whole_population_before_a_request(
+    database: tuple[str, asyncpg.Connection, asyncpg.Pool],
+) -> None:
+    _, owner, pool = database
+    today = date.today()
+    populations = whole_populations(POLICIES, today)
+    filled = await fill(pool, POLICIES, today=today)
+    assert len(filled) == len(populations) == await stored(owner)
+    assert {(f.program, f.by_program) for f in filled} >= {
+        (BAPPEDA.name, False),
+        (BAPPEDA.name, True),
+        ("dinsos-pkh", False),
+    }
+    assert all(f.cells > 0 for f in filled)
+    assert await fill(pool, POLICIES, today=today) == []  # stored: nothing counted twice
+    before = await ask(pool, HouseholdStatsRoot(), BY_KECAMATAN)
+    await move_deciles_without_a_release(owner)
+    assert await ask(pool, HouseholdStatsRoot(shared=SharedCounts(None)), BY_KECAMATAN) == before
+    assert await ask(pool, HouseholdStatsRoot(), BY_KECAMATAN) != before
+    await record_a_release(owner, "stats-store-fill")
+    assert len(await fill(pool, POLICIES, today=today)) == len(populations)
+
+
+async def test_a_filtered_population_is_neither_read_nor_stored(
+    database: tuple[str, asyncpg.Connection, asyncpg.Pool],
+) -> None:
+    """bps-admin (k = 1) filters in SQL: its answer depends on the filter, never on the table."""
+    _, owner, pool = database
+    filtered = {"groupBy": ["WELFARE_DECILE"], "filter": {"regionCode": "3509"}}
+    root = HouseholdStatsRoot(shared=SharedCounts(pool))
+    first = await ask(pool, root, filtered, BPS)
+    assert await stored(owner, BPS.name) == 0
+    await fill(pool, POLICIES, today=date.today())
+    before = await stored(owner)
+    await move_deciles_without_a_release(owner)
+    truth = await ask(pool, HouseholdStatsRoot(), filtered, BPS)
+    assert truth != first
+    assert await ask(pool, HouseholdStatsRoot(shared=SharedCounts(pool)), filtered, BPS) == truth
+    assert await stored(owner) == before
+
+
+async def test_a_program_reads_and_writes_only_its_own_counts(
+    database: tuple[str, asyncpg.Connection, asyncpg.Pool],
+) -> None:
+    _, owner, pool = database
+    await fill(pool, POLICIES, today=date.today())
+    mine = await stored(owner, "dinsos-pkh")
+    assert mine > 0
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute("SELECT set_config('regsosek.program', 'dinsos-pkh', true)")
+        assert await connection.fetchval("SELECT count(*) FROM statistics_counts") == mine
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await connection.execute(
+                "INSERT INTO statistics_counts (program, statement, version, rows)"
+                " VALUES ('bappeda-statistik', repeat('a', 64), 'v', '[]')"
+            )
+
+
+async def test_unreadable_stored_counts_are_counted_again(
+    database: tuple[str, asyncpg.Connection, asyncpg.Pool],
+) -> None:
+    _, owner, pool = database
+    await fill(pool, POLICIES, today=date.today())
+    await move_deciles_without_a_release(owner)
+    await owner.execute("UPDATE statistics_counts SET rows = '[[\"3509\", 1]]'")
+    truth = await ask(pool, HouseholdStatsRoot(), BY_KECAMATAN)
+    assert await ask(pool, HouseholdStatsRoot(shared=SharedCounts(None)), BY_KECAMATAN) == truth
+
+
+async def test_a_count_that_cannot_be_stored_is_still_answered(
+    database: tuple[str, asyncpg.Connection, asyncpg.Pool],
+) -> None:
+    url, owner, pool = database
+    closed = await asyncpg.create_pool(
+        with_user(url, user=APP_ROLE, password=None), min_size=0, max_size=1
+    )
+    assert closed is not None
+    await closed.close()
+    answer = await ask(pool, HouseholdStatsRoot(shared=SharedCounts(closed)), BY_KECAMATAN)
+    assert answer == await ask(pool, HouseholdStatsRoot(), BY_KECAMATAN)
+    assert await stored(owner) == 0
+
+
+async def test_the_worker_fills_the_counts_when_it_starts(
+    database: tuple[str, asyncpg.Connection, asyncpg.Pool], tmp_path: Path
+) -> None:
+    url, owner, _ = database
+    expected = len(whole_populations(POLICIES, date.today()))
+    settings = make_settings(url, tmp_path / "data")
+    async with webhook_worker(settings, owner_url=url):
+        for _ in range(300):
+            if await stored(owner) == expected:
+                break
+            await asyncio.sleep(0.1)
+    assert await stored(owner) == expected
