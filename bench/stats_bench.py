@@ -7,9 +7,9 @@ scans work, then times the ``householdStats`` root exactly as a request runs
 it: as ``regsosek_app``, inside ``BEGIN READ ONLY; SET LOCAL regsosek.program``,
 through ``schema.stats.HouseholdStatsRoot.value``. *Cold* runs use a new root
 each time (counted and protected afresh: the first request after a release
-when no counts are stored); *stored* runs use a new root that reads the counts
-``regsosek worker`` stored (``schema.stats_store``: the first request in each
-gateway process after a release, once the worker has counted); *warm* runs
+when nothing is stored); *stored* runs use a new root that reads the counts and
+protection ``regsosek worker`` stored (``schema.stats_store``: the first request
+in each gateway process after a release, once the worker is done); *warm* runs
 reuse one (counts and protected lattice kept). Prints the plan of the
 statement and the timings. The database is kept for re-runs unless ``--drop``.
 
@@ -37,7 +37,8 @@ from policies.loader import PACKAGED_POLICY_DIR
 from schema.execute import Caller
 from schema.stats import HouseholdStatsRoot, plan_statistics
 from schema.stats_count import STATISTICS_ON, count
-from schema.stats_store import SharedCounts, fill
+from schema.stats_fill import fill
+from schema.stats_store import SharedCounts
 
 PROGRAMS = ("bps-admin", "dinsos-pkh", "bappeda-statistik")
 GROUP_BY = ["KECAMATAN", "WELFARE_DECILE"]
@@ -115,7 +116,7 @@ async def measure(url: str, runs: int) -> None:
         started = time.perf_counter()
         filled = await fill(pool, policies, today=date.today())
         print(
-            f"regsosek worker's fill: {len(filled)} populations counted and stored in"
+            f"regsosek worker's fill: {len(filled)} populations counted, protected and stored in"
             f" {time.perf_counter() - started:.1f} s (off the request path)"
         )
         for name in PROGRAMS:
@@ -154,7 +155,7 @@ async def measure_program(connection: asyncpg.Connection, caller: Caller, runs: 
         for label, work in (
             ("statement only", statement_only),
             ("cold (count, protect)", cold),
-            ("stored (read, protect)", stored),
+            ("stored (worker's)", stored),
             ("warm", warm),
         )
     }

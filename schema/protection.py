@@ -210,6 +210,18 @@ class Populations:
         self._kept: dict[str, BoundedCache[bytes, Protected]] = {}
         self._underway: dict[tuple[str, bytes], asyncio.Future[Protected]] = {}
 
+    def find(self, program: str, key: bytes) -> Protected | None:
+        """The population ``key`` as the program's cache keeps it, if it does."""
+        kept = self._kept.get(program)
+        return None if kept is None else kept.get(key)
+
+    def keep(self, program: str, key: bytes, protected: Protected) -> None:
+        """Keep ``protected`` (computed elsewhere: ``schema.stats_store``) as population ``key``."""
+        kept = self._kept.get(program)
+        if kept is None:
+            kept = self._kept[program] = BoundedCache(self.cached)
+        kept.put(key, protected)
+
     async def protected(
         self,
         counts: Mapping[Key, int],

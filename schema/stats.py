@@ -37,7 +37,7 @@ total.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from types import MappingProxyType
@@ -63,7 +63,14 @@ from schema.protection import (
     Unmetered,
 )
 from schema.stats_count import count, registry_version
-from schema.stats_store import CountKey, Row, SharedCounts, count_key
+from schema.stats_store import (
+    CountKey,
+    Row,
+    SharedCounts,
+    count_key,
+    decode_protected,
+    protection_tag,
+)
 from schema.suppression import Dimension, Protected, protect, region_steps
 
 REGION_LENGTHS = {"PROVINSI": 2, "KABUPATEN": 4, "KECAMATAN": 7, "DESA": 10}
@@ -215,6 +222,9 @@ class Counted:
     counts: dict[tuple[Any, ...], int]
     population: bytes
     """The population's ``population_key`` (computed with the counts; empty when k is 1)."""
+    stored_as: CountKey | None = None
+    """Where the population is stored for every process (a whole population, with
+    ``shared``); None when it is not."""
     names: dict[int, dict[str, str]] = field(default_factory=dict)
     """The names of the regions counted, by code length (looked up once per level)."""
 
@@ -272,19 +282,19 @@ class HouseholdStatsRoot:
         plan = plan_statistics(args, caller.program)
         statement = self._statement(caller.program, plan)
         if connection is not None:
-            counted, names, to_store = await self._counted_and_named(
+            counted, names, counted_here = await self._counted_and_named(
                 connection, statement, plan, caller.program
             )
         elif self.reader is not None:
             async with self.reader.transaction(caller.program.name) as own:
-                counted, names, to_store = await self._counted_and_named(
+                counted, names, counted_here = await self._counted_and_named(
                     own, statement, plan, caller.program
                 )
         else:
             raise RuntimeError("householdStats needs a read transaction or a reader")
-        if to_store is not None and self.shared is not None:
-            await self.shared.save(*to_store)  # after the root's own read transaction
-        protected = await self._protect(counted.counts, plan, caller, counted.population)
+        if counted_here is not None and counted.stored_as is not None and self.shared is not None:
+            await self.shared.save(counted.stored_as, counted_here)  # after the read transaction
+        protected = await self._protect(counted, plan, caller)
         return _answer(protected, names=names, plan=plan)
 
     async def _counted_and_named(
@@ -293,9 +303,9 @@ class HouseholdStatsRoot:
         statement: CompiledStatement,
         plan: StatsPlan,
         program: Program,
-    ) -> tuple[Counted, Mapping[str, str], tuple[CountKey, list[Row]] | None]:
-        counted, to_store = await self._counted(connection, statement, plan, program)
-        return counted, await _names(connection, counted, plan.region), to_store
+    ) -> tuple[Counted, Mapping[str, str], list[Row] | None]:
+        counted, counted_here = await self._counted(connection, statement, plan, program)
+        return counted, await _names(connection, counted, plan.region), counted_here
 
     async def _counted(
         self,
@@ -303,12 +313,12 @@ class HouseholdStatsRoot:
         statement: CompiledStatement,
         plan: StatsPlan,
         program: Program,
-    ) -> tuple[Counted, tuple[CountKey, list[Row]] | None]:
+    ) -> tuple[Counted, list[Row] | None]:
         """The population's counts at the finest grain: from the program's cache when the
         registry and the day are those they were counted on (``registry_version``), else
-        for a whole population from ``statistics_counts``, else counted. Also what to store
-        in ``statistics_counts`` (a whole population this process had to count), if anything."""
-        cache, key, shared_key, rows = None, None, None, None
+        for a whole population from ``statistics_counts`` (with its protection, when one is
+        stored for exactly these counts), else counted. Also the rows, if counted here."""
+        cache, key, stored_as, stored = None, None, None, None
         if self.counts_follow_releases:
             entry = self._counts.get(program.name)
             if entry is None or entry[0] is not program:
@@ -321,11 +331,11 @@ class HouseholdStatsRoot:
             if found is not None:
                 return found, None
             if self.shared is not None and not plan.sql.shape:
-                shared_key = count_key(program.name, statement, arguments, version)
-                rows = await self.shared.load(connection, shared_key)
-        to_store = None
-        if rows is None:
-            rows = [
+                stored_as = count_key(program.name, statement, arguments, version)
+                stored = await self.shared.load(connection, stored_as)
+        counted_here = None
+        if stored is None:
+            rows = counted_here = [
                 tuple(row)
                 for row in await count(
                     connection,
@@ -335,13 +345,35 @@ class HouseholdStatsRoot:
                     filtered=bool(plan.sql.shape),
                 )
             ]
-            to_store = None if shared_key is None else (shared_key, rows)
-        counts = _counts(rows, plan)
+        else:
+            rows = stored.rows
+        counts = counts_of(rows, plan)
         population = (
             population_key(counts, k=plan.k, by_program=plan.by_program) if plan.k > 1 else b""
         )
-        counted = Counted(counts, population)
-        return (counted if cache is None else cache.put(key, counted)), to_store
+        if stored is not None and stored.protected is not None and plan.k > 1:
+            self._keep_stored(
+                program, plan, counts, population, stored.protected, stored.protected_for
+            )
+        counted = Counted(counts, population, stored_as)
+        return (counted if cache is None else cache.put(key, counted)), counted_here
+
+    def _keep_stored(
+        self,
+        program: Program,
+        plan: StatsPlan,
+        counts: dict[tuple[Any, ...], int],
+        population: bytes,
+        text: str,
+        tag: str | None,
+    ) -> None:
+        """Keep a stored protection made for exactly this population by this suppression code."""
+        if tag != protection_tag(population) or self.populations.find(program.name, population):
+            return
+        dimensions = BY_PROGRAM if plan.by_program else UNIVERSE
+        protected = decode_protected(text, counts=counts, dimensions=dimensions, k=plan.k)
+        if protected is not None:
+            self.populations.keep(program.name, population, protected)
 
     def _statement(self, program: Program, plan: StatsPlan) -> CompiledStatement:
         entry = self._statements.get(program.name)
@@ -359,23 +391,23 @@ class HouseholdStatsRoot:
             )
         return statement
 
-    async def _protect(
-        self,
-        counts: dict[tuple[Any, ...], int],
-        plan: StatsPlan,
-        caller: Caller,
-        population: bytes,
-    ) -> Protected:
+    async def _protect(self, counted: Counted, plan: StatsPlan, caller: Caller) -> Protected:
         dimensions = BY_PROGRAM if plan.by_program else UNIVERSE
         if plan.k <= 1:
-            return protect(counts, dimensions=dimensions, k=plan.k)  # nothing to compute
-        return await self.populations.protected(
-            counts,
+            return protect(counted.counts, dimensions=dimensions, k=plan.k)  # nothing to compute
+        known = self.populations.find(caller.program.name, counted.population)
+        if known is not None:
+            return known
+        protected = await self.populations.protected(
+            counted.counts,
             caller=caller,
             dimensions=dimensions,
             k=plan.k,
-            key=population,
+            key=counted.population,
         )
+        if counted.stored_as is not None and self.shared is not None:
+            await self.shared.save_protection(counted.stored_as, counted.population, protected)
+        return protected
 
 
 def population_key(counts: Mapping[tuple[Any, ...], int], *, k: int, by_program: bool) -> bytes:
@@ -384,7 +416,8 @@ def population_key(counts: Mapping[tuple[Any, ...], int], *, k: int, by_program:
     return hashlib.sha256(canonical).digest()
 
 
-def _counts(rows: list[Row], plan: StatsPlan) -> dict[tuple[Any, ...], int]:
+def counts_of(rows: Sequence[Row], plan: StatsPlan) -> dict[tuple[Any, ...], int]:
+    """Counts by the finest grain's key (with the program only when counted by program)."""
     counts: dict[tuple[Any, ...], int] = {}
     for desa, decile, sex, program, n in rows:
         counts[(desa, decile, sex, program) if plan.by_program else (desa, decile, sex)] = n

@@ -1,5 +1,5 @@
 """``regsosek worker``: sends webhook deliveries from the queue (pgqueuer, in PostgreSQL), and
-counts every program's whole statistics population once for every gateway process.
+counts and protects every program's whole statistics population once for every gateway process.
 
 Why a process of its own rather than a task inside ``regsosek serve``: the
 gateway's request processes never open connections to agency URLs (their
@@ -21,9 +21,9 @@ program's row-level security, signs with the gateway's signing key (the one
 ``/.well-known/jwks.json`` publishes) and appends to the same audit chain.
 
 Statistics: when it starts and every ``schema.stats_store.FILL_EVERY`` seconds, the worker
-counts each program's whole ``householdStats`` population that is not stored for the
-registry's current release and day (``schema.stats_store.fill``), so that the first request
-after a release, in any gateway process, reads the counts instead of making them.
+counts and protects each program's whole ``householdStats`` population that is not stored
+for the registry's current release and day (``schema.stats_fill.fill``), so that the first
+request after a release, in any gateway process, reads them instead of making them.
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ from api.webhooks.delivery import Deliverer, RetryPolicy
 from db.engine import create_pool, plain_url
 from db.releases.deliveries import ENTRYPOINT
 from policies import PolicyStore
-from schema.stats_store import FILL_EVERY, fill
+from schema.stats_fill import fill
+from schema.stats_store import FILL_EVERY
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter

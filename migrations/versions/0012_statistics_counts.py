@@ -15,13 +15,19 @@ once per release and day, on a request's clock. Here it is kept once, keyed by
   as text.
 
 ``rows`` holds the counts as JSON (``[[desa, decile, sex, program, n], ...]``): exact
-counts before disclosure control, which ``schema.suppression`` applies to them in every
-request exactly as to a count made in the request. They are no more than the registry they
-are counted from already holds, and only the gateway role reads them.
+counts before disclosure control. They are no more than the registry they are counted from
+already holds, and only the gateway role reads them.
 
-``regsosek worker`` fills the table off the request path (``schema.stats_store.fill``); a
-gateway process that counts a population itself stores it too. Rows of other versions older
-than a day are deleted as new ones are stored.
+``protected`` holds what disclosure control publishes for those counts (every table, which
+cells are suppressed: ``schema.stats_store.encode_protected``), once some process has
+computed it; ``protected_for`` says for which population and which suppression code
+(SHA-256 of both), so a process reads it only when it would have computed exactly the same.
+Protection is a deterministic function of the counts, ``k`` and the dimensions, so every
+process answers a population with the same suppressed cells whichever computed them.
+
+``regsosek worker`` fills the table off the request path (``schema.stats_fill``); a
+gateway process that counts or protects a population itself stores it too. Rows of other
+versions older than a day are deleted as new ones are stored.
 
 Revision ID: 0012
 Revises: 0011
@@ -49,9 +55,14 @@ UPGRADE = [
         version text NOT NULL,
         rows jsonb NOT NULL,
         counted_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+        protected jsonb,
+        protected_for char(64),
         CONSTRAINT pk_statistics_counts PRIMARY KEY (program, statement, version),
         CONSTRAINT ck_statistics_counts_statement_hex CHECK (statement ~ '^[0-9a-f]{64}$'),
-        CONSTRAINT ck_statistics_counts_rows_list CHECK (jsonb_typeof(rows) = 'array')
+        CONSTRAINT ck_statistics_counts_rows_list CHECK (jsonb_typeof(rows) = 'array'),
+        CONSTRAINT ck_statistics_counts_protected_for CHECK (
+            (protected IS NULL) = (protected_for IS NULL)
+            AND (protected_for IS NULL OR protected_for ~ '^[0-9a-f]{64}$'))
     )
     """,
     "CREATE INDEX ix_statistics_counts_counted_at ON statistics_counts (counted_at)",
@@ -60,6 +71,7 @@ UPGRADE = [
     " USING (program = (SELECT current_setting('regsosek.program', true)))"
     " WITH CHECK (program = (SELECT current_setting('regsosek.program', true)))",
     f"GRANT SELECT, INSERT, DELETE ON statistics_counts TO {APP_ROLE}",
+    f"GRANT UPDATE (protected, protected_for) ON statistics_counts TO {APP_ROLE}",
 ]
 
 

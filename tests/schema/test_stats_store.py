@@ -9,7 +9,7 @@ did not count), and a root that keeps nothing shows what counting would have giv
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,12 @@ from db.engine import APP_ROLE, with_user
 from policies import load_policies
 from policies.loader import PACKAGED_POLICY_DIR
 from schema.execute import Caller
+from schema.protection import InlineProtector
 from schema.stats import HouseholdStatsRoot
-from schema.stats_store import SharedCounts, fill, whole_populations
+from schema.stats_fill import fill, whole_populations
+from schema.stats_store import SharedCounts
+from schema.suppression import Protection
+from schema.suppression_table import Dimension, Key
 from tests.support import make_settings
 
 POLICIES = load_policies(PACKAGED_POLICY_DIR)
@@ -31,6 +35,25 @@ BAPPEDA = POLICIES.programs["bappeda-statistik"]
 BPS = POLICIES.programs["bps-admin"]
 BY_KECAMATAN = {"groupBy": ["KECAMATAN", "WELFARE_DECILE"]}
 BY_DESA = {"groupBy": ["DESA"]}
+BY_PROGRAM = {"groupBy": ["KECAMATAN", "ASSISTANCE_PROGRAM"]}
+
+
+class Counting:
+    """The real protector, counting the protections it made."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def protect(
+        self, counts: Mapping[Key, int], *, dimensions: Sequence[Dimension], k: int
+    ) -> Protection:
+        self.calls += 1
+        return await InlineProtector().protect(counts, dimensions=dimensions, k=k)
+
+
+def reading(protector: Counting | None = None) -> HouseholdStatsRoot:
+    """A new process's root that reads ``statistics_counts`` and stores nothing."""
+    return HouseholdStatsRoot(shared=SharedCounts(None), protector=protector)
 
 
 @pytest.fixture
@@ -122,12 +145,60 @@ async def test_fill_counts_every_whole_population_before_a_request(
     }
     assert all(f.cells > 0 for f in filled)
     assert await fill(pool, POLICIES, today=today) == []  # stored: nothing counted twice
+    protected = await owner.fetch(
+        "SELECT program, protected IS NOT NULL AS stored FROM statistics_counts"
+    )
+    # Every program with k > 1 has its protection stored; bps-admin (k = 1) protects nothing.
+    assert {row["program"] for row in protected if row["stored"]} == {
+        f.program for f in filled if f.program != BPS.name
+    }
+    assert not any(row["stored"] for row in protected if row["program"] == BPS.name)
     before = await ask(pool, HouseholdStatsRoot(), BY_KECAMATAN)
+    by_program = await ask(pool, HouseholdStatsRoot(), BY_PROGRAM)
     await move_deciles_without_a_release(owner)
-    assert await ask(pool, HouseholdStatsRoot(shared=SharedCounts(None)), BY_KECAMATAN) == before
+    counting = Counting()
+    assert await ask(pool, reading(counting), BY_KECAMATAN) == before
+    assert await ask(pool, reading(counting), BY_PROGRAM) == by_program
+    assert counting.calls == 0  # neither population was protected again
     assert await ask(pool, HouseholdStatsRoot(), BY_KECAMATAN) != before
     await record_a_release(owner, "stats-store-fill")
     assert len(await fill(pool, POLICIES, today=today)) == len(populations)
+
+
+async def test_a_protection_one_process_made_is_read_by_every_other(
+    database: tuple[str, asyncpg.Connection, asyncpg.Pool],
+) -> None:
+    _, owner, pool = database
+    first = Counting()
+    answer = await ask(
+        pool, HouseholdStatsRoot(shared=SharedCounts(pool), protector=first), BY_PROGRAM
+    )
+    assert first.calls == 1
+    assert (
+        await owner.fetchval("SELECT count(*) FROM statistics_counts WHERE protected IS NOT NULL")
+        == 1
+    )
+    assert any(cell["suppressed"] for cell in answer)  # k = 10 hides something
+    second = Counting()
+    assert await ask(pool, reading(second), BY_PROGRAM) == answer
+    assert second.calls == 0
+
+
+async def test_a_protection_made_for_other_counts_or_by_other_code_is_not_read(
+    database: tuple[str, asyncpg.Connection, asyncpg.Pool],
+) -> None:
+    """The tag names the population and the suppression code: a stored protection that was
+    made for anything else (here: a tag that matches nothing) is computed again, and the
+    answer is what this code makes of these counts."""
+    _, owner, pool = database
+    answer = await ask(pool, HouseholdStatsRoot(shared=SharedCounts(pool)), BY_PROGRAM)
+    # A protection that hides nothing, under a tag made for something else.
+    await owner.execute(
+        "UPDATE statistics_counts SET protected = '[]', protected_for = repeat('0', 64)"
+    )
+    again = Counting()
+    assert await ask(pool, reading(again), BY_PROGRAM) == answer
+    assert again.calls == 1
 
 
 async def test_a_filtered_population_is_neither_read_nor_stored(
