@@ -23,7 +23,9 @@ program's row-level security, signs with the gateway's signing key (the one
 Statistics: when it starts and every ``schema.stats_store.FILL_EVERY`` seconds, the worker
 counts and protects each program's whole ``householdStats`` population that is not stored
 for the registry's current release and day (``schema.stats_fill.fill``), so that the first
-request after a release, in any gateway process, reads them instead of making them.
+request after a release, in any gateway process, reads them instead of making them. Every
+release also queues a ``statistics_fill`` job in its own transaction, which wakes the worker
+at once.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from api.settings import Settings
 from api.webhooks.delivery import Deliverer, RetryPolicy
 from db.engine import create_pool, plain_url
 from db.releases.deliveries import ENTRYPOINT
+from db.releases.ledger import STATISTICS_ENTRYPOINT
 from policies import PolicyStore
 from schema.stats_fill import fill
 from schema.stats_store import FILL_EVERY
@@ -123,6 +126,10 @@ async def webhook_worker(
             start_periodic(fill_statistics, every=FILL_EVERY, name="statistics-counts", first=0)
         ]
         stack.push_async_callback(stop_periodic, statistics)
+
+        @queue.entrypoint(STATISTICS_ENTRYPOINT, concurrency_limit=1)
+        async def release_statistics(job: Job) -> None:
+            await fill_statistics()
 
         @queue.entrypoint(ENTRYPOINT)
         async def deliver(job: Job) -> None:

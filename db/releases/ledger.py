@@ -21,6 +21,7 @@ from typing import Any
 
 import asyncpg
 import orjson
+from pgqueuer.queries import Queries
 
 from db.models.releases import RELEASE_ID_PATTERN, ReleaseKind
 
@@ -110,7 +111,22 @@ async def begin_release(
         orjson.dumps(list(files)).decode(),
         policy_version,
     )
+    await schedule_statistics(connection)
     return ReleaseRecord(no=row["no"], id=release_id, kind=kind, imported_at=row["imported_at"])
+
+
+STATISTICS_ENTRYPOINT = "statistics_fill"
+"""The job that has ``regsosek worker`` count and protect the statistics populations of a new
+release at once (``schema.stats_fill``)."""
+
+
+async def schedule_statistics(connection: asyncpg.Connection) -> None:
+    """Queue, in the release's transaction, the job that counts its statistics populations.
+
+    One job per release, not deduplicated: a job that is running already may have read the
+    registry before this release committed. The worker runs them one at a time, and one that
+    finds everything stored costs a few lookups."""
+    await Queries.from_asyncpg_connection(connection).enqueue(STATISTICS_ENTRYPOINT, None, 0)
 
 
 EVENTS_TABLE = "release_events"

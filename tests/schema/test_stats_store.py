@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +19,15 @@ import pytest
 
 from api.webhooks.worker import webhook_worker
 from db.engine import APP_ROLE, with_user
+from db.models.releases import ReleaseKind
+from db.releases.ledger import begin_release
 from policies import load_policies
 from policies.loader import PACKAGED_POLICY_DIR
 from schema.execute import Caller
 from schema.protection import InlineProtector
 from schema.stats import HouseholdStatsRoot
 from schema.stats_fill import fill, whole_populations
-from schema.stats_store import SharedCounts
+from schema.stats_store import FILL_EVERY, SharedCounts
 from schema.suppression import Protection
 from schema.suppression_table import Dimension, Key
 from tests.support import make_settings
@@ -261,15 +263,30 @@ async def test_a_count_that_cannot_be_stored_is_still_answered(
     assert await stored(owner) == 0
 
 
-async def test_the_worker_fills_the_counts_when_it_starts(
+async def wait_for_stored(owner: asyncpg.Connection, expected: int, seconds: float) -> int:
+    for _ in range(int(seconds * 10)):
+        found = await stored(owner)
+        if found == expected:
+            return found
+        await asyncio.sleep(0.1)
+    return await stored(owner)
+
+
+async def test_the_worker_fills_when_it_starts_and_as_soon_as_a_release_commits(
     database: tuple[str, asyncpg.Connection, asyncpg.Pool], tmp_path: Path
 ) -> None:
     url, owner, _ = database
     expected = len(whole_populations(POLICIES, date.today()))
     settings = make_settings(url, tmp_path / "data")
-    async with webhook_worker(settings, owner_url=url):
-        for _ in range(300):
-            if await stored(owner) == expected:
-                break
-            await asyncio.sleep(0.1)
-    assert await stored(owner) == expected
+    async with webhook_worker(settings, owner_url=url) as worker:
+        consuming = asyncio.create_task(worker.queue.run(dequeue_timeout=timedelta(seconds=1)))
+        try:
+            assert await wait_for_stored(owner, expected, 30) == expected
+            async with owner.transaction():
+                await begin_release(owner, release_id="stats-store-job", kind=ReleaseKind.IMPORT)
+            # The release's job wakes the worker: long before its next periodic look (60 s).
+            assert await wait_for_stored(owner, 2 * expected, 30) == 2 * expected
+        finally:
+            worker.stop()
+            await asyncio.wait_for(consuming, 30)
+    assert FILL_EVERY >= 60
