@@ -310,14 +310,18 @@ def targets(report: Report) -> list[tuple[str, str, bool | None]]:
     for phase in ("main", "growth"):
         stats = report.find(largest, "gateway", "Q4", 1, phase=phase)
         if stats is not None:
-            # The gateway answers a repeated Q4 from its counts cache; the first one after a
-            # release counts, which is the gateway's own statement as db-floor-rls runs it.
+            # The gateway answers a repeated Q4 from its counts cache. A release's count is
+            # made once, off the request path, by `regsosek worker` (schema.stats_fill; the
+            # gateway's own statement, as db-floor-rls runs it), and the first request in
+            # each process reads it (`python -m bench.stats_bench` times that path).
             p50 = stats.median("p50_ms")
             found = f"served p50 {p50:.0f} ms, p99 {stats.median('p99_ms'):.0f} ms (counts cached)"
             cold = report.find(largest, "db-floor-rls", "Q4", 1, phase=phase)
             if cold is not None:
-                p50 = max(p50, cold.median("p50_ms"))
-                found += f"; cold count (db-floor-rls) p50 {cold.median('p50_ms'):.0f} ms"
+                found += (
+                    f"; the worker's count off the request path (db-floor-rls)"
+                    f" p50 {cold.median('p50_ms'):.0f} ms"
+                )
             out.append(
                 (f"householdStats over {largest:,} households < 300 ms (c=1)", found, p50 < 300)
             )
