@@ -28,10 +28,12 @@ from db.layout import ASSISTANCE, BadValue, parse_value
 from errors import BadInput
 from policies import Entity, Program, readable_rows
 from schema.compiler.statement import CompiledStatement, compile_statement
+from schema.documents import BoundedCache
 from schema.execute import Caller, Subject
 from schema.proposals import NO_PERSON, NOT_VISIBLE
+from schema.pseudonym_directory import NamedPersons
 from schema.scalars import parse_id
-from schema.subjects import by_pseudonym, persons_named
+from schema.subjects import by_pseudonym
 
 MAX_ROWS = 1000
 MAX_BENEFIT = 200
@@ -74,16 +76,14 @@ class ReportAssistanceRoot:
     needs_database = True
 
     def __init__(self, pseudonym_key: bytes) -> None:
-        self._pseudonym_key = pseudonym_key
-        self._statements: dict[tuple[str, bool], CompiledStatement] = {}
+        self._persons = NamedPersons(pseudonym_key)
+        self._households: BoundedCache[Program, CompiledStatement] = BoundedCache(64)
 
-    def _statement(self, program: Program) -> CompiledStatement:
-        key = (program.name, by_pseudonym(program))
-        found = self._statements.get(key)
+    def _households_statement(self, program: Program) -> CompiledStatement:
+        """Kept per program as the request has it (a purpose may narrow its rows)."""
+        found = self._households.get(program)
         if found is None:
-            found = self._statements[key] = (
-                persons_named(program, self._pseudonym_key) if key[1] else _households(program)
-            )
+            found = self._households.put(program, _households(program))
         return found
 
     async def value(
@@ -127,11 +127,11 @@ class ReportAssistanceRoot:
         self, connection: asyncpg.Connection, program: Program, rows: list[Mapping[str, Any]]
     ) -> dict[str, tuple[int, int | None]]:
         """Each subject the program may name, as (household id, person id or None)."""
-        statement = self._statement(program)
         given = sorted({str(row["subject"]) for row in rows})
         if by_pseudonym(program):
-            found = await connection.fetch(statement.sql, *statement.arguments({"q_tokens": given}))
+            found = await self._persons.find(connection, program, given)
             return {row["token"]: (int(row["household_id"]), int(row["id"])) for row in found}
+        statement = self._households_statement(program)
         ids = {text: parse_id(text) for text in given}
         wanted = sorted({i for i in ids.values() if i is not None})
         found = await connection.fetch(statement.sql, *statement.arguments({"q_ids": wanted}))

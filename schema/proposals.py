@@ -30,11 +30,13 @@ from policies import Entity, Program, readable_rows
 from policies.proposals import ProposalKind
 from schema.compiler.cursors import Ordering
 from schema.compiler.statement import CompiledStatement, compile_statement
+from schema.documents import BoundedCache
 from schema.embed import HouseholdRef
 from schema.execute import Caller, Subject
+from schema.pseudonym_directory import NamedPersons
 from schema.scalars import parse_id
 from schema.sealed_cursors import CursorKeys, canonical_criteria
-from schema.subjects import by_pseudonym, names_persons, persons_named
+from schema.subjects import by_pseudonym, names_persons
 
 NOT_VISIBLE = "No household with that id is visible to your program."
 """The one answer for a household that does not exist and one outside the program's scope."""
@@ -150,9 +152,9 @@ class ProposeChangeRoot:
     embeds_households = True
 
     def __init__(self, pseudonym_key: bytes) -> None:
-        self._pseudonym_key = pseudonym_key
-        self._lookups: dict[str, CompiledStatement] = {}
-        self._persons: dict[str, CompiledStatement] = {}
+        self._persons = NamedPersons(pseudonym_key)
+        self._lookups: BoundedCache[Program, CompiledStatement] = BoundedCache(64)
+        """Kept per program as the request has it (a purpose may narrow its rows)."""
 
     async def value(
         self, *, caller: Caller, args: Mapping[str, Any], connection: asyncpg.Connection | None
@@ -207,10 +209,8 @@ class ProposeChangeRoot:
         named = [item["value"] for item in given["values"] if item["field"] == "nik"]
         if len(named) != 1 or not names_persons(program):
             raise BadInput("A proposal about a person names them once, by `nik`.")
-        lookup = self._persons.get(program.name)
-        if lookup is None:
-            lookup = self._persons[program.name] = persons_named(program, self._pseudonym_key)
-        row = await connection.fetchrow(lookup.sql, *lookup.arguments({"q_tokens": named}))
+        found = await self._persons.find(connection, program, named)
+        row = found[0] if found else None
         if row is None:
             raise BadInput(NO_PERSON if by_pseudonym(program) else NO_PERSON_NIK)
         return int(row["id"]), int(row["household_id"]), str(row["nik"])
@@ -242,9 +242,9 @@ class ProposeChangeRoot:
         row_id = parse_id(household)
         if row_id is None:
             raise BadInput(NOT_VISIBLE)
-        lookup = self._lookups.get(program.name)
+        lookup = self._lookups.get(program)
         if lookup is None:
-            lookup = self._lookups[program.name] = _household_lookup(program)
+            lookup = self._lookups.put(program, _household_lookup(program))
         row = await connection.fetchrow(lookup.sql, *lookup.arguments({"q_id": row_id}))
         if row is None:
             raise BadInput(NOT_VISIBLE)

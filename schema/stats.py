@@ -16,7 +16,7 @@ control with its ``k``.
 How. One SQL statement counts the statistics rows at the finest grain
 (``schema.compiler.statistics``; a count that filters the population takes
 the program's turn in the database, ``schema.stats_count``; a program's whole
-population is counted once for every process, ``schema.stats_store``);
+population is counted and protected once for every process, ``schema.stats_store``);
 ``schema.suppression`` protects every table of that population at once, in a
 worker process (``schema.protection``); the answer is the requested table
 read from it.

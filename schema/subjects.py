@@ -4,12 +4,14 @@ A program that reads ``Person.nik`` in full names a person by NIK; one that read
 PSEUDONYM (dinkes-pbi) by its own pseudonym, which the gateway resolves by recomputing
 the program's keyed HMAC (``policies.masks.pseudonymised``) over the persons the program
 may read (``policies.rows.readable_rows``), in PostgreSQL: another program's pseudonym,
-or a person outside the scope, resolves to no one.
+or a person outside the scope, resolves to no one. With ``directory`` the HMAC is
+recomputed only for the candidates the program's pseudonym directory names by the
+tokens' first 8 bytes (``schema.pseudonym_directory``), not for every person in scope.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Text, bindparam, select
+from sqlalchemy import BigInteger, String, Text, bindparam, column, select, table
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from policies import Entity, FieldMode, Program, readable_rows
@@ -27,9 +29,22 @@ def names_persons(program: Program) -> bool:
     return program.mode("Person", "nik") in (FieldMode.FULL, FieldMode.PSEUDONYM)
 
 
-def persons_named(program: Program, pseudonym_key: bytes) -> CompiledStatement:
+PSEUDONYMS = table(
+    "pseudonyms",
+    column("program", String),
+    column("prefix", BigInteger),
+    column("person_id", BigInteger),
+)
+"""Each program's pseudonym directory (migration 0013)."""
+
+
+def persons_named(
+    program: Program, pseudonym_key: bytes, *, directory: bool = False
+) -> CompiledStatement:
     """``(token, id, household_id, nik)`` of the persons the program may read whose name, as
-    the program writes it (NIK or pseudonym), is among ``$1`` (``q_tokens``)."""
+    the program writes it (NIK or pseudonym), is among ``q_tokens``; with ``directory``, only
+    among the persons the program's pseudonym directory lists under ``q_prefixes``
+    (``q_program``: the program)."""
     rows = readable_rows(Entity.PERSON, program=program, name="named")
     nik = rows.table.c.nik
     token = (
@@ -38,7 +53,14 @@ def persons_named(program: Program, pseudonym_key: bytes) -> CompiledStatement:
         else nik
     )
     wanted = bindparam("q_tokens", type_=ARRAY(Text))
+    conditions = [token == wanted.any_(), rows.predicate]
+    if directory:
+        candidates = select(PSEUDONYMS.c.person_id).where(
+            PSEUDONYMS.c.program == bindparam("q_program", type_=String),
+            PSEUDONYMS.c.prefix == bindparam("q_prefixes", type_=ARRAY(BigInteger)).any_(),
+        )
+        conditions.append(rows.table.c.id.in_(candidates))
     statement = select(
         token.label("token"), rows.table.c.id, rows.table.c.household_id, nik.label("nik")
-    ).where(token == wanted.any_(), rows.predicate)
+    ).where(*conditions)
     return compile_statement(statement, frozenset())

@@ -63,7 +63,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "worker": (
         "api.cli.webhooks",
         "worker",
-        "Send the webhook deliveries (pgqueuer on the gateway's PostgreSQL).",
+        "Send the webhook deliveries and count each release's statistics (pgqueuer on the"
+        " gateway's PostgreSQL).",
     ),
 }
 

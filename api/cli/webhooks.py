@@ -169,7 +169,8 @@ def disable(subscription_id: str = typer.Argument(..., metavar="ID")) -> None:
 
 
 def worker() -> None:
-    """Send webhook deliveries from the queue until stopped (run beside `regsosek serve`)."""
+    """Send webhook deliveries from the queue, and count and protect each release's statistics
+    populations for every gateway process, until stopped (run beside `regsosek serve`)."""
     from api.database import owner_database_url
     from api.observability.logs import configure_logging
     from api.webhooks.worker import run_worker

@@ -23,7 +23,9 @@ program's row-level security, signs with the gateway's signing key (the one
 Statistics: when it starts and every ``schema.stats_store.FILL_EVERY`` seconds, the worker
 counts and protects each program's whole ``householdStats`` population that is not stored
 for the registry's current release and day (``schema.stats_fill.fill``), so that the first
-request after a release, in any gateway process, reads them instead of making them. Every
+request after a release, in any gateway process, reads them instead of making them. It also
+rebuilds the pseudonym directories (``schema.pseudonym_directory``) that do not match the
+registry, so that a program naming persons by pseudonym is answered without a scan. Every
 release also queues a ``statistics_fill`` job in its own transaction, which wakes the worker
 at once.
 """
@@ -57,6 +59,7 @@ from db.engine import create_pool, plain_url
 from db.releases.deliveries import ENTRYPOINT
 from db.releases.ledger import STATISTICS_ENTRYPOINT
 from policies import PolicyStore
+from schema.pseudonym_directory import build_all
 from schema.stats_fill import fill
 from schema.stats_store import FILL_EVERY
 
@@ -105,12 +108,13 @@ async def webhook_worker(
         http = await stack.enter_async_context(
             httpx.AsyncClient(timeout=HTTP_TIMEOUT, follow_redirects=False, trust_env=False)
         )
+        pseudonym_key = settings.pseudonym_secret()
         deliverer = Deliverer(
             pool=pool,
             keys=keys,
             audit=audit,
             policies=lambda: policies.current,
-            pseudonym_key=settings.pseudonym_secret(),
+            pseudonym_key=pseudonym_key,
             http=http,
             retry=retry,
             tracing=tracing,
@@ -119,17 +123,20 @@ async def webhook_worker(
         stack.push_async_callback(listener.close)
         queue = QueueManager(Queries.from_asyncpg_connection(listener))
 
-        async def fill_statistics() -> None:
-            await fill(pool, policies.current, today=date.today())
+        async def index_releases() -> None:
+            """A release's statistics, counted and protected, and the pseudonym directories."""
+            today = date.today()
+            await fill(pool, policies.current, today=today)
+            await build_all(pool, policies.current, pseudonym_key=pseudonym_key, today=today)
 
-        statistics = [
-            start_periodic(fill_statistics, every=FILL_EVERY, name="statistics-counts", first=0)
+        indexing = [
+            start_periodic(index_releases, every=FILL_EVERY, name="release-indexes", first=0)
         ]
-        stack.push_async_callback(stop_periodic, statistics)
+        stack.push_async_callback(stop_periodic, indexing)
 
         @queue.entrypoint(STATISTICS_ENTRYPOINT, concurrency_limit=1)
-        async def release_statistics(job: Job) -> None:
-            await fill_statistics()
+        async def release_indexes(job: Job) -> None:
+            await index_releases()
 
         @queue.entrypoint(ENTRYPOINT)
         async def deliver(job: Job) -> None:

@@ -26,7 +26,7 @@ DOCKERFILE = REPO / "Dockerfile"
 COMPOSE = REPO / "docker-compose.yml"
 DEPLOY = REPO / "deploy"
 GUIDE = REPO / "docs" / "deploy.md"
-GATEWAY_SERVICES = ("gateway-1", "gateway-2", "migrate")
+GATEWAY_SERVICES = ("gateway-1", "gateway-2", "migrate", "worker")
 NOT_SETTINGS = frozenset({"PATH", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE"})
 """Variables of the image that are the interpreter's, not the gateway's."""
 
@@ -187,9 +187,12 @@ def test_compose_commands_exist_in_the_cli() -> None:
         assert_command_exists(list(command))
 
 
-def test_compose_has_a_primary_a_replica_two_gateways_and_a_proxy() -> None:
+def test_compose_has_a_primary_a_replica_two_gateways_a_worker_and_a_proxy() -> None:
     services = compose()["services"]
-    assert {"db-primary", "db-replica", "gateway-1", "gateway-2", "proxy"} <= set(services)
+    assert {"db-primary", "db-replica", "gateway-1", "gateway-2", "worker", "proxy"} <= set(
+        services
+    )
+    assert services["worker"]["command"] == ["worker"]
     for name in ("gateway-1", "gateway-2"):
         assert "ports" not in services[name], "gateways are reached only through the proxy"
         assert services[name]["read_only"] is True
