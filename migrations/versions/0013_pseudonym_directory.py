@@ -13,9 +13,10 @@ before. The tokens' prefixes are no more than the program already receives in it
 
 ``pseudonym_directories`` says what each program's directory was built against
 (``schema.pseudonym_directory``): the registry's releases (and the day, when the program's
-person scope depends on ages) and a check value of the program's key. A directory that does
-not match the registry or the key now is not used: the gateway then resolves the old way
-(correct, slow) until ``regsosek worker`` has rebuilt it (each release queues that job).
+person scope depends on ages) and a check value of the program's key. A directory built for
+an earlier release still answers the persons it lists while ``regsosek worker`` rebuilds it
+(each release queues that job); only the tokens it does not resolve are looked for the old
+way (correct, slow). One built under another key is not used at all.
 
 Revision ID: 0013
 Revises: 0012

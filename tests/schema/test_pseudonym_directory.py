@@ -9,15 +9,17 @@ and is found again once the directory no longer matches the registry (the old wa
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import asyncpg
 import pytest
 
 from db.engine import APP_ROLE, with_user
-from policies import load_policies
+from policies import Program, load_policies
+from policies.conditions import DecileRange
 from policies.loader import PACKAGED_POLICY_DIR
 from policies.masks import pseudonym
+from policies.model import Purpose
 from schema.pseudonym_directory import NamedPersons, build, build_all, pseudonym_programs
 
 POLICIES = load_policies(PACKAGED_POLICY_DIR)
@@ -42,6 +44,26 @@ async def database(
     yield owner, pool
     await pool.close()
     await owner.close()
+
+
+class Recording(NamedPersons):
+    """The real lookup, recording which way each statement looked (directory or scan) and
+    for how many tokens."""
+
+    def __init__(self, key: bytes) -> None:
+        super().__init__(key)
+        self.ways: list[tuple[str, int]] = []
+
+    async def _fetch(
+        self,
+        connection: asyncpg.Connection,
+        program: Program,
+        tokens: Sequence[str],
+        *,
+        directory: bool,
+    ) -> list[asyncpg.Record]:
+        self.ways.append(("directory" if directory else "scan", len(tokens)))
+        return await super()._fetch(connection, program, tokens, directory=directory)
 
 
 async def find(pool: asyncpg.Pool, named: NamedPersons, tokens: list[str]) -> set[int]:
@@ -70,20 +92,30 @@ async def test_the_directory_resolves_the_scope_s_persons_and_is_what_resolves_t
     )
     chosen = scope[:3]
     tokens = [token(row["nik"]) for row in chosen] + [token(outside["nik"]), "not-a-token"]
-    named = NamedPersons(KEY)
-    assert await find(pool, named, tokens) == {row["id"] for row in chosen}
-    # Behind the gateway's back: one person's directory row removed. A current directory is
-    # what resolves, so they are not found; a stale one is not used, and the scan finds them.
+    everyone = {row["id"] for row in chosen}
+    named = Recording(KEY)
+    assert await find(pool, named, tokens) == everyone
+    assert named.ways == [("directory", 5)]
+    # Behind the gateway's back: one person's directory row removed. A current directory
+    # answers alone (the scan would find them): that person is not found.
     await owner.execute("DELETE FROM pseudonyms WHERE person_id = $1", chosen[0]["id"])
-    assert await find(pool, named, tokens) == {row["id"] for row in chosen[1:]}
+    named.ways.clear()
+    assert await find(pool, named, tokens) == everyone - {chosen[0]["id"]}
+    assert named.ways == [("directory", 5)]
+    # A release: the directory is an earlier one's. It still answers whom it lists, and only
+    # the tokens it does not resolve are looked for the old way (and found, if in scope).
     await owner.execute(
         "INSERT INTO releases (id, kind, imported_at) VALUES ('pseudonym-test', 'import', now())"
     )
-    assert await find(pool, named, tokens) == {row["id"] for row in chosen}
+    named.ways.clear()
+    assert await find(pool, named, tokens) == everyone
+    assert named.ways == [("directory", 5), ("scan", 3)]
     # The worker's rebuild for the new release lists everyone again.
     built = await build_all(pool, POLICIES, pseudonym_key=KEY, today=DINKES.agreement.valid_from)
     assert [(b.program, b.persons) for b in built] == [(DINKES.name, len(scope))]
-    assert await find(pool, named, tokens) == {row["id"] for row in chosen}
+    named.ways.clear()
+    assert await find(pool, named, tokens) == everyone
+    assert named.ways == [("directory", 5)]
 
 
 async def test_a_directory_built_under_another_key_is_not_used(
@@ -94,7 +126,9 @@ async def test_a_directory_built_under_another_key_is_not_used(
     other = os.urandom(32)
     chosen = await owner.fetch(IN_SCOPE + " ORDER BY p.id LIMIT 2")
     tokens = [token(row["nik"], other) for row in chosen]
-    assert await find(pool, NamedPersons(other), tokens) == {row["id"] for row in chosen}
+    named = Recording(other)
+    assert await find(pool, named, tokens) == {row["id"] for row in chosen}
+    assert named.ways == [("scan", 2)]
     # The old key's tokens name no one under the new key.
     assert await find(pool, NamedPersons(other), [token(chosen[0]["nik"])]) == set()
 
@@ -109,3 +143,22 @@ async def test_a_program_reads_only_its_own_directory(
         await connection.execute("SELECT set_config('regsosek.program', 'dinsos-pkh', true)")
         assert await connection.fetchval("SELECT count(*) FROM pseudonyms") == 0
         assert await connection.fetchval("SELECT count(*) FROM pseudonym_directories") == 0
+
+
+async def test_a_purpose_that_narrows_the_rows_narrows_who_can_be_named(
+    database: tuple[asyncpg.Connection, asyncpg.Pool],
+) -> None:
+    """Statements are kept per program as the request has it: the same program under a
+    purpose that narrows its households to decile 1 does not reuse the statement of its
+    whole scope (kept by name, it would name a decile-3 person)."""
+    owner, pool = database
+    narrowed = DINKES.under(
+        Purpose(code="DESIL_1", description="decile 1 only", households=DecileRange(1, 1))
+    )
+    person = await owner.fetchrow(IN_SCOPE + " AND h.welfare_decile = 3 ORDER BY p.id LIMIT 1")
+    named = NamedPersons(KEY)
+    tokens = [token(person["nik"])]
+    async with pool.acquire() as connection, connection.transaction(readonly=True):
+        await connection.execute("SELECT set_config('regsosek.program', $1, true)", DINKES.name)
+        assert [row["id"] for row in await named.find(connection, DINKES, tokens)] == [person["id"]]
+        assert await named.find(connection, narrowed, tokens) == []
