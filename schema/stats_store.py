@@ -12,10 +12,11 @@ clock.
 ``statistics_counts`` (migration 0012) keeps them once per program, counting statement and
 registry version (``CountKey``):
 
-* ``schema.stats_fill``, which ``regsosek worker`` runs when it starts and every
-  ``FILL_EVERY`` seconds, counts and protects every program's whole population not stored
-  for the registry's current version, so that within a minute of a release (or of midnight)
-  both are there before a request asks.
+* ``schema.stats_fill``, which ``regsosek worker`` runs when it starts, every
+  ``FILL_EVERY`` seconds and as soon as a release commits (the release queues the job),
+  counts and protects every program's whole population not stored for the registry's
+  current version, so that both are there before a request asks (within a minute of
+  midnight).
 * ``SharedCounts`` is the request path's side: a process whose own memory has neither reads
   the stored ones in the request's read transaction (a replica's copy too); a process that
   had to count or protect (a request came first) stores what it made, through the write
