@@ -71,7 +71,7 @@ from schema.stats_store import (
     decode_protected,
     protection_tag,
 )
-from schema.suppression import Dimension, Protected, protect, region_steps
+from schema.suppression import Cell, Dimension, Protected, protect, region_steps
 
 REGION_LENGTHS = {"PROVINSI": 2, "KABUPATEN": 4, "KECAMATAN": 7, "DESA": 10}
 REGION_GRANULARITY = {10: 0, 7: 1, 4: 2, 2: 3, None: 4}
@@ -227,6 +227,8 @@ class Counted:
     ``shared``); None when it is not."""
     names: dict[int, dict[str, str]] = field(default_factory=dict)
     """The names of the regions counted, by code length (looked up once per level)."""
+    tables: dict[tuple[int, ...], list[Cell]] = field(default_factory=dict)
+    """With k = 1: the tables read so far, by level (nothing is protected, the sums are kept)."""
 
 
 CACHED_COUNTS = 64
@@ -294,8 +296,7 @@ class HouseholdStatsRoot:
             raise RuntimeError("householdStats needs a read transaction or a reader")
         if counted_here is not None and counted.stored_as is not None and self.shared is not None:
             await self.shared.save(counted.stored_as, counted_here)  # after the read transaction
-        protected = await self._protect(counted, plan, caller)
-        return _answer(protected, names=names, plan=plan)
+        return _answer(await self._cells(counted, plan, caller), names=names, plan=plan)
 
     async def _counted_and_named(
         self,
@@ -391,10 +392,20 @@ class HouseholdStatsRoot:
             )
         return statement
 
+    async def _cells(self, counted: Counted, plan: StatsPlan, caller: Caller) -> list[Cell]:
+        """The table at the plan's level: with k = 1 (nothing to protect) summed once per
+        population and level and kept with the counts, else read from the protection."""
+        if plan.k > 1:
+            return (await self._protect(counted, plan, caller)).cells(plan.level)
+        cells = counted.tables.get(plan.level)
+        if cells is None:
+            dimensions = BY_PROGRAM if plan.by_program else UNIVERSE
+            plain = protect(counted.counts, dimensions=dimensions, k=plan.k)
+            cells = counted.tables[plan.level] = plain.cells(plan.level)
+        return cells
+
     async def _protect(self, counted: Counted, plan: StatsPlan, caller: Caller) -> Protected:
         dimensions = BY_PROGRAM if plan.by_program else UNIVERSE
-        if plan.k <= 1:
-            return protect(counted.counts, dimensions=dimensions, k=plan.k)  # nothing to compute
         known = self.populations.find(caller.program.name, counted.population)
         if known is not None:
             return known
@@ -440,10 +451,10 @@ async def _names(
 
 
 def _answer(
-    protected: Protected, *, names: Mapping[str, str], plan: StatsPlan
+    cells: list[Cell], *, names: Mapping[str, str], plan: StatsPlan
 ) -> list[dict[str, Any]]:
     merged: dict[tuple[Any, ...], tuple[int, bool]] = {}
-    for cell in protected.cells(plan.level):
+    for cell in cells:
         region, decile, sex = cell.key[:3]
         if not plan.selects(region, decile, sex):
             continue

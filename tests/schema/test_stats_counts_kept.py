@@ -20,6 +20,7 @@ import pytest
 from db.engine import APP_ROLE, with_user
 from policies import load_policies
 from policies.loader import PACKAGED_POLICY_DIR
+from schema import stats as stats_module
 from schema.execute import Caller
 from schema.overlap import AssistanceOverlapRoot
 from schema.stats import HouseholdStatsRoot
@@ -44,11 +45,13 @@ async def owner_and_app(
     await owner.close()
 
 
-async def ask(pool: asyncpg.Pool, root: HouseholdStatsRoot, args: dict[str, Any]) -> Any:
+async def ask(
+    pool: asyncpg.Pool, root: HouseholdStatsRoot, args: dict[str, Any], program: Any = BAPPEDA
+) -> Any:
     async with pool.acquire() as connection, connection.transaction(readonly=True):
-        await connection.execute("SELECT set_config('regsosek.program', $1, true)", BAPPEDA.name)
+        await connection.execute("SELECT set_config('regsosek.program', $1, true)", program.name)
         return await root.value(
-            caller=Caller("counts-kept-test", BAPPEDA), args=args, connection=connection
+            caller=Caller("counts-kept-test", program), args=args, connection=connection
         )
 
 
@@ -89,3 +92,29 @@ async def test_assistance_overlap_counts_every_time(
     before = await ask(pool, root, BY_DECILE)
     await move_deciles_without_a_release(owner)
     assert await ask(pool, root, BY_DECILE) != before
+
+
+async def test_a_k1_program_s_tables_are_summed_once_per_population_and_level(
+    owner_and_app: tuple[asyncpg.Connection, asyncpg.Pool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bps-admin (k = 1) protects nothing; its tables are sums of the counts, kept with them
+    per level, and equal to what a root that keeps nothing answers."""
+    _, pool = owner_and_app
+    program = POLICIES.programs["bps-admin"]
+    sums: list[int] = []
+    real = stats_module.protect
+
+    def counted_protect(*args: Any, **kwargs: Any) -> Any:
+        sums.append(kwargs["k"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(stats_module, "protect", counted_protect)
+    root = HouseholdStatsRoot()
+    by_kecamatan = {"groupBy": ["KECAMATAN", "WELFARE_DECILE"]}
+    first = await ask(pool, root, by_kecamatan, program)
+    assert await ask(pool, root, by_kecamatan, program) == first
+    assert sums == [1]
+    by_desa = await ask(pool, root, {"groupBy": ["DESA"]}, program)
+    assert sums == [1, 1]  # another level: summed once more
+    assert first == await ask(pool, HouseholdStatsRoot(), by_kecamatan, program)
+    assert by_desa == await ask(pool, HouseholdStatsRoot(), {"groupBy": ["DESA"]}, program)
