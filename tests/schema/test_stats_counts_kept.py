@@ -20,7 +20,7 @@ import pytest
 from db.engine import APP_ROLE, with_user
 from policies import load_policies
 from policies.loader import PACKAGED_POLICY_DIR
-from schema import stats as stats_module
+from schema import suppression
 from schema.execute import Caller
 from schema.overlap import AssistanceOverlapRoot
 from schema.stats import HouseholdStatsRoot
@@ -102,13 +102,13 @@ async def test_a_k1_program_s_tables_are_summed_once_per_population_and_level(
     _, pool = owner_and_app
     program = POLICIES.programs["bps-admin"]
     sums: list[int] = []
-    real = stats_module.protect
+    real = suppression.protect
 
     def counted_protect(*args: Any, **kwargs: Any) -> Any:
         sums.append(kwargs["k"])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(stats_module, "protect", counted_protect)
+    monkeypatch.setattr("schema.stats.protect", counted_protect)
     root = HouseholdStatsRoot()
     by_kecamatan = {"groupBy": ["KECAMATAN", "WELFARE_DECILE"]}
     first = await ask(pool, root, by_kecamatan, program)
