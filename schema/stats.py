@@ -67,9 +67,11 @@ from schema.stats_store import (
     CountKey,
     Row,
     SharedCounts,
+    Stored,
     count_key,
     decode_protected,
     protection_tag,
+    statement_arguments,
 )
 from schema.suppression import Cell, Dimension, Protected, protect, region_steps
 
@@ -325,7 +327,7 @@ class HouseholdStatsRoot:
             if entry is None or entry[0] is not program:
                 entry = self._counts[program.name] = (program, BoundedCache(CACHED_COUNTS))
             cache = entry[1]
-            arguments = orjson.dumps(statement.arguments(plan.params), default=str)
+            arguments = statement_arguments(statement, plan.params)
             version = await registry_version(connection)
             key = (statement.sql, arguments, version)
             found = cache.get(key)
@@ -352,10 +354,8 @@ class HouseholdStatsRoot:
         population = (
             population_key(counts, k=plan.k, by_program=plan.by_program) if plan.k > 1 else b""
         )
-        if stored is not None and stored.protected is not None and plan.k > 1:
-            self._keep_stored(
-                program, plan, counts, population, stored.protected, stored.protected_for
-            )
+        if stored is not None and plan.k > 1:
+            self._keep_stored(program, plan, counts, population, stored)
         counted = Counted(counts, population, stored_as)
         return (counted if cache is None else cache.put(key, counted)), counted_here
 
@@ -365,14 +365,18 @@ class HouseholdStatsRoot:
         plan: StatsPlan,
         counts: dict[tuple[Any, ...], int],
         population: bytes,
-        text: str,
-        tag: str | None,
+        stored: Stored,
     ) -> None:
-        """Keep a stored protection made for exactly this population by this suppression code."""
-        if tag != protection_tag(population) or self.populations.find(program.name, population):
+        """Keep the stored protection if it was made for exactly this population by this
+        suppression code."""
+        if stored.protected is None or stored.protected_for != protection_tag(population):
+            return
+        if self.populations.find(program.name, population) is not None:
             return
         dimensions = BY_PROGRAM if plan.by_program else UNIVERSE
-        protected = decode_protected(text, counts=counts, dimensions=dimensions, k=plan.k)
+        protected = decode_protected(
+            stored.protected, counts=counts, dimensions=dimensions, k=plan.k
+        )
         if protected is not None:
             self.populations.keep(program.name, population, protected)
 

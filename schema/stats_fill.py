@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import date
 
 import asyncpg
-import orjson
 
 from errors import Forbidden
 from policies import PolicySet, Program
@@ -36,7 +35,7 @@ from schema.stats import (
     population_key,
 )
 from schema.stats_count import count, registry_version
-from schema.stats_store import STORED, count_key, save, save_protection
+from schema.stats_store import STORED, count_key, save, save_protection, statement_arguments
 from schema.suppression import protect
 
 log = logging.getLogger("regsosek.statistics")
@@ -75,7 +74,7 @@ def whole_populations(policies: PolicySet, today: date) -> list[Population]:
                 statement = statistics_statement(
                     variant, filter_shape=plan.sql.shape, by_program=plan.by_program
                 )
-                arguments = orjson.dumps(statement.arguments(plan.params), default=str)
+                arguments = statement_arguments(statement, plan.params)
                 populations.setdefault(
                     (name, statement.sql, arguments),
                     Population(variant, plan, statement, arguments),

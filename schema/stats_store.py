@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,6 +100,12 @@ class CountKey:
     """SHA-256 (hex) of the counting statement and its arguments."""
     version: str
     """``registry_version`` as JSON text."""
+
+
+def statement_arguments(statement: CompiledStatement, params: Mapping[str, Any]) -> bytes:
+    """The statement's arguments for ``params`` as JSON: half of what identifies a count (the
+    memory cache's key and ``count_key`` both use it, so they agree)."""
+    return orjson.dumps(statement.arguments(params), default=str)
 
 
 def count_key(

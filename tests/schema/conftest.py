@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -12,9 +13,33 @@ from starlette.applications import Starlette
 
 from api.auth.clients import create_client
 from api.state import gateway_state
+from db.engine import APP_ROLE, with_user
 from policies import PolicySet
 
 Headers = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Registry:
+    """A clone of the seeded registry: its URL, an owner connection, a pool as the gateway
+    role."""
+
+    url: str
+    owner: asyncpg.Connection
+    app: asyncpg.Pool
+
+
+@pytest.fixture
+async def registry(make_database: Callable[[], Awaitable[str]]) -> AsyncIterator[Registry]:
+    url = await make_database()
+    owner = await asyncpg.connect(url)
+    pool = await asyncpg.create_pool(
+        with_user(url, user=APP_ROLE, password=None), min_size=0, max_size=3
+    )
+    assert pool is not None
+    yield Registry(url, owner, pool)
+    await pool.close()
+    await owner.close()
 
 
 async def token_headers(

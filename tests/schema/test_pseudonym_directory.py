@@ -9,18 +9,18 @@ and is found again once the directory no longer matches the registry (the old wa
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 import asyncpg
 import pytest
 
-from db.engine import APP_ROLE, with_user
 from policies import Program, load_policies
 from policies.conditions import DecileRange
 from policies.loader import PACKAGED_POLICY_DIR
 from policies.masks import pseudonym
 from policies.model import Purpose
 from schema.pseudonym_directory import NamedPersons, build, build_all, pseudonym_programs
+from tests.schema.conftest import Registry
 
 POLICIES = load_policies(PACKAGED_POLICY_DIR)
 DINKES = POLICIES.programs["dinkes-pbi"]
@@ -32,18 +32,8 @@ IN_SCOPE = (
 
 
 @pytest.fixture
-async def database(
-    make_database: Callable[[], Awaitable[str]],
-) -> AsyncIterator[tuple[asyncpg.Connection, asyncpg.Pool]]:
-    url = await make_database()
-    owner = await asyncpg.connect(url)
-    pool = await asyncpg.create_pool(
-        with_user(url, user=APP_ROLE, password=None), min_size=0, max_size=2
-    )
-    assert pool is not None
-    yield owner, pool
-    await pool.close()
-    await owner.close()
+def database(registry: Registry) -> tuple[asyncpg.Connection, asyncpg.Pool]:
+    return registry.owner, registry.app
 
 
 class Recording(NamedPersons):

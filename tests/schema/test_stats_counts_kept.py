@@ -11,19 +11,19 @@ that kept nothing.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import asyncpg
 import pytest
 
-from db.engine import APP_ROLE, with_user
 from policies import load_policies
 from policies.loader import PACKAGED_POLICY_DIR
 from schema import suppression
-from schema.execute import Caller
 from schema.overlap import AssistanceOverlapRoot
 from schema.stats import HouseholdStatsRoot
+from tests.schema import counts_support
+from tests.schema.conftest import Registry
+from tests.schema.counts_support import move_deciles_without_a_release
 
 POLICIES = load_policies(PACKAGED_POLICY_DIR)
 BAPPEDA = POLICIES.programs["bappeda-statistik"]
@@ -31,37 +31,14 @@ BY_DECILE = {"groupBy": ["WELFARE_DECILE"]}
 
 
 @pytest.fixture
-async def owner_and_app(
-    make_database: Callable[[], Awaitable[str]],
-) -> AsyncIterator[tuple[asyncpg.Connection, asyncpg.Pool]]:
-    url = await make_database()
-    owner = await asyncpg.connect(url)
-    pool = await asyncpg.create_pool(
-        with_user(url, user=APP_ROLE, password=None), min_size=0, max_size=2
-    )
-    assert pool is not None
-    yield owner, pool
-    await pool.close()
-    await owner.close()
+def owner_and_app(registry: Registry) -> tuple[asyncpg.Connection, asyncpg.Pool]:
+    return registry.owner, registry.app
 
 
 async def ask(
     pool: asyncpg.Pool, root: HouseholdStatsRoot, args: dict[str, Any], program: Any = BAPPEDA
 ) -> Any:
-    async with pool.acquire() as connection, connection.transaction(readonly=True):
-        await connection.execute("SELECT set_config('regsosek.program', $1, true)", program.name)
-        return await root.value(
-            caller=Caller("counts-kept-test", program), args=args, connection=connection
-        )
-
-
-async def move_deciles_without_a_release(owner: asyncpg.Connection) -> None:
-    """A hundred families from desil 1 to 10 behind the gateway's back (no release)."""
-    moved = await owner.execute(
-        "UPDATE households SET welfare_decile = 10 WHERE id IN"
-        " (SELECT id FROM households WHERE welfare_decile = 1 ORDER BY id LIMIT 100)"
-    )
-    assert moved == "UPDATE 100"
+    return await counts_support.ask(pool, root, args, program)
 
 
 async def test_counts_are_kept_until_a_release_is_recorded(

@@ -9,7 +9,7 @@ did not count), and a root that keeps nothing shows what counting would have giv
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,13 +23,15 @@ from db.models.releases import ReleaseKind
 from db.releases.ledger import begin_release
 from policies import load_policies
 from policies.loader import PACKAGED_POLICY_DIR
-from schema.execute import Caller
 from schema.protection import InlineProtector
 from schema.stats import HouseholdStatsRoot
 from schema.stats_fill import fill, whole_populations
 from schema.stats_store import FILL_EVERY, SharedCounts
 from schema.suppression import Protection
 from schema.suppression_table import Dimension, Key
+from tests.schema import counts_support
+from tests.schema.conftest import Registry
+from tests.schema.counts_support import move_deciles_without_a_release
 from tests.support import make_settings
 
 POLICIES = load_policies(PACKAGED_POLICY_DIR)
@@ -59,36 +61,14 @@ def reading(protector: Counting | None = None) -> HouseholdStatsRoot:
 
 
 @pytest.fixture
-async def database(
-    make_database: Callable[[], Awaitable[str]],
-) -> AsyncIterator[tuple[str, asyncpg.Connection, asyncpg.Pool]]:
-    url = await make_database()
-    owner = await asyncpg.connect(url)
-    pool = await asyncpg.create_pool(
-        with_user(url, user=APP_ROLE, password=None), min_size=0, max_size=3
-    )
-    assert pool is not None
-    yield url, owner, pool
-    await pool.close()
-    await owner.close()
+def database(registry: Registry) -> tuple[str, asyncpg.Connection, asyncpg.Pool]:
+    return registry.url, registry.owner, registry.app
 
 
 async def ask(
     pool: asyncpg.Pool, root: HouseholdStatsRoot, args: dict[str, Any], program: Any = BAPPEDA
 ) -> Any:
-    async with pool.acquire() as connection, connection.transaction(readonly=True):
-        await connection.execute("SELECT set_config('regsosek.program', $1, true)", program.name)
-        return await root.value(
-            caller=Caller("stats-store-test", program), args=args, connection=connection
-        )
-
-
-async def move_deciles_without_a_release(owner: asyncpg.Connection) -> None:
-    moved = await owner.execute(
-        "UPDATE households SET welfare_decile = 10 WHERE id IN"
-        " (SELECT id FROM households WHERE welfare_decile = 1 ORDER BY id LIMIT 100)"
-    )
-    assert moved == "UPDATE 100"
+    return await counts_support.ask(pool, root, args, program)
 
 
 async def record_a_release(owner: asyncpg.Connection, name: str) -> None:
