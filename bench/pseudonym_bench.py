@@ -16,7 +16,9 @@ them) and times the directory's update after each (``build`` listing again only 
 families), a lookup of 100 persons of changed families (the directory alone must resolve
 them), and with ``--verify`` checks that the updated directory holds exactly what a whole
 build would. These run on a scratch copy of the database (``CREATE DATABASE … TEMPLATE``),
-dropped at the end.
+dropped at the end, or with ``--in-place`` on the database itself (where the disk cannot hold
+a copy: the 10,000,000 one; its families' desils and members' names are then changed, and the
+same shares run twice change the desils back).
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:15432/postgres \\
         .venv/bin/python -m bench.pseudonym_bench --database regsosek_bench_10m [--scan] \\
@@ -43,13 +45,8 @@ from db.importer import import_registry
 from policies import Program, load_policies
 from policies.loader import PACKAGED_POLICY_DIR
 from policies.masks import pseudonym
-from schema.pseudonym_directory import (
-    CURRENT,
-    INSERT_ENTRIES,
-    NamedPersons,
-    build,
-    build_statement,
-)
+from schema.pseudonym_build import INSERT_ENTRIES, build, build_statement
+from schema.pseudonym_directory import CURRENT, NamedPersons
 from schema.subjects import persons_named
 
 PROGRAM = "dinkes-pbi"
@@ -68,6 +65,7 @@ async def main() -> None:
     parser.add_argument("--scan", action="store_true", help="also time the former scan")
     parser.add_argument("--updates", default="", help="shares of households a release changes")
     parser.add_argument("--verify", action="store_true", help="check each update against a build")
+    parser.add_argument("--in-place", action="store_true", help="no scratch copy (see above)")
     options = parser.parse_args()
     server = plain_url(
         os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:15432/postgres")
@@ -77,6 +75,11 @@ async def main() -> None:
     shares = [float(share) for share in options.updates.split(",") if share]
     if not shares:
         await measure(url, options)
+        return
+    if options.in_place:
+        key = await measure(url, options)
+        for share in shares:
+            await update(url, key, share=share, verify=options.verify)
         return
     scratch = f"pseudonym_bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(server)

@@ -24,8 +24,9 @@ Statistics: when it starts and every ``schema.stats_store.FILL_EVERY`` seconds, 
 counts and protects each program's whole ``householdStats`` population that is not stored
 for the registry's current release and day (``schema.stats_fill.fill``), so that the first
 request after a release, in any gateway process, reads them instead of making them. It also
-rebuilds the pseudonym directories (``schema.pseudonym_directory``) that do not match the
-registry, so that a program naming persons by pseudonym is answered without a scan. Every
+brings the pseudonym directories (``schema.pseudonym_build``) up to the registry: after an
+import it lists again only the families the import changed, after anything else it rebuilds
+them whole, so that a program naming persons by pseudonym is answered without a scan. Every
 release also queues a ``statistics_fill`` job in its own transaction, which wakes the worker
 at once.
 """
@@ -59,7 +60,7 @@ from db.engine import create_pool, plain_url
 from db.releases.deliveries import ENTRYPOINT
 from db.releases.ledger import STATISTICS_ENTRYPOINT
 from policies import PolicyStore
-from schema.pseudonym_directory import build_all
+from schema.pseudonym_build import build_all
 from schema.stats_fill import fill
 from schema.stats_store import FILL_EVERY
 

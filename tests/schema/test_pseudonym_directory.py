@@ -20,15 +20,8 @@ from policies.conditions import DecileRange
 from policies.loader import PACKAGED_POLICY_DIR
 from policies.masks import pseudonym
 from policies.model import Purpose
-from schema.pseudonym_directory import (
-    COMPACT_AFTER,
-    Built,
-    NamedPersons,
-    build,
-    build_all,
-    prefix,
-    pseudonym_programs,
-)
+from schema.pseudonym_build import COMPACT_AFTER, Built, build, build_all, pseudonym_programs
+from schema.pseudonym_directory import NamedPersons, prefix
 from tests.releases.support import family_numbers, household, import_release, rows_of
 from tests.schema.conftest import Registry
 
