@@ -125,10 +125,15 @@ async def webhook_worker(
         queue = QueueManager(Queries.from_asyncpg_connection(listener))
 
         async def index_releases() -> None:
-            """A release's statistics, counted and protected, and the pseudonym directories."""
+            """A release's pseudonym directories, then its statistics, counted and protected.
+
+            The directories first: updating them takes seconds, and until then a token new
+            in the release is looked for by a scan (minutes at 10,000,000 households); the
+            statistics take longer (30 s at that size), and until then a request counts its
+            own population."""
             today = date.today()
-            await fill(pool, policies.current, today=today)
             await build_all(pool, policies.current, pseudonym_key=pseudonym_key, today=today)
+            await fill(pool, policies.current, today=today)
 
         indexing = [
             start_periodic(index_releases, every=FILL_EVERY, name="release-indexes", first=0)

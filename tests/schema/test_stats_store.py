@@ -262,10 +262,18 @@ async def test_the_worker_fills_when_it_starts_and_as_soon_as_a_release_commits(
         consuming = asyncio.create_task(worker.queue.run(dequeue_timeout=timedelta(seconds=1)))
         try:
             assert await wait_for_stored(owner, expected, 30) == expected
+            directory = "SELECT release_no, updates FROM pseudonym_directories WHERE program = $1"
+            first = await owner.fetchrow(directory, "dinkes-pbi")
+            assert first is not None  # built whole at start, before the statistics
+            assert first["updates"] == 0
             async with owner.transaction():
-                await begin_release(owner, release_id="stats-store-job", kind=ReleaseKind.IMPORT)
+                record = await begin_release(
+                    owner, release_id="stats-store-job", kind=ReleaseKind.IMPORT
+                )
             # The release's job wakes the worker: long before its next periodic look (60 s).
             assert await wait_for_stored(owner, 2 * expected, 30) == 2 * expected
+            # The pseudonym directory was brought up to the release first, by an update.
+            assert tuple(await owner.fetchrow(directory, "dinkes-pbi")) == (record.no, 1)
         finally:
             worker.stop()
             await asyncio.wait_for(consuming, 30)
