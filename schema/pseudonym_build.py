@@ -130,6 +130,8 @@ DROP_CHANGED = (
 """The entries of the families changed since the directory's build: those still in the
 program's scope (visible under its row-level security) and those that left it (the program's
 change feed names them: LEFT)."""
+BUILT_FOR = ("version", "key_check", "scope_hash")
+"""What a directory is current for: the registry's version, the key and the scope."""
 LATEST_RELEASE = (
     "SELECT coalesce(max(no), 0) AS no, count(*) AS count, max(imported_at) AS as_of FROM releases"
 )
@@ -158,10 +160,12 @@ async def build(pool: asyncpg.Pool, program: Program, *, pseudonym_key: bytes) -
     ages), only the families the imports changed are listed again: a family's place in the
     scope depends on its own rows alone. Anything else (the first build, a seed, a policy
     release, another key or scope, a new day for ages, a history that no longer matches, most
-    of the registry changed) rebuilds it whole. A directory that is current but has had
-    ``COMPACT_AFTER`` updates is rebuilt whole too: readers keep using it meanwhile, so this
-    costs no request anything. Either way in one repeatable-read transaction under the
-    program's row-level security, so readers see the directory before or after, whole."""
+    of the registry changed) rebuilds it whole; so does a scope that changed without a release
+    (policy files loaded but not applied), within the worker's next look. A directory that is
+    current but has had ``COMPACT_AFTER`` updates is rebuilt whole too: readers keep using it
+    meanwhile, so this costs no request anything. Either way in one repeatable-read
+    transaction under the program's row-level security, so readers see the directory before or
+    after, whole."""
     check = key_check(program.name, pseudonym_key)
     scope = scope_hash(program)
     async with (
@@ -171,7 +175,8 @@ async def build(pool: asyncpg.Pool, program: Program, *, pseudonym_key: bytes) -
         await connection.execute(SET_PROGRAM_SQL, program.name)
         version = await directory_version(connection, program)
         state = await connection.fetchrow(STATE_FOR_UPDATE, program.name)
-        current = state is not None and (state["version"], state["key_check"]) == (version, check)
+        built_for = None if state is None else tuple(state[k] for k in BUILT_FOR)
+        current = built_for == (version, check, scope)
         if current and state is not None and state["updates"] < COMPACT_AFTER:
             return None
         lock = zlib.crc32(program.name.encode()) - (1 << 31)
