@@ -31,14 +31,15 @@ from policies.masks import program_key, pseudonymised
 from policies.rls import SET_PROGRAM_SQL
 from policies.rows import TABLES
 from schema.compiler.statement import CompiledStatement, compile_statement
-from schema.pseudonym_directory import depends_on_ages, directory_version, key_check
+from schema.pseudonym_directory import depends_on_ages, key_check, version_text
+from schema.stats_count import registry_version
 from schema.subjects import by_pseudonym
 
 log = logging.getLogger("regsosek.pseudonyms")
 
 BUILD_SPACE = 0x50534459
 """First key of the builds' advisory locks (``'PSDY'``)."""
-STATE_FOR_UPDATE = (
+BUILT_STATE = (
     "SELECT version, key_check, persons, release_no, releases_up_to, as_of, scope_hash, updates"
     " FROM pseudonym_directories WHERE program = $1"
 )
@@ -132,9 +133,6 @@ program's scope (visible under its row-level security) and those that left it (t
 change feed names them: LEFT)."""
 BUILT_FOR = ("version", "key_check", "scope_hash")
 """What a directory is current for: the registry's version, the key and the scope."""
-LATEST_RELEASE = (
-    "SELECT coalesce(max(no), 0) AS no, count(*) AS count, max(imported_at) AS as_of FROM releases"
-)
 COMPACT_AFTER = 16
 """Updates after which a current directory is rebuilt whole: an update removes the entries of
 every family changed in the scope or named by the program's change feed, and a person who
@@ -173,8 +171,9 @@ async def build(pool: asyncpg.Pool, program: Program, *, pseudonym_key: bytes) -
         connection.transaction(isolation="repeatable_read"),
     ):
         await connection.execute(SET_PROGRAM_SQL, program.name)
-        version = await directory_version(connection, program)
-        state = await connection.fetchrow(STATE_FOR_UPDATE, program.name)
+        registry = await registry_version(connection)
+        version = version_text(registry, program)
+        state = await connection.fetchrow(BUILT_STATE, program.name)
         built_for = None if state is None else tuple(state[k] for k in BUILT_FOR)
         current = built_for == (version, check, scope)
         if current and state is not None and state["updates"] < COMPACT_AFTER:
@@ -184,12 +183,11 @@ async def build(pool: asyncpg.Pool, program: Program, *, pseudonym_key: bytes) -
             "SELECT pg_try_advisory_xact_lock($1, $2)", BUILD_SPACE, lock
         ):
             return None
-        latest = await connection.fetchrow(LATEST_RELEASE)
-        assert latest is not None
+        latest_no, releases, as_of = registry[:3]
         done = (
             None
             if current
-            else await _extend(connection, program, pseudonym_key, state, check, scope)
+            else await _extend(connection, program, pseudonym_key, state, check, scope, version)
         )
         if done is None:
             await connection.execute("DELETE FROM pseudonyms WHERE program = $1", program.name)
@@ -201,7 +199,7 @@ async def build(pool: asyncpg.Pool, program: Program, *, pseudonym_key: bytes) -
         updates = 0 if done.families is None else (state["updates"] if state else 0) + 1
         await connection.execute(
             RECORD, program.name, version, check, done.persons,
-            latest["no"], latest["count"], latest["as_of"], scope, updates,
+            latest_no, releases, as_of, scope, updates,
         )  # fmt: skip
     if done.families is None:
         log.info("built the pseudonym directory of %s: %d persons", program.name, done.persons)
@@ -220,6 +218,7 @@ async def _extend(
     state: asyncpg.Record | None,
     check: str,
     scope: str,
+    version: str,
 ) -> Built | None:
     """List again only the families changed since the directory was built, when that is
     sound (see ``build``) and cheaper; None to rebuild whole."""
@@ -231,13 +230,8 @@ async def _extend(
         or state["scope_hash"] != scope
     ):
         return None
-    if depends_on_ages(program):
-        before, now = (
-            orjson.loads(state["version"]),
-            orjson.loads(await directory_version(connection, program)),
-        )
-        if before[-1] != now[-1]:
-            return None  # a new day: ages moved persons in or out of the scope
+    if depends_on_ages(program) and orjson.loads(state["version"])[-1] != orjson.loads(version)[-1]:
+        return None  # a new day: ages moved persons in or out of the scope
     history = await connection.fetchrow(RELEASES_UP_TO_NOW, state["release_no"], state["as_of"])
     assert history is not None
     if (history["count"], history["as_of"], history["others"]) != (

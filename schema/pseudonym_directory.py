@@ -91,7 +91,12 @@ def depends_on_ages(program: Program) -> bool:
 
 async def directory_version(connection: asyncpg.Connection, program: Program) -> str:
     """What the program's persons depend on: the releases recorded (and the day, if ages)."""
-    version = list(await registry_version(connection))
+    return version_text(await registry_version(connection), program)
+
+
+def version_text(registry: tuple[object, ...], program: Program) -> str:
+    """``directory_version`` of a ``registry_version`` already read."""
+    version = list(registry)
     if not depends_on_ages(program):
         version = version[:-1]
     return orjson.dumps(version, default=str).decode()
