@@ -19,28 +19,59 @@ Households also admit, for a program that scopes persons directly, the
 household part of its person scope (so the persons policy's sub-select on
 households sees them); and, only when the transaction also sets
 ``regsosek.statistics = 'on'``, the program's statistics scope (the rows
-``householdStats`` counts). Persons and assistance receipts repeat their
-household condition inside their own ``EXISTS`` sub-select, which is itself
-subject to the households policy.
+``householdStats`` counts).
+
+Persons and assistance receipts take their own part of the scope from one ``CASE``
+and their household part from one ``EXISTS`` sub-select, which probes the row's
+household once with a second ``CASE`` on the program and is itself subject to
+the households policy::
+
+    CASE (SELECT current_setting('regsosek.program', true))
+        WHEN 'dinsos-pkh' THEN (<window>) ... ELSE false END
+    AND ((SELECT current_setting(...)) IN (<programs whose rows may be in any household>)
+         OR EXISTS (SELECT 1 FROM households AS persons_household
+                    WHERE persons_household.id = persons.household_id
+                    AND CASE (SELECT current_setting(...))
+                        WHEN 'dinsos-pkh' THEN (<household part>) ... ELSE false END))
+
+Each program's branches say what ``readable_rows`` says for it. One sub-select
+for every program, rather than one in each program's branch, keeps the plan of
+every statement on persons the same size whatever the number of programs:
+PostgreSQL sets up every sub-plan of a statement each time it runs it, taken or
+not (``tests/policies/test_policy_rls.py`` counts them).
 """
 
 from __future__ import annotations
 
 import asyncpg
-from sqlalchemy import ColumnElement, FromClause, and_, false, literal_column, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Table,
+    and_,
+    false,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql import ClauseElement
 
 from db.engine import APP_ROLE, plain_url
 from db.entities import Entity
 from db.programs import PROGRAM_NAME, PROGRAM_SETTING
+from policies.conditions import Everything
 from policies.model import PolicySet, Program
 from policies.rows import (
+    HOUSEHOLDS,
     TABLES,
+    agreement_in_force,
+    member_scope,
     person_households_predicate,
     readable_rows,
     statistics_predicate,
 )
+from policies.scope import household_predicate
 
 POLICY_NAME = "regsosek_program_rows"
 STATISTICS_SETTING = "regsosek.statistics"
@@ -106,19 +137,10 @@ def policy_statements(policy_set: PolicySet) -> list[str]:
     predicates = {program.name: table_predicates(program) for program in programs}
     statements: list[str] = []
     for entity, table in TABLES.items():
-        branches = []
-        for program in programs:
-            alias, predicate = predicates[program.name][entity]
-            if predicate.compare(false()):
-                continue
-            branches.append(
-                f"    WHEN '{program.name}' THEN ({render_predicate(predicate, alias)})"
-            )
-        if branches:
-            setting = f"(SELECT current_setting('{PROGRAM_SETTING}', true))"
-            using = f"CASE {setting}\n" + "\n".join(branches) + "\n    ELSE false END"
+        if entity is Entity.HOUSEHOLD:
+            using = _households_using(programs, predicates)
         else:
-            using = "false"
+            using = _members_using(entity, table, programs)
         statements += [
             f"ALTER TABLE {table.name} ENABLE ROW LEVEL SECURITY",
             f"CREATE POLICY {POLICY_NAME} ON {table.name} AS PERMISSIVE FOR SELECT "
@@ -127,6 +149,65 @@ def policy_statements(policy_set: PolicySet) -> list[str]:
             f"'regsosek policies {policy_set.version}'",
         ]
     return statements
+
+
+_SETTING = f"(SELECT current_setting('{PROGRAM_SETTING}', true))"
+
+
+def _case(branches: list[str], *, indent: str = "    ") -> str:
+    return f"CASE {_SETTING}\n" + "\n".join(branches) + f"\n{indent}ELSE false END"
+
+
+def _households_using(
+    programs: list[Program],
+    predicates: dict[str, dict[Entity, tuple[FromClause, ColumnElement[bool]]]],
+) -> str:
+    branches = []
+    for program in programs:
+        alias, predicate = predicates[program.name][Entity.HOUSEHOLD]
+        if not predicate.compare(false()):
+            branches.append(
+                f"    WHEN '{program.name}' THEN ({render_predicate(predicate, alias)})"
+            )
+    return _case(branches) if branches else "false"
+
+
+def _members_using(entity: Entity, table: Table, programs: list[Program]) -> str:
+    """Persons' or receipts' policy: the rows' own part by program, then their household
+    part in one ``EXISTS`` (see the module's docstring)."""
+    alias = TABLES[entity].alias(table.name)
+    household = HOUSEHOLDS.alias(f"{table.name}_household")  # as readable_rows names it
+    own: list[str] = []
+    anywhere: list[str] = []
+    probed: list[str] = []
+    for program in programs:
+        scope = member_scope(entity, program=program, table=alias)
+        readable = readable_rows(entity, program=program, name=table.name).predicate
+        if scope is None or readable.compare(false()):
+            continue
+        mine = and_(agreement_in_force(program), scope.own)
+        own.append(f"    WHEN '{program.name}' THEN ({render_predicate(mine, alias)})")
+        if scope.household == Everything():
+            anywhere.append(f"'{program.name}'")
+            continue
+        part = render_predicate(household_predicate(scope.household, household), household)
+        probed.append(f"            WHEN '{program.name}' THEN ({part})")
+    if not own:
+        return "false"
+    checks = []
+    if anywhere:
+        checks.append(f"{_SETTING} IN ({', '.join(anywhere)})")
+    if probed:
+        parts: ColumnElement[bool] = literal_column(_case(probed, indent="            "))
+        probe = (
+            select(literal_column("1"))
+            .select_from(household)
+            .where(household.c.id == alias.c.household_id, parts)
+            .correlate(alias)
+            .exists()
+        )
+        checks.append(render_predicate(probe, alias))
+    return _case(own) + "\n    AND (" + "\n        OR ".join(checks) + ")"
 
 
 async def install_policies(connection: asyncpg.Connection, policy_set: PolicySet) -> None:

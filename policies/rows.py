@@ -143,29 +143,60 @@ def _household(program: Program, table: FromClause) -> ColumnElement[bool]:
     return household_predicate(program.household_scope, table)
 
 
+@dataclass(frozen=True)
+class MemberScope:
+    """The scope of a member row (a person, an assistance receipt) in its two parts."""
+
+    household: Condition
+    """What the row's household must satisfy (``Everything()``: any household)."""
+    own: ColumnElement[bool]
+    """What the row itself must satisfy (``true()`` when it inherits its household's scope)."""
+
+
+def member_scope(entity: Entity, *, program: Program, table: FromClause) -> MemberScope | None:
+    """A person's or receipt's scope without the agreement's window, over ``table``; None
+    when the program has none (it reads no such rows).
+
+    A direct person scope gives both parts; otherwise the row inherits the program's
+    household scope. ``readable_rows`` is the window, an ``EXISTS`` on the household part
+    and the own part; the RLS policy (``policies.rls``) probes the household part of every
+    program in one ``EXISTS``.
+    """
+    if entity is Entity.HOUSEHOLD:
+        raise ValueError("households are not member rows")
+    scope = program.person_scope if entity is Entity.PERSON else None
+    if scope is not None:
+        return MemberScope(scope.household, person_predicate(scope.person, table))
+    if program.household_scope is None:
+        return None
+    return MemberScope(program.household_scope, true())
+
+
 def _person(
     program: Program, table: FromClause, *, name: str, parent_visible: bool
 ) -> ColumnElement[bool]:
-    scope = program.person_scope
+    scope = member_scope(Entity.PERSON, program=program, table=table)
     if scope is None:
-        return _inherited(program, table, name=name, parent_visible=parent_visible)
-    own = person_predicate(scope.person, table)
+        return false()
+    direct = program.person_scope is not None
     if scope.household == Everything() or (
-        parent_visible and scope.household == program.household_scope
+        parent_visible and (not direct or scope.household == program.household_scope)
     ):
-        return own
-    return and_(_household_exists(scope.household, table, name=name), own)
+        return scope.own
+    exists = _household_exists(scope.household, table, name=name)
+    return and_(exists, scope.own) if direct else exists
 
 
 def _inherited(
     program: Program, table: FromClause, *, name: str, parent_visible: bool
 ) -> ColumnElement[bool]:
-    """A person's or receipt's row is visible when its household is."""
-    if program.household_scope is None:
+    """A receipt's row is visible when its household is."""
+    scope = member_scope(Entity.ASSISTANCE, program=program, table=table)
+    if scope is None:
         return false()
-    if parent_visible or program.household_scope == Everything():
+    if parent_visible or scope.household == Everything():
         return true()
-    return _household_exists(program.household_scope, table, name=name)
+    return _household_exists(scope.household, table, name=name)
 
 
 def _household_exists(condition: Condition, table: FromClause, *, name: str) -> ColumnElement[bool]:

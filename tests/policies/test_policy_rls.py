@@ -4,6 +4,7 @@ sees only the program's rows, and nothing at all without a known program."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, timedelta
 
@@ -193,3 +194,43 @@ def test_generated_policies_use_one_case_on_the_program_setting(policy_set: Poli
     assert "CASE (SELECT current_setting('regsosek.program', true))" in households
     assert "ELSE false END" in households
     assert "WHEN 'inspektorat-audit'" not in households
+
+
+def _sub_plans(node: dict[str, object]) -> list[dict[str, object]]:
+    """Every sub-plan (``SubPlan n``, hashed or not) under ``node``, nested ones included."""
+    found = []
+    if str(node.get("Subplan Name", "")).startswith(("SubPlan", "hashed SubPlan")):
+        found.append(node)
+    for child in node.get("Plans", []):  # type: ignore[attr-defined]
+        found += _sub_plans(child)
+    return found
+
+
+async def test_a_member_row_is_probed_against_its_household_once_whatever_the_programs(
+    make_database: Callable[[], Awaitable[str]], policy_set: PolicySet
+) -> None:
+    """The persons and receipts policies hold one sub-select on households for all programs:
+    PostgreSQL sets up every sub-plan of a statement each time it runs it, so one per
+    program made every read of a family's members cost more with each program added."""
+    programs = dict(policy_set.programs)
+    for copy in range(2, 10):
+        programs[f"dinsos-pkh-{copy}"] = dataclasses.replace(
+            programs["dinsos-pkh"], name=f"dinsos-pkh-{copy}"
+        )
+    url = await make_database()
+    await apply_policies(url, dataclasses.replace(policy_set, programs=programs))
+    app = await asyncpg.connect(with_user(url, user=APP_ROLE, password=None))
+    try:
+        for table in ("persons", "assistance_receipts"):
+            async with app.transaction(readonly=True):
+                await app.execute(SET_PROGRAM_SQL, "dinsos-pkh")
+                await app.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+                plan = await app.fetchval(
+                    f"EXPLAIN (FORMAT JSON) SELECT id FROM {table} WHERE household_id = 1"
+                )
+            sub_plans = _sub_plans(json.loads(plan)[0]["Plan"])
+            scans = [node for node in sub_plans if node.get("Relation Name") == "households"]
+            assert len(sub_plans) == 1, (table, sub_plans)
+            assert len(scans) == 1, (table, sub_plans)
+    finally:
+        await app.close()

@@ -7,6 +7,7 @@ Both the application path (bind parameters) and the row-level-security path
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import date
 from types import MappingProxyType
@@ -22,8 +23,8 @@ from db.catalog import ASSETS
 from db.engine import create_engine
 from policies import Entity, FieldMode, PersonScope, Program, readable_rows
 from policies.conditions import Condition, Everything, Nothing
-from policies.model import Agreement, Quota
-from policies.rls import render_predicate
+from policies.model import Agreement, PolicySet, Quota
+from policies.rls import POLICY_NAME, SET_PROGRAM_SQL, policy_statements, render_predicate
 from policies.scope_parser import parse_household_condition, parse_person_condition
 from policies.yamlnodes import Reader
 from tests.policies.scopes import (
@@ -292,3 +293,95 @@ def test_person_conditions_round_trip_through_the_yaml_language(condition: Condi
     assert node is not None
     assert parse_person_condition(reader, node) == condition
     assert reader.problems == []
+
+
+def _named(
+    program: Program, name: str, *, household_fields: bool = True, statistics: Condition | None
+) -> Program:
+    fields = {"Household": dict(program.fields["Household"]), "Person": {"id": FieldMode.FULL}}
+    if not household_fields:
+        fields["Household"] = {}
+    return dataclasses.replace(
+        program, name=name, fields=MappingProxyType(fields), statistics_scope=statistics
+    )
+
+
+async def _visible_to(
+    connection: AsyncConnection, table: str, program: str, *, statistics: bool
+) -> set[int]:
+    """``SELECT id FROM table`` as the gateway role with ``program`` set: RLS alone."""
+    await connection.execute(text("SET LOCAL ROLE regsosek_app"))
+    await connection.execute(text(SET_PROGRAM_SQL.replace("$1", ":program")), {"program": program})
+    await connection.execute(
+        text(f"SELECT set_config('regsosek.statistics', '{'on' if statistics else ''}', true)")
+    )
+    rows = await connection.execute(text(f"SELECT id FROM {table}"))
+    await connection.execute(text("RESET ROLE"))
+    return {row[0] for row in rows}
+
+
+@EXAMPLES
+@given(data=st.data())
+async def test_installed_policies_admit_what_each_program_reads(
+    scratch: AsyncEngine, today: date, data: st.DataObject
+) -> None:
+    """Several random programs in one policy set, installed as the tables' RLS policies:
+    as the gateway role, each program sees exactly the rows ``readable_rows`` gives it,
+    whatever the other programs' scopes (the policies share one sub-select on households)."""
+    registry = data.draw(registries(today), label="registry")
+    programs: dict[str, Program] = {}
+    for index in range(data.draw(st.integers(2, 4), label="programs")):
+        name = f"program-{index}"
+        kind = data.draw(st.sampled_from(["household", "person", "anywhere", "members-only"]))
+        household = data.draw(conditions(HOUSEHOLD_ATOMS), label=f"{name} household part")
+        # A statistics scope wider than the rows read must not widen them in statistics mode.
+        statistics = data.draw(st.none() | conditions(HOUSEHOLD_ATOMS), label=f"{name} stats")
+        if kind == "household":
+            programs[name] = _named(_program(household, None), name, statistics=statistics)
+        elif kind == "person":
+            person = data.draw(conditions(PERSON_ATOMS), label=f"{name} person part")
+            scope = PersonScope(household, person)
+            programs[name] = _named(_program(None, scope), name, statistics=statistics)
+        else:
+            # Rows in any household: the policy must not need the households policy to
+            # admit them, even for a program that reads no household field.
+            programs[name] = _named(
+                _program(Everything(), None),
+                name,
+                household_fields=kind == "anywhere",
+                statistics=None,
+            )
+    policy_set = PolicySet(version="property", programs=MappingProxyType(programs))
+    async with scratch.connect() as connection:
+        transaction = await connection.begin()
+        try:
+            await _load(connection, registry)
+            for table in ("households", "persons", "assistance_receipts"):
+                await connection.execute(text(f"DROP POLICY {POLICY_NAME} ON {table}"))
+            for statement in policy_statements(policy_set):
+                await connection.execute(text(statement))
+            for name, program in programs.items():
+                for entity, table in (
+                    (Entity.HOUSEHOLD, "households"),
+                    (Entity.PERSON, "persons"),
+                    (Entity.ASSISTANCE, "assistance_receipts"),
+                ):
+                    readable = readable_rows(entity, program=program, name="r")
+                    expected = {
+                        row[0]
+                        for row in await connection.execute(
+                            select(readable.table.c.id).where(readable.predicate)
+                        )
+                    }
+                    if entity is Entity.HOUSEHOLD:
+                        # The households policy also admits the homes of visible persons,
+                        # and the statistics scope in statistics mode (tested elsewhere).
+                        if program.person_scope is None:
+                            visible = await _visible_to(connection, table, name, statistics=False)
+                            assert visible == expected, (name, table)
+                        continue
+                    for mode in (False, True):
+                        visible = await _visible_to(connection, table, name, statistics=mode)
+                        assert visible == expected, (name, table, mode)
+        finally:
+            await transaction.rollback()
