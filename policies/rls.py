@@ -39,6 +39,12 @@ for every program, rather than one in each program's branch, keeps the plan of
 every statement on persons the same size whatever the number of programs:
 PostgreSQL sets up every sub-plan of a statement each time it runs it, taken or
 not (``tests/policies/test_policy_rls.py`` counts them).
+
+The sub-select ends in ``OFFSET 0``, which keeps PostgreSQL from turning it into
+a hashed sub-plan: that form reads every household of the program's scope
+before the statement's first row (a page of 100 persons took 0.6 s at 1,000,000
+households), where a probe of each row's household by its key costs
+microseconds.
 """
 
 from __future__ import annotations
@@ -203,6 +209,7 @@ def _members_using(entity: Entity, table: Table, programs: list[Program]) -> str
             select(literal_column("1"))
             .select_from(household)
             .where(household.c.id == alias.c.household_id, parts)
+            .offset(0)
             .correlate(alias)
             .exists()
         )
