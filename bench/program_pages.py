@@ -29,8 +29,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
-from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType
-from graphql.type.definition import GraphQLType
+from graphql import (
+    GraphQLObjectType,
+    get_named_type,
+    get_nullable_type,
+    is_list_type,
+    is_object_type,
+)
 
 from api.cli.db import upgrade_database
 from bench.compiled import _engine, _RecordingReader
@@ -42,24 +47,15 @@ RESULTS = Path(__file__).resolve().parent / "results"
 ROOTS = ("households", "persons")
 
 
-def _named(kind: GraphQLType) -> GraphQLType:
-    while isinstance(kind, GraphQLNonNull | GraphQLList):
-        kind = kind.of_type
-    return kind
-
-
-def _composite(kind: GraphQLType) -> bool:
-    """An object or a list, whatever its non-null wrappers."""
-    while isinstance(kind, GraphQLNonNull):
-        kind = kind.of_type
-    return isinstance(kind, GraphQLList | GraphQLObjectType)
-
-
 def _scalars(kind: GraphQLObjectType, count: int = 3) -> str:
     """The first ``count`` fields of ``kind`` that are neither objects nor lists, nor take
     arguments."""
     names = [
-        name for name, field in kind.fields.items() if not field.args and not _composite(field.type)
+        name
+        for name, field in kind.fields.items()
+        if not field.args
+        and not is_list_type(get_nullable_type(field.type))
+        and not is_object_type(get_named_type(field.type))
     ]
     return " ".join(names[:count])
 
@@ -74,15 +70,15 @@ def documents(engine: object) -> list[tuple[str, str, str]]:
         for root in ROOTS:
             if root not in query.fields:
                 continue
-            connection = _named(query.fields[root].type)
+            connection = get_named_type(query.fields[root].type)
             assert isinstance(connection, GraphQLObjectType)
-            node = _named(connection.fields["nodes"].type)
+            node = get_named_type(connection.fields["nodes"].type)
             assert isinstance(node, GraphQLObjectType)
             fields = _scalars(node)
             page = f"{{ {root}(first: 100) {{ nodes {{ {fields} }} }} }}"
             found.append((program, f"{root}(first: 100)", page))
             if "members" in node.fields:
-                member = _named(node.fields["members"].type)
+                member = get_named_type(node.fields["members"].type)
                 assert isinstance(member, GraphQLObjectType)
                 found.append(
                     (

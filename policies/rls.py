@@ -108,12 +108,18 @@ def table_predicates(program: Program) -> dict[Entity, tuple[FromClause, ColumnE
     """Each registry table (aliased as itself) and the predicate its RLS policy uses."""
     result: dict[Entity, tuple[FromClause, ColumnElement[bool]]] = {}
     for entity, table in TABLES.items():
-        readable = readable_rows(entity, program=program, name=table.name)
-        predicate = readable.predicate
         if entity is Entity.HOUSEHOLD:
-            predicate = _households(program, readable.table, readable=predicate)
-        result[entity] = (readable.table, predicate)
+            result[entity] = _household_policy(program)
+        else:
+            readable = readable_rows(entity, program=program, name=table.name)
+            result[entity] = (readable.table, readable.predicate)
     return result
+
+
+def _household_policy(program: Program) -> tuple[FromClause, ColumnElement[bool]]:
+    """``households`` (aliased as itself) and the program's branch of its policy."""
+    readable = readable_rows(Entity.HOUSEHOLD, program=program, name=HOUSEHOLDS.name)
+    return readable.table, _households(program, readable.table, readable=readable.predicate)
 
 
 def _households(
@@ -140,11 +146,10 @@ def policy_statements(policy_set: PolicySet) -> list[str]:
     for program in programs:
         if not PROGRAM_NAME.match(program.name):
             raise ValueError(f"unsafe program name {program.name!r}")
-    predicates = {program.name: table_predicates(program) for program in programs}
     statements: list[str] = []
     for entity, table in TABLES.items():
         if entity is Entity.HOUSEHOLD:
-            using = _households_using(programs, predicates)
+            using = _households_using(programs)
         else:
             using = _members_using(entity, table, programs)
         statements += [
@@ -164,13 +169,10 @@ def _case(branches: list[str], *, indent: str = "    ") -> str:
     return f"CASE {_SETTING}\n" + "\n".join(branches) + f"\n{indent}ELSE false END"
 
 
-def _households_using(
-    programs: list[Program],
-    predicates: dict[str, dict[Entity, tuple[FromClause, ColumnElement[bool]]]],
-) -> str:
+def _households_using(programs: list[Program]) -> str:
     branches = []
     for program in programs:
-        alias, predicate = predicates[program.name][Entity.HOUSEHOLD]
+        alias, predicate = _household_policy(program)
         if not predicate.compare(false()):
             branches.append(
                 f"    WHEN '{program.name}' THEN ({render_predicate(predicate, alias)})"
@@ -188,8 +190,7 @@ def _members_using(entity: Entity, table: Table, programs: list[Program]) -> str
     probed: list[str] = []
     for program in programs:
         scope = member_scope(entity, program=program, table=alias)
-        readable = readable_rows(entity, program=program, name=table.name).predicate
-        if scope is None or readable.compare(false()):
+        if scope is None:
             continue
         mine = and_(agreement_in_force(program), scope.own)
         own.append(f"    WHEN '{program.name}' THEN ({render_predicate(mine, alias)})")

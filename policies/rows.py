@@ -164,6 +164,8 @@ def member_scope(entity: Entity, *, program: Program, table: FromClause) -> Memb
     """
     if entity is Entity.HOUSEHOLD:
         raise ValueError("households are not member rows")
+    if not _reads(program, entity):
+        return None
     scope = program.person_scope if entity is Entity.PERSON else None
     if scope is not None:
         return MemberScope(scope.household, person_predicate(scope.person, table))
